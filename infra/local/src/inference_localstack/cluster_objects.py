@@ -1,0 +1,103 @@
+"""Objects the stack puts into its fresh cluster: the simulated GPU nodes and the RBAC of
+the identities it runs (kwok, Traefik). Pure functions of the config, table-tested."""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any
+
+from inference_localstack.components import KWOK_NODE_ANNOTATION
+from inference_localstack.config import GpuNodeType, Network
+
+SIMULATED_LABEL = "inference.local/simulated"
+
+
+def kwok_pod_cidr(net: Network, index: int) -> str:
+    """The n-th simulated node's pod range: /24s of the pod CIDR after the local one."""
+    pod_net = ipaddress.ip_network(net.pod_cidr)
+    local = ipaddress.ip_network(net.local_pod_cidr)
+    subnets = [s for s in pod_net.subnets(new_prefix=24) if s != local]
+    return str(subnets[index])
+
+
+def gpu_nodes(types: list[GpuNodeType], net: Network) -> list[dict[str, Any]]:
+    nodes: list[dict[str, Any]] = []
+    for node_type in types:
+        slug = node_type.product.lower().replace("nvidia-", "").replace("_", "-")
+        for _ in range(node_type.count):
+            index = len(nodes)
+            name = f"kwok-{slug}-{index}"
+            nodes.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Node",
+                    "metadata": {
+                        "name": name,
+                        "annotations": {
+                            KWOK_NODE_ANNOTATION: "fake",
+                            "node.alpha.kubernetes.io/ttl": "0",
+                        },
+                        "labels": {
+                            "kubernetes.io/hostname": name,
+                            "kubernetes.io/os": "linux",
+                            "kubernetes.io/arch": "amd64",
+                            "type": "kwok",
+                            SIMULATED_LABEL: "true",
+                            "nvidia.com/gpu.present": "true",
+                            "nvidia.com/gpu.product": node_type.product,
+                            "nvidia.com/gpu.memory": str(node_type.memory_mib),
+                            "nvidia.com/gpu.count": str(node_type.gpus),
+                        },
+                    },
+                    "spec": {
+                        "podCIDR": kwok_pod_cidr(net, index),
+                        "podCIDRs": [kwok_pod_cidr(net, index)],
+                    },
+                    "status": {
+                        "capacity": _resources(node_type),
+                        "allocatable": _resources(node_type),
+                    },
+                }
+            )
+    return nodes
+
+
+def _resources(node_type: GpuNodeType) -> dict[str, str]:
+    return {"cpu": "32", "memory": "256Gi", "pods": "110", "nvidia.com/gpu": str(node_type.gpus)}
+
+
+def rbac_objects(traefik_cluster_role: str) -> list[dict[str, Any]]:
+    """kwok drives nodes and pods; Traefik reads routes, services and endpoint slices."""
+    kwok_role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "local:kwok"},
+        "rules": [
+            {
+                "apiGroups": [""],
+                "resources": ["nodes", "nodes/status", "pods", "pods/status"],
+                "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+            },
+            {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch", "update"]},
+            {
+                "apiGroups": ["coordination.k8s.io"],
+                "resources": ["leases"],
+                "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
+            },
+        ],
+    }
+    return [
+        kwok_role,
+        _binding("local:kwok", "local:kwok", "local:kwok"),
+        _binding("local:traefik", traefik_cluster_role, "local:traefik"),
+    ]
+
+
+def _binding(name: str, role: str, user: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRoleBinding",
+        "metadata": {"name": name},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
+    }

@@ -1,0 +1,79 @@
+"""The stack's own network: a sink namespace that swallows every cluster range, and a
+bridge for the pods and test hosts that really run on this machine.
+
+No packet to a node, pod or service address leaves the machine: those ranges are routed
+into the sink namespace (which has no route out), and only the local pod range, more
+specific, goes to the bridge. IP forwarding is never turned on.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+from inference_localstack.config import Network
+
+
+class NetworkError(RuntimeError):
+    pass
+
+
+def _ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(["ip", *args], capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise NetworkError(f"ip {' '.join(args)}: {result.stderr.strip()}")
+    return result
+
+
+def _netns_exists(name: str) -> bool:
+    return name in _ip("netns", "list").stdout.split()
+
+
+def _link_exists(name: str) -> bool:
+    return _ip("link", "show", name, check=False).returncode == 0
+
+
+def prefix_len(cidr: str) -> str:
+    return cidr.split("/")[1]
+
+
+def setup_commands(net: Network) -> list[list[str]]:
+    """The `ip` commands that build the network from nothing (pure; applied in order)."""
+    ns, veth, br = net.sink_netns, net.sink_veth, net.bridge
+    return [
+        ["netns", "add", ns],
+        ["link", "add", veth, "type", "veth", "peer", "name", "sink", "netns", ns],
+        ["addr", "add", f"{net.host_node_ip}/{prefix_len(net.node_cidr)}", "dev", veth],
+        ["link", "set", veth, "up"],
+        ["-n", ns, "link", "set", "lo", "up"],
+        ["-n", ns, "addr", "add", f"{net.sink_ip}/{prefix_len(net.node_cidr)}", "dev", "sink"],
+        ["-n", ns, "link", "set", "sink", "up"],
+        ["route", "replace", net.pod_cidr, "via", net.sink_ip, "dev", veth],
+        ["route", "replace", net.service_cidr, "via", net.sink_ip, "dev", veth],
+        ["link", "add", br, "type", "bridge"],
+        ["addr", "add", f"{net.local_pod_gateway}/{prefix_len(net.local_pod_cidr)}", "dev", br],
+        ["link", "set", br, "up"],
+    ]
+
+
+def up(net: Network) -> None:
+    if _netns_exists(net.sink_netns) and _link_exists(net.bridge):
+        return
+    down(net)
+    for args in setup_commands(net):
+        _ip(*args)
+
+
+def down(net: Network) -> None:
+    """Removes every namespace and link with the stack's prefix (test hosts and pods too)."""
+    for name in _ip("netns", "list", check=False).stdout.split():
+        if name.startswith(f"{net.prefix}-"):
+            _ip("netns", "delete", name, check=False)
+    for link in (net.sink_veth, net.bridge):
+        if _link_exists(link):
+            _ip("link", "delete", link, check=False)
+    for cidr in (net.pod_cidr, net.service_cidr):
+        _ip("route", "delete", cidr, check=False)
+
+
+def is_up(net: Network) -> bool:
+    return _netns_exists(net.sink_netns) and _link_exists(net.bridge)

@@ -1,0 +1,172 @@
+"""Credentials of the local stack, generated once per state folder and kept (mode 0600):
+a CA and the apiserver's serving certificate, the service-account key pair, one bearer
+token per control-plane identity, and the Postgres and MinIO passwords."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from inference_localstack.config import StackConfig
+
+# identity -> (user name, groups) in the apiserver's token file
+IDENTITIES: dict[str, tuple[str, list[str]]] = {
+    "admin": ("local-admin", ["system:masters"]),
+    "controller-manager": ("system:kube-controller-manager", []),
+    "scheduler": ("system:kube-scheduler", []),
+    "kwok": ("local:kwok", []),
+    "traefik": ("local:traefik", []),
+}
+
+
+@dataclass(frozen=True)
+class Secrets:
+    tokens: dict[str, str]
+    postgres_password: str
+    minio_user: str
+    minio_password: str
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.touch(mode=0o600, exist_ok=True)
+    path.chmod(0o600)
+    path.write_text(text)
+
+
+def apiserver_sans(config: StackConfig) -> list[str]:
+    net = config.network
+    dns = [
+        "localhost",
+        "kubernetes",
+        "kubernetes.default",
+        "kubernetes.default.svc",
+        "kubernetes.default.svc.cluster.local",
+    ]
+    ips = ["127.0.0.1", net.kubernetes_service_ip, net.host_node_ip]
+    return [f"DNS:{d}" for d in dns] + [f"IP:{i}" for i in ips]
+
+
+def ensure_certificates(config: StackConfig) -> None:
+    pki = config.pki_dir
+    pki.mkdir(parents=True, exist_ok=True)
+    pki.chmod(0o700)
+    if not (pki / "ca.crt").exists():
+        _openssl(
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "3650",
+            "-subj",
+            "/CN=inference-local-ca",
+            "-keyout",
+            str(pki / "ca.key"),
+            "-out",
+            str(pki / "ca.crt"),
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        )
+    if not (pki / "apiserver.crt").exists():
+        _openssl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=kube-apiserver",
+            "-keyout",
+            str(pki / "apiserver.key"),
+            "-out",
+            str(pki / "apiserver.csr"),
+        )
+        ext = pki / "apiserver.ext"
+        ext.write_text(
+            "subjectAltName=" + ",".join(apiserver_sans(config)) + "\n"
+            "extendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+        )
+        _openssl(
+            "x509",
+            "-req",
+            "-in",
+            str(pki / "apiserver.csr"),
+            "-CA",
+            str(pki / "ca.crt"),
+            "-CAkey",
+            str(pki / "ca.key"),
+            "-CAcreateserial",
+            "-days",
+            "3650",
+            "-out",
+            str(pki / "apiserver.crt"),
+            "-extfile",
+            str(ext),
+        )
+    if not (pki / "sa.key").exists():
+        _openssl(
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            str(pki / "sa.key"),
+        )
+        _openssl("pkey", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))
+    for key in pki.glob("*.key"):
+        key.chmod(0o600)
+
+
+def ensure_secrets(config: StackConfig) -> Secrets:
+    path = config.pki_dir / "secrets.json"
+    if path.exists():
+        data = json.loads(path.read_text())
+    else:
+        data = {
+            "tokens": {name: secrets.token_urlsafe(32) for name in IDENTITIES},
+            "postgres_password": secrets.token_urlsafe(24),
+            "minio_user": "inference-admin",
+            "minio_password": secrets.token_urlsafe(24),
+        }
+        _write_private(path, json.dumps(data, indent=2))
+    token_lines = [
+        f'{data["tokens"][name]},{user},{user},"{",".join(groups)}"'
+        for name, (user, groups) in IDENTITIES.items()
+    ]
+    _write_private(config.pki_dir / "tokens.csv", "\n".join(token_lines) + "\n")
+    return Secrets(
+        data["tokens"], data["postgres_password"], data["minio_user"], data["minio_password"]
+    )
+
+
+def kubeconfig_document(server: str, ca_file: Path, user: str, token: str) -> dict[str, object]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {"name": "local", "cluster": {"server": server, "certificate-authority": str(ca_file)}}
+        ],
+        "users": [{"name": user, "user": {"token": token}}],
+        "contexts": [{"name": "local", "context": {"cluster": "local", "user": user}}],
+        "current-context": "local",
+    }
+
+
+def write_kubeconfigs(config: StackConfig, creds: Secrets) -> None:
+    server = f"https://127.0.0.1:{config.ports.apiserver}"
+    for name in IDENTITIES:
+        doc = kubeconfig_document(server, config.pki_dir / "ca.crt", name, creds.tokens[name])
+        path = config.kubeconfig if name == "admin" else config.pki_dir / f"{name}.kubeconfig"
+        _write_private(path, yaml.safe_dump(doc, sort_keys=False))

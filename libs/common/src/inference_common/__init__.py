@@ -1,0 +1,1 @@
+"""What the platform's services share: settings, database, errors, logging, Kubernetes, S3."""

@@ -1,0 +1,62 @@
+"""Settings every service shares. Each service subclasses `CommonSettings` once.
+
+Values come from the environment (the names of `.local/env`, e.g. DATABASE_URL). Secrets
+have no usable default: outside dev mode a missing or known-default secret stops start-up.
+"""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MODELS_BUCKET = "inference-models"
+QUANT_BUCKET = "llm-models"
+
+KNOWN_DEFAULT_SECRETS = frozenset(
+    {"", "admin", "password", "changeme", "secret", "minioadmin", "postgres"}
+)
+
+
+class SettingsError(ValueError):
+    """A setting is missing or unsafe; the message names it."""
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    dev_mode: bool = Field(
+        False, description="Allows generated dev credentials; never in production."
+    )
+    log_level: str = "INFO"
+    database_url: str = Field(
+        "postgresql+asyncpg://localhost/inference",
+        description="SQLAlchemy URL, asyncpg driver.",
+    )
+    s3_endpoint: str = Field("127.0.0.1:9000", description="host:port of the S3 (MinIO) server.")
+    s3_access_key: str = ""
+    s3_secret_key: SecretStr = SecretStr("")
+    s3_secure: bool = False
+    models_bucket: str = MODELS_BUCKET
+    kubeconfig: str | None = Field(None, description="Path; unset means in-cluster config.")
+
+    def secrets_to_check(self) -> dict[str, SecretStr]:
+        """Secrets that must not be empty or a well-known default outside dev mode."""
+        return {"S3_SECRET_KEY": self.s3_secret_key}
+
+    @model_validator(mode="after")
+    def _refuse_default_secrets(self) -> Self:
+        if self.dev_mode:
+            return self
+        weak = [
+            name
+            for name, value in self.secrets_to_check().items()
+            if value.get_secret_value() in KNOWN_DEFAULT_SECRETS
+        ]
+        if weak:
+            raise SettingsError(
+                f"{', '.join(sorted(weak))} must be set to a non-default value "
+                "(or set DEV_MODE=true for local development)"
+            )
+        return self

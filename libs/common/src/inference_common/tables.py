@@ -1,0 +1,93 @@
+"""The platform's tables (one database, shared by the services that need it).
+
+Each service owns the logic around its rows; the schema and its migrations live here once.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from inference_common.db import Base
+
+
+def _now_column() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16), default="user")
+    is_active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = _now_column()
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+    user_id: Mapped[UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    prefix: Mapped[str] = mapped_column(String(16), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    allowed_models: Mapped[list[str] | None] = mapped_column(ARRAY(Text), nullable=True)
+    created_at: Mapped[datetime] = _now_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class Model(Base):
+    __tablename__ = "models"
+
+    uuid: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+    name: Mapped[str] = mapped_column(String(256), unique=True)
+    object_key: Mapped[str] = mapped_column(Text)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    architecture: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    context_length: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    parameter_count: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    file_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    gguf_metadata: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    source: Mapped[str] = mapped_column(String(32), default="upload")
+    state: Mapped[str] = mapped_column(String(16), default="ready")
+    owner_id: Mapped[UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    created_at: Mapped[datetime] = _now_column()
+
+
+class Server(Base):
+    __tablename__ = "servers"
+
+    uuid: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+    name: Mapped[str] = mapped_column(String(253))
+    namespace: Mapped[str] = mapped_column(String(63))
+    model_uuid: Mapped[UUID | None] = mapped_column(
+        ForeignKey("models.uuid", ondelete="RESTRICT"), nullable=True, index=True
+    )
+    model_name: Mapped[str] = mapped_column(String(256))
+    owner_id: Mapped[UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    replicas: Mapped[int] = mapped_column(Integer, default=1)
+    gpu: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    runtime: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    phase: Mapped[str] = mapped_column(String(16), default="Pending")
+    ready_replicas: Mapped[int] = mapped_column(Integer, default=0)
+    endpoint: Mapped[str] = mapped_column(Text)
+    conditions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    created_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+    stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

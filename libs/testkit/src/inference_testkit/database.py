@@ -1,0 +1,41 @@
+"""Throwaway databases for tests: created next to the stack's database, migrated once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy.engine import make_url
+
+from inference_common import migrate
+
+
+async def _admin_execute(base_url: str, statement: str) -> None:
+    import asyncpg  # type: ignore[import-untyped]
+
+    url = make_url(base_url)
+    conn = await asyncpg.connect(
+        host=url.host,
+        port=url.port,
+        user=url.username,
+        password=url.password,
+        database=url.database,
+    )
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def create_database(base_url: str, name: str, migrate_schema: bool = True) -> str:
+    """Creates database `name` beside the one in base_url; returns its URL."""
+    asyncio.run(_admin_execute(base_url, f'CREATE DATABASE "{name}"'))
+    url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
+    if migrate_schema:
+        migrate.upgrade(url)
+    return url
+
+
+def drop_database(url: str) -> None:
+    parsed = make_url(url)
+    admin = parsed.set(database="postgres").render_as_string(hide_password=False)
+    asyncio.run(_admin_execute(admin, f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
