@@ -10,7 +10,7 @@ bootstrap:
 	@infra/local/bootstrap.sh
 
 sync: bootstrap
-	@$(UV) sync --all-packages --locked --quiet
+	@$(UV) sync --all-packages --all-extras --locked --quiet
 
 toolchain: bootstrap
 	@infra/local/toolchain.sh >/dev/null

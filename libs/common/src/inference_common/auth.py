@@ -1,0 +1,123 @@
+"""Credentials shared by the API (which issues them) and the gateway (which checks them):
+JWT access tokens, Argon2 password hashes and API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from jose import JWTError, jwt
+
+from inference_common.errors import UnauthorizedError
+
+JWT_ALGORITHM = "HS256"
+API_KEY_PREFIX = "isk"
+
+_password_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    user_id: str
+    username: str
+    role: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class TokenSigner:
+    """Issues and verifies HS256 JWTs. The algorithm is pinned: `alg: none` or any other
+    algorithm, a bad signature, a wrong issuer or audience, or expiry all raise 401."""
+
+    secret: str
+    issuer: str = "inference-service"
+    audience: str = "inference-service"
+    ttl: timedelta = timedelta(minutes=30)
+
+    def issue(self, user_id: str, username: str, role: str, now: datetime | None = None) -> str:
+        issued = now or datetime.now(UTC)
+        claims: dict[str, Any] = {
+            "sub": user_id,
+            "name": username,
+            "role": role,
+            "iss": self.issuer,
+            "aud": self.audience,
+            "iat": int(issued.timestamp()),
+            "exp": int((issued + self.ttl).timestamp()),
+            "jti": secrets.token_hex(8),
+        }
+        return str(jwt.encode(claims, self.secret, algorithm=JWT_ALGORITHM))
+
+    def verify(self, token: str) -> TokenClaims:
+        try:
+            header = jwt.get_unverified_header(token)
+            if header.get("alg") != JWT_ALGORITHM:
+                raise UnauthorizedError("token algorithm not accepted")
+            claims = jwt.decode(
+                token,
+                self.secret,
+                algorithms=[JWT_ALGORITHM],
+                issuer=self.issuer,
+                audience=self.audience,
+                options={"require_exp": True, "require_sub": True, "require_iat": True},
+            )
+        except JWTError as exc:
+            raise UnauthorizedError("invalid or expired token") from exc
+        return TokenClaims(
+            user_id=str(claims["sub"]),
+            username=str(claims.get("name", "")),
+            role=str(claims.get("role", "user")),
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        )
+
+
+def hash_password(password: str) -> str:
+    return _password_hasher.hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _password_hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def password_needs_rehash(password_hash: str) -> bool:
+    return _password_hasher.check_needs_rehash(password_hash)
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    key: str  # shown to the user once, never stored
+    prefix: str
+    key_hash: str
+
+
+def generate_api_key() -> NewApiKey:
+    """`isk_<8-char prefix>_<secret>`; the prefix finds the row, the SHA-256 proves the key.
+    (API keys carry 256 bits of randomness, so a fast hash is the right one here.)"""
+    prefix = secrets.token_hex(4)
+    key = f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
+    return NewApiKey(key=key, prefix=prefix, key_hash=hash_api_key(key))
+
+
+def hash_api_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def api_key_prefix(key: str) -> str | None:
+    """The lookup prefix of a well-formed key, None for anything else (e.g. a JWT)."""
+    parts = key.split("_", 2)
+    if len(parts) != 3 or parts[0] != API_KEY_PREFIX or len(parts[1]) != 8:
+        return None
+    return parts[1]
+
+
+def api_key_matches(key: str, key_hash: str) -> bool:
+    return hmac.compare_digest(hash_api_key(key), key_hash)

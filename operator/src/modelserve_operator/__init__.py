@@ -1,0 +1,1 @@
+"""kopf operator: ModelServe resources become llama.cpp Deployments, Services, routes."""

@@ -1,0 +1,1 @@
+"""Data plane: OpenAI, vLLM, Ollama, TGI and Anthropic APIs, routed by model name."""
