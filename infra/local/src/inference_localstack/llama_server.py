@@ -224,8 +224,8 @@ def parse_args(argv: Sequence[str]) -> list[Setting]:
             member = f"LLAMA_FLASH_ATTN_TYPE_{_FLASH_ATTN[value]}"
             settings.append(Setting(("flash_attn_type",), Enum("llama_flash_attn_type", member)))
         elif flag in _FLAGS:
-            row = _FLAGS[flag]
-            settings.append(Setting(row.path, row.value))
+            flag_row = _FLAGS[flag]
+            settings.append(Setting(flag_row.path, flag_row.value))
         elif flag in _VALUES:
             row = _VALUES[flag]
             if i + 1 >= len(args):
