@@ -61,6 +61,15 @@ class _Model(BaseModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
+def _cel(*rules: tuple[str, str]) -> dict[str, Any]:
+    """Cross-field rules for the apiserver (CEL), mirroring the pydantic validators."""
+    return {"x-kubernetes-validations": [{"rule": r, "message": m} for r, m in rules]}
+
+
+def _cel_list(items: Sequence[str]) -> str:
+    return "[" + ", ".join("'" + item + "'" for item in items) + "]"
+
+
 # --- model location -------------------------------------------------------------------------
 
 
@@ -75,6 +84,12 @@ class S3Source(_Model):
 
 class PvcSource(_Model):
     """A GGUF file already present on a PersistentVolumeClaim in the ModelServe's namespace."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_cel(
+            ("!self.path.split('/').exists(p, p == '..')", "path must not contain '..'")
+        )
+    )
 
     claim_name: Annotated[
         str, Field(min_length=1, max_length=253, description="PersistentVolumeClaim name.")
@@ -99,6 +114,12 @@ class PvcSource(_Model):
 class ModelSource(_Model):
     """Where the GGUF file comes from: exactly one of `s3` or `pvc`."""
 
+    model_config = ConfigDict(
+        json_schema_extra=_cel(
+            ("has(self.s3) != has(self.pvc)", "exactly one of source.s3 or source.pvc must be set")
+        )
+    )
+
     s3: S3Source | None = Field(None, description="Object in MinIO.")
     pvc: PvcSource | None = Field(None, description="File on a PersistentVolumeClaim.")
 
@@ -111,6 +132,12 @@ class ModelSource(_Model):
 
 class ModelRef(_Model):
     """The served model: its registry identity and where its bytes are."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_cel(
+            ("!has(self.source.s3) || has(self.sha256)", "sha256 is required when source.s3 is set")
+        )
+    )
 
     name: Annotated[
         str,
@@ -140,6 +167,19 @@ class ModelRef(_Model):
 
 class GpuSpec(_Model):
     """GPUs per replica and which cards qualify (a product, or a minimum memory size)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_cel(
+            (
+                "!(has(self.product) && has(self.minMemoryGiB))",
+                "set at most one of gpu.product or gpu.minMemoryGiB",
+            ),
+            (
+                "self.count >= 1 || !(has(self.product) || has(self.minMemoryGiB))",
+                "gpu.product and gpu.minMemoryGiB need gpu.count >= 1",
+            ),
+        )
+    )
 
     count: int = Field(
         0, ge=0, le=MAX_GPUS_PER_REPLICA, description="nvidia.com/gpu per replica; 0 = CPU."
@@ -363,7 +403,32 @@ def _check_extra_args(args: Sequence[str]) -> list[str]:
 
 
 class RuntimeSettings(_Model):
-    """llama.cpp server settings; each typed field becomes one flag (see `llama_args`)."""
+    """llama.cpp server settings; each typed field becomes one flag (see `runtime_args`)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_cel(
+            (
+                "self.tensorSplitMode != 'Ratios' || (has(self.tensorSplit) && "
+                "self.tensorSplit.exists(r, r > 0.0))",
+                "tensorSplit with a ratio above zero is required when tensorSplitMode is Ratios",
+            ),
+            (
+                "self.tensorSplitMode == 'Ratios' || !has(self.tensorSplit)",
+                "tensorSplit is only allowed when tensorSplitMode is Ratios",
+            ),
+            (
+                "!has(self.kvCacheType) || self.kvCacheType in ['f32', 'f16', 'bf16'] || "
+                "!has(self.flashAttention) || self.flashAttention != 'off'",
+                "a quantized kvCacheType needs flashAttention on or auto",
+            ),
+            (
+                "!has(self.extraArgs) || self.extraArgs.all(a, !a.startsWith('-') || a in "
+                + _cel_list(sorted({*ALLOWED_EXTRA_FLAGS, *_EXTRA_FLAG_ALIASES}))
+                + ")",
+                "extraArgs holds a flag that is not on the llama.cpp allow-list",
+            ),
+        )
+    )
 
     context_size: int | None = Field(
         None, ge=0, le=4_194_304, description="--ctx-size; 0 = the model's own."
@@ -667,6 +732,16 @@ class Toleration(_Model):
 
 class ModelServeSpec(_Model):
     """Desired state of one served model."""
+
+    model_config = ConfigDict(
+        json_schema_extra=_cel(
+            (
+                "!has(self.runtime) || !has(self.runtime.tensorSplit) || "
+                "size(self.runtime.tensorSplit) == (has(self.gpu) ? self.gpu.count : 0)",
+                "runtime.tensorSplit needs one ratio per GPU (gpu.count)",
+            )
+        )
+    )
 
     model: ModelRef
     replicas: int = Field(1, ge=0, le=MAX_REPLICAS, description="llama.cpp replicas; 0 stops.")
