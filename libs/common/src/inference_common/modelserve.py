@@ -29,7 +29,7 @@ SHORT_NAMES = ("ms",)
 
 SERVER_UUID_LABEL = f"{GROUP}/server-uuid"
 """Label holding the server uuid; the route is `/<server-uuid>/`. Without it: metadata.uid."""
-MODEL_NAME_LABEL = f"{GROUP}/model"
+MODELSERVE_LABEL = f"{GROUP}/modelserve"
 """Label on children naming the ModelServe they belong to (the ModelServe's metadata.name)."""
 
 LLAMA_PORT = 8080

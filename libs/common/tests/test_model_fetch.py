@@ -1,0 +1,116 @@
+"""The model fetch logic: verified download, cache hits, mismatches (pure file-system tests; the
+MinIO path runs against the real stack in the operator's tests)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from pathlib import Path
+
+import pytest
+
+from inference_common.model_fetch import (
+    EXIT_MISMATCH,
+    EXIT_NOT_FOUND,
+    FetchError,
+    cached,
+    fetch,
+    main,
+    marker_path,
+    verify_local,
+)
+
+DATA = b"GGUF" + bytes(range(256)) * 5000
+SHA = hashlib.sha256(DATA).hexdigest()
+
+
+class Reader:
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.calls = 0
+
+    def __call__(self, bucket: str, key: str) -> Iterable[bytes]:
+        self.calls += 1
+        for i in range(0, len(self.data), 4096):
+            yield self.data[i : i + 4096]
+
+
+def test_fetch_then_cached(tmp_path: Path) -> None:
+    reader = Reader(DATA)
+    dest = tmp_path / "m" / f"{SHA}.gguf"
+    assert fetch(reader, "b", "k", SHA, dest, size=len(DATA)) == "fetched"
+    assert dest.read_bytes() == DATA
+    assert cached(dest, SHA)
+    assert fetch(reader, "b", "k", SHA, dest) == "cached"
+    assert reader.calls == 1
+    assert not (dest.parent / f"{SHA}.gguf.partial").exists()
+
+
+def test_existing_good_file_without_marker_is_verified_not_copied(tmp_path: Path) -> None:
+    dest = tmp_path / "m.gguf"
+    dest.write_bytes(DATA)
+    reader = Reader(DATA)
+    assert fetch(reader, "b", "k", SHA, dest) == "verified"
+    assert reader.calls == 0
+    assert cached(dest, SHA)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "expected"),
+    [
+        (lambda p: p.write_bytes(DATA[:-1] + b"x"), "fetched"),  # changed content and mtime
+        (lambda p: marker_path(p).write_text("{not json"), "verified"),  # broken marker
+        (lambda p: marker_path(p).unlink(), "verified"),  # marker gone
+        (lambda p: p.unlink(), "fetched"),  # file gone
+    ],
+)
+def test_cache_invalidation(tmp_path: Path, tamper: object, expected: str) -> None:
+    dest = tmp_path / "m.gguf"
+    fetch(Reader(DATA), "b", "k", SHA, dest)
+    tamper(dest)  # type: ignore[operator]
+    assert fetch(Reader(DATA), "b", "k", SHA, dest) == expected
+    assert dest.read_bytes() == DATA
+
+
+def test_checksum_mismatch_leaves_nothing(tmp_path: Path) -> None:
+    dest = tmp_path / "m.gguf"
+    with pytest.raises(FetchError) as info:
+        fetch(Reader(DATA + b"!"), "b", "k", SHA, dest)
+    assert info.value.code == EXIT_MISMATCH
+    assert "sha256 mismatch" in str(info.value)
+    assert not dest.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_size_mismatch(tmp_path: Path) -> None:
+    with pytest.raises(FetchError, match="size mismatch"):
+        fetch(Reader(DATA), "b", "k", SHA, tmp_path / "m.gguf", size=len(DATA) + 1)
+
+
+def test_marker_for_other_checksum_is_not_a_hit(tmp_path: Path) -> None:
+    dest = tmp_path / "m.gguf"
+    fetch(Reader(DATA), "b", "k", SHA, dest)
+    assert not cached(dest, "0" * 64)
+
+
+def test_verify_local(tmp_path: Path) -> None:
+    path = tmp_path / "m.gguf"
+    path.write_bytes(DATA)
+    assert verify_local(path, SHA) == "verified"
+    assert verify_local(path, SHA) == "cached"
+    with pytest.raises(FetchError) as info:
+        verify_local(tmp_path / "missing.gguf", SHA)
+    assert info.value.code == EXIT_NOT_FOUND
+
+
+def test_cli_verify_exit_codes(tmp_path: Path) -> None:
+    path = tmp_path / "m.gguf"
+    path.write_bytes(DATA)
+    assert main(["verify", "--path", str(path), "--sha256", SHA]) == 0
+    assert main(["verify", "--path", str(path), "--sha256", "1" * 64]) == EXIT_MISMATCH
+
+
+def test_cli_s3_without_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("S3_ENDPOINT", raising=False)
+    argv = ["s3", "--bucket", "b", "--key", "k", "--sha256", SHA, "--dest", str(tmp_path / "m")]
+    assert main(argv) == 64
