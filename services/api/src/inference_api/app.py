@@ -1,0 +1,136 @@
+"""The application factory: settings in, FastAPI app out; resources live in the lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from inference_api.accounts import Authenticator, ensure_admin
+from inference_api.modelserves import ModelServeClient
+from inference_api.policy import DefaultServePolicy, ServePolicy
+from inference_api.ratelimit import LoginRateLimiter
+from inference_api.registry import Registry
+from inference_api.routes import api_keys, auth, health, models, servers, users
+from inference_api.serving import Serving
+from inference_api.settings import ApiSettings
+from inference_api.state import AppState
+from inference_api.upload import UploadLimits
+from inference_api.watcher import ModelServeWatcher
+from inference_common import migrate
+from inference_common.auth import TokenSigner
+from inference_common.db import make_engine, make_sessionmaker, unit_of_work
+from inference_common.kube import api_client
+from inference_common.s3 import ensure_bucket, minio_client
+from inference_common.web import install_common, operation_id
+
+SERVICE = "inference-api"
+MAX_CONCURRENT_UPLOADS = 4
+
+logger = logging.getLogger(__name__)
+
+
+async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) -> AppState:
+    if settings.run_migrations:
+        await asyncio.to_thread(migrate.upgrade, settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=10, max_overflow=10)
+    sessions = make_sessionmaker(engine)
+    s3 = minio_client(settings)
+    await asyncio.to_thread(ensure_bucket, s3, settings.models_bucket)
+    kube = api_client(settings.kubeconfig)
+    modelserves = ModelServeClient(kube)
+    upload_executor = ThreadPoolExecutor(MAX_CONCURRENT_UPLOADS, thread_name_prefix="upload")
+    signer = TokenSigner(
+        settings.jwt_secret.get_secret_value(), ttl=timedelta(minutes=settings.jwt_ttl_minutes)
+    )
+    limiter = LoginRateLimiter(
+        settings.login_max_failures,
+        settings.login_max_attempts_per_address,
+        settings.login_window_seconds,
+    )
+    return AppState(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        s3=s3,
+        kube=kube,
+        modelserves=modelserves,
+        authenticator=Authenticator(signer, limiter),
+        registry=Registry(
+            s3=s3,
+            bucket=settings.models_bucket,
+            sessions=sessions,
+            limits=UploadLimits(
+                max_bytes=settings.max_upload_bytes,
+                part_bytes=settings.upload_part_bytes,
+                prefetch_bytes=settings.upload_prefetch_bytes,
+                max_header_bytes=settings.max_gguf_header_bytes,
+            ),
+            executor=upload_executor,
+        ),
+        serving=Serving(
+            modelserves=modelserves,
+            policy=policy
+            or DefaultServePolicy(settings.max_replicas, frozenset(settings.allowed_namespaces)),
+            bucket=settings.models_bucket,
+            default_namespace=settings.servers_namespace,
+        ),
+        upload_executor=upload_executor,
+    )
+
+
+async def close_state(state: AppState) -> None:
+    if state.watcher is not None:
+        await state.watcher.stop()
+    await state.engine.dispose()
+    state.kube.close()
+    state.upload_executor.shutdown(wait=False, cancel_futures=True)
+
+
+def create_app(settings: ApiSettings | None = None, policy: ServePolicy | None = None) -> FastAPI:
+    settings = settings or ApiSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = await build_state(settings, policy)
+        try:
+            if settings.admin_password is not None:
+                async with unit_of_work(state.sessions) as session:
+                    await ensure_admin(
+                        session,
+                        settings.admin_username,
+                        settings.admin_password.get_secret_value(),
+                    )
+            else:
+                logger.warning("ADMIN_PASSWORD is not set (dev mode): no admin is created")
+            if settings.watch_modelserves:
+                state.watcher = ModelServeWatcher(state.modelserves, state.sessions)
+                state.watcher.start()
+            app.state.services = state
+            yield
+        finally:
+            await close_state(state)
+
+    app = FastAPI(
+        title="Inference Service API",
+        version="0.1.0",
+        description="Control plane: login, users, API keys, model registry, serve / stop / status.",
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
+    install_common(app, SERVICE)
+    for router in (
+        health.router,
+        auth.router,
+        users.router,
+        api_keys.router,
+        models.router,
+        servers.router,
+    ):
+        app.include_router(router)
+    return app

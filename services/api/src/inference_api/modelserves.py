@@ -1,0 +1,92 @@
+"""ModelServe custom objects through the official (blocking) client.
+
+Every call here blocks; the async methods run them in a worker thread so the event loop
+never waits on the apiserver.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from inference_common.errors import ConflictError, UnavailableError
+from inference_common.modelserve import GROUP, PLURAL, VERSION
+
+REQUEST_TIMEOUT = 10.0
+
+
+class ModelServeClient:
+    def __init__(self, api: client.ApiClient) -> None:
+        self.api = api
+        self.custom = client.CustomObjectsApi(api)
+
+    # blocking ---------------------------------------------------------------------------------
+
+    def create_sync(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            created = self.custom.create_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, body, _request_timeout=REQUEST_TIMEOUT
+            )
+        except ApiException as exc:
+            if exc.status == 409:
+                raise ConflictError(
+                    f"ModelServe {body['metadata']['name']!r} already exists in {namespace!r}"
+                ) from exc
+            if exc.status in (403, 404, 422):
+                raise UnavailableError(
+                    f"Kubernetes refused the ModelServe ({exc.status} {exc.reason})",
+                    {"status": exc.status},
+                ) from exc
+            raise
+        out: dict[str, Any] = dict(created)  # type: ignore[call-overload]
+        return out
+
+    def delete_sync(self, namespace: str, name: str) -> bool:
+        """True when deleted, False when it was already gone."""
+        try:
+            self.custom.delete_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, name, _request_timeout=REQUEST_TIMEOUT
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    def list_all_sync(self) -> tuple[list[dict[str, Any]], str]:
+        result: Any = self.custom.list_cluster_custom_object(
+            GROUP, VERSION, PLURAL, _request_timeout=REQUEST_TIMEOUT * 3
+        )
+        return list(result.get("items") or []), str(result["metadata"]["resourceVersion"])
+
+    def watch_response_sync(self, resource_version: str, timeout_seconds: int) -> Any:
+        """The raw streaming response of a watch (closed by the caller)."""
+        return self.custom.list_cluster_custom_object(
+            GROUP,
+            VERSION,
+            PLURAL,
+            watch=True,
+            resource_version=resource_version,
+            allow_watch_bookmarks=True,
+            timeout_seconds=timeout_seconds,
+            _preload_content=False,
+            _request_timeout=(REQUEST_TIMEOUT, timeout_seconds + REQUEST_TIMEOUT),
+        )
+
+    def version_sync(self) -> str:
+        info = client.VersionApi(self.api).get_code(_request_timeout=REQUEST_TIMEOUT)
+        return str(info.git_version)
+
+    # async --------------------------------------------------------------------------------------
+
+    async def create(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await asyncio.to_thread(self.create_sync, namespace, body)
+
+    async def delete(self, namespace: str, name: str) -> bool:
+        return await asyncio.to_thread(self.delete_sync, namespace, name)
+
+    async def version(self) -> str:
+        return await asyncio.to_thread(self.version_sync)

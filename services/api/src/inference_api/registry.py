@@ -1,0 +1,177 @@
+"""The model registry: streamed uploads with GGUF inspection, listing, deletion."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+from minio import Minio
+from minio.error import S3Error
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from inference_api.gguf import GGUFHeader
+from inference_api.repositories.models import ModelRepository
+from inference_api.schemas import ModelDetail, ModelOut
+from inference_api.upload import StoredFile, UploadAbortedError, UploadLimits, stream_gguf_to_s3
+from inference_common.db import unit_of_work
+from inference_common.errors import (
+    BadRequestError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    PayloadTooLargeError,
+    UnavailableError,
+)
+from inference_common.tables import Model, User
+
+logger = logging.getLogger(__name__)
+
+
+def object_key(model_uuid: UUID) -> str:
+    return f"models/{model_uuid}.gguf"
+
+
+def model_columns(header: GGUFHeader) -> dict[str, Any]:
+    """The columns a GGUF header fills (pure)."""
+    return {
+        "architecture": (header.architecture or None) and header.architecture[:64],
+        "context_length": header.context_length,
+        "parameter_count": header.parameter_count,
+        "file_type": (header.file_type or None) and str(header.file_type)[:32],
+        "gguf_metadata": {
+            "version": header.version,
+            "tensor_count": header.tensor_count,
+            "tensor_types": header.tensor_types,
+            "kv": header.metadata,
+        },
+    }
+
+
+def _metadata_kv(row: Model) -> dict[str, Any]:
+    kv = (row.gguf_metadata or {}).get("kv")
+    return kv if isinstance(kv, dict) else {}
+
+
+def model_out(row: Model) -> ModelOut:
+    kv = _metadata_kv(row)
+    tokens = kv.get("tokenizer.ggml.tokens")
+    vocab = tokens.get("length") if isinstance(tokens, dict) else None
+    tokenizer = kv.get("tokenizer.ggml.model")
+    return ModelOut(
+        uuid=row.uuid,
+        name=row.name,
+        size_bytes=row.size_bytes,
+        sha256=row.sha256,
+        architecture=row.architecture,
+        context_length=row.context_length,
+        parameter_count=row.parameter_count,
+        file_type=row.file_type,
+        tokenizer=tokenizer if isinstance(tokenizer, str) else None,
+        vocab_size=vocab if isinstance(vocab, int) else None,
+        source=row.source,
+        state=row.state,
+        owner_id=row.owner_id,
+        created_at=row.created_at,
+    )
+
+
+def model_detail(row: Model) -> ModelDetail:
+    kv = _metadata_kv(row)
+    template = kv.get("tokenizer.chat_template")
+    return ModelDetail(
+        **model_out(row).model_dump(),
+        chat_template=template if isinstance(template, str) else None,
+        metadata=row.gguf_metadata or {},
+    )
+
+
+@dataclass
+class Registry:
+    s3: Minio
+    bucket: str
+    sessions: async_sessionmaker[AsyncSession]
+    limits: UploadLimits
+    executor: Executor | None = None
+
+    async def _remove(self, key: str) -> None:
+        try:
+            await asyncio.to_thread(self.s3.remove_object, self.bucket, key)
+        except S3Error:
+            logger.warning("could not remove object", extra={"key": key}, exc_info=True)
+
+    async def upload(
+        self, owner: User, name: str, body: AsyncIterator[bytes], declared_size: int | None
+    ) -> Model:
+        if declared_size is not None and declared_size > self.limits.max_bytes:
+            raise PayloadTooLargeError(
+                f"upload of {declared_size} bytes exceeds the limit of {self.limits.max_bytes}",
+                {"max_bytes": self.limits.max_bytes},
+            )
+        async with unit_of_work(self.sessions) as session:
+            if await ModelRepository(session).by_name(name) is not None:
+                raise ConflictError(f"model {name!r} already exists")
+        model_uuid = uuid4()
+        key = object_key(model_uuid)
+        try:
+            stored = await stream_gguf_to_s3(
+                body, self.s3, self.bucket, key, self.limits, self.executor
+            )
+        except UploadAbortedError as exc:
+            raise BadRequestError(str(exc)) from exc
+        except S3Error as exc:
+            raise UnavailableError(f"object store error: {exc.code}") from exc
+        try:
+            return await self._register(owner, name, model_uuid, key, stored)
+        except BaseException:
+            await asyncio.shield(self._remove(key))
+            raise
+
+    async def _register(
+        self, owner: User, name: str, model_uuid: UUID, key: str, stored: StoredFile
+    ) -> Model:
+        try:
+            async with unit_of_work(self.sessions) as session:
+                models = ModelRepository(session)
+                duplicate = await models.by_sha256(stored.sha256)
+                if duplicate is not None:
+                    raise ConflictError(
+                        f"this file is already registered as {duplicate.name!r}",
+                        {"model_uuid": str(duplicate.uuid), "sha256": stored.sha256},
+                    )
+                return await models.add(
+                    uuid=model_uuid,
+                    name=name,
+                    object_key=key,
+                    size_bytes=stored.size,
+                    sha256=stored.sha256,
+                    source="upload",
+                    state="ready",
+                    owner_id=owner.id,
+                    **model_columns(stored.header),
+                )
+        except IntegrityError as exc:  # a concurrent upload of the same name or file
+            raise ConflictError(f"model {name!r} or an identical file already exists") from exc
+
+    async def delete(self, session: AsyncSession, user: User, model_uuid: UUID) -> None:
+        models = ModelRepository(session)
+        row = await models.get(model_uuid)
+        if row is None:
+            raise NotFoundError(f"model {model_uuid} does not exist")
+        if user.role != "admin" and row.owner_id != user.id:
+            raise ForbiddenError("only the model's owner or an admin may delete it")
+        if await models.is_served(model_uuid):
+            raise ConflictError(f"model {row.name!r} is being served; stop its servers first")
+        key = row.object_key
+        await models.detach_stopped_servers(model_uuid)
+        await models.delete(row)
+        await session.flush()
+        try:
+            await asyncio.to_thread(self.s3.remove_object, self.bucket, key)
+        except S3Error as exc:
+            raise UnavailableError(f"object store error: {exc.code}") from exc

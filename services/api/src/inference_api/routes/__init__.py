@@ -1,0 +1,1 @@
+"""HTTP routes: thin functions that parse, call one piece of logic and shape the answer."""

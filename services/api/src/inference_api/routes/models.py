@@ -1,0 +1,83 @@
+"""The model registry."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from inference_api.deps import CurrentUser, SessionDep, StateDep
+from inference_api.registry import model_detail, model_out
+from inference_api.repositories.models import ModelRepository
+from inference_api.schemas import MODEL_NAME_PATTERN, ModelDetail, ModelOut
+from inference_common.errors import NotFoundError
+
+router = APIRouter(prefix="/models", tags=["models"])
+
+
+@router.get("", response_model=list[ModelOut])
+async def list_models(
+    _: CurrentUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[ModelOut]:
+    return [model_out(r) for r in await ModelRepository(session).list(limit, offset)]
+
+
+@router.get("/{model_uuid}", response_model=ModelDetail)
+async def get_model(model_uuid: UUID, _: CurrentUser, session: SessionDep) -> ModelDetail:
+    row = await ModelRepository(session).get(model_uuid)
+    if row is None:
+        raise NotFoundError(f"model {model_uuid} does not exist")
+    return model_detail(row)
+
+
+def _declared_size(request: Request) -> int | None:
+    value = request.headers.get("content-length")
+    return int(value) if value is not None and value.isdigit() else None
+
+
+@router.post(
+    "",
+    response_model=ModelDetail,
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        409: {"description": "Name taken or identical file already registered"},
+        413: {"description": "Larger than the configured limit"},
+        422: {"description": "Not a GGUF file, or truncated"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "description": "The GGUF file itself, streamed as the request body.",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        }
+    },
+)
+async def upload_model(
+    request: Request,
+    name: Annotated[
+        str, Query(pattern=MODEL_NAME_PATTERN, description="Registry name, e.g. smollm2:135m")
+    ],
+    user: CurrentUser,
+    state: StateDep,
+) -> ModelDetail:
+    """Streams a GGUF file into the registry: checksummed and inspected on the way."""
+    row = await state.registry.upload(user, name, request.stream(), _declared_size(request))
+    return model_detail(row)
+
+
+@router.delete(
+    "/{model_uuid}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses={409: {"description": "The model is being served"}},
+)
+async def delete_model(
+    model_uuid: UUID, user: CurrentUser, session: SessionDep, state: StateDep
+) -> Response:
+    await state.registry.delete(session, user, model_uuid)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

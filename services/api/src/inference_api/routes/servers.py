@@ -1,0 +1,51 @@
+"""Serve, stop and status of servers (ModelServes)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Query, status
+
+from inference_api.deps import CurrentUser, SessionDep, StateDep
+from inference_api.schemas import ServeRequest, ServeResponse, ServerOut
+from inference_api.serving import server_out
+
+router = APIRouter(tags=["servers"])
+
+
+@router.post("/serve", response_model=ServeResponse, status_code=status.HTTP_201_CREATED)
+async def serve_model(
+    body: ServeRequest, user: CurrentUser, session: SessionDep, state: StateDep
+) -> ServeResponse:
+    """Starts serving a registered model; returns the server uuid and its endpoint."""
+    return await state.serving.serve(session, user, body)
+
+
+@router.get("/status", response_model=list[ServerOut])
+async def list_servers(
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+    include_stopped: bool = False,
+    limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[ServerOut]:
+    """Servers with their live phase, ready replicas and reasons (yours; admins: all)."""
+    rows = await state.serving.list(session, user, include_stopped, limit, offset)
+    return [server_out(r) for r in rows]
+
+
+@router.get("/servers/{server_uuid}", response_model=ServerOut)
+async def get_server(
+    server_uuid: UUID, user: CurrentUser, session: SessionDep, state: StateDep
+) -> ServerOut:
+    return server_out(await state.serving.get(session, user, server_uuid))
+
+
+@router.delete("/stop/{server_uuid}", response_model=ServerOut)
+async def stop_server(
+    server_uuid: UUID, user: CurrentUser, session: SessionDep, state: StateDep
+) -> ServerOut:
+    """Removes the server's ModelServe and marks the record stopped."""
+    return server_out(await state.serving.stop(session, user, server_uuid))

@@ -1,0 +1,165 @@
+"""Request and response bodies of the REST API (the documented shapes)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from inference_common.modelserve import MAX_GPUS_PER_REPLICA
+
+USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$"
+NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+
+Role = Literal["admin", "user"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- auth -----------------------------------------------------------------------------------
+
+
+class LoginRequest(_Body):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105  (the OAuth2 token type)
+
+
+# --- users ----------------------------------------------------------------------------------
+
+
+class UserCreate(_Body):
+    username: str = Field(pattern=USERNAME_PATTERN)
+    password: str = Field(min_length=12, max_length=1024)
+    role: Role = "user"
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    username: str
+    role: str
+    is_active: bool
+    created_at: datetime
+
+
+# --- API keys -------------------------------------------------------------------------------
+
+
+class ApiKeyCreate(_Body):
+    name: str = Field(min_length=1, max_length=128)
+    allowed_models: list[str] | None = Field(
+        None,
+        max_length=256,
+        description="Model names this key may call; null means every model.",
+    )
+
+
+class ApiKeyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: UUID
+    name: str
+    prefix: str
+    allowed_models: list[str] | None
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The key itself; shown only in this response.")
+
+
+# --- models ---------------------------------------------------------------------------------
+
+
+class ModelOut(BaseModel):
+    uuid: UUID
+    name: str
+    size_bytes: int
+    sha256: str
+    architecture: str | None
+    context_length: int | None
+    parameter_count: int | None
+    file_type: str | None
+    tokenizer: str | None
+    vocab_size: int | None
+    source: str
+    state: str
+    owner_id: UUID | None
+    created_at: datetime
+
+
+class ModelDetail(ModelOut):
+    chat_template: str | None
+    metadata: dict[str, Any]
+
+
+# --- serving --------------------------------------------------------------------------------
+
+
+class GpuRequest(_Body):
+    count: int = Field(0, ge=0, le=MAX_GPUS_PER_REPLICA)
+    product: str | None = Field(None, min_length=1, max_length=63)
+    min_memory_gib: int | None = Field(None, ge=1, le=1024)
+
+
+class ServeRequest(_Body):
+    model_uuid: UUID | None = None
+    model_name: str | None = Field(None, min_length=1, max_length=256)
+    replicas: int = Field(1, ge=1, le=64)
+    runtime_params: str = Field("", max_length=2000, description='llama.cpp flags, e.g. "-c 2048"')
+    gpu: GpuRequest = Field(default_factory=GpuRequest)
+    namespace: str | None = Field(None, pattern=NAMESPACE_PATTERN)
+
+    @model_validator(mode="after")
+    def _one_model(self) -> ServeRequest:
+        if self.model_uuid is None and self.model_name is None:
+            raise ValueError("give model_uuid or model_name")
+        return self
+
+
+class ServeResponse(BaseModel):
+    server_uuid: UUID
+    endpoint: str
+    name: str
+    namespace: str
+    phase: str
+
+
+class ServerOut(BaseModel):
+    server_uuid: UUID
+    name: str
+    namespace: str
+    model_uuid: UUID | None
+    model_name: str
+    owner_id: UUID | None
+    replicas: int
+    ready_replicas: int
+    phase: str
+    reasons: list[str]
+    endpoint: str
+    runtime: dict[str, Any]
+    gpu: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+    stopped_at: datetime | None
+
+
+# --- health ---------------------------------------------------------------------------------
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok", "degraded"]
+    checks: dict[str, str]

@@ -1,0 +1,195 @@
+"""Serve / stop / status: server records and their ModelServes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from inference_api.mirror import reasons
+from inference_api.modelserves import ModelServeClient
+from inference_api.naming import modelserve_name
+from inference_api.policy import ServePolicy, ServeRequestFacts
+from inference_api.repositories.models import ModelRepository
+from inference_api.repositories.servers import ServerRepository
+from inference_api.schemas import GpuRequest, ServeRequest, ServeResponse, ServerOut
+from inference_common.errors import NotFoundError, UnprocessableError
+from inference_common.modelserve import (
+    GpuSpec,
+    ModelRef,
+    ModelServeSpec,
+    ModelSource,
+    Phase,
+    RuntimeFlagError,
+    S3Source,
+    endpoint_path,
+    modelserve_object,
+    parse_runtime_params,
+)
+from inference_common.tables import Model, Server, User
+
+logger = logging.getLogger(__name__)
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "inference-api"
+
+
+def _validation_message(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
+
+
+def build_spec(model: Model, bucket: str, request: ServeRequest) -> ModelServeSpec:
+    """The ModelServe spec of a serve request (pure); 422 naming the bad flag or field."""
+    try:
+        runtime = parse_runtime_params(request.runtime_params)
+    except RuntimeFlagError as exc:
+        raise UnprocessableError(
+            f"runtime_params: {exc}", {"flag": exc.flag, "reason": exc.reason}
+        ) from exc
+    try:
+        gpu = _gpu_spec(request.gpu)
+        return ModelServeSpec(
+            model=ModelRef(
+                name=model.name,
+                uuid=str(model.uuid),
+                source=ModelSource(s3=S3Source(bucket=bucket, key=model.object_key)),
+                sha256=model.sha256,
+                size_bytes=model.size_bytes,
+            ),
+            replicas=request.replicas,
+            gpu=gpu,
+            runtime=runtime,
+        )
+    except ValidationError as exc:
+        raise UnprocessableError(_validation_message(exc)) from exc
+
+
+def _gpu_spec(gpu: GpuRequest) -> GpuSpec:
+    return GpuSpec(count=gpu.count, product=gpu.product, min_memory_gib=gpu.min_memory_gib)
+
+
+def server_out(row: Server) -> ServerOut:
+    return ServerOut(
+        server_uuid=row.uuid,
+        name=row.name,
+        namespace=row.namespace,
+        model_uuid=row.model_uuid,
+        model_name=row.model_name,
+        owner_id=row.owner_id,
+        replicas=row.replicas,
+        ready_replicas=row.ready_replicas,
+        phase=row.phase,
+        reasons=reasons(row.conditions or []),
+        endpoint=row.endpoint,
+        runtime=row.runtime or {},
+        gpu=row.gpu or {},
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        stopped_at=row.stopped_at,
+    )
+
+
+def _visible(row: Server, user: User) -> bool:
+    return user.role == "admin" or (row.owner_id is not None and row.owner_id == user.id)
+
+
+@dataclass(frozen=True)
+class Serving:
+    modelserves: ModelServeClient
+    policy: ServePolicy
+    bucket: str
+    default_namespace: str
+
+    async def _model(self, session: AsyncSession, request: ServeRequest) -> Model:
+        models = ModelRepository(session)
+        if request.model_uuid is not None:
+            model = await models.get(request.model_uuid)
+            if model is None:
+                raise NotFoundError(f"model {request.model_uuid} does not exist")
+            if request.model_name is not None and request.model_name != model.name:
+                raise UnprocessableError("model_uuid and model_name name different models")
+            return model
+        assert request.model_name is not None
+        model = await models.by_name(request.model_name)
+        if model is None:
+            raise NotFoundError(f"model {request.model_name!r} does not exist")
+        return model
+
+    async def serve(
+        self, session: AsyncSession, user: User, request: ServeRequest
+    ) -> ServeResponse:
+        model = await self._model(session, request)
+        if model.state != "ready":
+            raise UnprocessableError(f"model {model.name!r} is not ready ({model.state})")
+        spec = build_spec(model, self.bucket, request)
+        namespace = request.namespace or self.default_namespace
+        await self.policy.check(
+            ServeRequestFacts(
+                user_id=str(user.id),
+                role=user.role,
+                namespace=namespace,
+                model_name=model.name,
+                replicas=spec.replicas,
+                gpu=spec.gpu,
+            )
+        )
+        server_uuid = uuid4()
+        name = modelserve_name(model.name, str(server_uuid))
+        row = await ServerRepository(session).add(
+            uuid=server_uuid,
+            name=name,
+            namespace=namespace,
+            model_uuid=model.uuid,
+            model_name=model.name,
+            owner_id=user.id,
+            replicas=spec.replicas,
+            gpu=spec.gpu.to_k8s(),
+            runtime=spec.runtime.to_k8s(),
+            phase=Phase.PENDING.value,
+            ready_replicas=0,
+            endpoint=endpoint_path(str(server_uuid)),
+            conditions=[],
+        )
+        body = modelserve_object(
+            name, spec, server_uuid=str(server_uuid), labels={MANAGED_BY_LABEL: MANAGED_BY}
+        )
+        # The record is flushed (not yet committed) first; if creating the ModelServe fails
+        # the request's unit of work rolls it back.
+        await self.modelserves.create(namespace, body)
+        logger.info(
+            "server created",
+            extra={"server_uuid": str(server_uuid), "model": model.name, "namespace": namespace},
+        )
+        return ServeResponse(
+            server_uuid=row.uuid,
+            endpoint=row.endpoint,
+            name=row.name,
+            namespace=row.namespace,
+            phase=row.phase,
+        )
+
+    async def get(self, session: AsyncSession, user: User, server_uuid: UUID) -> Server:
+        row = await ServerRepository(session).get(server_uuid)
+        if row is None or not _visible(row, user):
+            raise NotFoundError(f"server {server_uuid} does not exist")
+        return row
+
+    async def list(
+        self, session: AsyncSession, user: User, include_stopped: bool, limit: int, offset: int
+    ) -> Sequence[Server]:
+        owner = None if user.role == "admin" else user.id
+        return await ServerRepository(session).list(owner, include_stopped, limit, offset)
+
+    async def stop(self, session: AsyncSession, user: User, server_uuid: UUID) -> Server:
+        row = await self.get(session, user, server_uuid)
+        await self.modelserves.delete(row.namespace, row.name)
+        await ServerRepository(session).mark_stopped(row, datetime.now(UTC))
+        logger.info("server stopped", extra={"server_uuid": str(server_uuid)})
+        return row

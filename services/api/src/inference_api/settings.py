@@ -1,0 +1,78 @@
+"""The API's settings: `CommonSettings` plus auth, upload and serving knobs.
+
+Outside dev mode a missing or default JWT secret or admin password stops start-up with a
+message naming the variable.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+
+from inference_common.settings import KNOWN_DEFAULT_SECRETS, CommonSettings, SettingsError
+
+MIN_JWT_SECRET_LENGTH = 32
+MIN_ADMIN_PASSWORD_LENGTH = 12
+
+
+class ApiSettings(CommonSettings):
+    host: str = "127.0.0.1"
+    port: int = Field(8200, ge=1, le=65535)
+
+    jwt_secret: SecretStr = SecretStr("")
+    jwt_ttl_minutes: int = Field(30, ge=1, le=24 * 60)
+    admin_username: str = Field("admin", min_length=1, max_length=64)
+    admin_password: SecretStr | None = None
+
+    login_max_failures: int = Field(5, ge=1, description="Failed logins per user+address.")
+    login_max_attempts_per_address: int = Field(30, ge=1)
+    login_window_seconds: float = Field(60.0, gt=0)
+
+    max_upload_bytes: int = Field(64 * 1024**3, ge=1, description="413 above this size.")
+    upload_part_bytes: int = Field(8 * 1024**2, ge=5 * 1024**2)
+    upload_prefetch_bytes: int = Field(8 * 1024**2, ge=1024**2)
+    max_gguf_header_bytes: int = Field(256 * 1024**2, ge=1024)
+
+    servers_namespace: str = Field("inference", description="Namespace of new ModelServes.")
+    allowed_namespaces: list[str] = Field(default_factory=lambda: ["inference"])
+    max_replicas: int = Field(5, ge=0)
+
+    run_migrations: bool = Field(True, description="Upgrade the schema to head at start-up.")
+    watch_modelserves: bool = Field(True, description="Mirror ModelServe status into Postgres.")
+    health_timeout_seconds: float = Field(3.0, gt=0)
+
+    def secrets_to_check(self) -> dict[str, SecretStr]:
+        checked = dict(super().secrets_to_check())
+        checked["JWT_SECRET"] = self.jwt_secret
+        return checked
+
+    @model_validator(mode="after")
+    def _check_api_secrets(self) -> Self:
+        if self.servers_namespace not in self.allowed_namespaces:
+            raise SettingsError(
+                f"SERVERS_NAMESPACE {self.servers_namespace!r} is not in ALLOWED_NAMESPACES"
+            )
+        if self.dev_mode:
+            if not self.jwt_secret.get_secret_value():
+                # Dev only: tokens then last as long as the process.
+                self.jwt_secret = SecretStr(secrets.token_urlsafe(48))
+            return self
+        if len(self.jwt_secret.get_secret_value()) < MIN_JWT_SECRET_LENGTH:
+            raise SettingsError(
+                f"JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters "
+                "(or set DEV_MODE=true for local development)"
+            )
+        password = self.admin_password.get_secret_value() if self.admin_password else ""
+        if not password:
+            raise SettingsError(
+                "ADMIN_PASSWORD must be set: it is the first admin's password "
+                f"(user {self.admin_username!r}); refusing to start without it"
+            )
+        if password in KNOWN_DEFAULT_SECRETS or len(password) < MIN_ADMIN_PASSWORD_LENGTH:
+            raise SettingsError(
+                f"ADMIN_PASSWORD must be a non-default password of at least "
+                f"{MIN_ADMIN_PASSWORD_LENGTH} characters"
+            )
+        return self

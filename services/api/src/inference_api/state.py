@@ -1,0 +1,32 @@
+"""What the app holds for its lifetime (built in the lifespan, read by dependencies)."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from kubernetes import client
+from minio import Minio
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from inference_api.accounts import Authenticator
+from inference_api.modelserves import ModelServeClient
+from inference_api.registry import Registry
+from inference_api.serving import Serving
+from inference_api.settings import ApiSettings
+from inference_api.watcher import ModelServeWatcher
+
+
+@dataclass
+class AppState:
+    settings: ApiSettings
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    s3: Minio
+    kube: client.ApiClient
+    modelserves: ModelServeClient
+    authenticator: Authenticator
+    registry: Registry
+    serving: Serving
+    upload_executor: ThreadPoolExecutor
+    watcher: ModelServeWatcher | None = None
