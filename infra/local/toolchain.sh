@@ -156,9 +156,29 @@ build_traefik() {
   mark_built traefik "$v"
 }
 
+# kwok_stages: kwok's own lifecycle stages (node and pod "fast", node heartbeat), copied from
+# its module; `kwok --config` reads them.
+kwok_stages() {
+  local share; share="$(part_dir kwok "$KWOK_VERSION")/share"
+  [[ -f "$share/stages.yaml" ]] && return
+  local src
+  src=$(cd "$cache_root" && go mod download -json "sigs.k8s.io/kwok@$KWOK_VERSION" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  mkdir -p "$share"
+  local out="$share/stages.yaml.tmp"
+  : > "$out"
+  for f in node/fast/node-initialize.yaml node/heartbeat/node-heartbeat.yaml \
+           pod/fast/pod-ready.yaml pod/fast/pod-complete.yaml pod/fast/pod-delete.yaml; do
+    [[ -f "$src/kustomize/stage/$f" ]] || die "kwok stage $f is not in the module at $src"
+    printf -- '---\n' >> "$out"
+    cat "$src/kustomize/stage/$f" >> "$out"
+  done
+  mv "$out" "$share/stages.yaml"
+}
+
 build_kubernetes
 build_etcd
 go_install_pinned kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
+kwok_stages
 build_traefik
 go_install_pinned minio "$MINIO_VERSION" github.com/minio/minio
 go_install_pinned helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm

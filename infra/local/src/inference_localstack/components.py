@@ -121,11 +121,14 @@ def kube_scheduler(cfg: StackConfig, bin_dir: Path) -> Component:
 KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
 
 
-def kwok(cfg: StackConfig, bin_dir: Path) -> Component:
+def kwok(cfg: StackConfig, bin_dir: Path, stages: Path) -> Component:
+    """kwok drives the simulated nodes (annotated `kwok.x-k8s.io/node: fake`) through its own
+    lifecycle stages (`stages`: node-initialize, node-heartbeat, pod-ready/complete/delete)."""
     return Component(
         "kwok",
         [
             str(bin_dir / "kwok"),
+            f"--config={stages}",
             f"--kubeconfig={cfg.pki_dir / 'kwok.kubeconfig'}",
             "--manage-all-nodes=false",
             f"--manage-nodes-with-annotation-selector={KWOK_NODE_ANNOTATION}=fake",

@@ -146,12 +146,13 @@ def apply_objects(config: StackConfig, bin_dir: Path, objects: list[dict[str, An
     )
 
 
-def traefik_share_dir(bin_dir: Path) -> Path:
-    return (bin_dir / "traefik").resolve().parent.parent / "share"
+def share_dir(bin_dir: Path, tool: str) -> Path:
+    """Files a tool's build keeps beside its binaries (Traefik's CRDs, kwok's stages)."""
+    return (bin_dir / tool).resolve().parent.parent / "share"
 
 
 def bootstrap_cluster(config: StackConfig, bin_dir: Path) -> None:
-    share = traefik_share_dir(bin_dir)
+    share = share_dir(bin_dir, "traefik")
     kubectl(
         config,
         bin_dir,
@@ -340,7 +341,7 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
         for component in (
             components.kube_controller_manager(config, bin_dir),
             components.kube_scheduler(config, bin_dir),
-            components.kwok(config, bin_dir),
+            components.kwok(config, bin_dir, share_dir(bin_dir, "kwok") / "stages.yaml"),
         ):
             start_component(config, component)
         traefik_cfg = components.traefik_config_path(config)
