@@ -1,0 +1,461 @@
+"""The children of a ModelServe, as pure functions of its spec.
+
+Per ModelServe named N with server uuid U:
+- Secret `N-model-fetch`: S3 settings for the init container (only for an s3 source);
+- Deployment N: init container fetching + verifying the GGUF, llama.cpp server container;
+- Service N: port `http` 8080 → the pods;
+- Middleware `N-strip` (StripPrefix `/U`) and IngressRoute N (PathPrefix `/U/` on entry `web`).
+Every child carries the same labels and a controller ownerReference to the ModelServe.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from inference_common.modelserve import (
+    API_VERSION,
+    GROUP,
+    KIND,
+    LLAMA_PORT,
+    MODELSERVE_LABEL,
+    SERVER_UUID_LABEL,
+    ModelServeSpec,
+    runtime_args,
+)
+
+MANAGED_BY = "modelserve-operator"
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MODEL_NAME_ANNOTATION = f"{GROUP}/model-name"
+TRAEFIK_API_VERSION = "traefik.io/v1alpha1"
+
+MODEL_DIR = "/models"
+SERVER_CONTAINER = "llama-server"
+FETCH_CONTAINER = "model-fetch"
+GPU_RESOURCE = "nvidia.com/gpu"
+GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
+GPU_MEMORY_LABEL = "nvidia.com/gpu.memory"
+GPU_MEMORY_TOLERANCE = 0.02
+"""Cards report a little less than their nominal size (a 24 GiB card: 24564 MiB)."""
+RUN_AS = 65532
+STARTUP_PROBE_SECONDS = 1800
+"""How long a replica may take to load its model before liveness checks start."""
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The ModelServe the children belong to."""
+
+    name: str
+    namespace: str
+    uid: str
+    server_uuid: str
+    spec: ModelServeSpec
+
+
+@dataclass(frozen=True)
+class ManifestConfig:
+    """Operator-wide inputs to the manifests (from OperatorSettings)."""
+
+    llama_image: str
+    llama_cuda_image: str
+    fetch_image: str
+    entry_point: str = "web"
+
+
+@dataclass(frozen=True)
+class S3Credentials:
+    endpoint: str
+    access_key: str
+    secret_key: str
+    secure: bool
+
+
+def selector_labels(owner: Owner) -> dict[str, str]:
+    """Pod selector of the Deployment and Service: stable for the ModelServe's life."""
+    return {MODELSERVE_LABEL: owner.name}
+
+
+def child_labels(owner: Owner) -> dict[str, str]:
+    return {
+        **selector_labels(owner),
+        SERVER_UUID_LABEL: owner.server_uuid,
+        MANAGED_BY_LABEL: MANAGED_BY,
+        "app.kubernetes.io/name": "llama-server",
+        "app.kubernetes.io/instance": owner.name,
+        "app.kubernetes.io/component": "model-server",
+    }
+
+
+def owner_reference(owner: Owner) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": KIND,
+        "name": owner.name,
+        "uid": owner.uid,
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def _metadata(owner: Owner, name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": owner.namespace,
+        "labels": child_labels(owner),
+        "ownerReferences": [owner_reference(owner)],
+    }
+
+
+def fetch_secret_name(owner: Owner) -> str:
+    return f"{owner.name}-model-fetch"
+
+
+def middleware_name(owner: Owner) -> str:
+    return f"{owner.name}-strip"
+
+
+def model_path(spec: ModelServeSpec) -> str:
+    """Where llama.cpp reads the GGUF inside the pod."""
+    source = spec.model.source
+    if source.pvc is not None:
+        return f"{MODEL_DIR}/{source.pvc.path}"
+    assert spec.model.sha256 is not None
+    return f"{MODEL_DIR}/{spec.model.sha256}.gguf"
+
+
+def server_image(spec: ModelServeSpec, config: ManifestConfig) -> str:
+    if spec.image:
+        return spec.image
+    return config.llama_cuda_image if spec.gpu.count > 0 else config.llama_image
+
+
+def server_args(spec: ModelServeSpec) -> list[str]:
+    args = [
+        "--model",
+        model_path(spec),
+        "--alias",
+        spec.model.name,
+        "--host",
+        "0.0.0.0",  # noqa: S104 - the pod's own network namespace
+        "--port",
+        str(LLAMA_PORT),
+    ]
+    runtime = runtime_args(spec.runtime, spec.gpu.count)
+    if "--metrics" not in runtime:
+        args.append("--metrics")
+    return args + runtime
+
+
+def min_memory_mib(min_memory_gib: int) -> int:
+    """The node-label value (MiB) a card must exceed to count as `min_memory_gib` GiB."""
+    return math.floor(min_memory_gib * 1024 * (1 - GPU_MEMORY_TOLERANCE))
+
+
+def node_selector(spec: ModelServeSpec) -> dict[str, str]:
+    selector = dict(spec.node_selector or {})
+    if spec.gpu.product:
+        selector[GPU_PRODUCT_LABEL] = spec.gpu.product
+    return selector
+
+
+def affinity(spec: ModelServeSpec) -> dict[str, Any] | None:
+    if spec.gpu.min_memory_gib is None:
+        return None
+    return {
+        "nodeAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [
+                    {
+                        "matchExpressions": [
+                            {
+                                "key": GPU_MEMORY_LABEL,
+                                "operator": "Gt",
+                                "values": [str(min_memory_mib(spec.gpu.min_memory_gib) - 1)],
+                            }
+                        ]
+                    }
+                ]
+            }
+        }
+    }
+
+
+def tolerations(spec: ModelServeSpec) -> list[dict[str, Any]]:
+    out = [t.to_k8s() for t in spec.tolerations or []]
+    if spec.gpu.count > 0:
+        gpu = {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}
+        if gpu not in out:
+            out.append(gpu)
+    return out
+
+
+def server_resources(spec: ModelServeSpec) -> dict[str, Any]:
+    requests: dict[str, str] = {}
+    limits: dict[str, str] = {}
+    if spec.resources is not None:
+        if spec.resources.requests is not None:
+            requests.update(spec.resources.requests.to_k8s())
+        if spec.resources.limits is not None:
+            limits.update(spec.resources.limits.to_k8s())
+    if spec.gpu.count > 0:
+        limits[GPU_RESOURCE] = str(spec.gpu.count)
+        requests[GPU_RESOURCE] = str(spec.gpu.count)
+    out: dict[str, Any] = {}
+    if requests:
+        out["requests"] = requests
+    if limits:
+        out["limits"] = limits
+    return out
+
+
+def rollout_strategy(spec: ModelServeSpec) -> dict[str, Any]:
+    """GPU replicas replace in place (a surge pod would wait for GPUs that are all taken)."""
+    if spec.gpu.count > 0:
+        return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+
+
+_CONTAINER_SECURITY = {
+    "allowPrivilegeEscalation": False,
+    "readOnlyRootFilesystem": True,
+    "runAsNonRoot": True,
+    "capabilities": {"drop": ["ALL"]},
+}
+
+
+def fetch_container(owner: Owner, config: ManifestConfig) -> dict[str, Any] | None:
+    """Init container: fetch from MinIO (s3) or verify in place (pvc with sha256)."""
+    model = owner.spec.model
+    base = ["python", "-m", "inference_common.model_fetch"]
+    container: dict[str, Any] = {
+        "name": FETCH_CONTAINER,
+        "image": config.fetch_image,
+        "securityContext": _CONTAINER_SECURITY,
+        "volumeMounts": [{"name": "model", "mountPath": MODEL_DIR}],
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "64Mi"},
+            "limits": {"memory": "256Mi"},
+        },
+    }
+    if model.source.s3 is not None:
+        assert model.sha256 is not None
+        command = [
+            *base,
+            "s3",
+            "--bucket",
+            model.source.s3.bucket,
+            "--key",
+            model.source.s3.key,
+            "--sha256",
+            model.sha256,
+            "--dest",
+            model_path(owner.spec),
+        ]
+        if model.size_bytes is not None:
+            command += ["--size", str(model.size_bytes)]
+        container["command"] = command
+        container["envFrom"] = [{"secretRef": {"name": fetch_secret_name(owner)}}]
+        return container
+    if model.sha256 is not None:
+        container["command"] = [
+            *base,
+            "verify",
+            "--path",
+            model_path(owner.spec),
+            "--sha256",
+            model.sha256,
+        ]
+        container["volumeMounts"] = [{"name": "model", "mountPath": MODEL_DIR, "readOnly": True}]
+        return container
+    return None
+
+
+def model_volume(spec: ModelServeSpec) -> dict[str, Any]:
+    source = spec.model.source
+    if source.pvc is not None:
+        return {
+            "name": "model",
+            "persistentVolumeClaim": {"claimName": source.pvc.claim_name, "readOnly": True},
+        }
+    empty_dir: dict[str, Any] = {}
+    if spec.model.size_bytes:
+        # room for the file, its partial copy never coexists with it; 10 % + 64 MiB slack
+        empty_dir["sizeLimit"] = str(int(spec.model.size_bytes * 1.1) + (64 << 20))
+    return {"name": "model", "emptyDir": empty_dir}
+
+
+def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": path, "port": "http"},
+        "periodSeconds": period,
+        "timeoutSeconds": 3,
+        "failureThreshold": failures,
+    }
+
+
+def deployment(owner: Owner, config: ManifestConfig) -> dict[str, Any]:
+    spec = owner.spec
+    server: dict[str, Any] = {
+        "name": SERVER_CONTAINER,
+        "image": server_image(spec, config),
+        "args": server_args(spec),
+        "ports": [{"name": "http", "containerPort": LLAMA_PORT, "protocol": "TCP"}],
+        "startupProbe": _probe("/health", 5, STARTUP_PROBE_SECONDS // 5),
+        "readinessProbe": _probe("/health", 5, 2),
+        "livenessProbe": _probe("/health", 10, 6),
+        "securityContext": _CONTAINER_SECURITY,
+        "volumeMounts": [
+            {"name": "model", "mountPath": MODEL_DIR, "readOnly": True},
+            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - a private emptyDir
+        ],
+    }
+    resources = server_resources(spec)
+    if resources:
+        server["resources"] = resources
+
+    pod_spec: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS,
+            "runAsGroup": RUN_AS,
+            "fsGroup": RUN_AS,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [server],
+        "volumes": [model_volume(spec), {"name": "tmp", "emptyDir": {}}],
+        "terminationGracePeriodSeconds": 30,
+    }
+    init = fetch_container(owner, config)
+    if init is not None:
+        pod_spec["initContainers"] = [init]
+    selector = node_selector(spec)
+    if selector:
+        pod_spec["nodeSelector"] = selector
+    node_affinity = affinity(spec)
+    if node_affinity is not None:
+        pod_spec["affinity"] = node_affinity
+    tol = tolerations(spec)
+    if tol:
+        pod_spec["tolerations"] = tol
+
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _metadata(owner, owner.name),
+        "spec": {
+            "replicas": spec.replicas,
+            "revisionHistoryLimit": 3,
+            "selector": {"matchLabels": selector_labels(owner)},
+            "strategy": rollout_strategy(spec),
+            "template": {
+                "metadata": {
+                    "labels": child_labels(owner),
+                    "annotations": {
+                        "prometheus.io/scrape": "true",
+                        "prometheus.io/port": str(LLAMA_PORT),
+                        "prometheus.io/path": "/metrics",
+                        MODEL_NAME_ANNOTATION: spec.model.name,
+                    },
+                },
+                "spec": pod_spec,
+            },
+        },
+    }
+
+
+def service(owner: Owner) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _metadata(owner, owner.name),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(owner),
+            "ports": [
+                {"name": "http", "port": LLAMA_PORT, "targetPort": "http", "protocol": "TCP"}
+            ],
+        },
+    }
+
+
+def middleware(owner: Owner) -> dict[str, Any]:
+    return {
+        "apiVersion": TRAEFIK_API_VERSION,
+        "kind": "Middleware",
+        "metadata": _metadata(owner, middleware_name(owner)),
+        "spec": {"stripPrefix": {"prefixes": [f"/{owner.server_uuid}"]}},
+    }
+
+
+def ingress_route(owner: Owner, config: ManifestConfig) -> dict[str, Any]:
+    return {
+        "apiVersion": TRAEFIK_API_VERSION,
+        "kind": "IngressRoute",
+        "metadata": _metadata(owner, owner.name),
+        "spec": {
+            "entryPoints": [config.entry_point],
+            "routes": [
+                {
+                    "kind": "Rule",
+                    "match": f"PathPrefix(`/{owner.server_uuid}/`)",
+                    "middlewares": [{"name": middleware_name(owner)}],
+                    "services": [{"name": owner.name, "port": LLAMA_PORT}],
+                }
+            ],
+        },
+    }
+
+
+def fetch_secret(owner: Owner, credentials: S3Credentials) -> dict[str, Any] | None:
+    if owner.spec.model.source.s3 is None:
+        return None
+    values = {
+        "S3_ENDPOINT": credentials.endpoint,
+        "S3_ACCESS_KEY": credentials.access_key,
+        "S3_SECRET_KEY": credentials.secret_key,
+        "S3_SECURE": "true" if credentials.secure else "false",
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _metadata(owner, fetch_secret_name(owner)),
+        "type": "Opaque",
+        "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
+    }
+
+
+def children(
+    owner: Owner, config: ManifestConfig, credentials: S3Credentials
+) -> list[dict[str, Any]]:
+    """Every child, in apply order (what the pods need comes before the pods)."""
+    out: list[dict[str, Any]] = []
+    secret = fetch_secret(owner, credentials)
+    if secret is not None:
+        out.append(secret)
+    out += [service(owner), middleware(owner), ingress_route(owner, config)]
+    out.append(deployment(owner, config))
+    return out
+
+
+def is_subset(desired: Any, observed: Any) -> bool:
+    """True when every field of `desired` has the same value in `observed` (server-added
+    fields and defaults in `observed` are ignored; lists must match item by item)."""
+    if isinstance(desired, Mapping):
+        if not isinstance(observed, Mapping):
+            return False
+        return all(k in observed and is_subset(v, observed[k]) for k, v in desired.items())
+    if isinstance(desired, list):
+        if not isinstance(observed, list) or len(desired) != len(observed):
+            return False
+        return all(is_subset(d, o) for d, o in zip(desired, observed, strict=True))
+    if isinstance(desired, bool) or isinstance(observed, bool):
+        return desired is observed
+    if isinstance(desired, int | float) and isinstance(observed, int | float):
+        return desired == observed
+    return bool(desired == observed) or str(desired) == str(observed)

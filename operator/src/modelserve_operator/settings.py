@@ -1,0 +1,42 @@
+"""The operator's settings, from the environment (one pydantic-settings class)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from inference_common.settings import CommonSettings
+
+DEFAULT_LLAMA_IMAGE = "ghcr.io/ggml-org/llama.cpp:server"
+DEFAULT_LLAMA_CUDA_IMAGE = "ghcr.io/ggml-org/llama.cpp:server-cuda"
+DEFAULT_FETCH_IMAGE = "inference-service/modelserve-operator:0.1.0"
+
+
+class OperatorSettings(CommonSettings):
+    """S3_* (from CommonSettings) are what the init containers use to fetch models: give the
+    operator a read-only key for the models bucket. KUBECONFIG unset → in-cluster config."""
+
+    namespaces: list[str] = Field(
+        default_factory=list,
+        description="OPERATOR_NAMESPACES: JSON list of namespaces to serve; empty = all.",
+        validation_alias="OPERATOR_NAMESPACES",
+    )
+    llama_image: str = Field(DEFAULT_LLAMA_IMAGE, description="llama.cpp server image (CPU).")
+    llama_cuda_image: str = Field(
+        DEFAULT_LLAMA_CUDA_IMAGE, description="llama.cpp server image when GPUs are requested."
+    )
+    model_fetch_image: str = Field(
+        DEFAULT_FETCH_IMAGE,
+        description="Image with inference_common installed; runs the model-fetch init container.",
+    )
+    model_fetch_s3_endpoint: str | None = Field(
+        None, description="S3 endpoint as pods reach it; defaults to S3_ENDPOINT."
+    )
+    traefik_entry_point: str = Field("web", description="Traefik entry point of the routes.")
+    max_workers: int = Field(16, ge=1, le=256, description="Threads running sync handlers.")
+    liveness_port: int | None = Field(
+        None, ge=1, le=65535, description="Serve kopf's /healthz on this port when set."
+    )
+
+    @property
+    def fetch_s3_endpoint(self) -> str:
+        return self.model_fetch_s3_endpoint or self.s3_endpoint
