@@ -1,0 +1,200 @@
+"""The gateway application: wiring of state, routers, error rendering and lifecycle."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+from typing import Any
+
+import httpx
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from kubernetes import client
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from inference_common.auth import TokenSigner
+from inference_common.db import make_engine, make_sessionmaker
+from inference_common.kube import api_client
+from inference_common.web import install_common, operation_id
+from inference_gateway.auth import Authenticator
+from inference_gateway.balancer import Balancer
+from inference_gateway.catalog import Catalog
+from inference_gateway.errors import Api, GatewayError, Kind, api_of_path, error_payload
+from inference_gateway.gateway import Gateway
+from inference_gateway.proxy import ClientGoneError
+from inference_gateway.routes import anthropic, ollama, openai, progress, tgi
+from inference_gateway.settings import GatewaySettings
+from inference_gateway.tracking import ERRORS, REQUESTS, Tracker
+from inference_gateway.upstream import Upstream
+from inference_gateway.watch import CatalogWatcher
+
+logger = logging.getLogger(__name__)
+SERVICE = "gateway"
+
+
+class BodyLimit:
+    """Refuses request bodies declared larger than the limit (413) before reading them."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            length = dict(scope["headers"]).get(b"content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.limit):
+                error = GatewayError(Kind.TOO_LARGE, f"request body over {self.limit} bytes")
+                response = _render(api_of_path(scope["path"]), error)
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _render(api: Api, error: GatewayError) -> JSONResponse:
+    return JSONResponse(
+        error_payload(api, error), status_code=error.status, headers=error.headers()
+    )
+
+
+def _validation_message(exc: RequestValidationError) -> str:
+    errors = exc.errors()
+    if not errors:
+        return "invalid request"
+    first = errors[0]
+    where = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+    return f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg"))
+
+
+def _register_errors(app: FastAPI) -> None:
+    @app.exception_handler(GatewayError)
+    async def gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
+        api = api_of_path(request.url.path)
+        if (
+            exc.kind
+            in (
+                Kind.UNAUTHENTICATED,
+                Kind.FORBIDDEN,
+                Kind.NOT_FOUND,
+                Kind.INVALID,
+                Kind.UNAVAILABLE,
+            )
+            and request.method == "POST"
+        ):
+            REQUESTS.labels(api.value, "-", str(exc.status)).inc()
+            ERRORS.labels(api.value, "-", exc.kind.value).inc()
+        return _render(api, exc)
+
+    common_validation = app.exception_handlers[RequestValidationError]
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        api = api_of_path(request.url.path)
+        if api is Api.PLATFORM:
+            response: Response = await common_validation(request, exc)  # type: ignore[misc]
+            return response
+        status = 422 if api is Api.TGI else 400
+        return _render(api, GatewayError(Kind.INVALID, _validation_message(exc), status=status))
+
+    @app.exception_handler(ClientGoneError)
+    async def client_gone(_: Request, __: ClientGoneError) -> Response:
+        return Response(status_code=499)
+
+
+def build_gateway(settings: GatewaySettings, http: httpx.AsyncClient) -> Gateway:
+    catalog = Catalog()
+    balancer = Balancer()
+    sessions = (
+        make_sessionmaker(make_engine(settings.database_url)) if settings.database_url else None
+    )
+    secret = settings.jwt_secret.get_secret_value()
+    auth = Authenticator(
+        TokenSigner(secret) if secret else None,
+        sessions,
+        settings.allow_anonymous,
+        settings.auth_cache_seconds,
+    )
+    holder: dict[str, Gateway] = {}
+    upstream = Upstream(
+        http,
+        balancer,
+        lambda: holder["gw"].present_replicas(),
+        retry_after=settings.retry_after_seconds,
+    )
+    gateway = Gateway(settings, catalog, balancer, upstream, auth, Tracker(), sessions)
+    holder["gw"] = gateway
+    return gateway
+
+
+def create_app(
+    settings: GatewaySettings, kube: client.ApiClient | None = None, watch: bool = True
+) -> FastAPI:
+    """`kube`: the Kubernetes client to watch with (default: from settings.kubeconfig).
+    watch=False leaves the catalog to the caller (tests of pure routing)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        http = httpx.AsyncClient(
+            timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+            limits=httpx.Limits(
+                max_connections=settings.max_connections,
+                max_keepalive_connections=settings.max_connections,
+            ),
+            trust_env=False,
+        )
+        gateway = build_gateway(settings, http)
+        app.state.gateway = gateway
+        watcher: CatalogWatcher | None = None
+        own_kube: client.ApiClient | None = None
+        if watch:
+            api = kube
+            if api is None:
+                own_kube = api = await asyncio.to_thread(api_client, settings.kubeconfig)
+            watcher = CatalogWatcher(
+                api,
+                gateway.catalog,
+                asyncio.get_running_loop(),
+                settings.watch_namespace,
+                settings.upstream_cidrs,
+                gateway.on_catalog_change,
+            )
+            watcher.start()
+        app.state.watcher = watcher
+        try:
+            yield
+        finally:
+            if watcher is not None:
+                await asyncio.to_thread(watcher.stop)
+            await gateway.upstream.aclose()
+            await http.aclose()
+            if gateway.sessions is not None:
+                with suppress(Exception):
+                    await gateway.sessions.kw["bind"].dispose()
+            if own_kube is not None:
+                own_kube.close()
+
+    app = FastAPI(
+        title="Inference gateway",
+        version="0.1.0",
+        description="One endpoint speaking OpenAI/vLLM, Ollama, Hugging Face TGI and "
+        "Anthropic, routed by model name to ready llama.cpp replicas.",
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
+    install_common(app, SERVICE)
+    _register_errors(app)
+    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    for module in (openai, ollama, tgi, anthropic, progress):
+        app.include_router(module.router)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, Any]:
+        return {"status": "ok"}
+
+    @app.get("/", include_in_schema=False)
+    async def root() -> Response:
+        return Response("Ollama is running", media_type="text/plain")
+
+    return app

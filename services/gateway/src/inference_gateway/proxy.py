@@ -1,0 +1,169 @@
+"""The request flow shared by every API: open a call to a replica, read its stream as
+events (retrying another replica when one fails before producing output), keep progress
+and metrics, and cancel upstream work when the client goes away."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncGenerator, Awaitable
+from contextlib import aclosing, suppress
+from typing import Any, TypeVar
+
+import httpx
+from starlette.requests import Request
+
+from inference_gateway.errors import GatewayError, Kind
+from inference_gateway.events import Generated, UpstreamStreamError, event_from_chunk, sse_data
+from inference_gateway.gateway import Gateway, Route
+from inference_gateway.tracking import Progress, Tracker
+from inference_gateway.upstream import UpstreamCall
+
+T = TypeVar("T")
+MAX_STREAM_ATTEMPTS = 2
+
+
+class ClientGoneError(Exception):
+    """The client disconnected before the answer was complete."""
+
+
+def dumps(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def upstream_error(status: int, raw: bytes) -> GatewayError:
+    """A replica's 4xx/5xx answer as the gateway's error (message kept)."""
+    message = raw.decode("utf-8", "replace")[:2000]
+    with suppress(ValueError, AttributeError, TypeError):
+        doc = json.loads(raw)
+        err = doc.get("error", doc)
+        message = str(err.get("message", message)) if isinstance(err, dict) else str(err)
+    if 400 <= status < 500:
+        return GatewayError(Kind.INVALID, message, status=status if status != 401 else 400)
+    if status == 501:
+        return GatewayError(Kind.NOT_SUPPORTED, message)
+    return GatewayError(Kind.UPSTREAM, f"the model server failed: {message}")
+
+
+async def open_call(
+    gw: Gateway, route: Route, path: str, body: dict[str, Any], progress: Progress
+) -> UpstreamCall:
+    started = time.perf_counter()
+    call = await gw.upstream.open(route.replicas, path, dumps(body), route.model)
+    Tracker.upstream_answered(progress, time.perf_counter() - started)
+    if call.response.status_code >= 400:
+        try:
+            raw = await call.response.aread()
+        finally:
+            await gw.upstream.finish(call)
+        raise upstream_error(call.response.status_code, raw)
+    return call
+
+
+def _has_output(chunk: dict[str, Any]) -> bool:
+    for choice in chunk.get("choices") or ():
+        delta = choice.get("delta")
+        if isinstance(delta, dict):
+            if delta.get("content") or delta.get("reasoning_content") or delta.get("tool_calls"):
+                return True
+        elif choice.get("text"):
+            return True
+    return False
+
+
+async def chunks(
+    gw: Gateway,
+    route: Route,
+    path: str,
+    body: dict[str, Any],
+    progress: Progress,
+    first: UpstreamCall | None = None,
+) -> AsyncGenerator[dict[str, Any], None]:
+    """The replica's SSE stream as parsed chunks. A replica failing before any output is
+    taken out and the request goes to another; failing after output raises
+    GatewayError(UPSTREAM) (the caller ends its stream with an error event)."""
+    produced = False
+    call = first
+    for attempt in range(MAX_STREAM_ATTEMPTS):
+        if call is None:
+            call = await open_call(gw, route, path, body, progress)
+        failed = False
+        try:
+            async for line in call.response.aiter_lines():
+                data = sse_data(line)
+                if not data or data == "[DONE]":
+                    continue
+                try:
+                    chunk = json.loads(data)
+                except ValueError as exc:
+                    raise UpstreamStreamError("malformed chunk") from exc
+                if "error" in chunk:
+                    raise UpstreamStreamError(str(chunk["error"]))
+                if _has_output(chunk):
+                    produced = True
+                    Tracker.tokens(progress)
+                yield chunk
+            return
+        except (httpx.TransportError, UpstreamStreamError) as exc:
+            failed = isinstance(exc, httpx.TransportError)
+            if produced or attempt + 1 == MAX_STREAM_ATTEMPTS or not failed:
+                raise GatewayError(
+                    Kind.UPSTREAM, "the model server failed during the response"
+                ) from exc
+        finally:
+            await gw.upstream.finish(call, failed=failed)
+            call = None
+
+
+async def events(
+    gw: Gateway,
+    route: Route,
+    path: str,
+    body: dict[str, Any],
+    progress: Progress,
+    first: UpstreamCall | None = None,
+) -> AsyncGenerator[Generated, None]:
+    async with aclosing(chunks(gw, route, path, body, progress, first)) as items:
+        async for chunk in items:
+            yield event_from_chunk(chunk)
+
+
+def finish(
+    progress: Progress, error: BaseException | None, completion_tokens: int | None = None
+) -> None:
+    """Closes the books on a request: done, cancelled (client left) or failed."""
+    if error is None:
+        Tracker.finish(progress, "done", 200, completion_tokens=completion_tokens)
+    elif isinstance(error, (asyncio.CancelledError, ClientGoneError, GeneratorExit)):
+        Tracker.finish(progress, "cancelled", 499, "cancelled")
+    elif isinstance(error, GatewayError):
+        Tracker.finish(progress, "failed", error.status, error.kind.value)
+    else:
+        Tracker.finish(progress, "failed", 500, "internal")
+
+
+async def _disconnected(request: Request) -> None:
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
+    """Runs `work`, cancelling it (and so its upstream request) if the client leaves."""
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(request))
+    try:
+        done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    except BaseException:
+        task.cancel()
+        watcher.cancel()
+        raise
+    if task in done:
+        watcher.cancel()
+        return task.result()
+    task.cancel()
+    with suppress(asyncio.CancelledError):
+        await task
+    raise ClientGoneError()

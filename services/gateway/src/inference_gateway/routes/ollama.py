@@ -1,0 +1,194 @@
+"""Ollama endpoints: /api/generate, /api/chat (NDJSON streams), /api/tags, /api/show,
+/api/ps, /api/version."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from inference_gateway import proxy
+from inference_gateway.apis import ollama as api
+from inference_gateway.catalog import ServeInfo
+from inference_gateway.deps import GatewayDep, PrincipalDep, request_id
+from inference_gateway.errors import Api, GatewayError, Kind, error_payload
+from inference_gateway.events import TextPipeline, Usage
+from inference_gateway.gateway import Gateway, Route
+from inference_gateway.registry import ModelFacts, facts_from_registry, facts_from_replica
+from inference_gateway.schemas import OllamaChatRequest, OllamaGenerateRequest, OllamaShowRequest
+from inference_gateway.tracking import Progress
+from inference_gateway.upstream import UpstreamCall
+
+router = APIRouter(tags=["ollama"])
+NDJSON = "application/x-ndjson"
+
+
+async def _run(
+    gw: Gateway,
+    route: Route,
+    path: str,
+    body: dict[str, Any],
+    progress: Progress,
+    encoder: api.OllamaEncoder,
+    first: UpstreamCall,
+    stream: bool,
+) -> AsyncGenerator[dict[str, Any], None]:
+    """Ollama objects: chunks while streaming, then the final one (or only the whole)."""
+    started = time.monotonic()
+    pipeline = TextPipeline(split_think=encoder.think)
+    finish: str | None = None
+    usage: Usage | None = None
+    error: BaseException | None = None
+    try:
+        async with aclosing(proxy.events(gw, route, path, body, progress, first)) as events:
+            async for event in events:
+                finish = event.finish_reason or finish
+                usage = event.usage or usage
+                out = encoder.chunk(pipeline.feed(event))
+                if out is not None and stream:
+                    yield out
+        out = encoder.chunk(pipeline.flush())
+        if out is not None and stream:
+            yield out
+        yield encoder.final(finish, usage, time.monotonic() - started, whole=not stream)
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        proxy.finish(progress, error, usage.completion_tokens if usage else None)
+
+
+async def _ndjson(objects: AsyncGenerator[dict[str, Any], None]) -> AsyncGenerator[bytes, None]:
+    try:
+        async with aclosing(objects) as items:
+            async for obj in items:
+                yield proxy.dumps(obj) + b"\n"
+    except GatewayError as exc:
+        yield proxy.dumps(error_payload(Api.OLLAMA, exc)) + b"\n"
+
+
+async def _last(objects: AsyncGenerator[dict[str, Any], None]) -> dict[str, Any]:
+    last: dict[str, Any] = {}
+    async with aclosing(objects) as items:
+        async for obj in items:
+            last = obj
+    return last
+
+
+async def _respond(
+    request: Request,
+    gw: Gateway,
+    route: Route,
+    path: str,
+    body: dict[str, Any],
+    encoder: api.OllamaEncoder,
+    stream: bool,
+    owner: str,
+) -> Response:
+    progress = gw.tracker.start(request_id(), "ollama", route.model, owner)
+    try:
+        first = await proxy.open_call(gw, route, path, body, progress)
+    except BaseException as exc:
+        proxy.finish(progress, exc)
+        raise
+    objects = _run(gw, route, path, body, progress, encoder, first, stream)
+    if stream:
+        return StreamingResponse(_ndjson(objects), media_type=NDJSON)
+    return JSONResponse(await proxy.until_disconnect(request, _last(objects)))
+
+
+def _check_ctx(body: dict[str, Any]) -> None:
+    options = body.get("options") or {}
+    num_ctx = options.get("num_ctx")
+    if num_ctx is not None and (not isinstance(num_ctx, int) or num_ctx < 1):
+        raise GatewayError(Kind.INVALID, "options.num_ctx must be a positive integer")
+
+
+@router.post("/api/generate", response_model=None)
+async def ollama_generate(
+    body: OllamaGenerateRequest, request: Request, gw: GatewayDep, principal: PrincipalDep
+) -> Response:
+    raw = body.model_dump(exclude_unset=True)
+    _check_ctx(raw)
+    route = gw.resolve(principal, raw.get("model"))
+    path, upstream = api.generate_request(raw, route.model)
+    encoder = api.OllamaEncoder(route.model, chat=False, think=bool(raw.get("think")))
+    return await _respond(
+        request, gw, route, path, upstream, encoder, body.stream, principal.subject
+    )
+
+
+@router.post("/api/chat", response_model=None)
+async def ollama_chat(
+    body: OllamaChatRequest, request: Request, gw: GatewayDep, principal: PrincipalDep
+) -> Response:
+    raw = body.model_dump(exclude_unset=True)
+    _check_ctx(raw)
+    route = gw.resolve(principal, raw.get("model"))
+    upstream = api.chat_request(raw, route.model)
+    encoder = api.OllamaEncoder(route.model, chat=True, think=bool(raw.get("think")))
+    return await _respond(
+        request,
+        gw,
+        route,
+        "/v1/chat/completions",
+        upstream,
+        encoder,
+        body.stream,
+        principal.subject,
+    )
+
+
+async def model_facts(gw: Gateway, serve: ServeInfo) -> ModelFacts | None:
+    """Registry row (Postgres) first; the replica's own report when there is none."""
+    facts = await facts_from_registry(gw.sessions, serve.model)
+    if facts is not None:
+        return facts
+    replicas = sorted(e.url for e in gw.catalog.endpoints_of(serve))
+    return facts_from_replica(await gw.upstream.get_json(replicas, "/v1/models"))
+
+
+@router.get("/api/tags")
+async def ollama_tags(gw: GatewayDep, principal: PrincipalDep) -> dict[str, Any]:
+    return {
+        "models": [
+            api.tag_entry(s.model, s.size_bytes, None, s.created, None)
+            for s in gw.visible(principal)
+        ]
+    }
+
+
+@router.get("/api/ps")
+async def ollama_ps(gw: GatewayDep, principal: PrincipalDep) -> dict[str, Any]:
+    return {
+        "models": [
+            api.ps_entry(s.model, s.size_bytes, None, None, None)
+            for s in gw.visible(principal)
+            if gw.catalog.endpoints_of(s)
+        ]
+    }
+
+
+@router.post("/api/show")
+async def ollama_show(
+    body: OllamaShowRequest, gw: GatewayDep, principal: PrincipalDep
+) -> dict[str, Any]:
+    name = body.model or body.name
+    if not name:
+        raise GatewayError(Kind.INVALID, "model is required")
+    serves = gw.catalog.find(name)
+    if not serves:
+        raise GatewayError(Kind.NOT_FOUND, f"model '{name}' not found")
+    if not principal.may_use(serves[0].names):
+        raise GatewayError(Kind.FORBIDDEN, f"this API key may not use model '{name}'")
+    facts = await model_facts(gw, serves[0])
+    return api.show_response(facts, serves[0].created)
+
+
+@router.get("/api/version")
+async def ollama_version() -> dict[str, str]:
+    return {"version": api.VERSION}

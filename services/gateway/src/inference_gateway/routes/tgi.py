@@ -1,0 +1,131 @@
+"""Hugging Face TGI endpoints: /generate, /generate_stream (SSE), /info."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from inference_gateway import proxy
+from inference_gateway.apis import tgi as api
+from inference_gateway.auth import Principal
+from inference_gateway.deps import GatewayDep, PrincipalDep, request_id
+from inference_gateway.errors import Api, GatewayError, error_payload
+from inference_gateway.events import TextPipeline, Usage
+from inference_gateway.gateway import Gateway, Route
+from inference_gateway.schemas import TgiGenerateRequest
+from inference_gateway.tracking import Progress
+from inference_gateway.upstream import UpstreamCall
+
+router = APIRouter(tags=["tgi"])
+VERSION = "3.3.0"
+PATH = "/v1/completions"
+
+
+async def _run(
+    gw: Gateway,
+    route: Route,
+    body: dict[str, Any],
+    params: dict[str, Any],
+    prompt: str,
+    progress: Progress,
+    first: UpstreamCall,
+    stream: bool,
+) -> AsyncGenerator[dict[str, Any], None]:
+    pipeline = TextPipeline(split_think=False, stops=api.stops_of(params))
+    finish: str | None = None
+    usage: Usage | None = None
+    text: list[str] = []
+    index = 0
+    error: BaseException | None = None
+    try:
+        async with aclosing(proxy.events(gw, route, PATH, body, progress, first)) as events:
+            async for event in events:
+                finish = event.finish_reason or finish
+                usage = event.usage or usage
+                for _, piece in pipeline.feed(event):
+                    text.append(piece)
+                    index += 1
+                    if stream:
+                        yield api.stream_token(index, piece)
+                if pipeline.stop_sequence is not None:
+                    break  # closing the stream stops the replica's generation
+        for _, piece in pipeline.flush():
+            text.append(piece)
+            index += 1
+            if stream:
+                yield api.stream_token(index, piece)
+        reason = api.finish_reason(finish, pipeline.stop_sequence)
+        whole = "".join(text)
+        if stream:
+            yield api.stream_final(index + 1, whole, params, prompt, reason, usage, index)
+        else:
+            yield api.generate_response(whole, params, prompt, reason, usage, index)
+    except BaseException as exc:
+        error = exc
+        raise
+    finally:
+        proxy.finish(progress, error, usage.completion_tokens if usage else index)
+
+
+async def _sse(objects: AsyncGenerator[dict[str, Any], None]) -> AsyncGenerator[bytes, None]:
+    try:
+        async with aclosing(objects) as items:
+            async for obj in items:
+                yield b"data:" + proxy.dumps(obj) + b"\n\n"
+    except GatewayError as exc:
+        yield b"data:" + proxy.dumps(error_payload(Api.TGI, exc)) + b"\n\n"
+
+
+async def _last(objects: AsyncGenerator[dict[str, Any], None]) -> dict[str, Any]:
+    last: dict[str, Any] = {}
+    async with aclosing(objects) as items:
+        async for obj in items:
+            last = obj
+    return last
+
+
+async def _respond(
+    request: Request, gw: Gateway, principal: Principal, body: TgiGenerateRequest, stream: bool
+) -> Response:
+    raw = body.model_dump(exclude_unset=True)
+    route = gw.resolve(principal, raw.get("model"))
+    params = api.parameters_of(raw)
+    api.stops_of(params)
+    upstream = api.completion_request(raw, route.model)
+    progress = gw.tracker.start(request_id(), "tgi", route.model, principal.subject)
+    try:
+        first = await proxy.open_call(gw, route, PATH, upstream, progress)
+    except BaseException as exc:
+        proxy.finish(progress, exc)
+        raise
+    objects = _run(gw, route, upstream, params, body.inputs, progress, first, stream)
+    if stream:
+        return StreamingResponse(_sse(objects), media_type="text/event-stream")
+    return JSONResponse(await proxy.until_disconnect(request, _last(objects)))
+
+
+@router.post("/generate", response_model=None)
+async def tgi_generate(
+    body: TgiGenerateRequest, request: Request, gw: GatewayDep, principal: PrincipalDep
+) -> Response:
+    return await _respond(request, gw, principal, body, stream=body.stream)
+
+
+@router.post("/generate_stream", response_model=None)
+async def tgi_generate_stream(
+    body: TgiGenerateRequest, request: Request, gw: GatewayDep, principal: PrincipalDep
+) -> Response:
+    return await _respond(request, gw, principal, body, stream=True)
+
+
+@router.get("/info")
+async def tgi_info(gw: GatewayDep, principal: PrincipalDep) -> dict[str, Any]:
+    route = gw.resolve(principal, None)
+    from inference_gateway.routes.ollama import model_facts
+
+    facts = await model_facts(gw, route.serve)
+    return api.info(route.model, facts.context_length if facts else None, VERSION)

@@ -1,0 +1,131 @@
+"""Request progress (GET /api/progress/{id}) and the gateway's Prometheus metrics."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from prometheus_client import Counter, Gauge, Histogram
+
+REQUESTS = Counter(
+    "gateway_requests_total",
+    "Inference requests by API, model and status",
+    ["api", "model", "status"],
+)
+ERRORS = Counter(
+    "gateway_errors_total",
+    "Failed inference requests by API, model and kind",
+    ["api", "model", "kind"],
+)
+IN_FLIGHT = Gauge("gateway_in_flight_requests", "Requests being served", ["api", "model"])
+TTFT = Histogram(
+    "gateway_time_to_first_token_seconds",
+    "Time to first generated token",
+    ["api", "model"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+TOKENS_PER_SECOND = Histogram(
+    "gateway_tokens_per_second",
+    "Generated tokens per second per request",
+    ["api", "model"],
+    buckets=(1, 2, 5, 10, 20, 50, 100, 200, 500, 1000),
+)
+UPSTREAM_LATENCY = Histogram(
+    "gateway_upstream_latency_seconds",
+    "Time until the replica's response headers",
+    ["api", "model"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+
+KEEP_FINISHED = 2048
+
+
+@dataclass
+class Progress:
+    request_id: str
+    api: str
+    model: str
+    owner: str
+    started: float = field(default_factory=time.monotonic)
+    state: str = "queued"
+    tokens: int = 0
+    first_token_at: float | None = None
+    finished_at: float | None = None
+
+    def snapshot(self, now: float | None = None) -> dict[str, Any]:
+        now = time.monotonic() if now is None else now
+        end = self.finished_at or now
+        elapsed = end - self.started
+        generating = end - (self.first_token_at or end)
+        return {
+            "request_id": self.request_id,
+            "api": self.api,
+            "model": self.model,
+            "state": self.state,
+            "tokens": self.tokens,
+            "elapsed_seconds": round(elapsed, 6),
+            "time_to_first_token_seconds": (
+                round(self.first_token_at - self.started, 6) if self.first_token_at else None
+            ),
+            "tokens_per_second": round(self.tokens / generating, 3) if generating > 0 else None,
+        }
+
+
+class Tracker:
+    """Live and recently finished requests (bounded) plus their metrics."""
+
+    def __init__(self, keep: int = KEEP_FINISHED) -> None:
+        self.keep = keep
+        self._items: OrderedDict[str, Progress] = OrderedDict()
+
+    def start(self, request_id: str, api: str, model: str, owner: str) -> Progress:
+        progress = Progress(request_id, api, model, owner)
+        self._items[request_id] = progress
+        while len(self._items) > self.keep:
+            self._items.popitem(last=False)
+        IN_FLIGHT.labels(api, model).inc()
+        return progress
+
+    def get(self, request_id: str) -> Progress | None:
+        return self._items.get(request_id)
+
+    @staticmethod
+    def upstream_answered(progress: Progress, seconds: float) -> None:
+        progress.state = "running"
+        UPSTREAM_LATENCY.labels(progress.api, progress.model).observe(seconds)
+
+    @staticmethod
+    def tokens(progress: Progress, count: int = 1) -> None:
+        if progress.first_token_at is None:
+            progress.first_token_at = time.monotonic()
+            TTFT.labels(progress.api, progress.model).observe(
+                progress.first_token_at - progress.started
+            )
+        progress.tokens += count
+
+    @staticmethod
+    def finish(
+        progress: Progress,
+        state: str,
+        status: int,
+        error_kind: str | None = None,
+        completion_tokens: int | None = None,
+    ) -> None:
+        if progress.finished_at is not None:
+            return
+        progress.finished_at = time.monotonic()
+        progress.state = state
+        if completion_tokens is not None:
+            progress.tokens = completion_tokens
+        IN_FLIGHT.labels(progress.api, progress.model).dec()
+        REQUESTS.labels(progress.api, progress.model, str(status)).inc()
+        if error_kind is not None:
+            ERRORS.labels(progress.api, progress.model, error_kind).inc()
+        if progress.first_token_at is not None and progress.tokens:
+            seconds = progress.finished_at - progress.first_token_at
+            if seconds > 0:
+                TOKENS_PER_SECOND.labels(progress.api, progress.model).observe(
+                    progress.tokens / seconds
+                )
