@@ -41,7 +41,10 @@ async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) 
     engine = make_engine(settings.database_url, pool_size=10, max_overflow=10)
     sessions = make_sessionmaker(engine)
     s3 = minio_client(settings)
-    await asyncio.to_thread(ensure_bucket, s3, settings.models_bucket)
+    try:
+        await asyncio.to_thread(ensure_bucket, s3, settings.models_bucket)
+    except Exception:  # MinIO down at start: /health reports it, uploads fail with 503
+        logger.warning("could not check the models bucket", exc_info=True)
     kube = api_client(settings.kubeconfig)
     modelserves = ModelServeClient(kube)
     upload_executor = ThreadPoolExecutor(MAX_CONCURRENT_UPLOADS, thread_name_prefix="upload")

@@ -427,13 +427,16 @@ class GGUFStreamParser:
         if not isinstance(alignment, int) or alignment <= 0 or alignment % 8:
             raise GGUFError(f"invalid general.alignment {alignment!r}")
         data_start = -(-self._consumed // alignment) * alignment
+        if data_bytes is not None:
+            # no tensors → no padding is needed after the header
+            expected = data_start + data_bytes if tensor_count else self._consumed
         self.header = GGUFHeader(
             version=version,
             tensor_count=tensor_count,
             metadata=metadata,
             parameter_count=parameter_count,
             header_bytes=data_start,
-            expected_size=None if data_bytes is None else data_start + data_bytes,
+            expected_size=None if data_bytes is None else expected,
             tensor_types=tensor_types,
         )
         self._buffer = bytearray()

@@ -11,6 +11,7 @@ from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError as TransportError
 
 from inference_common.errors import ConflictError, UnavailableError
 from inference_common.modelserve import GROUP, PLURAL, VERSION
@@ -35,12 +36,12 @@ class ModelServeClient:
                 raise ConflictError(
                     f"ModelServe {body['metadata']['name']!r} already exists in {namespace!r}"
                 ) from exc
-            if exc.status in (403, 404, 422):
-                raise UnavailableError(
-                    f"Kubernetes refused the ModelServe ({exc.status} {exc.reason})",
-                    {"status": exc.status},
-                ) from exc
-            raise
+            raise UnavailableError(
+                f"Kubernetes refused the ModelServe ({exc.status} {exc.reason})",
+                {"status": exc.status},
+            ) from exc
+        except TransportError as exc:
+            raise UnavailableError("Kubernetes API unreachable") from exc
         out: dict[str, Any] = dict(created)  # type: ignore[call-overload]
         return out
 
@@ -53,7 +54,11 @@ class ModelServeClient:
         except ApiException as exc:
             if exc.status == 404:
                 return False
-            raise
+            raise UnavailableError(
+                f"Kubernetes refused to delete the ModelServe ({exc.status} {exc.reason})"
+            ) from exc
+        except TransportError as exc:
+            raise UnavailableError("Kubernetes API unreachable") from exc
         return True
 
     def list_all_sync(self) -> tuple[list[dict[str, Any]], str]:

@@ -11,9 +11,10 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from minio import Minio
-from minio.error import S3Error
+from minio.error import MinioException
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from urllib3.exceptions import HTTPError as TransportError
 
 from inference_api.gguf import GGUFHeader
 from inference_api.repositories.models import ModelRepository
@@ -102,7 +103,7 @@ class Registry:
     async def _remove(self, key: str) -> None:
         try:
             await asyncio.to_thread(self.s3.remove_object, self.bucket, key)
-        except S3Error:
+        except (MinioException, TransportError):
             logger.warning("could not remove object", extra={"key": key}, exc_info=True)
 
     async def upload(
@@ -124,8 +125,8 @@ class Registry:
             )
         except UploadAbortedError as exc:
             raise BadRequestError(str(exc)) from exc
-        except S3Error as exc:
-            raise UnavailableError(f"object store error: {exc.code}") from exc
+        except (MinioException, TransportError) as exc:
+            raise UnavailableError(f"object store error: {type(exc).__name__}") from exc
         try:
             return await self._register(owner, name, model_uuid, key, stored)
         except BaseException:
@@ -173,5 +174,5 @@ class Registry:
         await session.flush()
         try:
             await asyncio.to_thread(self.s3.remove_object, self.bucket, key)
-        except S3Error as exc:
-            raise UnavailableError(f"object store error: {exc.code}") from exc
+        except (MinioException, TransportError) as exc:
+            raise UnavailableError(f"object store error: {type(exc).__name__}") from exc

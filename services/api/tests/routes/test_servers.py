@@ -1,0 +1,273 @@
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from inference_common.modelserve import GROUP, PLURAL, SERVER_UUID_LABEL, VERSION
+
+from ..conftest import Api
+from ..gguf_files import gguf_bytes
+
+OCTET = {"content-type": "application/octet-stream"}
+
+
+async def eventually(
+    probe: Callable[[], Awaitable[Any]], within: float = 20.0, interval: float = 0.2
+) -> Any:
+    """Polls `probe` until it returns something truthy, at most `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        result = await probe()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(interval)
+
+
+def get_modelserve(kube_api: client.ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
+    try:
+        obj: dict[str, Any] = client.CustomObjectsApi(kube_api).get_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, name
+        )
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+    return obj
+
+
+async def upload(api: Api, headers: dict[str, str], tmp_path: Path) -> dict[str, Any]:
+    data = gguf_bytes(tmp_path, tokens=secrets.randbelow(10_000) + 20)
+    response = await api.client.post(
+        "/models",
+        params={"name": f"m-{secrets.token_hex(4)}:1b"},
+        content=data,
+        headers={**headers, **OCTET},
+    )
+    assert response.status_code == 201, response.text
+    model: dict[str, Any] = response.json()
+    return model
+
+
+async def test_serve_creates_the_modelserve_and_stop_removes_it(
+    api: Api, kube_api: client.ApiClient, namespace: str, tmp_path: Path
+) -> None:
+    user_id, alice = await api.new_user()
+    model = await upload(api, alice, tmp_path)
+    response = await api.client.post(
+        "/serve",
+        json={
+            "model_name": model["name"],
+            "replicas": 2,
+            "runtime_params": "--ctx-size 2048 -ngl 99 --temp 0.7",
+        },
+        headers=alice,
+    )
+    assert response.status_code == 201, response.text
+    served = response.json()
+    server_uuid = served["server_uuid"]
+    assert served["endpoint"] == f"/{server_uuid}/"
+    assert served["namespace"] == namespace
+
+    obj = await asyncio.to_thread(get_modelserve, kube_api, namespace, served["name"])
+    assert obj is not None
+    assert obj["metadata"]["labels"][SERVER_UUID_LABEL] == server_uuid
+    spec = obj["spec"]
+    assert spec["replicas"] == 2
+    assert spec["model"] == {
+        "name": model["name"],
+        "uuid": model["uuid"],
+        "source": {
+            "s3": {"bucket": api.settings.models_bucket, "key": f"models/{model['uuid']}.gguf"}
+        },
+        "sha256": model["sha256"],
+        "sizeBytes": model["size_bytes"],
+    }
+    assert spec["runtime"]["contextSize"] == 2048
+    assert spec["runtime"]["gpuLayers"] == 99
+    assert spec["runtime"]["extraArgs"] == ["--temp", "0.7"]
+
+    status = await api.client.get("/status", headers=alice)
+    mine = [s for s in status.json() if s["server_uuid"] == server_uuid]
+    assert len(mine) == 1
+    assert mine[0]["owner_id"] == user_id
+    assert mine[0]["model_uuid"] == model["uuid"]
+
+    # The model cannot be deleted while served.
+    busy = await api.client.delete(f"/models/{model['uuid']}", headers=alice)
+    assert busy.status_code == 409
+
+    stopped = await api.client.delete(f"/stop/{server_uuid}", headers=alice)
+    assert stopped.status_code == 200, stopped.text
+    assert stopped.json()["phase"] == "Stopped"
+    assert stopped.json()["stopped_at"] is not None
+    assert await asyncio.to_thread(get_modelserve, kube_api, namespace, served["name"]) is None
+
+    listed = (await api.client.get("/status", headers=alice)).json()
+    assert server_uuid not in {s["server_uuid"] for s in listed}
+    history = (await api.client.get("/status?include_stopped=true", headers=alice)).json()
+    assert server_uuid in {s["server_uuid"] for s in history}
+    # Once stopped, the model can go; the stopped record keeps its history.
+    assert (await api.client.delete(f"/models/{model['uuid']}", headers=alice)).status_code == 204
+    record = await api.client.get(f"/servers/{server_uuid}", headers=alice)
+    assert record.status_code == 200
+    assert record.json()["model_name"] == model["name"]
+
+
+async def test_ownership_rules(api: Api, namespace: str, tmp_path: Path) -> None:
+    _, alice = await api.new_user()
+    _, bob = await api.new_user()
+    admin = await api.admin()
+    model = await upload(api, alice, tmp_path)
+    served = await api.client.post("/serve", json={"model_uuid": model["uuid"]}, headers=alice)
+    assert served.status_code == 201, served.text
+    server_uuid = served.json()["server_uuid"]
+
+    def uuids(response: Any) -> set[str]:
+        return {s["server_uuid"] for s in response.json()}
+
+    assert server_uuid in uuids(await api.client.get("/status", headers=alice))
+    assert server_uuid not in uuids(await api.client.get("/status", headers=bob))
+    assert server_uuid in uuids(await api.client.get("/status", headers=admin))
+    assert (await api.client.get(f"/servers/{server_uuid}", headers=bob)).status_code == 404
+    assert (await api.client.delete(f"/stop/{server_uuid}", headers=bob)).status_code == 404
+    assert (await api.client.get(f"/servers/{server_uuid}", headers=admin)).status_code == 200
+    assert (await api.client.delete(f"/stop/{server_uuid}", headers=admin)).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "needle"),
+    [
+        ({"runtime_params": "--model /etc/passwd"}, 422, "--model"),
+        ({"runtime_params": "--host 0.0.0.0"}, 422, "--host"),
+        ({"runtime_params": "--ctx-size lots"}, 422, "--ctx-size"),
+        ({"runtime_params": "--ctx-size 2048 ; rm -rf /"}, 422, ";"),
+        ({"replicas": 6}, 422, "replicas"),
+        ({"namespace": "kube-system"}, 403, "kube-system"),
+        ({"gpu": {"count": 0, "product": "NVIDIA-GeForce-RTX-4090"}}, 422, "gpu"),
+    ],
+)
+async def test_refused_serve_requests(
+    api: Api,
+    kube_api: client.ApiClient,
+    namespace: str,
+    tmp_path: Path,
+    body: dict[str, Any],
+    status: int,
+    needle: str,
+) -> None:
+    headers = await api.admin()
+    model = await upload(api, headers, tmp_path)
+    response = await api.client.post(
+        "/serve", json={"model_uuid": model["uuid"], **body}, headers=headers
+    )
+    assert response.status_code == status, response.text
+    assert needle in response.json()["error"]["message"]
+    listed = client.CustomObjectsApi(kube_api).list_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL
+    )
+    assert listed["items"] == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"model_name": "does-not-exist"},
+        {"model_uuid": "00000000-0000-4000-8000-000000000000"},
+    ],
+)
+async def test_serving_an_unknown_model_is_404(api: Api, body: dict[str, Any]) -> None:
+    response = await api.client.post("/serve", json=body, headers=await api.admin())
+    assert response.status_code == 404
+
+
+async def test_status_is_mirrored_from_modelserves_applied_with_kubectl(
+    api: Api, kube_api: client.ApiClient, namespace: str
+) -> None:
+    admin = await api.admin()
+    _, alice = await api.new_user()
+    custom = client.CustomObjectsApi(kube_api)
+    name = f"manual-{secrets.token_hex(3)}"
+    body = {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "ModelServe",
+        "metadata": {"name": name},
+        "spec": {
+            "model": {
+                "name": "manual:1b",
+                "source": {"s3": {"bucket": "inference-models", "key": "models/x.gguf"}},
+                "sha256": "a" * 64,
+            },
+            "replicas": 1,
+        },
+    }
+    created = await asyncio.to_thread(
+        custom.create_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, body
+    )
+    uid = created["metadata"]["uid"]
+
+    async def listed() -> dict[str, Any] | None:
+        servers = (await api.client.get("/status", headers=admin)).json()
+        return next((s for s in servers if s["server_uuid"] == uid), None)
+
+    server = await eventually(listed)
+    assert server["name"] == name
+    assert server["namespace"] == namespace
+    assert server["model_name"] == "manual:1b"
+    assert server["owner_id"] is None
+    assert server["endpoint"] == f"/{uid}/"
+    # Not visible to ordinary users: it has no owner.
+    assert uid not in {
+        s["server_uuid"] for s in (await api.client.get("/status", headers=alice)).json()
+    }
+
+    # Status written to the ModelServe shows up in /status (no per-request polling).
+    await asyncio.to_thread(
+        custom.patch_namespaced_custom_object_status,
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        name,
+        {
+            "status": {
+                "phase": "Pending",
+                "readyReplicas": 0,
+                "conditions": [
+                    {
+                        "type": "Scheduled",
+                        "status": "False",
+                        "reason": "Unschedulable",
+                        "message": "Insufficient nvidia.com/gpu",
+                    }
+                ],
+            }
+        },
+    )
+
+    async def has_reason() -> dict[str, Any] | None:
+        found = await listed()
+        if found and "Unschedulable: Insufficient nvidia.com/gpu" in found["reasons"]:
+            return found
+        return None
+
+    await eventually(has_reason)
+
+    await asyncio.to_thread(
+        custom.delete_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name
+    )
+
+    async def stopped() -> bool:
+        response = await api.client.get(f"/servers/{uid}", headers=admin)
+        return bool(response.json()["stopped_at"])
+
+    await eventually(stopped)

@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from inference_api.settings import ApiSettings
+
+STRONG = {
+    "S3_SECRET_KEY": "s3-secret-that-is-not-default",
+    "JWT_SECRET": "j" * 40,
+    "ADMIN_PASSWORD": "a-long-admin-password",
+}
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (*STRONG, "DEV_MODE", "ADMIN_USERNAME", "SERVERS_NAMESPACE", "ALLOWED_NAMESPACES"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def settings(**env: str) -> ApiSettings:
+    return ApiSettings(**{k.lower(): v for k, v in env.items()})  # type: ignore[arg-type]
+
+
+def test_production_settings_with_strong_secrets() -> None:
+    s = settings(**STRONG)
+    assert s.port == 8200
+    assert s.host == "127.0.0.1"
+    assert s.servers_namespace == "inference"
+    assert s.max_replicas == 5
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"JWT_SECRET": ""}, "JWT_SECRET"),
+        ({"JWT_SECRET": "secret"}, "JWT_SECRET"),
+        ({"JWT_SECRET": "short-but-not-default"}, "JWT_SECRET must be at least 32"),
+        ({"ADMIN_PASSWORD": ""}, "ADMIN_PASSWORD must be set"),
+        ({"ADMIN_PASSWORD": "admin"}, "ADMIN_PASSWORD must be a non-default"),
+        ({"ADMIN_PASSWORD": "short"}, "ADMIN_PASSWORD must be a non-default"),
+        ({"S3_SECRET_KEY": "minioadmin"}, "S3_SECRET_KEY"),
+        ({"SERVERS_NAMESPACE": "other"}, "not in ALLOWED_NAMESPACES"),
+    ],
+)
+def test_unsafe_settings_stop_start_up(override: dict[str, str], message: str) -> None:
+    env = {**STRONG, **override}
+    with pytest.raises(ValidationError, match=message):
+        settings(**{k: v for k, v in env.items() if v != ""})
+
+
+def test_missing_admin_password_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("JWT_SECRET", "j" * 40)
+    monkeypatch.setenv("S3_SECRET_KEY", "s3-secret-that-is-not-default")
+    with pytest.raises(ValidationError, match="ADMIN_PASSWORD must be set"):
+        ApiSettings()
+
+
+def test_dev_mode_allows_missing_secrets_and_generates_a_jwt_secret() -> None:
+    s = settings(DEV_MODE="true")
+    assert len(s.jwt_secret.get_secret_value()) >= 32
+    assert s.admin_password is None
