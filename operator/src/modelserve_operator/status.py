@@ -173,7 +173,8 @@ class Observed:
 def _problem_of(views: Sequence[PodView]) -> Problem | None:
     problems = [v.problem for v in views if v.problem is not None]
     fatal = [p for p in problems if p.fatal]
-    return (fatal or problems or [None])[0]
+    ranked = fatal or problems
+    return ranked[0] if ranked else None
 
 
 def _deployment_failure(deployment: Mapping[str, Any]) -> Problem | None:

@@ -1,0 +1,440 @@
+"""kopf handlers: reconcile ModelServes into their children, restore drifted or deleted
+children, and write status from the observed Deployment and pods.
+
+Handlers are synchronous (kopf runs them in its thread pool), so the official blocking
+client never runs on the event loop. Manifests and status come from pure functions
+(`manifests`, `status`); this module only reads kopf's in-memory indices and calls the API.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
+
+from inference_common.kube import api_client
+from inference_common.modelserve import (
+    GROUP,
+    MODELSERVE_LABEL,
+    PLURAL,
+    VERSION,
+    Condition,
+    ModelServeSpec,
+    server_uuid_of,
+)
+from modelserve_operator import kubeapi
+from modelserve_operator.manifests import (
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    ManifestConfig,
+    Owner,
+    S3Credentials,
+    children,
+    is_subset,
+)
+from modelserve_operator.settings import OperatorSettings
+from modelserve_operator.status import (
+    Observed,
+    compute_status,
+    pod_view,
+    pod_view_from_dict,
+    status_changed,
+)
+
+MS = (GROUP, VERSION, PLURAL)
+MANAGED = {MANAGED_BY_LABEL: MANAGED_BY}
+MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+CHILD_RESOURCES = (
+    ("apps", "v1", "deployments"),
+    ("v1", "services"),
+    ("v1", "secrets"),
+    ("traefik.io", "v1alpha1", "middlewares"),
+    ("traefik.io", "v1alpha1", "ingressroutes"),
+)
+RETRY_DELAY = 5.0
+MISSING_CRD_DELAY = 30.0
+
+log = logging.getLogger("modelserve_operator")
+Logger = logging.Logger | logging.LoggerAdapter[Any]
+
+
+class Runtime:
+    """What handlers share, kept in kopf's memo: settings, client, per-object locks."""
+
+    def __init__(self, settings: OperatorSettings) -> None:
+        self.settings = settings
+        self.api = api_client(settings.kubeconfig)
+        self.manifest_config = ManifestConfig(
+            llama_image=settings.llama_image,
+            llama_cuda_image=settings.llama_cuda_image,
+            fetch_image=settings.model_fetch_image,
+            entry_point=settings.traefik_entry_point,
+        )
+        self.credentials = S3Credentials(
+            endpoint=settings.fetch_s3_endpoint,
+            access_key=settings.s3_access_key,
+            secret_key=settings.s3_secret_key.get_secret_value(),
+            secure=settings.s3_secure,
+        )
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    def lock(self, namespace: str, name: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault((namespace, name), threading.Lock())
+
+    def forget(self, namespace: str, name: str) -> None:
+        with self._locks_guard:
+            self._locks.pop((namespace, name), None)
+
+
+def runtime_of(memo: Any) -> Runtime:
+    rt = memo["runtime"]
+    assert isinstance(rt, Runtime)
+    return rt
+
+
+# --- start-up: all kopf tuning in one place -------------------------------------------------
+
+
+@kopf.on.startup()
+def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
+    op = OperatorSettings()
+    memo["runtime"] = Runtime(op)
+    # progress and the last-handled spec live in annotations: .status is typed and pruned
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=GROUP, key="last-handled-configuration"
+    )
+    settings.persistence.finalizer = f"{GROUP}/operator"
+    settings.posting.level = logging.WARNING  # k8s Events only for warnings and errors
+    settings.execution.max_workers = op.max_workers
+    settings.scanning.disabled = True  # no CRD/namespace scanning: less RBAC, fixed resources
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 10
+    settings.networking.request_timeout = 60
+    settings.networking.connect_timeout = 10
+    settings.batching.worker_limit = None
+    settings.queueing.error_delays = (1, 2, 5, 10, 30, 60)
+    # server-side filtering: the operator only ever sees its own children
+    for resource in (("v1", "pods"), *((r[0], r[-1]) for r in CHILD_RESOURCES)):
+        settings.watching.label_selectors[resource] = MANAGED_SELECTOR
+
+
+@kopf.on.login()
+def login(memo: Any, **_: Any) -> kopf.ConnectionInfo:
+    """kopf's own connection uses the same credentials as the official client."""
+    conf = runtime_of(memo).api.configuration
+    token = (conf.api_key or {}).get("authorization") or (conf.api_key or {}).get("BearerToken")
+    scheme = None
+    if token and " " in token:
+        scheme, token = token.split(" ", 1)
+    return kopf.ConnectionInfo(
+        server=conf.host,
+        ca_path=conf.ssl_ca_cert,
+        insecure=not conf.verify_ssl,
+        certificate_path=conf.cert_file,
+        private_key_path=conf.key_file,
+        scheme=scheme or ("Bearer" if token else None),
+        token=token,
+    )
+
+
+@kopf.on.cleanup()
+def close(memo: Any, **_: Any) -> None:
+    runtime_of(memo).api.close()
+
+
+# --- indices (in-memory views kopf keeps current from its watches) ----------------------------
+
+
+@kopf.index(*MS)
+def modelserves(
+    namespace: str | None, name: str, body: kopf.Body, **_: Any
+) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (namespace or "", name): {
+            "metadata": dict(body.metadata),
+            "spec": dict(body.spec),
+            "status": dict(body.status),
+        }
+    }
+
+
+@kopf.index("apps", "v1", "deployments", labels=MANAGED)
+def deployments(
+    namespace: str | None, labels: Mapping[str, str], body: kopf.Body, **_: Any
+) -> dict[tuple[str, str], dict[str, Any]]:
+    owner = labels.get(MODELSERVE_LABEL, "")
+    return {
+        (namespace or "", owner): {"metadata": dict(body.metadata), "status": dict(body.status)}
+    }
+
+
+@kopf.index("v1", "pods", labels=MANAGED)
+def pods(
+    namespace: str | None, labels: Mapping[str, str], body: kopf.Body, **_: Any
+) -> dict[tuple[str, str], dict[str, Any]]:
+    owner = labels.get(MODELSERVE_LABEL, "")
+    return {(namespace or "", owner): pod_view(body).to_dict()}
+
+
+def _index(kwargs: Mapping[str, Any], name: str) -> kopf.Index[Any, Any]:
+    """An index kopf passes as a keyword argument named after its function."""
+    index = kwargs[name]
+    assert isinstance(index, kopf.Index)
+    return index
+
+
+def _one(index: kopf.Index[Any, Any], key: tuple[str, str]) -> Any:
+    store = index.get(key)
+    if not store:
+        return None
+    for item in store:
+        return item
+    return None
+
+
+# --- reconciling -------------------------------------------------------------------------------
+
+
+def _owner(namespace: str, name: str, meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Owner:
+    return Owner(
+        name=name,
+        namespace=namespace,
+        uid=str(meta["uid"]),
+        server_uuid=server_uuid_of(meta),
+        spec=ModelServeSpec.model_validate(dict(spec)),
+    )
+
+
+def _spec_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ()))
+    return f"spec.{where}: {first.get('msg')}" if where else f"spec: {first.get('msg')}"
+
+
+def _raise_for(exc: ApiException, what: str) -> None:
+    message = f"{what}: {kubeapi.error_message(exc)}"
+    if exc.status == 404:
+        # the kind is missing (e.g. Traefik CRDs not installed) or the namespace is going away
+        raise kopf.TemporaryError(message, delay=MISSING_CRD_DELAY) from exc
+    if exc.status in {400, 403, 422}:
+        raise kopf.PermanentError(message) from exc
+    raise kopf.TemporaryError(message, delay=RETRY_DELAY) from exc
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def write_status(
+    rt: Runtime,
+    namespace: str,
+    name: str,
+    ms: Mapping[str, Any],
+    deployments_idx: kopf.Index[Any, Any],
+    pods_idx: kopf.Index[Any, Any],
+    spec_error: str | None = None,
+    observed_generation: int | None = None,
+) -> None:
+    """Recomputes status from the indices and writes it when it changed (under a lock per
+    ModelServe, so the last writer always saw the newest observations)."""
+    meta = ms.get("metadata") or {}
+    spec = ms.get("spec") or {}
+    old = ms.get("status") or {}
+    desired = int(spec.get("replicas", 1))
+    previous = [Condition.model_validate(c) for c in old.get("conditions") or []]
+    with rt.lock(namespace, name):
+        obs = Observed(
+            generation=int(meta.get("generation", 0)),
+            desired_replicas=desired,
+            server_uuid=server_uuid_of(meta),
+            selector=f"{MODELSERVE_LABEL}={name}",
+            deployment=_one(deployments_idx, (namespace, name)),
+            pods=[pod_view_from_dict(p) for p in pods_idx.get((namespace, name)) or []],
+            spec_error=spec_error,
+        )
+        generation = observed_generation or old.get("observedGeneration")
+        new = compute_status(obs, previous, _now(), generation)
+        if not status_changed(old, new):
+            return
+        try:
+            kubeapi.patch_status(rt.api, namespace, name, new.to_k8s())
+        except ApiException as exc:
+            if exc.status == 404:
+                return  # the ModelServe is gone
+            raise
+    log.info(
+        "status %s",
+        new.phase.value,
+        extra={
+            "modelserve": name,
+            "namespace": namespace,
+            "server_uuid": obs.server_uuid,
+            "ready_replicas": new.ready_replicas,
+        },
+    )
+
+
+@kopf.on.resume(*MS)
+@kopf.on.create(*MS)
+@kopf.on.update(*MS)
+def reconcile(
+    name: str,
+    namespace: str | None,
+    meta: kopf.Meta,
+    spec: kopf.Spec,
+    body: kopf.Body,
+    memo: Any,
+    logger: Logger,
+    **kwargs: Any,
+) -> None:
+    deployments, pods = _index(kwargs, "deployments"), _index(kwargs, "pods")
+    rt = runtime_of(memo)
+    namespace = namespace or ""
+    ms = {"metadata": dict(meta), "spec": dict(spec), "status": dict(body.status)}
+    generation = int(meta.get("generation", 0))
+    server_uuid = server_uuid_of(meta)
+    extra = {"server_uuid": server_uuid, "generation": generation}
+    try:
+        owner = _owner(namespace, name, meta, spec)
+    except ValidationError as exc:
+        error = _spec_error(exc)
+        write_status(rt, namespace, name, ms, deployments, pods, error, generation)
+        logger.warning("invalid spec: %s", error, extra=extra)
+        raise kopf.PermanentError(error) from None
+    for child in children(owner, rt.manifest_config, rt.credentials):
+        try:
+            kubeapi.apply(rt.api, child)
+        except ApiException as exc:
+            _raise_for(exc, f"{child['kind']} {child['metadata']['name']}")
+    write_status(rt, namespace, name, ms, deployments, pods, None, generation)
+    logger.info("reconciled generation %s", generation, extra=extra)
+
+
+@kopf.on.delete(*MS, optional=True)
+def forget(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
+    """Children go by garbage collection (ownerReferences); only local state is dropped."""
+    runtime_of(memo).forget(namespace or "", name)
+
+
+# --- children: restore when deleted or edited; status from what they do ------------------------
+
+
+def _owned_by(body: Mapping[str, Any], uid: str) -> bool:
+    refs = (body.get("metadata") or {}).get("ownerReferences") or []
+    return any(ref.get("uid") == uid and ref.get("controller") for ref in refs)
+
+
+def _desired_child(
+    rt: Runtime, namespace: str, ms: Mapping[str, Any], kind: str, child_name: str
+) -> dict[str, Any] | None:
+    meta = ms.get("metadata") or {}
+    try:
+        owner = _owner(namespace, str(meta.get("name")), meta, ms.get("spec") or {})
+    except ValidationError:
+        return None
+    for child in children(owner, rt.manifest_config, rt.credentials):
+        if child["kind"] == kind and child["metadata"]["name"] == child_name:
+            return child
+    return None
+
+
+def restore_child(
+    rt: Runtime,
+    event_type: str,
+    body: Mapping[str, Any],
+    modelserves_idx: kopf.Index[Any, Any],
+    logger: Logger,
+) -> None:
+    meta = body.get("metadata") or {}
+    namespace = str(meta.get("namespace"))
+    owner_name = (meta.get("labels") or {}).get(MODELSERVE_LABEL)
+    if not owner_name:
+        return
+    ms = _one(modelserves_idx, (namespace, owner_name))
+    if ms is None or (ms.get("metadata") or {}).get("deletionTimestamp"):
+        return
+    uid = str((ms.get("metadata") or {}).get("uid"))
+    deleted = event_type == "DELETED"
+    if not deleted and not _owned_by(body, uid):
+        return  # left over from an earlier ModelServe of the same name: GC removes it
+    desired = _desired_child(rt, namespace, ms, str(body.get("kind")), str(meta.get("name")))
+    if desired is None:
+        return
+    if not deleted and is_subset(desired, body):
+        return
+    if deleted and kubeapi.get_modelserve(rt.api, namespace, owner_name) is None:
+        return  # the owner is being deleted: this is garbage collection at work
+    try:
+        kubeapi.apply(rt.api, desired)
+    except ApiException as exc:
+        _raise_for(exc, f"restore {desired['kind']} {desired['metadata']['name']}")
+    logger.info(
+        "restored %s %s (%s)",
+        desired["kind"],
+        desired["metadata"]["name"],
+        "deleted" if deleted else "edited",
+        extra={"modelserve": owner_name, "server_uuid": server_uuid_of(ms["metadata"])},
+    )
+
+
+def _register_restore(resource: tuple[str, ...]) -> None:
+    @kopf.on.event(*resource, labels=MANAGED, id=f"restore-{resource[-1]}")
+    def restore(
+        type: str,
+        body: kopf.Body,
+        memo: Any,
+        logger: Logger,
+        **kwargs: Any,
+    ) -> None:
+        restore_child(runtime_of(memo), type, body, _index(kwargs, "modelserves"), logger)
+
+
+for _resource in CHILD_RESOURCES:
+    _register_restore(_resource)
+
+
+def _refresh_owner_status(
+    rt: Runtime,
+    namespace: str,
+    labels: Mapping[str, str],
+    indices: Mapping[str, Any],
+) -> None:
+    owner_name = labels.get(MODELSERVE_LABEL)
+    if not owner_name:
+        return
+    ms = _one(_index(indices, "modelserves"), (namespace, owner_name))
+    if ms is None or (ms.get("metadata") or {}).get("deletionTimestamp"):
+        return
+    write_status(
+        rt, namespace, owner_name, ms, _index(indices, "deployments"), _index(indices, "pods")
+    )
+
+
+@kopf.on.event("apps", "v1", "deployments", labels=MANAGED, id="status-from-deployment")
+def deployment_changed(
+    namespace: str | None,
+    labels: Mapping[str, str],
+    memo: Any,
+    **kwargs: Any,
+) -> None:
+    _refresh_owner_status(runtime_of(memo), namespace or "", labels, kwargs)
+
+
+@kopf.on.event("v1", "pods", labels=MANAGED, id="status-from-pod")
+def pod_changed(
+    namespace: str | None,
+    labels: Mapping[str, str],
+    memo: Any,
+    **kwargs: Any,
+) -> None:
+    _refresh_owner_status(runtime_of(memo), namespace or "", labels, kwargs)

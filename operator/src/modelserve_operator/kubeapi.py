@@ -1,0 +1,107 @@
+"""The operator's writes to the Kubernetes API: server-side apply of children and merge-patch of
+the ModelServe status, through the official client's HTTP layer (it has no typed SSA call)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from kubernetes.client import ApiClient
+from kubernetes.client.exceptions import ApiException
+
+from inference_common.modelserve import API_VERSION, KIND, PLURAL
+
+FIELD_MANAGER = "modelserve-operator"
+REQUEST_TIMEOUT = 30.0
+
+PLURALS: Mapping[tuple[str, str], str] = {
+    ("v1", "Secret"): "secrets",
+    ("v1", "Service"): "services",
+    ("apps/v1", "Deployment"): "deployments",
+    ("traefik.io/v1alpha1", "Middleware"): "middlewares",
+    ("traefik.io/v1alpha1", "IngressRoute"): "ingressroutes",
+    (API_VERSION, KIND): PLURAL,
+}
+
+
+def object_path(api_version: str, kind: str, namespace: str, name: str) -> str:
+    """REST path of a namespaced object, e.g. /apis/apps/v1/namespaces/ns/deployments/n."""
+    plural = PLURALS[(api_version, kind)]
+    prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    return f"{prefix}/namespaces/{namespace}/{plural}/{name}"
+
+
+def _request(
+    api: ApiClient,
+    method: str,
+    path: str,
+    body: Any = None,
+    content_type: str | None = None,
+    query: list[tuple[str, Any]] | None = None,
+) -> dict[str, Any]:
+    headers = {"Accept": "application/json"}
+    if content_type:
+        headers["Content-Type"] = content_type
+    params = api.param_serialize(
+        method=method,
+        resource_path=path,
+        query_params=query or [],
+        header_params=headers,
+        body=body,
+        auth_settings=["BearerToken"],
+    )
+    response = api.call_api(*params, _request_timeout=REQUEST_TIMEOUT)
+    response.read()
+    if not 200 <= response.status < 300:
+        raise ApiException(http_resp=response)
+    data = response.data
+    if not data:
+        return {}
+    result: dict[str, Any] = json.loads(data)
+    return result
+
+
+def apply(api: ApiClient, obj: Mapping[str, Any]) -> dict[str, Any]:
+    """Server-side apply (create or update, idempotent); the operator owns its fields."""
+    meta = obj["metadata"]
+    path = object_path(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"])
+    return _request(
+        api,
+        "PATCH",
+        path,
+        body=dict(obj),
+        content_type="application/apply-patch+yaml",
+        query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+    )
+
+
+def get_modelserve(api: ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
+    try:
+        return _request(api, "GET", object_path(API_VERSION, KIND, namespace, name))
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def patch_status(api: ApiClient, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+    """Merge-patches .status of a ModelServe (lists such as conditions are replaced whole)."""
+    path = object_path(API_VERSION, KIND, namespace, name) + "/status"
+    _request(
+        api,
+        "PATCH",
+        path,
+        body={"status": dict(status)},
+        content_type="application/merge-patch+json",
+        query=[("fieldManager", FIELD_MANAGER)],
+    )
+
+
+def error_message(exc: ApiException) -> str:
+    """The apiserver's own message from an error response, else the exception text."""
+    try:
+        body = json.loads(exc.body or "{}")
+    except (TypeError, ValueError):
+        body = {}
+    return str(body.get("message") or exc.reason or exc)
