@@ -43,10 +43,12 @@ def _unauthorized(message: str) -> HTTPException:
 
 async def current_user(
     state: StateDep,
-    session: SessionDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User:
-    """The active user named by a valid bearer JWT; 401 (with WWW-Authenticate) otherwise."""
+    """The active user named by a valid bearer JWT; 401 (with WWW-Authenticate) otherwise.
+
+    Read in a short session of its own, so a long request (an upload) holds no connection
+    or open transaction while it streams."""
     if not token:
         raise _unauthorized("missing bearer token")
     try:
@@ -56,7 +58,8 @@ async def current_user(
         raise _unauthorized(exc.message) from exc
     except ValueError as exc:
         raise _unauthorized("invalid token subject") from exc
-    user = await UserRepository(session).get(user_id)
+    async with unit_of_work(state.sessions) as session:
+        user = await UserRepository(session).get(user_id)
     if user is None or not user.is_active:
         raise _unauthorized("user no longer exists or is disabled")
     return user

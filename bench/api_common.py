@@ -1,0 +1,137 @@
+"""Shared by the API benchmarks: the stack's env, a throwaway database and bucket, and the
+API run as a real `inference-api` process."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+from minio import Minio
+from minio.deleteobjects import DeleteObject
+
+from inference_localstack import stack
+from inference_localstack.config import StackConfig
+from inference_testkit.database import create_database, drop_database
+
+ADMIN = "admin"
+
+
+def stack_env() -> dict[str, str]:
+    config = StackConfig()
+    if not stack.is_healthy(config):
+        raise SystemExit("the local stack is not running (make up)")
+    return stack.read_env(config)
+
+
+def minio(env: dict[str, str]) -> Minio:
+    return Minio(
+        env["S3_ENDPOINT"],
+        access_key=env["S3_ACCESS_KEY"],
+        secret_key=env["S3_SECRET_KEY"],
+        secure=False,
+    )
+
+
+@contextmanager
+def throwaway_database(env: dict[str, str]) -> Iterator[str]:
+    url = create_database(env["DATABASE_URL"], f"bench_{secrets.token_hex(4)}")
+    try:
+        yield url
+    finally:
+        drop_database(url)
+
+
+@contextmanager
+def throwaway_bucket(client: Minio) -> Iterator[str]:
+    bucket = f"bench-{secrets.token_hex(4)}"
+    client.make_bucket(bucket)
+    try:
+        yield bucket
+    finally:
+        names = [DeleteObject(o.object_name) for o in client.list_objects(bucket, recursive=True)]
+        for error in client.remove_objects(bucket, names):
+            print("could not remove", error, file=sys.stderr)
+        client.remove_bucket(bucket)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def api_process(
+    env: dict[str, str], database_url: str, bucket: str, admin_password: str, **extra: str
+) -> Iterator[tuple[str, int]]:
+    """Runs `python -m inference_api.main`; yields (base URL, pid) once /health is 200."""
+    port = _free_port()
+    process_env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", ""),
+        "DEV_MODE": "false",
+        "DATABASE_URL": database_url,
+        "S3_ENDPOINT": env["S3_ENDPOINT"],
+        "S3_ACCESS_KEY": env["S3_ACCESS_KEY"],
+        "S3_SECRET_KEY": env["S3_SECRET_KEY"],
+        "MODELS_BUCKET": bucket,
+        "KUBECONFIG": env["KUBECONFIG"],
+        "JWT_SECRET": secrets.token_urlsafe(48),
+        "ADMIN_USERNAME": ADMIN,
+        "ADMIN_PASSWORD": admin_password,
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+        **extra,
+    }
+    process = subprocess.Popen([sys.executable, "-m", "inference_api.main"], env=process_env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise SystemExit("inference-api exited during start-up")
+            try:
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise SystemExit("inference-api did not become healthy within 60 s")
+            time.sleep(0.2)
+        yield url, process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def login(url: str, password: str) -> dict[str, str]:
+    response = httpx.post(
+        f"{url}/auth/token", json={"username": ADMIN, "password": password}, timeout=10
+    )
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def peak_rss_mib(pid: int) -> float:
+    """The process's peak resident set size so far (VmHWM), in MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("VmHWM not found")
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
+    return sorted_values[index]

@@ -1,0 +1,38 @@
+"""The shared schema's migrations go up to head, down to base and up again."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+
+from sqlalchemy import inspect
+from sqlalchemy.pool import NullPool
+
+from inference_common import migrate
+from inference_common.db import make_engine
+from inference_testkit.database import create_database, drop_database
+
+TABLES = {"users", "api_keys", "models", "servers"}
+
+
+async def _tables(url: str) -> set[str]:
+    engine = make_engine(url, poolclass=NullPool)
+    async with engine.connect() as connection:
+        names = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
+    await engine.dispose()
+    return names
+
+
+def test_upgrade_downgrade_upgrade(stack_env: dict[str, str]) -> None:
+    url = create_database(
+        stack_env["DATABASE_URL"], f"test_mig_{secrets.token_hex(4)}", migrate_schema=False
+    )
+    try:
+        migrate.upgrade(url)
+        assert asyncio.run(_tables(url)) >= TABLES
+        migrate.downgrade(url, "base")
+        assert asyncio.run(_tables(url)) & TABLES == set()
+        migrate.upgrade(url)
+        assert asyncio.run(_tables(url)) >= TABLES
+    finally:
+        drop_database(url)
