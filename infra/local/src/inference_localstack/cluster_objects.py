@@ -67,7 +67,8 @@ def _resources(node_type: GpuNodeType) -> dict[str, str]:
 
 
 def rbac_objects(traefik_cluster_role: str) -> list[dict[str, Any]]:
-    """kwok drives nodes and pods; Traefik reads routes, services and endpoint slices."""
+    """kwok drives the simulated nodes; the node runtime its own node and pods; Traefik reads
+    routes, services and endpoint slices."""
     kwok_role = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
@@ -86,9 +87,36 @@ def rbac_objects(traefik_cluster_role: str) -> list[dict[str, Any]]:
             },
         ],
     }
+    node_runtime_role = {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": "local:node-runtime"},
+        "rules": [
+            {
+                "apiGroups": [""],
+                "resources": ["nodes"],
+                "verbs": ["get", "list", "watch", "create", "update", "patch"],
+            },
+            {
+                "apiGroups": [""],
+                "resources": ["nodes/status", "pods/status"],
+                "verbs": ["patch", "update"],
+            },
+            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "delete"]},
+            {"apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
+            {
+                "apiGroups": ["coordination.k8s.io"],
+                "resources": ["leases"],
+                "verbs": ["get", "create", "update"],
+            },
+        ],
+    }
     return [
         kwok_role,
+        node_runtime_role,
         _binding("local:kwok", "local:kwok", "local:kwok"),
+        _binding("local:node-runtime", "local:node-runtime", "local:node-runtime"),
         _binding("local:traefik", traefik_cluster_role, "local:traefik"),
     ]
 

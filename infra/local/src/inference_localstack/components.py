@@ -140,6 +140,23 @@ def kwok(cfg: StackConfig, bin_dir: Path, stages: Path) -> Component:
     )
 
 
+def node_runtime(cfg: StackConfig, python: str) -> Component:
+    """The stand-in for kubelet that runs pods bound to this machine's node."""
+    return Component(
+        "node-runtime",
+        [
+            python,
+            "-m",
+            "inference_localstack.node.runtime",
+            f"--kubeconfig={cfg.pki_dir / 'node-runtime.kubeconfig'}",
+            f"--node-name={cfg.local_node_name}",
+            f"--health-port={cfg.ports.node_runtime}",
+        ],
+        f"http://127.0.0.1:{cfg.ports.node_runtime}/healthz",
+        healthy_body=lambda body: body.strip() == "ok",
+    )
+
+
 def postgres(cfg: StackConfig, pg_bin: Path) -> Component:
     data = cfg.data_dir("postgres")
     return Component(

@@ -48,6 +48,7 @@ class Ports:
     controller_manager: int = int(_env("LOCAL_CONTROLLER_MANAGER_PORT", "10257"))
     scheduler: int = int(_env("LOCAL_SCHEDULER_PORT", "10259"))
     kwok: int = int(_env("LOCAL_KWOK_PORT", "10247"))
+    node_runtime: int = int(_env("LOCAL_NODE_RUNTIME_PORT", "10248"))
     postgres: int = int(_env("LOCAL_POSTGRES_PORT", "15432"))
     minio: int = int(_env("LOCAL_MINIO_PORT", "9000"))
     minio_console: int = int(_env("LOCAL_MINIO_CONSOLE_PORT", "9001"))
@@ -92,6 +93,7 @@ class Network:
 @dataclass(frozen=True)
 class StackConfig:
     state_dir: Path = Path(_env("LOCAL_STATE_DIR", str(REPO_ROOT / ".local")))
+    local_node_name: str = _env("LOCAL_NODE_NAME", "local-node")
     ports: Ports = field(default_factory=Ports)
     network: Network = field(default_factory=Network)
     gpu_nodes: list[GpuNodeType] = field(

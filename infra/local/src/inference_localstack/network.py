@@ -77,3 +77,42 @@ def down(net: Network) -> None:
 
 def is_up(net: Network) -> bool:
     return _netns_exists(net.sink_netns) and _link_exists(net.bridge)
+
+
+def host_link_name(netns: str) -> str:
+    return f"{netns}v"[:15]
+
+
+def pod_namespace_commands(net: Network, netns: str, ip: str) -> list[list[str]]:
+    """A namespace with one veth on the local pod bridge, `ip` on it, default via the bridge."""
+    link = host_link_name(netns)
+    return [
+        ["netns", "add", netns],
+        ["link", "add", link, "type", "veth", "peer", "name", "eth0", "netns", netns],
+        ["link", "set", link, "master", net.bridge, "up"],
+        ["-n", netns, "addr", "add", f"{ip}/{prefix_len(net.local_pod_cidr)}", "dev", "eth0"],
+        ["-n", netns, "link", "set", "eth0", "up"],
+        ["-n", netns, "link", "set", "lo", "up"],
+        ["-n", netns, "route", "add", "default", "via", net.local_pod_gateway],
+    ]
+
+
+def add_pod_namespace(net: Network, netns: str, ip: str) -> None:
+    """Creates the namespace; raises NetworkError (leaving nothing behind) when it cannot."""
+    commands = pod_namespace_commands(net, netns, ip)
+    _ip(*commands[0])
+    try:
+        for args in commands[1:]:
+            _ip(*args)
+    except NetworkError:
+        delete_pod_namespace(netns)
+        raise
+
+
+def delete_pod_namespace(netns: str) -> None:
+    _ip("link", "delete", host_link_name(netns), check=False)
+    _ip("netns", "delete", netns, check=False)
+
+
+def namespaces() -> set[str]:
+    return {line.split()[0] for line in _ip("netns", "list").stdout.splitlines() if line.strip()}

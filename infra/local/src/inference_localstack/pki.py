@@ -21,6 +21,7 @@ IDENTITIES: dict[str, tuple[str, list[str]]] = {
     "scheduler": ("system:kube-scheduler", []),
     "kwok": ("local:kwok", []),
     "traefik": ("local:traefik", []),
+    "node-runtime": ("local:node-runtime", []),
 }
 
 
@@ -131,15 +132,20 @@ def ensure_certificates(config: StackConfig) -> None:
 
 def ensure_secrets(config: StackConfig) -> Secrets:
     path = config.pki_dir / "secrets.json"
-    if path.exists():
-        data = json.loads(path.read_text())
-    else:
-        data = {
-            "tokens": {name: secrets.token_urlsafe(32) for name in IDENTITIES},
-            "postgres_password": secrets.token_urlsafe(24),
-            "minio_user": "inference-admin",
-            "minio_password": secrets.token_urlsafe(24),
-        }
+    data = json.loads(path.read_text()) if path.exists() else {}
+    generated = {
+        "postgres_password": secrets.token_urlsafe(24),
+        "minio_user": "inference-admin",
+        "minio_password": secrets.token_urlsafe(24),
+    }
+    # Keys added by newer versions of the stack are generated into an existing state folder.
+    before = json.dumps(data, sort_keys=True)
+    for key, value in generated.items():
+        data.setdefault(key, value)
+    tokens = data.setdefault("tokens", {})
+    for name in IDENTITIES:
+        tokens.setdefault(name, secrets.token_urlsafe(32))
+    if json.dumps(data, sort_keys=True) != before:
         _write_private(path, json.dumps(data, indent=2))
     token_lines = [
         f'{data["tokens"][name]},{user},{user},"{",".join(groups)}"'

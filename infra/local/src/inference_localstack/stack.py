@@ -24,9 +24,11 @@ from inference_localstack.components import Component
 from inference_localstack.config import REPO_ROOT, StackConfig
 
 TOOLCHAIN = REPO_ROOT / "infra" / "local" / "toolchain.sh"
+MODELSERVE_CRD = REPO_ROOT / "crds" / "modelserve.yaml"
 TRAEFIK_CLUSTER_ROLE = "traefik-ingress-controller"
 # Stopped in this order; started in the reverse.
 COMPONENT_ORDER = [
+    "node-runtime",
     "traefik",
     "kwok",
     "kube-scheduler",
@@ -170,6 +172,16 @@ def bootstrap_cluster(config: StackConfig, bin_dir: Path) -> None:
     ]
     apply_objects(config, bin_dir, traefik_rbac + rbac_objects(TRAEFIK_CLUSTER_ROLE))
     apply_objects(config, bin_dir, gpu_nodes(config.gpu_nodes, config.network))
+    kubectl(
+        config,
+        bin_dir,
+        "apply",
+        "--server-side",
+        "--force-conflicts",
+        "--field-manager=localstack",
+        "-f",
+        str(MODELSERVE_CRD),
+    )
 
 
 # --- postgres and minio --------------------------------------------------------------
@@ -353,6 +365,7 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
             )
         )
         start_component(config, components.traefik(config, bin_dir))
+        start_component(config, components.node_runtime(config, sys.executable))
         kubectl(config, bin_dir, "wait", "--for=condition=Ready", "node", "--all", "--timeout=90s")
 
     def database() -> None:

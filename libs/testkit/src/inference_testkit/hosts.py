@@ -14,19 +14,11 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from inference_localstack import network
 from inference_localstack.config import Network
 
 # The top of the local pod range is kept for test hosts (the node runtime allocates upwards).
 _FIRST_HOST = 200
-
-
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True, text=True)
-
-
-def _existing_netns() -> set[str]:
-    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    return {line.split()[0] for line in out.splitlines() if line.strip()}
 
 
 @dataclass
@@ -66,14 +58,12 @@ class NetnsHost:
         self.processes.clear()
 
 
-def _free_address(net: Network) -> tuple[str, str]:
-    taken = _existing_netns()
+def _free_address(net: Network, taken: set[str]) -> tuple[str, str]:
     subnet = ipaddress.ip_network(net.local_pod_cidr)
     for offset in range(_FIRST_HOST, subnet.num_addresses - 1):
-        ip = str(subnet.network_address + offset)
         name = f"{net.prefix}-h{offset}"
         if name not in taken:
-            return name, ip
+            return name, str(subnet.network_address + offset)
     raise RuntimeError("no free test host address left in the local pod range")
 
 
@@ -81,26 +71,17 @@ def _free_address(net: Network) -> tuple[str, str]:
 def netns_host(net: Network | None = None) -> Iterator[NetnsHost]:
     net = net or Network()
     for _attempt in range(20):
-        name, ip = _free_address(net)
+        name, ip = _free_address(net, network.namespaces())
         try:
-            _ip("netns", "add", name)
+            network.add_pod_namespace(net, name, ip)
             break
-        except subprocess.CalledProcessError:
+        except network.NetworkError:
             continue  # taken by a concurrent test between the scan and the add
     else:
         raise RuntimeError("could not create a test host namespace")
-    host_if = f"{name}v"
     host = NetnsHost(name, ip, net)
     try:
-        prefix = net.local_pod_cidr.split("/")[1]
-        _ip("link", "add", host_if, "type", "veth", "peer", "name", "eth0", "netns", name)
-        _ip("link", "set", host_if, "master", net.bridge, "up")
-        _ip("-n", name, "addr", "add", f"{ip}/{prefix}", "dev", "eth0")
-        _ip("-n", name, "link", "set", "eth0", "up")
-        _ip("-n", name, "link", "set", "lo", "up")
-        _ip("-n", name, "route", "add", "default", "via", net.local_pod_gateway)
         yield host
     finally:
         host.stop_all()
-        subprocess.run(["ip", "link", "delete", host_if], capture_output=True)
-        subprocess.run(["ip", "netns", "delete", name], capture_output=True)
+        network.delete_pod_namespace(name)

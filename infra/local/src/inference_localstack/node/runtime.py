@@ -1,0 +1,344 @@
+"""`python -m inference_localstack.node.runtime`: registers this machine as a node and runs
+the pods bound to it (see `supervisor.py`). Stopping it stops its pods' processes; starting
+it again restarts them (the model cache makes that quick)."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ipaddress
+import logging
+import signal
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from kubernetes import client, watch
+from kubernetes.client.exceptions import ApiException
+
+from inference_common.kube import api_client
+from inference_common.logging import configure_logging
+from inference_localstack import network
+from inference_localstack.config import Network, StackConfig
+from inference_localstack.node import machine as machine_mod
+from inference_localstack.node.node_object import node_object, node_status
+from inference_localstack.node.supervisor import NodeContext, PodSupervisor
+
+logger = logging.getLogger("node-runtime")
+
+FIRST_POD_OFFSET = 2
+LAST_POD_OFFSET = 199  # 200+ are test hosts
+HEARTBEAT_SECONDS = 10
+LEASE_SECONDS = 40
+
+
+class Allocator:
+    """Pod IPs (and their namespace names) and GPU indices, under one lock."""
+
+    def __init__(self, net: Network, gpus: int) -> None:
+        self.net = net
+        self.lock = threading.Lock()
+        self.ips: dict[str, int] = {}
+        self.free_gpus = list(range(gpus))
+        self.gpus: dict[str, list[int]] = {}
+
+    def netns_name(self, offset: int) -> str:
+        return f"{self.net.prefix}-p{offset}"
+
+    def allocate_ip(self, uid: str, wanted: str | None) -> tuple[str, str]:
+        subnet = ipaddress.ip_network(self.net.local_pod_cidr)
+        with self.lock:
+            if uid in self.ips:
+                offset = self.ips[uid]
+            else:
+                used = set(self.ips.values())
+                offset = -1
+                if wanted and ipaddress.ip_address(wanted) in subnet:
+                    candidate = int(ipaddress.ip_address(wanted)) - int(subnet.network_address)
+                    if FIRST_POD_OFFSET <= candidate <= LAST_POD_OFFSET and candidate not in used:
+                        offset = candidate
+                if offset < 0:
+                    offset = next(
+                        (o for o in range(FIRST_POD_OFFSET, LAST_POD_OFFSET + 1) if o not in used),
+                        -1,
+                    )
+                if offset < 0:
+                    raise RuntimeError("no pod IP left on the local node")
+                self.ips[uid] = offset
+        return self.netns_name(offset), str(subnet.network_address + offset)
+
+    def release_ip(self, uid: str) -> None:
+        with self.lock:
+            self.ips.pop(uid, None)
+
+    def allocate_gpus(self, uid: str, count: int) -> list[int] | None:
+        with self.lock:
+            if uid in self.gpus:
+                return self.gpus[uid]
+            if count > len(self.free_gpus):
+                return None
+            taken, self.free_gpus = self.free_gpus[:count], self.free_gpus[count:]
+            self.gpus[uid] = taken
+            return taken
+
+    def release_gpus(self, uid: str) -> None:
+        with self.lock:
+            self.free_gpus = sorted(self.free_gpus + self.gpus.pop(uid, []))
+
+
+class NodeRuntime:
+    def __init__(self, name: str, kubeconfig: str, config: StackConfig) -> None:
+        self.name = name
+        self.config = config
+        self.net = config.network
+        self.api = api_client(kubeconfig)
+        self.core = client.CoreV1Api(self.api)
+        self.leases = client.CoordinationV1Api(self.api)
+        self.machine = machine_mod.detect()
+        self.allocator = Allocator(self.net, len(self.machine.gpus))
+        self.supervisors: dict[str, PodSupervisor] = {}
+        self.stopping = threading.Event()
+        self.last_contact = 0.0
+        data = config.data_dir("node")
+        self.ctx = NodeContext(
+            net=self.net,
+            host_ip=self.net.host_node_ip,
+            pods_dir=data / "pods",
+            model_cache=data / "model-cache",
+            log_dir=config.log_dir,
+            python=sys.executable,
+            fetch_objects=self.fetch_objects,
+            allocate_ip=self.allocator.allocate_ip,
+            release_ip=self.allocator.release_ip,
+            allocate_gpus=self.allocator.allocate_gpus,
+            release_gpus=self.allocator.release_gpus,
+        )
+
+    # --- node -----------------------------------------------------------------------------
+
+    def register(self) -> None:
+        body = node_object(self.name, self.machine, self.net)
+        try:
+            self.core.create_node(body)  # type: ignore[arg-type]  # dicts are accepted
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
+            self.core.patch_node(self.name, body)
+        self.heartbeat()
+
+    def heartbeat(self) -> None:
+        now = datetime.now(UTC)
+        stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.core.patch_node_status(
+            self.name,
+            {"status": node_status(self.machine, self.net.host_node_ip, self.name, stamp)},
+        )
+        lease = client.V1Lease(
+            metadata=client.V1ObjectMeta(name=self.name, namespace="kube-node-lease"),
+            spec=client.V1LeaseSpec(
+                holder_identity=self.name, lease_duration_seconds=LEASE_SECONDS, renew_time=now
+            ),
+        )
+        try:
+            self.leases.replace_namespaced_lease(self.name, "kube-node-lease", lease)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            self.leases.create_namespaced_lease("kube-node-lease", lease)
+        self.last_contact = time.monotonic()
+
+    def heartbeat_loop(self) -> None:
+        while not self.stopping.wait(HEARTBEAT_SECONDS):
+            try:
+                self.heartbeat()
+            except Exception as exc:
+                logger.warning("heartbeat failed: %s", exc)
+
+    # --- pods -----------------------------------------------------------------------------
+
+    def fetch_objects(
+        self, namespace: str, secrets: set[str], config_maps: set[str]
+    ) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]]]:
+        import base64
+
+        found_secrets: dict[str, dict[str, str]] = {}
+        for name in secrets:
+            try:
+                data = self.core.read_namespaced_secret(name, namespace).data or {}
+            except ApiException as exc:
+                if exc.status == 404:
+                    continue
+                raise
+            found_secrets[name] = {k: base64.b64decode(v).decode() for k, v in data.items()}
+        found_maps: dict[str, dict[str, str]] = {}
+        for name in config_maps:
+            try:
+                found_maps[name] = dict(
+                    self.core.read_namespaced_config_map(name, namespace).data or {}
+                )
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+        return found_secrets, found_maps
+
+    def report_status(self, pod: dict[str, Any]) -> Any:
+        meta = pod["metadata"]
+
+        def report(status: dict[str, Any]) -> None:
+            self.core.patch_namespaced_pod_status(
+                meta["name"], meta["namespace"], {"status": status}
+            )
+
+        return report
+
+    def handle(self, event_type: str, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        uid = meta["uid"]
+        if event_type == "DELETED" or meta.get("deletionTimestamp"):
+            supervisor = self.supervisors.pop(uid, None)
+            if supervisor is not None:
+                grace = float(pod["spec"].get("terminationGracePeriodSeconds") or 30)
+                threading.Thread(
+                    target=self._finish, args=(supervisor, pod, min(grace, 30.0)), daemon=True
+                ).start()
+            elif event_type != "DELETED":
+                self._delete_pod(pod)
+            return
+        if uid not in self.supervisors and (pod.get("status") or {}).get("phase") not in (
+            "Failed",
+            "Succeeded",
+        ):
+            logger.info("starting pod %s/%s", meta["namespace"], meta["name"])
+            supervisor = PodSupervisor(pod, self.ctx, self.report_status(pod))
+            self.supervisors[uid] = supervisor
+            supervisor.start()
+
+    def _finish(self, supervisor: PodSupervisor, pod: dict[str, Any], grace: float) -> None:
+        supervisor.stop(grace)
+        self._delete_pod(pod)
+
+    def _delete_pod(self, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        try:
+            self.core.delete_namespaced_pod(
+                meta["name"],
+                meta["namespace"],
+                grace_period_seconds=0,
+                body=client.V1DeleteOptions(
+                    grace_period_seconds=0, preconditions=client.V1Preconditions(uid=meta["uid"])
+                ),
+            )
+        except ApiException as exc:
+            if exc.status not in (404, 409):
+                logger.warning(
+                    "could not delete pod %s/%s: %s", meta["namespace"], meta["name"], exc
+                )
+
+    def watch_pods(self) -> None:
+        selector = f"spec.nodeName={self.name}"
+        while not self.stopping.is_set():
+            try:
+                listed = self.core.list_pod_for_all_namespaces(field_selector=selector)
+                self.last_contact = time.monotonic()
+                live = set()
+                for item in listed.items:
+                    pod = self.api.sanitize_for_serialization(item)
+                    live.add(pod["metadata"]["uid"])
+                    self.handle("ADDED", pod)
+                for uid in set(self.supervisors) - live:
+                    self.supervisors.pop(uid).stop(5)
+                stream = watch.Watch()
+                for event in stream.stream(
+                    self.core.list_pod_for_all_namespaces,
+                    field_selector=selector,
+                    resource_version=listed.metadata.resource_version if listed.metadata else None,
+                    timeout_seconds=60,
+                ):
+                    if self.stopping.is_set():
+                        stream.stop()
+                        break
+                    self.last_contact = time.monotonic()
+                    self.handle(event["type"], self.api.sanitize_for_serialization(event["object"]))
+            except Exception as exc:
+                logger.warning("pod watch interrupted: %s", exc)
+                self.stopping.wait(1)
+
+    def cleanup_orphans(self) -> None:
+        """Namespaces and processes left by a runtime that was killed: removed, so the pods
+        start afresh (their IPs are kept when still free)."""
+        import os
+
+        for pid_file in self.ctx.pods_dir.glob("*/*.pid"):
+            with contextlib.suppress(ProcessLookupError, ValueError, PermissionError):
+                os.killpg(int(pid_file.read_text()), signal.SIGKILL)
+            pid_file.unlink(missing_ok=True)
+        for name in network.namespaces():
+            if name.startswith(f"{self.net.prefix}-p"):
+                network.delete_pod_namespace(name)
+
+    def shutdown(self) -> None:
+        self.stopping.set()
+        for supervisor in list(self.supervisors.values()):
+            supervisor.stop(5)
+        self.supervisors.clear()
+
+
+def serve_health(runtime: NodeRuntime, port: int) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            healthy = (
+                self.path == "/healthz"
+                and time.monotonic() - runtime.last_contact < 3 * HEARTBEAT_SECONDS
+            )
+            body = b"ok" if healthy else b"unhealthy"
+            self.send_response(200 if healthy else 503)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="node-runtime", description=__doc__)
+    parser.add_argument("--kubeconfig", required=True)
+    parser.add_argument("--node-name", default="local-node")
+    parser.add_argument("--health-port", type=int, default=10248)
+    args = parser.parse_args(argv)
+    configure_logging()
+    runtime = NodeRuntime(args.node_name, args.kubeconfig, StackConfig())
+    runtime.cleanup_orphans()
+    runtime.ctx.model_cache.mkdir(parents=True, exist_ok=True)
+    runtime.register()
+    server = serve_health(runtime, args.health_port)
+    done = threading.Event()
+
+    def on_signal(_signum: int, _frame: object) -> None:
+        done.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    threading.Thread(target=runtime.heartbeat_loop, daemon=True).start()
+    threading.Thread(target=runtime.watch_pods, daemon=True).start()
+    logger.info(
+        "node %s registered: %d CPUs, %d GPUs",
+        runtime.name,
+        runtime.machine.cpus,
+        len(runtime.machine.gpus),
+    )
+    done.wait()
+    runtime.shutdown()
+    server.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
