@@ -175,7 +175,8 @@ class GpuSpec(_Model):
                 "set at most one of gpu.product or gpu.minMemoryGiB",
             ),
             (
-                "self.count >= 1 || !(has(self.product) || has(self.minMemoryGiB))",
+                "(has(self.count) && self.count >= 1) || "
+                "!(has(self.product) || has(self.minMemoryGiB))",
                 "gpu.product and gpu.minMemoryGiB need gpu.count >= 1",
             ),
         )
@@ -408,12 +409,13 @@ class RuntimeSettings(_Model):
     model_config = ConfigDict(
         json_schema_extra=_cel(
             (
-                "self.tensorSplitMode != 'Ratios' || (has(self.tensorSplit) && "
-                "self.tensorSplit.exists(r, r > 0.0))",
+                "!has(self.tensorSplitMode) || self.tensorSplitMode != 'Ratios' || "
+                "(has(self.tensorSplit) && self.tensorSplit.exists(r, r > 0.0))",
                 "tensorSplit with a ratio above zero is required when tensorSplitMode is Ratios",
             ),
             (
-                "self.tensorSplitMode == 'Ratios' || !has(self.tensorSplit)",
+                "(has(self.tensorSplitMode) && self.tensorSplitMode == 'Ratios') || "
+                "!has(self.tensorSplit)",
                 "tensorSplit is only allowed when tensorSplitMode is Ratios",
             ),
             (
@@ -737,7 +739,8 @@ class ModelServeSpec(_Model):
         json_schema_extra=_cel(
             (
                 "!has(self.runtime) || !has(self.runtime.tensorSplit) || "
-                "size(self.runtime.tensorSplit) == (has(self.gpu) ? self.gpu.count : 0)",
+                "size(self.runtime.tensorSplit) == "
+                "(has(self.gpu) && has(self.gpu.count) ? self.gpu.count : 0)",
                 "runtime.tensorSplit needs one ratio per GPU (gpu.count)",
             )
         )
