@@ -106,7 +106,7 @@ def test_every_daemon_listens_on_loopback_only() -> None:
         components.postgres(cfg, bin_dir).argv,
     ]
     joined = " ".join(" ".join(a) for a in argvs)
-    assert "0.0.0.0" not in joined  # noqa: S104
+    assert "0.0.0.0" not in joined
     static = components.traefik_static_config(cfg, "t")
     for entry in static["entryPoints"].values():  # type: ignore[attr-defined]
         assert entry["address"].startswith("127.0.0.1:")
