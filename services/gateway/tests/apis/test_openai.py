@@ -87,9 +87,11 @@ def test_chunk_rewriter_drops_usage_chunk_unless_asked() -> None:
     usage_chunk = {"choices": [], "usage": {"completion_tokens": 1}, "model": "x"}
     assert api.ChunkRewriter("m", True, include_usage=False).rewrite(dict(usage_chunk)) is None
     kept = api.ChunkRewriter("m", True, include_usage=True).rewrite(dict(usage_chunk))
-    assert kept is not None and kept["usage"] == {"completion_tokens": 1}
+    assert kept is not None
+    assert kept["usage"] == {"completion_tokens": 1}
     normal = api.ChunkRewriter("m", True, include_usage=True).rewrite(_chunk("a"))
-    assert normal is not None and normal["usage"] is None
+    assert normal is not None
+    assert normal["usage"] is None
 
 
 def test_models_list_shape() -> None:

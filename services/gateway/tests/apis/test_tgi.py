@@ -61,7 +61,8 @@ def test_generate_response_with_details_and_full_text() -> None:
 
 def test_stream_events() -> None:
     token = api.stream_token(1, "a")
-    assert token["token"]["text"] == "a" and token["generated_text"] is None
+    assert token["token"]["text"] == "a"
+    assert token["generated_text"] is None
     final = api.stream_final(2, "ab", {}, "p", "length", None, 2)
     assert final["generated_text"] == "ab"
     assert final["details"]["finish_reason"] == "length"

@@ -1,0 +1,331 @@
+"""Fixtures for the gateway's end-to-end tests: real llama.cpp replicas (the embedded model
+through `inference_localstack.llama_server`) in test-host network namespaces, the CRD, and
+the gateway in-process with its watches on the test's namespace."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import socket
+import sys
+import time
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+import yaml
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from sqlalchemy.pool import NullPool
+
+from inference_common.auth import TokenSigner, generate_api_key
+from inference_common.db import make_engine, make_sessionmaker, unit_of_work
+from inference_common.modelserve import GROUP, PLURAL, VERSION
+from inference_common.tables import ApiKey, User
+from inference_gateway.app import create_app
+from inference_gateway.gateway import Gateway
+from inference_gateway.settings import GatewaySettings
+from inference_localstack.embedded_model import REGISTRY_NAME, embedded_model_path
+from inference_testkit.hosts import NetnsHost, netns_host
+from inference_testkit.waiting import async_wait_for, wait_for
+
+CRD_PATH = Path(__file__).resolve().parents[3] / "crds" / "modelserve.yaml"
+JWT_SECRET = "gateway-tests-" + secrets.token_hex(16)
+LLAMA_PORT = 8080
+MODEL = REGISTRY_NAME  # "smollm2:135m"
+
+
+@dataclass
+class Replica:
+    host: NetnsHost
+    url: str
+    log: Path
+
+    @property
+    def ip(self) -> str:
+        return self.host.ip
+
+
+def start_replica(stack: ExitStack, log_dir: Path, *extra: str) -> Replica:
+    """A llama.cpp server with the embedded model in a test host of its own."""
+    host = stack.enter_context(netns_host())
+    log = log_dir / f"llama-{host.ip}.log"
+    host.spawn(
+        [
+            sys.executable,
+            "-m",
+            "inference_localstack.llama_server",
+            "-m",
+            str(embedded_model_path()),
+            "--host",
+            host.ip,
+            "--port",
+            str(LLAMA_PORT),
+            "-c",
+            "4096",
+            "-np",
+            "4",
+            "-t",
+            "1",
+            "--metrics",
+            "--no-webui",
+            *extra,
+        ],
+        log=log,
+    )
+    return Replica(host, f"http://{host.ip}:{LLAMA_PORT}", log)
+
+
+def wait_healthy(replica: Replica, timeout: float = 120) -> None:
+    def healthy() -> bool:
+        try:
+            return httpx.get(replica.url + "/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    wait_for(healthy, timeout=timeout, interval=0.2, what=f"llama.cpp at {replica.url}")
+
+
+@pytest.fixture(scope="session")
+def replicas(
+    stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[Replica]]:
+    """Two llama.cpp replicas, started once per test session."""
+    log_dir = tmp_path_factory.mktemp("llama")
+    with ExitStack() as stack:
+        started = [start_replica(stack, log_dir), start_replica(stack, log_dir)]
+        for replica in started:
+            wait_healthy(replica)
+        yield started
+
+
+@pytest.fixture(scope="session")
+def crd(kube_api: client.ApiClient) -> dict[str, Any]:
+    body = yaml.safe_load(CRD_PATH.read_text())
+    ext = client.ApiextensionsV1Api(kube_api)
+    name = body["metadata"]["name"]
+    try:
+        ext.read_custom_resource_definition(name)
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+        try:
+            ext.create_custom_resource_definition(body)
+        except ApiException as create_exc:
+            if create_exc.status != 409:
+                raise
+
+    def established() -> bool:
+        conds = ext.read_custom_resource_definition(name).status.conditions or []
+        return any(c.type == "Established" and c.status == "True" for c in conds)
+
+    wait_for(established, timeout=30, what="CRD Established")
+    return body
+
+
+@dataclass
+class Cluster:
+    api: client.ApiClient
+    namespace: str
+
+    def serve(
+        self,
+        name: str,
+        model: str,
+        ips: list[str],
+        size: int = 98_000_000,
+        aliases: str | None = None,
+        ready: bool = True,
+    ) -> None:
+        """A ModelServe, a selector-less Service and a hand-made EndpointSlice."""
+        meta: dict[str, Any] = {"name": name}
+        if aliases:
+            meta["annotations"] = {"inference-service.dev/aliases": aliases}
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "ModelServe",
+            "metadata": meta,
+            "spec": {
+                "model": {
+                    "name": model,
+                    "source": {"pvc": {"claimName": "models", "path": "m.gguf"}},
+                    "sizeBytes": size,
+                },
+                "replicas": len(ips),
+            },
+        }
+        client.CustomObjectsApi(self.api).create_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURAL, body
+        )
+        client.CoreV1Api(self.api).create_namespaced_service(
+            self.namespace,
+            client.V1Service(
+                metadata=client.V1ObjectMeta(name=name),
+                spec=client.V1ServiceSpec(
+                    ports=[client.V1ServicePort(name="http", port=LLAMA_PORT)]
+                ),
+            ),
+        )
+        self.set_endpoints(name, ips, ready=ready, create=True)
+
+    def set_endpoints(
+        self, name: str, ips: list[str], ready: bool = True, create: bool = False
+    ) -> None:
+        body = client.V1EndpointSlice(
+            metadata=client.V1ObjectMeta(
+                name=f"{name}-manual", labels={"kubernetes.io/service-name": name}
+            ),
+            address_type="IPv4",
+            ports=[client.DiscoveryV1EndpointPort(name="http", port=LLAMA_PORT, protocol="TCP")],
+            endpoints=[
+                client.V1Endpoint(
+                    addresses=[ip], conditions=client.V1EndpointConditions(ready=ready)
+                )
+                for ip in ips
+            ],
+        )
+        discovery = client.DiscoveryV1Api(self.api)
+        if create:
+            discovery.create_namespaced_endpoint_slice(self.namespace, body)
+        else:
+            discovery.replace_namespaced_endpoint_slice(f"{name}-manual", self.namespace, body)
+
+
+@pytest.fixture
+def cluster(kube_api: client.ApiClient, namespace: str, crd: dict[str, Any]) -> Cluster:
+    return Cluster(kube_api, namespace)
+
+
+def make_settings(database_url: str, namespace: str, **overrides: Any) -> GatewaySettings:
+    values: dict[str, Any] = {
+        "dev_mode": True,
+        "database_url": database_url,
+        "jwt_secret": JWT_SECRET,
+        "GATEWAY_WATCH_NAMESPACE": namespace,
+        "GATEWAY_UPSTREAM_CIDRS": "10.244.0.0/24",
+        "GATEWAY_RETRY_AFTER_SECONDS": 3,
+    }
+    values.update(overrides)
+    return GatewaySettings(**values)
+
+
+@dataclass
+class RunningGateway:
+    url: str
+    client: httpx.AsyncClient
+    state: Gateway
+    token: str
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    async def wait_routable(self, model: str, count: int = 1, within: float = 30) -> None:
+        async def ready() -> bool:
+            serves = self.state.catalog.find(model)
+            return (
+                bool(serves)
+                and sum(len(self.state.catalog.endpoints_of(s)) for s in serves) >= count
+            )
+
+        await async_wait_for(ready, timeout=within, interval=0.05, what=f"{model} routable")
+
+
+GatewayFactory = Callable[..., Any]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+async def gateway_factory(
+    database_url: str, namespace: str, kube_api: client.ApiClient
+) -> AsyncIterator[GatewayFactory]:
+    """Starts the gateway in-process under uvicorn on 127.0.0.1 (a task of the test's event
+    loop), watching the test namespace; official clients talk to it over real TCP."""
+    servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+    clients: list[httpx.AsyncClient] = []
+
+    async def start(**overrides: Any) -> RunningGateway:
+        settings = make_settings(database_url, namespace, **overrides)
+        app = create_app(settings, kube=kube_api)
+        port = _free_port()
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"
+            )
+        )
+        task = asyncio.create_task(server.serve())
+        servers.append((server, task))
+        await async_wait_for(
+            lambda: _started(server), timeout=30, interval=0.02, what="gateway started"
+        )
+        state: Gateway = app.state.gateway
+        await asyncio.wait_for(app.state.watcher.wait_synced(), timeout=30)
+        url = f"http://127.0.0.1:{port}"
+        http = httpx.AsyncClient(base_url=url, timeout=120)
+        clients.append(http)
+        token = TokenSigner(JWT_SECRET).issue("00000000-0000-0000-0000-000000000001", "t", "user")
+        return RunningGateway(url, http, state, token)
+
+    yield start
+    for http in clients:
+        await http.aclose()
+    for server, task in servers:
+        server.should_exit = True
+        await asyncio.wait_for(task, timeout=30)
+
+
+async def _started(server: uvicorn.Server) -> bool:
+    return bool(server.started)
+
+
+@pytest.fixture
+async def gateway(
+    gateway_factory: GatewayFactory, cluster: Cluster, replicas: list[Replica]
+) -> RunningGateway:
+    """The gateway with `smollm2:135m` served by replica 0."""
+    cluster.serve("smol", MODEL, [replicas[0].ip], aliases="smol-alias")
+    gw: RunningGateway = await gateway_factory()
+    await gw.wait_routable(MODEL)
+    return gw
+
+
+async def create_api_key(
+    database_url: str, allowed_models: list[str] | None = None, revoked: bool = False
+) -> str:
+    """A committed user + API key (the gateway reads them through its own sessions)."""
+    engine = make_engine(database_url, poolclass=NullPool)
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as db:
+            user = User(username=f"u-{secrets.token_hex(4)}", password_hash="x", role="user")
+            db.add(user)
+            await db.flush()
+            new = generate_api_key()
+            db.add(
+                ApiKey(
+                    user_id=user.id,
+                    name="k",
+                    prefix=new.prefix,
+                    key_hash=new.key_hash,
+                    allowed_models=allowed_models,
+                    revoked_at=datetime.now(UTC) if revoked else None,
+                )
+            )
+    finally:
+        await engine.dispose()
+    return new.key
+
+
+def now() -> float:
+    return time.monotonic()

@@ -1,0 +1,111 @@
+"""Ollama API through the gateway: the official `ollama` client and raw NDJSON."""
+
+from __future__ import annotations
+
+import json
+
+import ollama
+import pytest
+
+from .conftest import MODEL, RunningGateway
+
+
+def _client(gw: RunningGateway) -> ollama.AsyncClient:
+    return ollama.AsyncClient(host=gw.url, headers=gw.auth)
+
+
+async def test_generate_plain_with_options(gateway: RunningGateway) -> None:
+    result = await _client(gateway).generate(
+        model=MODEL, prompt="Say hi", options={"num_predict": 3, "temperature": 0, "seed": 1}
+    )
+    assert result.model == MODEL
+    assert result.done is True
+    assert result.response
+    assert result.eval_count is not None
+    assert 0 < result.eval_count <= 3
+    assert result.done_reason in ("length", "stop")
+
+
+async def test_generate_stream(gateway: RunningGateway) -> None:
+    parts = []
+    last = None
+    async for part in await _client(gateway).generate(
+        model=MODEL, prompt="Count to three:", stream=True, options={"num_predict": 4}
+    ):
+        parts.append(part)
+        last = part
+    assert last is not None
+    assert last.done is True
+    assert all(not p.done for p in parts[:-1])
+    assert "".join(p.response for p in parts)
+
+
+async def test_chat_plain_and_stream(gateway: RunningGateway) -> None:
+    client = _client(gateway)
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Hi"}]
+    result = await client.chat(model=MODEL, messages=messages, options={"num_predict": 3})
+    assert result.message.role == "assistant"
+    assert result.message.content
+    assert result.done
+    pieces = [
+        p.message.content
+        async for p in await client.chat(
+            model=MODEL, messages=messages, stream=True, options={"num_predict": 3}
+        )
+    ]
+    assert "".join(pieces)
+
+
+async def test_stop_option_is_honoured(gateway: RunningGateway) -> None:
+    result = await _client(gateway).generate(
+        model=MODEL,
+        prompt="1, 2, 3, 4, 5, 6,",
+        raw=True,
+        options={"num_predict": 12, "stop": [","], "temperature": 0},
+    )
+    assert "," not in result.response
+    assert result.done_reason == "stop"
+
+
+async def test_tags_ps_version(gateway: RunningGateway) -> None:
+    client = _client(gateway)
+    tags = await client.list()
+    assert [m.model for m in tags.models] == [MODEL]
+    ps = await client.ps()
+    assert [m.model for m in ps.models] == [MODEL]
+    version = await gateway.client.get("/api/version")
+    assert version.json()["version"]
+
+
+async def test_show_reports_the_true_context_length(gateway: RunningGateway) -> None:
+    shown = await _client(gateway).show(MODEL)
+    info = shown.modelinfo or {}
+    arch = info["general.architecture"]
+    # No registry row for this model in the test database: the replica's report is used,
+    # which is the model's training context (8192 for SmolLM2), not the server's -c.
+    assert info[f"{arch}.context_length"] == 8192
+
+
+async def test_unknown_model_is_ollama_404(gateway: RunningGateway) -> None:
+    with pytest.raises(ollama.ResponseError) as info:
+        await _client(gateway).generate(model="nope:1b", prompt="x")
+    assert info.value.status_code == 404
+    assert "not found" in info.value.error
+
+
+async def test_raw_ndjson_stream(gateway: RunningGateway) -> None:
+    async with gateway.client.stream(
+        "POST",
+        "/api/chat",
+        headers=gateway.auth,
+        json={
+            "model": MODEL,
+            "messages": [{"role": "user", "content": "hi"}],
+            "options": {"num_predict": 2},
+        },
+    ) as response:
+        assert response.headers["content-type"] == "application/x-ndjson"
+        objects = [json.loads(line) async for line in response.aiter_lines() if line]
+    assert objects[-1]["done"] is True
+    assert objects[-1]["eval_count"] >= 1
+    assert all(o["model"] == MODEL for o in objects)
