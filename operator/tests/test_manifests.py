@@ -91,7 +91,7 @@ def test_server_container(
         "--alias",
         "smollm2:135m",
         "--host",
-        "0.0.0.0",  # noqa: S104
+        "0.0.0.0",
         "--port",
         "8080",
     ]

@@ -10,6 +10,7 @@ from inference_common.modelserve import Condition, ConditionStatus, Phase
 from modelserve_operator.status import (
     Observed,
     PodView,
+    Problem,
     compute_status,
     pod_view,
     pod_view_from_dict,
@@ -235,3 +236,20 @@ def test_status_changed() -> None:
     status = compute_status(observe([]), [], NOW, 1)
     assert status_changed(None, status)
     assert not status_changed(status.to_k8s(), status)
+
+
+@pytest.mark.parametrize(
+    ("fatal", "deployment", "phase"),
+    [
+        (False, None, Phase.PENDING),
+        (True, None, Phase.FAILED),
+        (True, DEPLOY, Phase.FAILED),
+        (False, DEPLOY, Phase.PENDING),  # an old Deployment still stands: judge it by its pods
+    ],
+)
+def test_apply_errors(fatal: bool, deployment: dict[str, Any] | None, phase: Phase) -> None:
+    problem = Problem("ApplyFailed", "Middleware m: Not Found", fatal)
+    status = compute_status(
+        observe([], apply_error=problem, deployment=deployment), [], NOW, observed_generation=2
+    )
+    assert status.phase is phase

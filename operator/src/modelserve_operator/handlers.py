@@ -41,6 +41,7 @@ from modelserve_operator.manifests import (
 from modelserve_operator.settings import OperatorSettings
 from modelserve_operator.status import (
     Observed,
+    Problem,
     compute_status,
     pod_view,
     pod_view_from_dict,
@@ -61,7 +62,6 @@ RETRY_DELAY = 5.0
 MISSING_CRD_DELAY = 30.0
 
 log = logging.getLogger("modelserve_operator")
-Logger = logging.Logger | logging.LoggerAdapter[Any]
 
 
 class Runtime:
@@ -221,12 +221,16 @@ def _spec_error(exc: ValidationError) -> str:
     return f"spec.{where}: {first.get('msg')}" if where else f"spec: {first.get('msg')}"
 
 
+def _is_permanent(exc: ApiException) -> bool:
+    return exc.status in {400, 403, 422}
+
+
 def _raise_for(exc: ApiException, what: str) -> None:
     message = f"{what}: {kubeapi.error_message(exc)}"
     if exc.status == 404:
         # the kind is missing (e.g. Traefik CRDs not installed) or the namespace is going away
         raise kopf.TemporaryError(message, delay=MISSING_CRD_DELAY) from exc
-    if exc.status in {400, 403, 422}:
+    if _is_permanent(exc):
         raise kopf.PermanentError(message) from exc
     raise kopf.TemporaryError(message, delay=RETRY_DELAY) from exc
 
@@ -244,6 +248,7 @@ def write_status(
     pods_idx: kopf.Index[Any, Any],
     spec_error: str | None = None,
     observed_generation: int | None = None,
+    apply_error: Problem | None = None,
 ) -> None:
     """Recomputes status from the indices and writes it when it changed (under a lock per
     ModelServe, so the last writer always saw the newest observations)."""
@@ -261,6 +266,7 @@ def write_status(
             deployment=_one(deployments_idx, (namespace, name)),
             pods=[pod_view_from_dict(p) for p in pods_idx.get((namespace, name)) or []],
             spec_error=spec_error,
+            apply_error=apply_error,
         )
         generation = observed_generation or old.get("observedGeneration")
         new = compute_status(obs, previous, _now(), generation)
@@ -294,7 +300,6 @@ def reconcile(
     spec: kopf.Spec,
     body: kopf.Body,
     memo: Any,
-    logger: Logger,
     **kwargs: Any,
 ) -> None:
     deployments, pods = _index(kwargs, "deployments"), _index(kwargs, "pods")
@@ -303,21 +308,31 @@ def reconcile(
     ms = {"metadata": dict(meta), "spec": dict(spec), "status": dict(body.status)}
     generation = int(meta.get("generation", 0))
     server_uuid = server_uuid_of(meta)
-    extra = {"server_uuid": server_uuid, "generation": generation}
+    extra = {
+        "modelserve": name,
+        "namespace": namespace,
+        "server_uuid": server_uuid,
+        "generation": generation,
+    }
     try:
         owner = _owner(namespace, name, meta, spec)
     except ValidationError as exc:
         error = _spec_error(exc)
         write_status(rt, namespace, name, ms, deployments, pods, error, generation)
-        logger.warning("invalid spec: %s", error, extra=extra)
+        log.warning("invalid spec: %s", error, extra=extra)
         raise kopf.PermanentError(error) from None
     for child in children(owner, rt.manifest_config, rt.credentials):
+        what = f"{child['kind']} {child['metadata']['name']}"
         try:
             kubeapi.apply(rt.api, child)
         except ApiException as exc:
-            _raise_for(exc, f"{child['kind']} {child['metadata']['name']}")
+            problem = Problem(
+                "ApplyFailed", f"{what}: {kubeapi.error_message(exc)}", _is_permanent(exc)
+            )
+            write_status(rt, namespace, name, ms, deployments, pods, None, generation, problem)
+            _raise_for(exc, what)
     write_status(rt, namespace, name, ms, deployments, pods, None, generation)
-    logger.info("reconciled generation %s", generation, extra=extra)
+    log.info("reconciled generation %s", generation, extra=extra)
 
 
 @kopf.on.delete(*MS, optional=True)
@@ -353,7 +368,6 @@ def restore_child(
     event_type: str,
     body: Mapping[str, Any],
     modelserves_idx: kopf.Index[Any, Any],
-    logger: Logger,
 ) -> None:
     meta = body.get("metadata") or {}
     namespace = str(meta.get("namespace"))
@@ -378,12 +392,16 @@ def restore_child(
         kubeapi.apply(rt.api, desired)
     except ApiException as exc:
         _raise_for(exc, f"restore {desired['kind']} {desired['metadata']['name']}")
-    logger.info(
+    log.info(
         "restored %s %s (%s)",
         desired["kind"],
         desired["metadata"]["name"],
         "deleted" if deleted else "edited",
-        extra={"modelserve": owner_name, "server_uuid": server_uuid_of(ms["metadata"])},
+        extra={
+            "modelserve": owner_name,
+            "namespace": namespace,
+            "server_uuid": server_uuid_of(ms["metadata"]),
+        },
     )
 
 
@@ -393,10 +411,9 @@ def _register_restore(resource: tuple[str, ...]) -> None:
         type: str,
         body: kopf.Body,
         memo: Any,
-        logger: Logger,
         **kwargs: Any,
     ) -> None:
-        restore_child(runtime_of(memo), type, body, _index(kwargs, "modelserves"), logger)
+        restore_child(runtime_of(memo), type, body, _index(kwargs, "modelserves"))
 
 
 for _resource in CHILD_RESOURCES:

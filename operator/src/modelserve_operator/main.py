@@ -45,6 +45,8 @@ def setup_logging(level: str) -> None:
     configure_logging(level)
     for handler in logging.getLogger().handlers:
         handler.addFilter(KopfContextFilter())
+    # kopf reports every handler success at INFO: the operator logs its own outcomes instead
+    logging.getLogger("kopf.objects").setLevel(logging.WARNING)
     logging.getLogger("kubernetes").setLevel(logging.WARNING)
     logging.getLogger("urllib3").setLevel(logging.WARNING)
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

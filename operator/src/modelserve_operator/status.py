@@ -166,6 +166,7 @@ class Observed:
     deployment: Mapping[str, Any] | None
     pods: Sequence[PodView]
     spec_error: str | None = None
+    apply_error: Problem | None = None
     gpu_request: int = 0
     gpu_free: Mapping[str, int] | None = None
 
@@ -193,9 +194,13 @@ def _deployment_failure(deployment: Mapping[str, Any]) -> Problem | None:
 def _phase(obs: Observed, ready: int, live: Sequence[PodView]) -> tuple[Phase, str, str]:
     if obs.spec_error is not None:
         return Phase.FAILED, "InvalidSpec", obs.spec_error
+    if obs.apply_error is not None and obs.apply_error.fatal:
+        return Phase.FAILED, obs.apply_error.reason, obs.apply_error.message
     if obs.desired_replicas == 0:
         return Phase.STOPPED, "Stopped", "replicas is 0"
     if obs.deployment is None:
+        if obs.apply_error is not None:
+            return Phase.PENDING, obs.apply_error.reason, obs.apply_error.message
         return Phase.PENDING, "Reconciling", "the Deployment does not exist yet"
     if ready >= obs.desired_replicas:
         return Phase.READY, "AllReplicasReady", f"{ready}/{obs.desired_replicas} replicas ready"

@@ -1,0 +1,36 @@
+"""Runs the gateway (uvicorn, 127.0.0.1) with a fixed route instead of Kubernetes watches:
+`python bench/gateway_static.py PORT MODEL UPSTREAM_HOST UPSTREAM_PORT`. For the benchmark
+only (it allows anonymous access and a loopback upstream)."""
+
+from __future__ import annotations
+
+import sys
+
+import uvicorn
+from fastapi import FastAPI
+
+from inference_gateway.app import create_app
+from inference_gateway.catalog import Endpoint, ServeInfo, SliceInfo
+from inference_gateway.settings import GatewaySettings
+
+
+def main() -> None:
+    port, model, up_host, up_port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    settings = GatewaySettings(
+        dev_mode=True, GATEWAY_ALLOW_ANONYMOUS=True, database_url="", log_level="WARNING"
+    )
+    app: FastAPI = create_app(settings, watch=False)
+
+    @app.on_event("startup")
+    async def _route() -> None:
+        gateway = app.state.gateway
+        gateway.catalog.put_serve(ServeInfo("bench", "bench", model, (), 1))
+        gateway.catalog.put_slice(
+            SliceInfo("bench", "s", "bench", frozenset({Endpoint(up_host, up_port)}))
+        )
+
+    uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()
