@@ -79,6 +79,8 @@ def test_two_gpus_fit_five_do_not(cluster: Cluster, operator: OperatorProcess) -
     ready = cluster.condition("five", "Ready")
     assert ready is not None
     assert ready["reason"] == "Unschedulable"
+    assert "free nvidia.com/gpu per node:" in ready["message"]
+    assert "(5 requested per replica)" in ready["message"]
 
 
 def test_spec_change_rolls_out(cluster: Cluster, operator: OperatorProcess) -> None:

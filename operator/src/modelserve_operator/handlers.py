@@ -29,6 +29,7 @@ from inference_common.modelserve import (
     server_uuid_of,
 )
 from modelserve_operator import kubeapi
+from modelserve_operator.capacity import GpuFreeCache
 from modelserve_operator.manifests import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
@@ -82,6 +83,7 @@ class Runtime:
             secret_key=settings.s3_secret_key.get_secret_value(),
             secure=settings.s3_secure,
         )
+        self.gpu_free = GpuFreeCache(self.api)
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -239,6 +241,15 @@ def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def _gpu_free(rt: Runtime) -> dict[str, int] | None:
+    """Free GPUs per node for an Unschedulable message; None when they cannot be read."""
+    try:
+        return rt.gpu_free.get()
+    except ApiException as exc:
+        log.warning("cannot read GPU capacity: %s", kubeapi.error_message(exc))
+        return None
+
+
 def write_status(
     rt: Runtime,
     namespace: str,
@@ -257,16 +268,23 @@ def write_status(
     old = ms.get("status") or {}
     desired = int(spec.get("replicas", 1))
     previous = [Condition.model_validate(c) for c in old.get("conditions") or []]
+    gpu_request = int((spec.get("gpu") or {}).get("count", 0))
     with rt.lock(namespace, name):
+        views = [pod_view_from_dict(p) for p in pods_idx.get((namespace, name)) or []]
+        gpu_free = None
+        if gpu_request > 0 and any(v.unschedulable and not v.terminating for v in views):
+            gpu_free = _gpu_free(rt)
         obs = Observed(
             generation=int(meta.get("generation", 0)),
             desired_replicas=desired,
             server_uuid=server_uuid_of(meta),
             selector=f"{MODELSERVE_LABEL}={name}",
             deployment=_one(deployments_idx, (namespace, name)),
-            pods=[pod_view_from_dict(p) for p in pods_idx.get((namespace, name)) or []],
+            pods=views,
             spec_error=spec_error,
             apply_error=apply_error,
+            gpu_request=gpu_request,
+            gpu_free=gpu_free,
         )
         generation = observed_generation or old.get("observedGeneration")
         new = compute_status(obs, previous, _now(), generation)

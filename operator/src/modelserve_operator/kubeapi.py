@@ -76,6 +76,21 @@ def apply(api: ApiClient, obj: Mapping[str, Any]) -> dict[str, Any]:
     )
 
 
+def list_objects(
+    api: ApiClient,
+    path: str,
+    label_selector: str | None = None,
+    field_selector: str | None = None,
+) -> list[dict[str, Any]]:
+    query: list[tuple[str, Any]] = []
+    if label_selector:
+        query.append(("labelSelector", label_selector))
+    if field_selector:
+        query.append(("fieldSelector", field_selector))
+    items: list[dict[str, Any]] = _request(api, "GET", path, query=query).get("items") or []
+    return items
+
+
 def get_modelserve(api: ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
     try:
         return _request(api, "GET", object_path(API_VERSION, KIND, namespace, name))

@@ -1,0 +1,55 @@
+"""Table tests: free GPUs per node from nodes and pods."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from modelserve_operator.capacity import free_gpus, pod_gpus
+
+
+def node(name: str, gpus: int, unschedulable: bool = False) -> dict[str, Any]:
+    return {
+        "metadata": {"name": name},
+        "spec": {"unschedulable": unschedulable},
+        "status": {"allocatable": {"nvidia.com/gpu": str(gpus)}},
+    }
+
+
+def pod(node_name: str | None, gpus: int, phase: str = "Running", init: int = 0) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "containers": [{"resources": {"limits": {"nvidia.com/gpu": str(gpus)}}}, {}],
+    }
+    if node_name:
+        spec["nodeName"] = node_name
+    if init:
+        spec["initContainers"] = [{"resources": {"requests": {"nvidia.com/gpu": str(init)}}}]
+    return {"spec": spec, "status": {"phase": phase}}
+
+
+@pytest.mark.parametrize(
+    ("nodes", "pods", "expected"),
+    [
+        ([], [], {}),
+        ([node("a", 4), node("b", 4)], [], {"a": 4, "b": 4}),
+        ([node("a", 4), node("b", 4)], [pod("a", 2), pod("a", 1), pod("b", 4)], {"a": 1, "b": 0}),
+        ([node("a", 4)], [pod("a", 2, phase="Succeeded"), pod("a", 1, phase="Failed")], {"a": 4}),
+        ([node("a", 4)], [pod(None, 2), pod("elsewhere", 2)], {"a": 4}),
+        ([node("a", 4), node("c", 8, unschedulable=True)], [], {"a": 4}),
+        ([node("a", 2)], [pod("a", 3)], {"a": 0}),
+        ([node("a", 4)], [pod("a", 1, phase="Pending", init=3)], {"a": 1}),
+    ],
+)
+def test_free_gpus(
+    nodes: list[dict[str, Any]], pods: list[dict[str, Any]], expected: dict[str, int]
+) -> None:
+    assert free_gpus(nodes, pods) == expected
+
+
+def test_pod_gpus_ignores_garbage() -> None:
+    assert (
+        pod_gpus({"spec": {"containers": [{"resources": {"limits": {"nvidia.com/gpu": "x"}}}]}})
+        == 0
+    )
+    assert pod_gpus({}) == 0
