@@ -5,6 +5,8 @@ only (it allows anonymous access and a loopback upstream)."""
 from __future__ import annotations
 
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import uvicorn
 from fastapi import FastAPI
@@ -20,14 +22,19 @@ def main() -> None:
         dev_mode=True, GATEWAY_ALLOW_ANONYMOUS=True, database_url="", log_level="WARNING"
     )
     app: FastAPI = create_app(settings, watch=False)
+    inner = app.router.lifespan_context
 
-    @app.on_event("startup")
-    async def _route() -> None:
-        gateway = app.state.gateway
-        gateway.catalog.put_serve(ServeInfo("bench", "bench", model, (), 1))
-        gateway.catalog.put_slice(
-            SliceInfo("bench", "s", "bench", frozenset({Endpoint(up_host, up_port)}))
-        )
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with inner(app):
+            gateway = app.state.gateway
+            gateway.catalog.put_serve(ServeInfo("bench", "bench", model, (), 1))
+            gateway.catalog.put_slice(
+                SliceInfo("bench", "s", "bench", frozenset({Endpoint(up_host, up_port)}))
+            )
+            yield
+
+    app.router.lifespan_context = lifespan
 
     uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning", access_log=False)
 

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import json
+import secrets
+import uuid
 
 import ollama
 import pytest
+from sqlalchemy import delete
+from sqlalchemy.pool import NullPool
+
+from inference_common.db import make_engine, make_sessionmaker, unit_of_work
+from inference_common.tables import Model
 
 from .conftest import MODEL, RunningGateway
 
@@ -109,3 +116,40 @@ async def test_raw_ndjson_stream(gateway: RunningGateway) -> None:
     assert objects[-1]["done"] is True
     assert objects[-1]["eval_count"] >= 1
     assert all(o["model"] == MODEL for o in objects)
+
+
+async def test_show_prefers_the_registry_row(gateway: RunningGateway, database_url: str) -> None:
+    engine = make_engine(database_url, poolclass=NullPool)
+    sessions = make_sessionmaker(engine)
+    row_id = uuid.uuid4()
+    try:
+        async with unit_of_work(sessions) as db:
+            db.add(
+                Model(
+                    uuid=row_id,
+                    name=MODEL,
+                    object_key="models/smol.gguf",
+                    size_bytes=98,
+                    sha256=secrets.token_hex(32),
+                    architecture="llama",
+                    context_length=8192,
+                    parameter_count=134_515_008,
+                    file_type="Q4_1",
+                    gguf_metadata={
+                        "general.name": "SmolLM2 135M Instruct",
+                        "llama.context_length": 8192,
+                        "llama.block_count": 30,
+                    },
+                )
+            )
+        shown = await _client(gateway).show(MODEL)
+        info = shown.modelinfo or {}
+        assert info["general.architecture"] == "llama"
+        assert info["llama.context_length"] == 8192
+        assert info["llama.block_count"] == 30
+        assert info["general.name"] == "SmolLM2 135M Instruct"
+        assert shown.details.family == "llama"
+    finally:
+        async with unit_of_work(sessions) as db:
+            await db.execute(delete(Model).where(Model.uuid == row_id))
+        await engine.dispose()

@@ -10,18 +10,21 @@ from .conftest import MODEL, RunningGateway
 
 
 async def test_progress_while_running_and_after(gateway: RunningGateway) -> None:
-    async with httpx.AsyncClient(base_url=gateway.url, timeout=60) as http, http.stream(
-        "POST",
-        "/v1/chat/completions",
-        headers={**gateway.auth, "x-request-id": "req-progress-1"},
-        json={
-            "model": MODEL,
-            "messages": [{"role": "user", "content": "Story"}],
-            "max_tokens": 40,
-            "stream": True,
-            "ignore_eos": True,
-        },
-    ) as response:
+    async with (
+        httpx.AsyncClient(base_url=gateway.url, timeout=60) as http,
+        http.stream(
+            "POST",
+            "/v1/chat/completions",
+            headers={**gateway.auth, "x-request-id": "req-progress-1"},
+            json={
+                "model": MODEL,
+                "messages": [{"role": "user", "content": "Story"}],
+                "max_tokens": 40,
+                "stream": True,
+                "ignore_eos": True,
+            },
+        ) as response,
+    ):
         assert response.headers["x-request-id"] == "req-progress-1"
         lines = response.aiter_lines()
         await lines.__anext__()

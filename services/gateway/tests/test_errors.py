@@ -17,6 +17,7 @@ from inference_gateway.errors import Api, GatewayError, Kind, api_of_path, error
         ("/generate_stream", Api.TGI),
         ("/info", Api.TGI),
         ("/metrics", Api.PLATFORM),
+        ("/", Api.TGI),
     ],
 )
 def test_api_of_path(path: str, api: Api) -> None:

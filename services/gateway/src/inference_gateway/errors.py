@@ -79,7 +79,7 @@ def api_of_path(path: str) -> Api:
         return Api.OPENAI
     if path.startswith("/api/") and not path.startswith("/api/progress"):
         return Api.OLLAMA
-    if path in ("/generate", "/generate_stream", "/info"):
+    if path in ("/", "/generate", "/generate_stream", "/info"):
         return Api.TGI
     return Api.PLATFORM
 

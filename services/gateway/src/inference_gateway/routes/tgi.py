@@ -115,6 +115,15 @@ async def tgi_generate(
     return await _respond(request, gw, principal, body, stream=body.stream)
 
 
+@router.post("/", response_model=None)
+async def tgi_compat_generate(
+    body: TgiGenerateRequest, request: Request, gw: GatewayDep, principal: PrincipalDep
+) -> Response:
+    """TGI's compat route (what huggingface_hub's InferenceClient posts to): generate, or
+    generate_stream when `stream` is true."""
+    return await _respond(request, gw, principal, body, stream=body.stream)
+
+
 @router.post("/generate_stream", response_model=None)
 async def tgi_generate_stream(
     body: TgiGenerateRequest, request: Request, gw: GatewayDep, principal: PrincipalDep

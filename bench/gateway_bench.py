@@ -1,0 +1,245 @@
+"""Gateway overhead against the same llama.cpp server in the same run, direct vs through
+the gateway (both on 127.0.0.1):
+
+- added latency per request with max_tokens 1 (p50, p99) — goals < 1 ms and < 5 ms;
+- added time to first token when streaming;
+- token throughput at 16 concurrent streams, gateway / direct — goal ≥ 0.97;
+- gateway CPU per request (from /proc of the gateway process).
+
+    uv run python bench/gateway_bench.py [--requests 200] [--ttft 40] [--streams 16] [--tokens 64]
+
+Everything is bounded in count and time and stops by itself. Requests alternate between
+direct and gateway so drift on the shared machine hits both alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from inference_localstack.embedded_model import REGISTRY_NAME, embedded_model_path
+
+HERE = Path(__file__).resolve().parent
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK  # utime + stime
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def wait_http(url: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not up after {timeout}s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+BODY = {"messages": [{"role": "user", "content": "Say one word."}], "temperature": 0}
+
+
+async def one(client: httpx.AsyncClient, base: str) -> float:
+    started = time.perf_counter()
+    response = await client.post(
+        base + "/v1/chat/completions", json={**BODY, "model": REGISTRY_NAME, "max_tokens": 1}
+    )
+    response.raise_for_status()
+    return time.perf_counter() - started
+
+
+async def ttft(client: httpx.AsyncClient, base: str) -> float:
+    started = time.perf_counter()
+    async with client.stream(
+        "POST",
+        base + "/v1/chat/completions",
+        json={**BODY, "model": REGISTRY_NAME, "max_tokens": 4, "stream": True},
+    ) as response:
+        elapsed: float | None = None
+        async for line in response.aiter_lines():
+            if (
+                elapsed is None
+                and line.startswith("data: ")
+                and '"content":"' in line
+                and ('"content":""' not in line)
+            ):
+                elapsed = time.perf_counter() - started
+    if elapsed is None:
+        raise RuntimeError("stream produced no content")
+    return elapsed
+
+
+async def stream_tokens(client: httpx.AsyncClient, base: str, tokens: int) -> int:
+    count = 0
+    async with client.stream(
+        "POST",
+        base + "/v1/chat/completions",
+        json={
+            "messages": [{"role": "user", "content": "Tell me a long story."}],
+            "model": REGISTRY_NAME,
+            "max_tokens": tokens,
+            "stream": True,
+            "ignore_eos": True,
+            "temperature": 1.0,
+        },
+    ) as response:
+        async for line in response.aiter_lines():
+            if line.startswith("data: {") and '"content":"' in line:
+                count += 1
+    return count
+
+
+async def throughput(client: httpx.AsyncClient, base: str, streams: int, tokens: int) -> float:
+    started = time.perf_counter()
+    counts = await asyncio.gather(*[stream_tokens(client, base, tokens) for _ in range(streams)])
+    return sum(counts) / (time.perf_counter() - started)
+
+
+async def run(args: argparse.Namespace, direct: str, gateway: str, gateway_pid: int) -> None:
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    async with httpx.AsyncClient(timeout=120, limits=limits) as client:
+        for base in (direct, gateway):  # warm up connections and the prompt cache
+            for _ in range(5):
+                await one(client, base)
+
+        direct_lat: list[float] = []
+        gateway_lat: list[float] = []
+        cpu_before = cpu_seconds(gateway_pid)
+        for _ in range(args.requests):
+            direct_lat.append(await one(client, direct))
+            gateway_lat.append(await one(client, gateway))
+        cpu_per_request = (cpu_seconds(gateway_pid) - cpu_before) / args.requests
+
+        direct_ttft: list[float] = []
+        gateway_ttft: list[float] = []
+        for _ in range(args.ttft):
+            direct_ttft.append(await ttft(client, direct))
+            gateway_ttft.append(await ttft(client, gateway))
+
+        direct_tps = await throughput(client, direct, args.streams, args.tokens)
+        gateway_tps = await throughput(client, gateway, args.streams, args.tokens)
+        direct_tps2 = await throughput(client, direct, args.streams, args.tokens)
+        gateway_tps2 = await throughput(client, gateway, args.streams, args.tokens)
+
+    ms = 1000.0
+    d50, d99 = percentile(direct_lat, 50), percentile(direct_lat, 99)
+    g50, g99 = percentile(gateway_lat, 50), percentile(gateway_lat, 99)
+    paired = [g - d for g, d in zip(gateway_lat, direct_lat, strict=True)]
+    print(f"max_tokens=1 latency over {args.requests} requests each:")
+    print(f"  direct  p50 {d50 * ms:.2f} ms  p99 {d99 * ms:.2f} ms")
+    print(f"  gateway p50 {g50 * ms:.2f} ms  p99 {g99 * ms:.2f} ms")
+    print(
+        f"  added   p50 {(g50 - d50) * ms:.2f} ms  p99 {(g99 - d99) * ms:.2f} ms"
+        f"  (paired median {statistics.median(paired) * ms:.2f} ms)"
+    )
+    print(f"TTFT streaming over {args.ttft} requests each:")
+    print(
+        f"  direct  p50 {percentile(direct_ttft, 50) * ms:.2f} ms"
+        f"  gateway p50 {percentile(gateway_ttft, 50) * ms:.2f} ms"
+        f"  added p50 {(percentile(gateway_ttft, 50) - percentile(direct_ttft, 50)) * ms:.2f} ms"
+    )
+    ratio = (gateway_tps + gateway_tps2) / (direct_tps + direct_tps2)
+    print(f"throughput at {args.streams} streams x {args.tokens} tokens (2 rounds, alternating):")
+    print(
+        f"  direct {direct_tps:.1f}/{direct_tps2:.1f} tok/s  gateway {gateway_tps:.1f}/"
+        f"{gateway_tps2:.1f} tok/s  ratio {ratio:.3f}"
+    )
+    print(f"gateway CPU per request (max_tokens=1, non-stream): {cpu_per_request * ms:.3f} ms")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--ttft", type=int, default=40)
+    parser.add_argument("--streams", type=int, default=16)
+    parser.add_argument("--tokens", type=int, default=64)
+    args = parser.parse_args()
+
+    llama_port, gateway_port = free_port(), free_port()
+    llama = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "inference_localstack.llama_server",
+            "-m",
+            str(embedded_model_path()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(llama_port),
+            "-c",
+            str(512 * args.streams),
+            "-np",
+            str(args.streams),
+            "-t",
+            "1",
+            "--no-webui",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    gateway = subprocess.Popen(
+        [
+            sys.executable,
+            str(HERE / "gateway_static.py"),
+            str(gateway_port),
+            REGISTRY_NAME,
+            "127.0.0.1",
+            str(llama_port),
+        ],
+    )
+    try:
+        wait_http(f"http://127.0.0.1:{llama_port}/health")
+        wait_http(f"http://127.0.0.1:{gateway_port}/healthz")
+        asyncio.run(
+            run(
+                args,
+                f"http://127.0.0.1:{llama_port}",
+                f"http://127.0.0.1:{gateway_port}",
+                gateway.pid,
+            )
+        )
+    finally:
+        stop(gateway)
+        stop(llama)
+
+
+if __name__ == "__main__":
+    main()
