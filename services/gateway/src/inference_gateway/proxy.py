@@ -13,6 +13,8 @@ from typing import Any, TypeVar
 
 import httpx
 from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from inference_gateway.errors import GatewayError, Kind
 from inference_gateway.events import Generated, UpstreamStreamError, event_from_chunk, sse_data
@@ -141,6 +143,39 @@ def finish(
         Tracker.finish(progress, "failed", error.status, error.kind.value)
     else:
         Tracker.finish(progress, "failed", 500, "internal")
+
+
+class GuardedStreamingResponse(StreamingResponse):
+    """A stream whose upstream call and progress are closed even when the body iterator
+    never starts (client gone before the first byte)."""
+
+    def __init__(
+        self,
+        content: AsyncGenerator[bytes, None],
+        gw: Gateway,
+        call: UpstreamCall,
+        progress: Progress,
+        media_type: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(content, media_type=media_type, headers=headers)
+        self._gw = gw
+        self._call = call
+        self._progress = progress
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await release(self._gw, self._call, self._progress)
+
+
+async def release(gw: Gateway, call: UpstreamCall, progress: Progress) -> None:
+    """Safety net after a response: the call is closed, the request accounted for."""
+    if not call.finished:
+        await gw.upstream.finish(call)
+    if progress.finished_at is None:
+        finish(progress, ClientGoneError())
 
 
 async def _disconnected(request: Request) -> None:

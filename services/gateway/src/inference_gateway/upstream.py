@@ -25,6 +25,7 @@ MAX_ATTEMPTS = 3
 class UpstreamCall:
     replica: str
     response: httpx.Response
+    finished: bool = False
 
 
 class Upstream:
@@ -90,6 +91,10 @@ class Upstream:
         )
 
     async def finish(self, call: UpstreamCall, failed: bool = False) -> None:
+        """Closes the call and releases its replica; idempotent."""
+        if call.finished:
+            return
+        call.finished = True
         try:
             await call.response.aclose()
         finally:

@@ -8,7 +8,7 @@ from contextlib import aclosing
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 
 from inference_gateway import proxy
 from inference_gateway.apis import anthropic as api
@@ -114,13 +114,19 @@ async def create_message(
         raise
     if body.stream:
         encoder = api.AnthropicStream(message_id, route.model, separate)
-        return StreamingResponse(
+        return proxy.GuardedStreamingResponse(
             _stream(gw, route, upstream, stops, encoder, progress, first),
-            media_type="text/event-stream",
+            gw,
+            first,
+            progress,
+            "text/event-stream",
         )
-    return JSONResponse(
-        await proxy.until_disconnect(
-            request,
-            _whole(gw, route, upstream, stops, separate, progress, first, message_id),
+    try:
+        return JSONResponse(
+            await proxy.until_disconnect(
+                request,
+                _whole(gw, route, upstream, stops, separate, progress, first, message_id),
+            )
         )
-    )
+    finally:
+        await proxy.release(gw, first, progress)

@@ -9,7 +9,7 @@ from contextlib import aclosing
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 
 from inference_gateway import proxy
 from inference_gateway.apis import ollama as api
@@ -97,8 +97,11 @@ async def _respond(
         raise
     objects = _run(gw, route, path, body, progress, encoder, first, stream)
     if stream:
-        return StreamingResponse(_ndjson(objects), media_type=NDJSON)
-    return JSONResponse(await proxy.until_disconnect(request, _last(objects)))
+        return proxy.GuardedStreamingResponse(_ndjson(objects), gw, first, progress, NDJSON)
+    try:
+        return JSONResponse(await proxy.until_disconnect(request, _last(objects)))
+    finally:
+        await proxy.release(gw, first, progress)
 
 
 def _check_ctx(body: dict[str, Any]) -> None:

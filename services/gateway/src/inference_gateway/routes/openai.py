@@ -9,7 +9,7 @@ from contextlib import aclosing
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 
 from inference_gateway import proxy
 from inference_gateway.apis import openai as api
@@ -95,10 +95,13 @@ async def _generate(
             proxy.finish(progress, exc)
             raise
         rewriter = api.ChunkRewriter(route.model, separate, api.wants_usage(raw_body), chat)
-        return StreamingResponse(
+        return proxy.GuardedStreamingResponse(
             _stream(gw, route, path, body, progress, rewriter, first),
-            media_type="text/event-stream",
-            headers=SSE_HEADERS,
+            gw,
+            first,
+            progress,
+            "text/event-stream",
+            SSE_HEADERS,
         )
     error: BaseException | None = None
     tokens: int | None = None

@@ -7,7 +7,7 @@ from contextlib import aclosing
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response, StreamingResponse
+from fastapi.responses import JSONResponse, Response
 
 from inference_gateway import proxy
 from inference_gateway.apis import tgi as api
@@ -104,8 +104,13 @@ async def _respond(
         raise
     objects = _run(gw, route, upstream, params, body.inputs, progress, first, stream)
     if stream:
-        return StreamingResponse(_sse(objects), media_type="text/event-stream")
-    return JSONResponse(await proxy.until_disconnect(request, _last(objects)))
+        return proxy.GuardedStreamingResponse(
+            _sse(objects), gw, first, progress, "text/event-stream"
+        )
+    try:
+        return JSONResponse(await proxy.until_disconnect(request, _last(objects)))
+    finally:
+        await proxy.release(gw, first, progress)
 
 
 @router.post("/generate", response_model=None)
