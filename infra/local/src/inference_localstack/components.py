@@ -229,7 +229,7 @@ def traefik_static_config(cfg: StackConfig, token: str) -> dict[str, object]:
                 "allowEmptyServices": True,
             }
         },
-        "log": {"level": "INFO"},
+        "log": {"level": "INFO", "noColor": True},
         "accessLog": {},
     }
 
