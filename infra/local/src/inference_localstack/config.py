@@ -54,6 +54,9 @@ class Ports:
     minio_console: int = int(_env("LOCAL_MINIO_CONSOLE_PORT", "9001"))
     traefik_web: int = int(_env("LOCAL_TRAEFIK_PORT", "8080"))
     traefik_admin: int = int(_env("LOCAL_TRAEFIK_ADMIN_PORT", "8089"))
+    api: int = int(_env("LOCAL_API_PORT", "8200"))
+    gateway: int = int(_env("LOCAL_GATEWAY_PORT", "8203"))
+    operator: int = int(_env("LOCAL_OPERATOR_HEALTH_PORT", "8210"))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,11 @@ IDENTITIES: dict[str, tuple[str, list[str]]] = {
     "kwok": ("local:kwok", []),
     "traefik": ("local:traefik", []),
     "node-runtime": ("local:node-runtime", []),
+    # The operator's own ServiceAccount name, so deploy/operator/rbac.yaml binds it as is.
+    "operator": (
+        "system:serviceaccount:inference-system:modelserve-operator",
+        ["system:serviceaccounts"],
+    ),
 }
 
 
@@ -31,6 +36,8 @@ class Secrets:
     postgres_password: str
     minio_user: str
     minio_password: str
+    jwt_secret: str
+    admin_password: str
 
 
 def _openssl(*args: str) -> None:
@@ -137,6 +144,8 @@ def ensure_secrets(config: StackConfig) -> Secrets:
         "postgres_password": secrets.token_urlsafe(24),
         "minio_user": "inference-admin",
         "minio_password": secrets.token_urlsafe(24),
+        "jwt_secret": secrets.token_urlsafe(48),
+        "admin_password": secrets.token_urlsafe(18),
     }
     # Keys added by newer versions of the stack are generated into an existing state folder.
     before = json.dumps(data, sort_keys=True)
@@ -153,7 +162,12 @@ def ensure_secrets(config: StackConfig) -> Secrets:
     ]
     _write_private(config.pki_dir / "tokens.csv", "\n".join(token_lines) + "\n")
     return Secrets(
-        data["tokens"], data["postgres_password"], data["minio_user"], data["minio_password"]
+        tokens=data["tokens"],
+        postgres_password=data["postgres_password"],
+        minio_user=data["minio_user"],
+        minio_password=data["minio_password"],
+        jwt_secret=data["jwt_secret"],
+        admin_password=data["admin_password"],
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import yaml
 
-from inference_localstack import components, network, pki, processes
+from inference_localstack import components, network, pki, platform_services, processes
 from inference_localstack.cluster_objects import gpu_nodes, rbac_objects
 from inference_localstack.components import Component
 from inference_localstack.config import REPO_ROOT, StackConfig
@@ -28,6 +28,9 @@ MODELSERVE_CRD = REPO_ROOT / "crds" / "modelserve.yaml"
 TRAEFIK_CLUSTER_ROLE = "traefik-ingress-controller"
 # Stopped in this order; started in the reverse.
 COMPONENT_ORDER = [
+    "gateway",
+    "api",
+    "operator",
     "node-runtime",
     "traefik",
     "kwok",
@@ -302,6 +305,10 @@ def env_values(config: StackConfig, creds: pki.Secrets, bin_dir: Path) -> dict[s
         "S3_SECRET_KEY": creds.minio_password,
         "S3_SECURE": "false",
         "TRAEFIK_URL": f"http://127.0.0.1:{p.traefik_web}",
+        **platform_services.service_urls(config),
+        "ADMIN_USERNAME": platform_services.ADMIN_USERNAME,
+        "ADMIN_PASSWORD": creds.admin_password,
+        "JWT_SECRET": creds.jwt_secret,
         "DEV_MODE": "true",
         "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
     }
@@ -383,6 +390,15 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
         futures = [pool.submit(fn) for fn in (control_plane, database, object_store)]
         for future in futures:
             future.result()
+
+    db_url = database_url(config, creds)
+    for component in (
+        platform_services.operator(config, creds, db_url),
+        platform_services.api(config, creds, db_url),
+        platform_services.gateway(config, creds, db_url),
+    ):
+        start_component(config, component)
+    platform_services.register_embedded_model(config, creds)
 
     values = env_values(config, creds, bin_dir)
     write_env(config, values)

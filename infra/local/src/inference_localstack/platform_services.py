@@ -1,0 +1,142 @@
+"""The platform's own services on the local stack: the operator, the API and the gateway,
+started from the workspace's console scripts with the stack's settings, and the embedded
+default model registered through the API."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from inference_localstack import embedded_model
+from inference_localstack.components import Component
+from inference_localstack.config import StackConfig
+from inference_localstack.node.node_object import LOCAL_NODE_LABEL
+from inference_localstack.pki import Secrets
+
+SERVERS_NAMESPACE = "inference"
+ADMIN_USERNAME = "admin"
+OPERATOR_RBAC = Path(__file__).resolve().parents[4] / "deploy" / "operator" / "rbac.yaml"
+
+
+def _script(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def service_urls(cfg: StackConfig) -> dict[str, str]:
+    return {
+        "API_URL": f"http://127.0.0.1:{cfg.ports.api}",
+        "GATEWAY_URL": f"http://127.0.0.1:{cfg.ports.gateway}",
+    }
+
+
+def common_env(cfg: StackConfig, creds: Secrets, database_url: str) -> dict[str, str]:
+    return {
+        "DEV_MODE": "true",
+        "DATABASE_URL": database_url,
+        "S3_ENDPOINT": f"127.0.0.1:{cfg.ports.minio}",
+        "S3_ACCESS_KEY": creds.minio_user,
+        "S3_SECRET_KEY": creds.minio_password,
+        "S3_SECURE": "false",
+        "JWT_SECRET": creds.jwt_secret,
+    }
+
+
+def local_placement() -> dict[str, str]:
+    """New servers land on the node that really runs them here (see the node runtime)."""
+    return {
+        "SERVE_NODE_SELECTOR": json.dumps({LOCAL_NODE_LABEL: "true"}),
+        "SERVE_TOLERATIONS": json.dumps(
+            [{"key": LOCAL_NODE_LABEL, "operator": "Exists", "effect": "NoSchedule"}]
+        ),
+    }
+
+
+def operator(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
+    return Component(
+        "operator",
+        [_script("modelserve-operator")],
+        f"http://127.0.0.1:{cfg.ports.operator}/healthz",
+        env={
+            **common_env(cfg, creds, database_url),
+            "KUBECONFIG": str(cfg.pki_dir / "operator.kubeconfig"),
+            "LIVENESS_PORT": str(cfg.ports.operator),
+            "LIVENESS_HOST": "127.0.0.1",
+        },
+    )
+
+
+def api(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
+    return Component(
+        "api",
+        [_script("inference-api")],
+        f"http://127.0.0.1:{cfg.ports.api}/health",
+        env={
+            **common_env(cfg, creds, database_url),
+            **local_placement(),
+            "KUBECONFIG": str(cfg.kubeconfig),
+            "HOST": "127.0.0.1",
+            "PORT": str(cfg.ports.api),
+            "ADMIN_USERNAME": ADMIN_USERNAME,
+            "ADMIN_PASSWORD": creds.admin_password,
+            "SERVERS_NAMESPACE": SERVERS_NAMESPACE,
+        },
+    )
+
+
+def gateway(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
+    return Component(
+        "gateway",
+        [_script("inference-gateway")],
+        f"http://127.0.0.1:{cfg.ports.gateway}/health",
+        env={
+            **common_env(cfg, creds, database_url),
+            "KUBECONFIG": str(cfg.kubeconfig),
+            "GATEWAY_HOST": "127.0.0.1",
+            "GATEWAY_PORT": str(cfg.ports.gateway),
+        },
+    )
+
+
+def register_embedded_model(cfg: StackConfig, creds: Secrets) -> str:
+    """Uploads the embedded model as `smollm2:135m` unless it is registered; returns its uuid."""
+    base = service_urls(cfg)["API_URL"]
+    with httpx.Client(base_url=base, timeout=120) as http:
+        token = (
+            http.post(
+                "/auth/token", json={"username": ADMIN_USERNAME, "password": creds.admin_password}
+            )
+            .raise_for_status()
+            .json()["access_token"]
+        )
+        headers = {"Authorization": f"Bearer {token}"}
+        models = (
+            http.get("/models", headers=headers, params={"limit": 1000}).raise_for_status().json()
+        )
+        for model in models:
+            if model["name"] == embedded_model.REGISTRY_NAME:
+                return str(model["uuid"])
+        path = embedded_model.embedded_model_path()
+        started = time.monotonic()
+        with path.open("rb") as f:
+            response = http.post(
+                "/models",
+                params={"name": embedded_model.REGISTRY_NAME},
+                headers={
+                    **headers,
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(path.stat().st_size),
+                },
+                content=iter(lambda: f.read(1 << 20), b""),
+            )
+        if response.status_code == 409:  # registered meanwhile, or the same file under another name
+            return register_embedded_model(cfg, creds)
+        response.raise_for_status()
+        elapsed = time.monotonic() - started
+        print(
+            f"[stack] registered {embedded_model.REGISTRY_NAME} in {elapsed:.1f}s", file=sys.stderr
+        )
+        return str(response.json()["uuid"])
