@@ -27,7 +27,7 @@ from .conftest import (
     wait_healthy,
 )
 
-LONG = {"max_tokens": 400, "temperature": 1.0, "ignore_eos": True}
+LONG = {"max_tokens": 150, "temperature": 1.0, "ignore_eos": True}
 
 
 def _chat(model: str | None, **extra: object) -> dict[str, object]:

@@ -193,6 +193,17 @@ def create_app(
     async def healthz() -> dict[str, Any]:
         return {"status": "ok"}
 
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        """Ready once the first list of ModelServes and EndpointSlices is in."""
+        watcher: CatalogWatcher | None = app.state.watcher
+        synced = watcher is None or (
+            watcher.serves_synced.is_set() and watcher.slices_synced.is_set()
+        )
+        return JSONResponse(
+            {"status": "ready" if synced else "syncing"}, status_code=200 if synced else 503
+        )
+
     @app.get("/", include_in_schema=False)
     async def root() -> Response:
         return Response("Ollama is running", media_type="text/plain")

@@ -200,10 +200,14 @@ class CatalogWatcher:
                         self._watches.remove(w)
                 backoff = 0.5
             except ApiException as exc:
+                if self._stop.is_set():
+                    break
                 logger.warning("watch of %s failed: %s %s", what, exc.status, exc.reason)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
             except Exception as exc:  # connection resets, timeouts: relist after a pause
+                if self._stop.is_set():
+                    break
                 logger.warning("watch of %s interrupted: %r", what, exc)
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
