@@ -1,0 +1,142 @@
+"""Failure paths on the real node runtime: a model whose checksum does not match, a killed
+llama.cpp process, a killed and restarted node runtime."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from typing import Any
+
+import httpx
+from kubernetes import client
+
+from inference_common.modelserve import GROUP, PLURAL, VERSION
+from inference_localstack import components, processes
+from inference_localstack.config import StackConfig
+from inference_localstack.stack import start_component
+from inference_testkit.waiting import wait_for
+
+from .conftest import chat, netns_of_ip, netns_pids, pods_of
+
+
+def _modelserve(api: httpx.Client, name: str, sha256: str | None = None) -> dict[str, Any]:
+    model = next(m for m in api.get("/models").json() if m["name"] == "smollm2:135m")
+    detail = api.get(f"/models/{model['uuid']}").json()
+    from inference_localstack.node.node_object import LOCAL_NODE_LABEL
+
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "ModelServe",
+        "metadata": {"name": name},
+        "spec": {
+            "model": {
+                "name": "smollm2:135m",
+                "source": {"s3": {"bucket": "inference-models", "key": detail["object_key"]}},
+                "sha256": sha256 or detail["sha256"],
+                "sizeBytes": detail["size_bytes"],
+            },
+            "replicas": 1,
+            "runtime": {"contextSize": 1024},
+            "nodeSelector": {LOCAL_NODE_LABEL: "true"},
+            "tolerations": [
+                {"key": LOCAL_NODE_LABEL, "operator": "Exists", "effect": "NoSchedule"}
+            ],
+        },
+    }
+
+
+def _status(kube_api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:
+    obj = client.CustomObjectsApi(kube_api).get_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL, name
+    )
+    return dict(obj.get("status") or {})
+
+
+def _create(kube_api: client.ApiClient, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+    return dict(
+        client.CustomObjectsApi(kube_api).create_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, body
+        )
+    )
+
+
+def test_checksum_mismatch_fails_and_starts_no_server(
+    api: httpx.Client, kube_api: client.ApiClient, namespace: str
+) -> None:
+    _create(kube_api, namespace, _modelserve(api, "bad-sha", sha256="0" * 64))
+    status = wait_for(
+        lambda: (s := _status(kube_api, namespace, "bad-sha")).get("phase") == "Failed" and s,
+        timeout=120,
+        what="Failed",
+    )
+    text = str(status.get("conditions"))
+    assert "sha256" in text.lower() or "checksum" in text.lower(), status
+    (pod,) = client.CoreV1Api(kube_api).list_namespaced_pod(namespace).items
+    server = pod.status.container_statuses[0]
+    assert server.state.running is None
+    assert server.restart_count == 0
+    assert pod.status.init_container_statuses[0].last_state.terminated.exit_code == 2
+
+
+def test_killed_llama_process_restarts_and_serving_returns(
+    stack_env: dict[str, str], api: httpx.Client, kube_api: client.ApiClient, namespace: str
+) -> None:
+    created = _create(kube_api, namespace, _modelserve(api, "crashy"))
+    endpoint = f"/{created['metadata']['uid']}/"
+    wait_for(
+        lambda: _status(kube_api, namespace, "crashy").get("phase") == "Ready",
+        timeout=180,
+        what="Ready",
+    )
+    (pod,) = client.CoreV1Api(kube_api).list_namespaced_pod(namespace).items
+    netns = netns_of_ip(pod.status.pod_ip)
+    assert netns is not None
+    for pid in netns_pids(netns):
+        os.kill(pid, signal.SIGKILL)
+
+    def restarted_and_ready() -> bool:
+        (p,) = client.CoreV1Api(kube_api).list_namespaced_pod(namespace).items
+        statuses = p.status.container_statuses or []
+        return bool(statuses) and statuses[0].restart_count >= 1 and statuses[0].ready
+
+    wait_for(restarted_and_ready, timeout=120, what="container restarted and ready")
+    wait_for(
+        lambda: _status(kube_api, namespace, "crashy").get("phase") == "Ready",
+        timeout=60,
+        what="Ready again",
+    )
+    assert chat(stack_env["TRAEFIK_URL"], endpoint, stream=False).status_code == 200
+
+
+def test_node_runtime_killed_and_restarted_resumes_serving(
+    stack_env: dict[str, str], api: httpx.Client, kube_api: client.ApiClient, namespace: str
+) -> None:
+    created = _create(kube_api, namespace, _modelserve(api, "survivor"))
+    endpoint = f"/{created['metadata']['uid']}/"
+    wait_for(
+        lambda: _status(kube_api, namespace, "survivor").get("phase") == "Ready",
+        timeout=180,
+        what="Ready",
+    )
+    cfg = StackConfig()
+    pid = processes.running_pid(cfg, "node-runtime")
+    assert pid is not None
+    os.killpg(pid, signal.SIGKILL)
+    wait_for(
+        lambda: processes.running_pid(cfg, "node-runtime") is None, timeout=10, what="runtime dead"
+    )
+    start_component(cfg, components.node_runtime(cfg, sys.executable))
+
+    def answers() -> bool:
+        try:
+            return (
+                chat(stack_env["TRAEFIK_URL"], endpoint, stream=False, max_tokens=4).status_code
+                == 200
+            )
+        except httpx.HTTPError:
+            return False
+
+    wait_for(answers, timeout=180, interval=1.0, what="serving resumed")
+    assert _status(kube_api, namespace, "survivor").get("phase") == "Ready"
+    assert len(pods_of(kube_api, namespace, created["metadata"]["uid"])) <= 1
