@@ -17,7 +17,7 @@ from inference_api.policy import DefaultServePolicy, ServePolicy
 from inference_api.ratelimit import LoginRateLimiter
 from inference_api.registry import Registry
 from inference_api.routes import api_keys, auth, health, models, servers, users
-from inference_api.serving import Serving
+from inference_api.serving import Placement, Serving
 from inference_api.settings import ApiSettings
 from inference_api.state import AppState
 from inference_api.upload import UploadLimits
@@ -26,6 +26,7 @@ from inference_common import migrate
 from inference_common.auth import TokenSigner
 from inference_common.db import make_engine, make_sessionmaker, unit_of_work
 from inference_common.kube import api_client
+from inference_common.modelserve import Toleration
 from inference_common.s3 import ensure_bucket, minio_client
 from inference_common.web import install_common, operation_id
 
@@ -33,6 +34,12 @@ SERVICE = "inference-api"
 MAX_CONCURRENT_UPLOADS = 4
 
 logger = logging.getLogger(__name__)
+
+
+def placement(settings: ApiSettings) -> Placement:
+    """Scheduling for new ModelServes; invalid settings stop start-up here."""
+    tolerations = [Toleration.model_validate(t) for t in settings.serve_tolerations or []]
+    return Placement(settings.serve_node_selector, tolerations or None)
 
 
 async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) -> AppState:
@@ -82,6 +89,7 @@ async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) 
             or DefaultServePolicy(settings.max_replicas, frozenset(settings.allowed_namespaces)),
             bucket=settings.models_bucket,
             default_namespace=settings.servers_namespace,
+            placement=placement(settings),
         ),
         upload_executor=upload_executor,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
@@ -27,6 +27,7 @@ from inference_common.modelserve import (
     Phase,
     RuntimeFlagError,
     S3Source,
+    Toleration,
     endpoint_path,
     modelserve_object,
     parse_runtime_params,
@@ -45,8 +46,19 @@ def _validation_message(exc: ValidationError) -> str:
     return f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
 
 
-def build_spec(model: Model, bucket: str, request: ServeRequest) -> ModelServeSpec:
+@dataclass(frozen=True)
+class Placement:
+    """Scheduling added to every ModelServe this service creates (from settings)."""
+
+    node_selector: dict[str, str] | None = None
+    tolerations: list[Toleration] | None = None
+
+
+def build_spec(
+    model: Model, bucket: str, request: ServeRequest, placement: Placement | None = None
+) -> ModelServeSpec:
     """The ModelServe spec of a serve request (pure); 422 naming the bad flag or field."""
+    placement = placement or Placement()
     try:
         runtime = parse_runtime_params(request.runtime_params)
     except RuntimeFlagError as exc:
@@ -66,6 +78,8 @@ def build_spec(model: Model, bucket: str, request: ServeRequest) -> ModelServeSp
             replicas=request.replicas,
             gpu=gpu,
             runtime=runtime,
+            node_selector=placement.node_selector,
+            tolerations=placement.tolerations,
         )
     except ValidationError as exc:
         raise UnprocessableError(_validation_message(exc)) from exc
@@ -106,6 +120,7 @@ class Serving:
     policy: ServePolicy
     bucket: str
     default_namespace: str
+    placement: Placement = field(default_factory=Placement)
 
     async def _model(self, session: AsyncSession, request: ServeRequest) -> Model:
         models = ModelRepository(session)
@@ -128,7 +143,7 @@ class Serving:
         model = await self._model(session, request)
         if model.state != "ready":
             raise UnprocessableError(f"model {model.name!r} is not ready ({model.state})")
-        spec = build_spec(model, self.bucket, request)
+        spec = build_spec(model, self.bucket, request, self.placement)
         namespace = request.namespace or self.default_namespace
         await self.policy.check(
             ServeRequestFacts(

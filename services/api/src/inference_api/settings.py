@@ -7,7 +7,7 @@ message naming the variable.
 from __future__ import annotations
 
 import secrets
-from typing import Self
+from typing import Any, Self
 
 from pydantic import Field, SecretStr, model_validator
 
@@ -38,6 +38,12 @@ class ApiSettings(CommonSettings):
     servers_namespace: str = Field("inference", description="Namespace of new ModelServes.")
     allowed_namespaces: list[str] = Field(default_factory=lambda: ["inference"])
     max_replicas: int = Field(5, ge=0)
+    serve_node_selector: dict[str, str] | None = Field(
+        None, description="nodeSelector put on every new ModelServe (JSON object)."
+    )
+    serve_tolerations: list[dict[str, Any]] | None = Field(
+        None, description="Tolerations put on every new ModelServe (JSON list)."
+    )
 
     run_migrations: bool = Field(True, description="Upgrade the schema to head at start-up.")
     watch_modelserves: bool = Field(True, description="Mirror ModelServe status into Postgres.")

@@ -10,6 +10,7 @@ the reader, so MinIO aborts the upload and nothing is left behind.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator
@@ -22,6 +23,7 @@ from inference_api.gguf import GGUFError, GGUFHeader, GGUFStreamParser
 from inference_common.errors import AppError, PayloadTooLargeError, UnprocessableError
 
 BLOCK_BYTES = 1024 * 1024
+IDLE_TIMEOUT_SECONDS = 120
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,14 @@ class _BlockReader:
         self.header: GGUFHeader | None = None
 
     def _next_block(self) -> bytes | None:
-        item = asyncio.run_coroutine_threadsafe(self._queue.get(), self._loop).result()
+        waiting = asyncio.run_coroutine_threadsafe(self._queue.get(), self._loop)
+        try:
+            item = waiting.result(timeout=IDLE_TIMEOUT_SECONDS)
+        except concurrent.futures.TimeoutError:
+            waiting.cancel()
+            raise UploadAbortedError(
+                f"no upload data for {IDLE_TIMEOUT_SECONDS} s; upload abandoned"
+            ) from None
         if isinstance(item, _Failure):
             raise item.error
         if item is None:
