@@ -29,9 +29,8 @@ async def test_text_generation_with_details(gateway: RunningGateway) -> None:
 
 async def test_text_generation_stream(gateway: RunningGateway) -> None:
     def run() -> list[str]:
-        return list(
-            _client(gateway).text_generation("Once upon a time", max_new_tokens=3, stream=True)
-        )
+        client = _client(gateway)  # kept alive while the stream is read
+        return list(client.text_generation("Once upon a time", max_new_tokens=3, stream=True))
 
     pieces = await asyncio.to_thread(run)
     assert "".join(pieces)
