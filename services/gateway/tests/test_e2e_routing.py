@@ -107,10 +107,11 @@ async def test_least_outstanding_spreads_concurrent_streams(
             for _ in range(4)
         ]
         responses = [await s.__aenter__() for s in streams]
+        lines = [r.aiter_lines() for r in responses]  # kept: dropping one closes its stream
         try:
-            for response in responses:  # each has produced output: it is on a replica
+            for response, it in zip(responses, lines, strict=True):
                 assert response.status_code == 200
-                await response.aiter_lines().__anext__()
+                await it.__anext__()  # output arrived: the request is on a replica
             assert sorted(gw.state.balancer.outstanding.values()) == [2, 2]
             busy = [await _slots_busy(r) for r in replicas]
             assert busy == [2, 2]
