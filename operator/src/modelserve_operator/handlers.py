@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -65,6 +66,31 @@ MISSING_CRD_DELAY = 30.0
 log = logging.getLogger("modelserve_operator")
 
 
+@dataclass
+class Known:
+    """The operator's latest knowledge of one ModelServe."""
+
+    meta: dict[str, Any]
+    spec: dict[str, Any]
+    generation: int
+    status: dict[str, Any]
+    observed_generation: int | None = None
+    spec_error: str | None = None
+    apply_error: Problem | None = None
+
+    @staticmethod
+    def from_object(obj: Mapping[str, Any]) -> Known:
+        meta = dict(obj.get("metadata") or {})
+        status = dict(obj.get("status") or {})
+        return Known(
+            meta=meta,
+            spec=dict(obj.get("spec") or {}),
+            generation=int(meta.get("generation", 0)),
+            status=status,
+            observed_generation=status.get("observedGeneration"),
+        )
+
+
 class Runtime:
     """What handlers share, kept in kopf's memo: settings, client, per-object locks."""
 
@@ -84,6 +110,7 @@ class Runtime:
             secure=settings.s3_secure,
         )
         self.gpu_free = GpuFreeCache(self.api)
+        self.known: dict[tuple[str, str], Known] = {}
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._locks_guard = threading.Lock()
 
@@ -94,6 +121,7 @@ class Runtime:
     def forget(self, namespace: str, name: str) -> None:
         with self._locks_guard:
             self._locks.pop((namespace, name), None)
+            self.known.pop((namespace, name), None)
 
 
 def runtime_of(memo: Any) -> Runtime:
@@ -254,40 +282,49 @@ def write_status(
     rt: Runtime,
     namespace: str,
     name: str,
-    ms: Mapping[str, Any],
     deployments_idx: kopf.Index[Any, Any],
     pods_idx: kopf.Index[Any, Any],
-    spec_error: str | None = None,
-    observed_generation: int | None = None,
-    apply_error: Problem | None = None,
+    from_index: Mapping[str, Any] | None = None,
 ) -> None:
-    """Recomputes status from the indices and writes it when it changed (under a lock per
-    ModelServe, so the last writer always saw the newest observations)."""
-    meta = ms.get("metadata") or {}
-    spec = ms.get("spec") or {}
-    old = ms.get("status") or {}
-    desired = int(spec.get("replicas", 1))
-    previous = [Condition.model_validate(c) for c in old.get("conditions") or []]
-    gpu_request = int((spec.get("gpu") or {}).get("count", 0))
+    """Recomputes status from what the operator knows and writes it when it changed.
+
+    Runs under a lock per ModelServe, so the last writer always saw the newest observations.
+    The operator's memory (`Known`: the last reconciled spec, its outcome and the last status
+    written) wins over the watch index, which may still hold an older version of the object.
+    """
     with rt.lock(namespace, name):
+        known = rt.known.get((namespace, name))
+        if from_index is not None:
+            index_meta = from_index.get("metadata") or {}
+            if (
+                known is None
+                or index_meta.get("uid") != known.meta.get("uid")  # deleted and re-created
+                or int(index_meta.get("generation", 0)) > known.generation
+            ):
+                known = Known.from_object(from_index)
+                rt.known[(namespace, name)] = known
+        if known is None:
+            return
         views = [pod_view_from_dict(p) for p in pods_idx.get((namespace, name)) or []]
+        gpu_request = int((known.spec.get("gpu") or {}).get("count", 0))
         gpu_free = None
         if gpu_request > 0 and any(v.unschedulable and not v.terminating for v in views):
             gpu_free = _gpu_free(rt)
         obs = Observed(
-            generation=int(meta.get("generation", 0)),
-            desired_replicas=desired,
-            server_uuid=server_uuid_of(meta),
+            generation=known.generation,
+            desired_replicas=int(known.spec.get("replicas", 1)),
+            server_uuid=server_uuid_of(known.meta),
             selector=f"{MODELSERVE_LABEL}={name}",
             deployment=_one(deployments_idx, (namespace, name)),
             pods=views,
-            spec_error=spec_error,
-            apply_error=apply_error,
+            spec_error=known.spec_error,
+            apply_error=known.apply_error,
             gpu_request=gpu_request,
             gpu_free=gpu_free,
         )
-        generation = observed_generation or old.get("observedGeneration")
-        new = compute_status(obs, previous, _now(), generation)
+        old = known.status
+        previous = [Condition.model_validate(c) for c in old.get("conditions") or []]
+        new = compute_status(obs, previous, _now(), known.observed_generation)
         if not status_changed(old, new):
             return
         try:
@@ -296,16 +333,41 @@ def write_status(
             if exc.status == 404:
                 return  # the ModelServe is gone
             raise
+        known.status = new.to_k8s()
+    if old.get("phase") == new.phase.value:
+        return
     log.info(
-        "status %s",
+        "phase %s → %s",
+        old.get("phase") or "-",
         new.phase.value,
         extra={
             "modelserve": name,
             "namespace": namespace,
             "server_uuid": obs.server_uuid,
             "ready_replicas": new.ready_replicas,
+            "reason": new.conditions[0].reason if new.conditions else None,
         },
     )
+
+
+def _remember(
+    rt: Runtime,
+    namespace: str,
+    name: str,
+    obj: Mapping[str, Any],
+    spec_error: str | None = None,
+    apply_error: Problem | None = None,
+) -> None:
+    """Records the spec just reconciled and its outcome (the status writers' source)."""
+    with rt.lock(namespace, name):
+        fresh = Known.from_object(obj)
+        before = rt.known.get((namespace, name))
+        if before is not None:
+            fresh.status = before.status
+        fresh.observed_generation = fresh.generation
+        fresh.spec_error = spec_error
+        fresh.apply_error = apply_error
+        rt.known[(namespace, name)] = fresh
 
 
 @kopf.on.resume(*MS)
@@ -323,20 +385,20 @@ def reconcile(
     deployments, pods = _index(kwargs, "deployments"), _index(kwargs, "pods")
     rt = runtime_of(memo)
     namespace = namespace or ""
-    ms = {"metadata": dict(meta), "spec": dict(spec), "status": dict(body.status)}
+    obj = {"metadata": dict(meta), "spec": dict(spec), "status": dict(body.status)}
     generation = int(meta.get("generation", 0))
-    server_uuid = server_uuid_of(meta)
     extra = {
         "modelserve": name,
         "namespace": namespace,
-        "server_uuid": server_uuid,
+        "server_uuid": server_uuid_of(meta),
         "generation": generation,
     }
     try:
         owner = _owner(namespace, name, meta, spec)
     except ValidationError as exc:
         error = _spec_error(exc)
-        write_status(rt, namespace, name, ms, deployments, pods, error, generation)
+        _remember(rt, namespace, name, obj, spec_error=error)
+        write_status(rt, namespace, name, deployments, pods)
         log.warning("invalid spec: %s", error, extra=extra)
         raise kopf.PermanentError(error) from None
     for child in children(owner, rt.manifest_config, rt.credentials):
@@ -347,9 +409,11 @@ def reconcile(
             problem = Problem(
                 "ApplyFailed", f"{what}: {kubeapi.error_message(exc)}", _is_permanent(exc)
             )
-            write_status(rt, namespace, name, ms, deployments, pods, None, generation, problem)
+            _remember(rt, namespace, name, obj, apply_error=problem)
+            write_status(rt, namespace, name, deployments, pods)
             _raise_for(exc, what)
-    write_status(rt, namespace, name, ms, deployments, pods, None, generation)
+    _remember(rt, namespace, name, obj)
+    write_status(rt, namespace, name, deployments, pods)
     log.info("reconciled generation %s", generation, extra=extra)
 
 
@@ -451,7 +515,7 @@ def _refresh_owner_status(
     if ms is None or (ms.get("metadata") or {}).get("deletionTimestamp"):
         return
     write_status(
-        rt, namespace, owner_name, ms, _index(indices, "deployments"), _index(indices, "pods")
+        rt, namespace, owner_name, _index(indices, "deployments"), _index(indices, "pods"), ms
     )
 
 
