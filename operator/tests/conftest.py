@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -24,6 +25,17 @@ from inference_testkit.waiting import wait_for
 CRD_PATH = Path(__file__).resolve().parents[2] / "crds" / "modelserve.yaml"
 SIMULATED = {"inference.local/simulated": "true"}
 SHA = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+
+
+@pytest.fixture
+def namespace(kube_api: client.ApiClient) -> Iterator[str]:
+    """A fresh namespace per test, prefixed `opt-`: the stack's own operator skips these
+    (OPERATOR_NAMESPACES='["!opt-*,!bench-*"]'), so only the operator under test acts here."""
+    name = f"opt-{secrets.token_hex(4)}"
+    core = client.CoreV1Api(kube_api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    core.delete_namespace(name, propagation_policy="Background")
 
 
 @pytest.fixture(scope="session")

@@ -145,7 +145,9 @@ def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     settings.persistence.finalizer = f"{GROUP}/operator"
     settings.posting.level = logging.WARNING  # k8s Events only for warnings and errors
     settings.execution.max_workers = op.max_workers
-    settings.scanning.disabled = True  # no CRD/namespace scanning: less RBAC, fixed resources
+    # namespace globs ("!opt-*") need kopf to watch namespaces; exact names or cluster-wide do not
+    patterns = [ns for ns in memo.get("namespaces") or [] if any(c in ns for c in "*?!,")]
+    settings.scanning.disabled = not patterns
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
     settings.watching.connect_timeout = 10

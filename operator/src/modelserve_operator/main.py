@@ -59,7 +59,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "--namespace",
         action="append",
         default=None,
-        help="serve only this namespace (repeatable); overrides OPERATOR_NAMESPACES",
+        help="serve only this namespace or glob pattern such as '!opt-*' (repeatable); "
+        "overrides OPERATOR_NAMESPACES",
     )
     args = parser.parse_args(argv)
     settings = OperatorSettings()  # fails fast on unsafe settings, before connecting
@@ -70,6 +71,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     assert handlers.reconcile is not None  # the import registers the handlers
     kopf.run(
+        memo=kopf.Memo(namespaces=namespaces),
         standalone=True,
         clusterwide=not namespaces,
         namespaces=namespaces,
