@@ -13,7 +13,7 @@ from inference_common import migrate
 from inference_common.auth import hash_password, verify_password
 from inference_common.db import make_engine
 from inference_common.tables import User
-from inference_testkit.database import create_database, drop_database
+from inference_testkit.database import create_database_async, drop_database_async
 
 SCHEMA_TABLES = {"users", "api_keys", "models", "servers"}
 
@@ -29,7 +29,9 @@ async def _tables(url: str) -> set[str]:
 async def test_alembic_upgrade_and_downgrade_on_a_fresh_database(
     stack_env: dict[str, str],
 ) -> None:
-    url = create_database(stack_env["DATABASE_URL"], f"mig_{secrets.token_hex(4)}", False)
+    url = await create_database_async(
+        stack_env["DATABASE_URL"], f"mig_{secrets.token_hex(4)}", migrate_schema=False
+    )
     try:
         assert await _tables(url) == set()
         migrate.upgrade(url)
@@ -39,7 +41,7 @@ async def test_alembic_upgrade_and_downgrade_on_a_fresh_database(
         migrate.upgrade(url)
         assert await _tables(url) >= SCHEMA_TABLES
     finally:
-        drop_database(url)
+        await drop_database_async(url)
 
 
 async def test_round_trip_through_sqlalchemy_async(db_session: AsyncSession) -> None:

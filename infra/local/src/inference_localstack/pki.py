@@ -160,7 +160,10 @@ def ensure_secrets(config: StackConfig) -> Secrets:
         f'{data["tokens"][name]},{user},{user},"{",".join(groups)}"'
         for name, (user, groups) in IDENTITIES.items()
     ]
-    _write_private(config.pki_dir / "tokens.csv", "\n".join(token_lines) + "\n")
+    token_file = config.pki_dir / "tokens.csv"
+    token_text = "\n".join(token_lines) + "\n"
+    if not token_file.exists() or token_file.read_text() != token_text:
+        _write_private(token_file, token_text)
     return Secrets(
         tokens=data["tokens"],
         postgres_password=data["postgres_password"],

@@ -91,7 +91,7 @@ def gateway(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
     return Component(
         "gateway",
         [_script("inference-gateway")],
-        f"http://127.0.0.1:{cfg.ports.gateway}/health",
+        f"http://127.0.0.1:{cfg.ports.gateway}/metrics",
         env={
             **common_env(cfg, creds, database_url),
             "KUBECONFIG": str(cfg.kubeconfig),

@@ -347,7 +347,11 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
         d.mkdir(parents=True, exist_ok=True)
     network.up(config.network)
     pki.ensure_certificates(config)
+    tokens_file = config.pki_dir / "tokens.csv"
+    tokens_before = tokens_file.read_text() if tokens_file.exists() else ""
     creds = pki.ensure_secrets(config)
+    if tokens_file.read_text() != tokens_before:
+        processes.stop(config, "kube-apiserver")  # it reads the token file only at start
     pki.write_kubeconfigs(config, creds)
     prepare_postgres(config, pg_bin, creds)
     config.data_dir("minio").mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,5 @@
-"""Throwaway databases for tests: created next to the stack's database, migrated once."""
+"""Throwaway databases for tests: created next to the stack's database, migrated once.
+Each operation has an async form (for async tests) and a sync one (for fixtures)."""
 
 from __future__ import annotations
 
@@ -26,16 +27,24 @@ async def _admin_execute(base_url: str, statement: str) -> None:
         await conn.close()
 
 
-def create_database(base_url: str, name: str, migrate_schema: bool = True) -> str:
+async def create_database_async(base_url: str, name: str, migrate_schema: bool = True) -> str:
     """Creates database `name` beside the one in base_url; returns its URL."""
-    asyncio.run(_admin_execute(base_url, f'CREATE DATABASE "{name}"'))
+    await _admin_execute(base_url, f'CREATE DATABASE "{name}"')
     url = make_url(base_url).set(database=name).render_as_string(hide_password=False)
     if migrate_schema:
         migrate.upgrade(url)
     return url
 
 
-def drop_database(url: str) -> None:
+async def drop_database_async(url: str) -> None:
     parsed = make_url(url)
     admin = parsed.set(database="postgres").render_as_string(hide_password=False)
-    asyncio.run(_admin_execute(admin, f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+    await _admin_execute(admin, f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+
+
+def create_database(base_url: str, name: str, migrate_schema: bool = True) -> str:
+    return asyncio.run(create_database_async(base_url, name, migrate_schema))
+
+
+def drop_database(url: str) -> None:
+    asyncio.run(drop_database_async(url))
