@@ -175,6 +175,7 @@ def start_operator(env: dict[str, str], ns: str, log: Path) -> tuple[subprocess.
         "S3_ACCESS_KEY": env["S3_ACCESS_KEY"],
         "S3_SECRET_KEY": env["S3_SECRET_KEY"],
         "LIVENESS_PORT": str(port),
+        "LIVENESS_HOST": "127.0.0.1",
         "LOG_LEVEL": "WARNING",
     }
     with log.open("wb") as out:

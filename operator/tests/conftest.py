@@ -80,7 +80,7 @@ class OperatorProcess:
 
     def start(self) -> OperatorProcess:
         self.port = _free_port()
-        env = {**self.env, "LIVENESS_PORT": str(self.port)}
+        env = {**self.env, "LIVENESS_PORT": str(self.port), "LIVENESS_HOST": "127.0.0.1"}
         args = [sys.executable, "-m", "modelserve_operator.main"]
         for ns in self.namespaces:
             args += ["-n", ns]

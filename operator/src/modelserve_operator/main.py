@@ -67,7 +67,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     setup_logging(settings.log_level)
     namespaces: list[str] = list(args.namespace or settings.namespaces)
     liveness = (
-        f"http://0.0.0.0:{settings.liveness_port}/healthz" if settings.liveness_port else None
+        f"http://{settings.liveness_host}:{settings.liveness_port}/healthz"
+        if settings.liveness_port
+        else None
     )
     assert handlers.reconcile is not None  # the import registers the handlers
     kopf.run(

@@ -36,6 +36,10 @@ class OperatorSettings(CommonSettings):
     liveness_port: int | None = Field(
         None, ge=1, le=65535, description="Serve kopf's /healthz on this port when set."
     )
+    liveness_host: str = Field(
+        "0.0.0.0",  # noqa: S104 - a probe endpoint for the kubelet; 127.0.0.1 locally
+        description="Address of the /healthz endpoint.",
+    )
 
     @property
     def fetch_s3_endpoint(self) -> str:
