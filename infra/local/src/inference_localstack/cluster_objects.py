@@ -108,7 +108,7 @@ def rbac_objects(traefik_cluster_role: str) -> list[dict[str, Any]]:
             {
                 "apiGroups": ["coordination.k8s.io"],
                 "resources": ["leases"],
-                "verbs": ["get", "create", "update"],
+                "verbs": ["get", "create", "update", "patch"],
             },
         ],
     }

@@ -136,18 +136,20 @@ class NodeRuntime:
             self.name,
             {"status": node_status(self.machine, self.net.host_node_ip, self.name, stamp)},
         )
-        lease = client.V1Lease(
-            metadata=client.V1ObjectMeta(name=self.name, namespace="kube-node-lease"),
-            spec=client.V1LeaseSpec(
-                holder_identity=self.name, lease_duration_seconds=LEASE_SECONDS, renew_time=now
-            ),
-        )
+        renew = {
+            "spec": {
+                "holderIdentity": self.name,
+                "leaseDurationSeconds": LEASE_SECONDS,
+                "renewTime": now.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            }
+        }
         try:
-            self.leases.replace_namespaced_lease(self.name, "kube-node-lease", lease)
+            self.leases.patch_namespaced_lease(self.name, "kube-node-lease", renew)
         except ApiException as exc:
             if exc.status != 404:
                 raise
-            self.leases.create_namespaced_lease("kube-node-lease", lease)
+            body = {"metadata": {"name": self.name}, **renew}
+            self.leases.create_namespaced_lease("kube-node-lease", body)  # type: ignore[arg-type]
         self.last_contact = time.monotonic()
 
     def heartbeat_loop(self) -> None:
