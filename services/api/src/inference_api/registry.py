@@ -87,6 +87,7 @@ def model_detail(row: Model) -> ModelDetail:
     template = kv.get("tokenizer.chat_template")
     return ModelDetail(
         **model_out(row).model_dump(),
+        object_key=row.object_key,
         chat_template=template if isinstance(template, str) else None,
         metadata=row.gguf_metadata or {},
     )

@@ -102,6 +102,7 @@ class ModelOut(BaseModel):
 
 
 class ModelDetail(ModelOut):
+    object_key: str = Field(description="Key of the file in the models bucket (for ModelServes).")
     chat_template: str | None
     metadata: dict[str, Any]
 
