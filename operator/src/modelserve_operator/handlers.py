@@ -11,11 +11,13 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
@@ -31,6 +33,7 @@ from inference_common.modelserve import (
 )
 from modelserve_operator import kubeapi
 from modelserve_operator.capacity import GpuFreeCache
+from modelserve_operator.coalesce import Coalescer
 from modelserve_operator.manifests import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
@@ -61,6 +64,7 @@ CHILD_RESOURCES = (
     ("traefik.io", "v1alpha1", "ingressroutes"),
 )
 RETRY_DELAY = 5.0
+STATUS_WORKERS = 4
 MISSING_CRD_DELAY = 30.0
 
 log = logging.getLogger("modelserve_operator")
@@ -96,7 +100,15 @@ class Runtime:
 
     def __init__(self, settings: OperatorSettings) -> None:
         self.settings = settings
-        self.api = api_client(settings.kubeconfig)
+        configuration = api_client(settings.kubeconfig).configuration
+        configuration.connection_pool_maxsize = 2 * settings.max_workers + STATUS_WORKERS
+        self.api = ApiClient(configuration)
+        self.apply_pool = ThreadPoolExecutor(settings.max_workers, thread_name_prefix="apply")
+        self.status_pool = ThreadPoolExecutor(STATUS_WORKERS, thread_name_prefix="status")
+        self.status_queue: Coalescer[tuple[str, str]] = Coalescer(
+            self.status_pool, lambda key: _status_job(self, key)
+        )
+        self.indices: dict[str, kopf.Index[Any, Any]] = {}
         self.manifest_config = ManifestConfig(
             llama_image=settings.llama_image,
             llama_cuda_image=settings.llama_cuda_image,
@@ -181,7 +193,10 @@ def login(memo: Any, **_: Any) -> kopf.ConnectionInfo:
 
 @kopf.on.cleanup()
 def close(memo: Any, **_: Any) -> None:
-    runtime_of(memo).api.close()
+    rt = runtime_of(memo)
+    rt.apply_pool.shutdown(wait=True)
+    rt.status_pool.shutdown(wait=True)
+    rt.api.close()
 
 
 # --- indices (in-memory views kopf keeps current from its watches) ----------------------------
@@ -352,6 +367,37 @@ def write_status(
     )
 
 
+def request_status(rt: Runtime, namespace: str, name: str, kwargs: Mapping[str, Any]) -> None:
+    """Queues a status refresh for one ModelServe (coalesced; runs in the status pool)."""
+    if not rt.indices:
+        rt.indices = {n: _index(kwargs, n) for n in ("modelserves", "deployments", "pods")}
+    rt.status_queue.submit((namespace, name))
+
+
+def _status_job(rt: Runtime, key: tuple[str, str]) -> None:
+    namespace, name = key
+    ms = _one(rt.indices["modelserves"], key)
+    if ms is None or (ms.get("metadata") or {}).get("deletionTimestamp"):
+        if key not in rt.known:
+            return
+        ms = None
+    try:
+        write_status(
+            rt, namespace, name, rt.indices["deployments"], rt.indices["pods"], from_index=ms
+        )
+    except ApiException as exc:
+        # requeue like a controller would; the retry computes from the newest state again
+        log.warning(
+            "status write failed, retrying in %ss: %s",
+            RETRY_DELAY,
+            kubeapi.error_message(exc),
+            extra={"modelserve": name, "namespace": namespace},
+        )
+        retry = threading.Timer(RETRY_DELAY, rt.status_queue.submit, args=(key,))
+        retry.daemon = True
+        retry.start()
+
+
 def _remember(
     rt: Runtime,
     namespace: str,
@@ -384,7 +430,6 @@ def reconcile(
     memo: Any,
     **kwargs: Any,
 ) -> None:
-    deployments, pods = _index(kwargs, "deployments"), _index(kwargs, "pods")
     rt = runtime_of(memo)
     namespace = namespace or ""
     obj = {"metadata": dict(meta), "spec": dict(spec), "status": dict(body.status)}
@@ -400,22 +445,28 @@ def reconcile(
     except ValidationError as exc:
         error = _spec_error(exc)
         _remember(rt, namespace, name, obj, spec_error=error)
-        write_status(rt, namespace, name, deployments, pods)
+        request_status(rt, namespace, name, kwargs)
         log.warning("invalid spec: %s", error, extra=extra)
         raise kopf.PermanentError(error) from None
-    for child in children(owner, rt.manifest_config, rt.credentials):
-        what = f"{child['kind']} {child['metadata']['name']}"
-        try:
-            kubeapi.apply(rt.api, child)
-        except ApiException as exc:
-            problem = Problem(
-                "ApplyFailed", f"{what}: {kubeapi.error_message(exc)}", _is_permanent(exc)
-            )
-            _remember(rt, namespace, name, obj, apply_error=problem)
-            write_status(rt, namespace, name, deployments, pods)
-            _raise_for(exc, what)
+    objects = children(owner, rt.manifest_config, rt.credentials)
+    # what the pods need first (in parallel), then the Deployment that makes the pods
+    waves = [[c for c in objects if c["kind"] != "Deployment"]]
+    waves.append([c for c in objects if c["kind"] == "Deployment"])
+    for wave in waves:
+        futures = [(c, rt.apply_pool.submit(kubeapi.apply, rt.api, c)) for c in wave]
+        for child, future in futures:
+            what = f"{child['kind']} {child['metadata']['name']}"
+            try:
+                future.result()
+            except ApiException as exc:
+                problem = Problem(
+                    "ApplyFailed", f"{what}: {kubeapi.error_message(exc)}", _is_permanent(exc)
+                )
+                _remember(rt, namespace, name, obj, apply_error=problem)
+                request_status(rt, namespace, name, kwargs)
+                _raise_for(exc, what)
     _remember(rt, namespace, name, obj)
-    write_status(rt, namespace, name, deployments, pods)
+    request_status(rt, namespace, name, kwargs)
     log.info("reconciled generation %s", generation, extra=extra)
 
 
@@ -508,17 +559,11 @@ def _refresh_owner_status(
     rt: Runtime,
     namespace: str,
     labels: Mapping[str, str],
-    indices: Mapping[str, Any],
+    kwargs: Mapping[str, Any],
 ) -> None:
     owner_name = labels.get(MODELSERVE_LABEL)
-    if not owner_name:
-        return
-    ms = _one(_index(indices, "modelserves"), (namespace, owner_name))
-    if ms is None or (ms.get("metadata") or {}).get("deletionTimestamp"):
-        return
-    write_status(
-        rt, namespace, owner_name, _index(indices, "deployments"), _index(indices, "pods"), ms
-    )
+    if owner_name:
+        request_status(rt, namespace, owner_name, kwargs)
 
 
 @kopf.on.event("apps", "v1", "deployments", labels=MANAGED, id="status-from-deployment")
