@@ -31,12 +31,15 @@ from inference_testkit.database import create_database, drop_database
 @pytest.fixture(scope="session")
 def stack_env() -> Iterator[dict[str, str]]:
     config = StackConfig()
-    started = False
+    # Only a session that found nothing running stops the stack again: one that repaired a
+    # partly running stack leaves it to whoever started it.
+    nothing_ran = not any(
+        running for name, running in stack.status(config).items() if name != "network"
+    )
     if not stack.is_healthy(config):
         stack.up(config)
-        started = True
     yield stack.read_env(config)
-    if started and os.environ.get("KEEP_STACK") != "1":
+    if nothing_ran and os.environ.get("KEEP_STACK") != "1":
         stack.down(config)
 
 
