@@ -48,6 +48,7 @@ class ServerRepository:
         row.phase = Phase.STOPPED.value
         row.ready_replicas = 0
         await self.session.flush()
+        await self.session.refresh(row)  # updated_at is set by the database
 
     async def upsert_mirror(self, mirrored: MirroredServer) -> None:
         """Inserts a server first seen in Kubernetes (kubectl) or updates the status columns
