@@ -176,7 +176,7 @@ def start_operator(env: dict[str, str], ns: str, log: Path) -> tuple[subprocess.
         "S3_SECRET_KEY": env["S3_SECRET_KEY"],
         "LIVENESS_PORT": str(port),
         "LIVENESS_HOST": "127.0.0.1",
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": os.environ.get("BENCH_OPERATOR_LOG_LEVEL", "WARNING"),
     }
     with log.open("wb") as out:
         proc = subprocess.Popen(

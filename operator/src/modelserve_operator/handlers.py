@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -448,6 +449,7 @@ def reconcile(
         request_status(rt, namespace, name, kwargs)
         log.warning("invalid spec: %s", error, extra=extra)
         raise kopf.PermanentError(error) from None
+    began = time.monotonic()
     objects = children(owner, rt.manifest_config, rt.credentials)
     # what the pods need first (in parallel), then the Deployment that makes the pods
     waves = [[c for c in objects if c["kind"] != "Deployment"]]
@@ -467,7 +469,11 @@ def reconcile(
                 _raise_for(exc, what)
     _remember(rt, namespace, name, obj)
     request_status(rt, namespace, name, kwargs)
-    log.info("reconciled generation %s", generation, extra=extra)
+    log.info(
+        "reconciled generation %s",
+        generation,
+        extra={**extra, "apply_seconds": round(time.monotonic() - began, 3)},
+    )
 
 
 @kopf.on.delete(*MS, optional=True)
