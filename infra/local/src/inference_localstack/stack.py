@@ -175,16 +175,23 @@ def bootstrap_cluster(config: StackConfig, bin_dir: Path) -> None:
     ]
     apply_objects(config, bin_dir, traefik_rbac + rbac_objects(TRAEFIK_CLUSTER_ROLE))
     apply_objects(config, bin_dir, gpu_nodes(config.gpu_nodes, config.network))
-    kubectl(
-        config,
-        bin_dir,
-        "apply",
-        "--server-side",
-        "--force-conflicts",
-        "--field-manager=localstack",
-        "-f",
-        str(MODELSERVE_CRD),
-    )
+    for manifest in (MODELSERVE_CRD, platform_services.OPERATOR_RBAC):
+        kubectl(
+            config,
+            bin_dir,
+            "apply",
+            "--server-side",
+            "--force-conflicts",
+            "--field-manager=localstack",
+            "-f",
+            str(manifest),
+        )
+    namespace = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": platform_services.SERVERS_NAMESPACE},
+    }
+    apply_objects(config, bin_dir, [namespace])
 
 
 # --- postgres and minio --------------------------------------------------------------
