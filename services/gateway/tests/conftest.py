@@ -82,7 +82,7 @@ def start_replica(stack: ExitStack, log_dir: Path, *extra: str) -> Replica:
     return Replica(host, f"http://{host.ip}:{LLAMA_PORT}", log)
 
 
-def wait_healthy(replica: Replica, timeout: float = 120) -> None:
+def wait_healthy(replica: Replica, timeout: float = 240) -> None:
     def healthy() -> bool:
         try:
             return httpx.get(replica.url + "/health", timeout=2).status_code == 200
@@ -197,6 +197,27 @@ class Cluster:
             discovery.replace_namespaced_endpoint_slice(f"{name}-manual", self.namespace, body)
 
 
+# The stack's own operator serves every namespace except `opt-*` (kept for operators under
+# test). Gateway tests hand-make the Service and EndpointSlice of a ModelServe, so they use
+# such a namespace: no operator adopts the objects or starts llama.cpp pods for them.
+UNMANAGED_PREFIX = "opt-gw-"
+
+
+def unmanaged_namespace(kube_api: client.ApiClient) -> str:
+    name = f"{UNMANAGED_PREFIX}{secrets.token_hex(4)}"
+    client.CoreV1Api(kube_api).create_namespace(
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=name))
+    )
+    return name
+
+
+@pytest.fixture
+def namespace(kube_api: client.ApiClient) -> Iterator[str]:
+    name = unmanaged_namespace(kube_api)
+    yield name
+    client.CoreV1Api(kube_api).delete_namespace(name, propagation_policy="Background")
+
+
 @pytest.fixture
 def cluster(kube_api: client.ApiClient, namespace: str, crd: dict[str, Any]) -> Cluster:
     return Cluster(kube_api, namespace)
@@ -226,7 +247,7 @@ class RunningGateway:
     def auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.token}"}
 
-    async def wait_routable(self, model: str, count: int = 1, within: float = 30) -> None:
+    async def wait_routable(self, model: str, count: int = 1, within: float = 60) -> None:
         async def ready() -> bool:
             serves = self.state.catalog.find(model)
             return (
@@ -268,10 +289,10 @@ async def gateway_factory(
         task = asyncio.create_task(server.serve())
         servers.append((server, task))
         await async_wait_for(
-            lambda: _started(server), timeout=30, interval=0.02, what="gateway started"
+            lambda: _started(server), timeout=90, interval=0.02, what="gateway started"
         )
         state: Gateway = app.state.gateway
-        await asyncio.wait_for(app.state.watcher.wait_synced(), timeout=30)
+        await asyncio.wait_for(app.state.watcher.wait_synced(), timeout=90)
         url = f"http://127.0.0.1:{port}"
         http = httpx.AsyncClient(base_url=url, timeout=120)
         clients.append(http)

@@ -7,7 +7,6 @@ generation paths are covered by the end-to-end tests.)"""
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import socket
 import subprocess
@@ -25,7 +24,7 @@ from kubernetes import client
 from inference_common.auth import TokenSigner
 from inference_testkit.waiting import wait_for
 
-from .conftest import JWT_SECRET, MODEL, Cluster
+from .conftest import JWT_SECRET, MODEL, Cluster, unmanaged_namespace
 
 
 def _free_port() -> int:
@@ -43,9 +42,8 @@ def fuzz_target(
     crd: dict[str, Any],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[str, dict[str, str]]]:
-    namespace = f"t-{secrets.token_hex(4)}"
+    namespace = unmanaged_namespace(kube_api)
     core = client.CoreV1Api(kube_api)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=namespace)))
     Cluster(kube_api, namespace).serve("fuzz", MODEL, ["10.244.0.250"], ready=False)
     port = _free_port()
     log = (tmp_path_factory.mktemp("fuzz") / "gateway.log").open("wb")
