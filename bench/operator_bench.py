@@ -214,7 +214,7 @@ def main() -> None:
     api = api_client(env["KUBECONFIG"])
     core = client.CoreV1Api(api)
     custom = client.CustomObjectsApi(api)
-    ns = f"bench-{secrets.token_hex(3)}"
+    ns = f"opt-bench-{secrets.token_hex(3)}"  # opt-*: the stack's operator skips it
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
     proc, port = start_operator(env, ns, args.log)
     stop = threading.Event()

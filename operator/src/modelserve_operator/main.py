@@ -16,7 +16,7 @@ import kopf
 
 from modelserve_operator import handlers
 from modelserve_operator.logs import setup_logging
-from modelserve_operator.settings import OperatorSettings
+from modelserve_operator.settings import OperatorSettings, namespace_patterns
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -32,7 +32,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     settings = OperatorSettings()  # fails fast on unsafe settings, before connecting
     setup_logging(settings.log_level)
-    namespaces: list[str] = list(args.namespace or settings.namespaces)
+    namespaces = namespace_patterns(args.namespace or settings.namespaces)
     liveness = (
         f"http://{settings.liveness_host}:{settings.liveness_port}/healthz"
         if settings.liveness_port

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import Field
 
 from inference_common.settings import CommonSettings
@@ -44,3 +46,12 @@ class OperatorSettings(CommonSettings):
     @property
     def fetch_s3_endpoint(self) -> str:
         return self.model_fetch_s3_endpoint or self.s3_endpoint
+
+
+def namespace_patterns(given: Sequence[str]) -> list[str]:
+    """kopf serves a namespace matching ANY listed pattern, so ["*", "!opt-*"] would serve
+    everything; a list with exclusions is meant as one pattern read left to right
+    ("*,!opt-*"). Lists of plain names or inclusive globs stay as they are."""
+    if any(p.strip().startswith("!") for p in given):
+        return [",".join(p.strip() for p in given)]
+    return list(given)
