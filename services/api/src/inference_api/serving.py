@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
@@ -11,13 +10,12 @@ from uuid import UUID, uuid4
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inference_api.mirror import reasons
 from inference_api.modelserves import ModelServeClient
 from inference_api.naming import modelserve_name
 from inference_api.policy import ServePolicy, ServeRequestFacts
 from inference_api.repositories.models import ModelRepository
 from inference_api.repositories.servers import ServerRepository
-from inference_api.schemas import GpuRequest, ServeRequest, ServeResponse, ServerOut
+from inference_api.schemas import GpuRequest, ServeRequest, ServeResponse
 from inference_common.errors import NotFoundError, UnprocessableError
 from inference_common.modelserve import (
     GpuSpec,
@@ -87,27 +85,6 @@ def build_spec(
 
 def _gpu_spec(gpu: GpuRequest) -> GpuSpec:
     return GpuSpec(count=gpu.count, product=gpu.product, min_memory_gib=gpu.min_memory_gib)
-
-
-def server_out(row: Server) -> ServerOut:
-    return ServerOut(
-        server_uuid=row.uuid,
-        name=row.name,
-        namespace=row.namespace,
-        model_uuid=row.model_uuid,
-        model_name=row.model_name,
-        owner_id=row.owner_id,
-        replicas=row.replicas,
-        ready_replicas=row.ready_replicas,
-        phase=row.phase,
-        reasons=reasons(row.conditions or []),
-        endpoint=row.endpoint,
-        runtime=row.runtime or {},
-        gpu=row.gpu or {},
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        stopped_at=row.stopped_at,
-    )
 
 
 def _visible(row: Server, user: User) -> bool:
@@ -196,15 +173,26 @@ class Serving:
             raise NotFoundError(f"server {server_uuid} does not exist")
         return row
 
-    async def list(
-        self, session: AsyncSession, user: User, include_stopped: bool, limit: int, offset: int
-    ) -> Sequence[Server]:
-        owner = None if user.role == "admin" else user.id
-        return await ServerRepository(session).list(owner, include_stopped, limit, offset)
+    async def get_json(self, session: AsyncSession, user: User, server_uuid: UUID) -> str:
+        row = await self.get(session, user, server_uuid)
+        rendered = await ServerRepository(session).get_json(row.uuid)
+        assert rendered is not None  # just read in this transaction
+        return rendered
 
-    async def stop(self, session: AsyncSession, user: User, server_uuid: UUID) -> Server:
+    async def list_json(
+        self, session: AsyncSession, user: User, include_stopped: bool, limit: int, offset: int
+    ) -> str:
+        """Servers visible to the user (admins: all) as a JSON array."""
+        owner = None if user.role == "admin" else user.id
+        return await ServerRepository(session).list_json(owner, include_stopped, limit, offset)
+
+    async def stop(self, session: AsyncSession, user: User, server_uuid: UUID) -> str:
+        """Deletes the ModelServe, marks the record stopped; returns it as JSON."""
         row = await self.get(session, user, server_uuid)
         await self.modelserves.delete(row.namespace, row.name)
-        await ServerRepository(session).mark_stopped(row, datetime.now(UTC))
+        servers = ServerRepository(session)
+        await servers.mark_stopped(row, datetime.now(UTC))
         logger.info("server stopped", extra={"server_uuid": str(server_uuid)})
-        return row
+        rendered = await servers.get_json(row.uuid)
+        assert rendered is not None
+        return rendered

@@ -6,13 +6,18 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from pydantic import TypeAdapter
 
 from inference_api.mirror import reasons
+from inference_api.schemas import ServerOut
+from inference_common.db import unit_of_work
 from inference_common.modelserve import GROUP, PLURAL, SERVER_UUID_LABEL, VERSION
+from inference_common.tables import Server
 
 from ..conftest import Api
 from ..gguf_files import gguf_bytes
@@ -280,3 +285,56 @@ async def test_status_is_mirrored_from_modelserves_applied_with_kubectl(
         return bool(response.json()["stopped_at"])
 
     await eventually(stopped)
+
+
+CONDITION_CASES: list[list[Any]] = [
+    [],
+    [{"type": "Ready", "status": "True", "reason": "Ok"}],
+    [
+        {
+            "type": "Scheduled",
+            "status": "False",
+            "reason": "Unschedulable",
+            "message": "Insufficient nvidia.com/gpu",
+        },
+        {"type": "Ready", "status": "Unknown", "reason": "Loading"},
+    ],
+    [{"type": "Ready", "status": "False"}],
+    [{"type": "Ready", "status": "False", "message": "only a message"}],
+    [{"type": "Ready", "status": "False", "reason": "", "message": "empty reason"}],
+    ["not-an-object", {"status": "False", "reason": "Kept"}],
+]
+
+
+async def test_status_rendering_matches_the_schema_and_the_reference_reasons(api: Api) -> None:
+    """/status is rendered by Postgres: it must fit ServerOut and agree with mirror.reasons."""
+    admin = await api.admin()
+    created: dict[str, list[Any]] = {}
+    async with unit_of_work(api.state.sessions) as session:
+        for conditions in CONDITION_CASES:
+            server_uuid = uuid4()
+            session.add(
+                Server(
+                    uuid=server_uuid,
+                    name=f"render-{str(server_uuid)[:8]}",
+                    namespace="inference",
+                    model_name="render:1b",
+                    replicas=1,
+                    gpu={"count": 1},
+                    runtime={"contextSize": 2048},
+                    phase="Pending",
+                    ready_replicas=0,
+                    endpoint=f"/{server_uuid}/",
+                    conditions=conditions,
+                )
+            )
+            created[str(server_uuid)] = conditions
+    response = await api.client.get("/status", headers=admin)
+    assert response.status_code == 200
+    servers = TypeAdapter(list[ServerOut]).validate_json(response.content)
+    by_uuid = {str(s.server_uuid): s for s in servers}
+    for server_uuid, conditions in created.items():
+        expected = reasons([c for c in conditions if isinstance(c, dict)])
+        assert by_uuid[server_uuid].reasons == expected, conditions
+        single = await api.client.get(f"/servers/{server_uuid}", headers=admin)
+        assert ServerOut.model_validate_json(single.content) == by_uuid[server_uuid]

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
 from inference_api.deps import CurrentUser, SessionDep, StateDep
 from inference_api.schemas import ServeRequest, ServeResponse, ServerOut
-from inference_api.serving import server_out
 
 router = APIRouter(tags=["servers"])
+
+JSON = "application/json"
 
 
 @router.post("/serve", response_model=ServeResponse, status_code=status.HTTP_201_CREATED)
@@ -30,22 +31,24 @@ async def list_servers(
     include_stopped: bool = False,
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-) -> list[ServerOut]:
-    """Servers with their live phase, ready replicas and reasons (yours; admins: all)."""
-    rows = await state.serving.list(session, user, include_stopped, limit, offset)
-    return [server_out(r) for r in rows]
+) -> Response:
+    """Servers with their live phase, ready replicas and reasons (yours; admins: all).
+
+    Rendered by Postgres (see ServerRepository.list_json); the shape is `ServerOut`."""
+    rendered = await state.serving.list_json(session, user, include_stopped, limit, offset)
+    return Response(rendered, media_type=JSON)
 
 
 @router.get("/servers/{server_uuid}", response_model=ServerOut)
 async def get_server(
     server_uuid: UUID, user: CurrentUser, session: SessionDep, state: StateDep
-) -> ServerOut:
-    return server_out(await state.serving.get(session, user, server_uuid))
+) -> Response:
+    return Response(await state.serving.get_json(session, user, server_uuid), media_type=JSON)
 
 
 @router.delete("/stop/{server_uuid}", response_model=ServerOut)
 async def stop_server(
     server_uuid: UUID, user: CurrentUser, session: SessionDep, state: StateDep
-) -> ServerOut:
+) -> Response:
     """Removes the server's ModelServe and marks the record stopped."""
-    return server_out(await state.serving.stop(session, user, server_uuid))
+    return Response(await state.serving.stop(session, user, server_uuid), media_type=JSON)
