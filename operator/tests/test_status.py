@@ -29,8 +29,12 @@ def pod(
     server: dict[str, Any] | None = None,
     terminating: bool = False,
     last: dict[str, Any] | None = None,
+    initialized: bool = False,
 ) -> dict[str, Any]:
-    conditions = [{"type": "Ready", "status": "True" if ready else "False"}]
+    conditions = [
+        {"type": "Ready", "status": "True" if ready else "False"},
+        {"type": "Initialized", "status": "True" if initialized else "False"},
+    ]
     if unschedulable:
         conditions.append(
             {
@@ -121,6 +125,28 @@ def observe(pods: list[dict[str, Any]], desired: int = 1, **kw: Any) -> Observed
             "model fetch",
         ),
         (observe([pod(init=DONE, server=RUNNING)]), Phase.LOADING, "Loading", 0, ""),
+        (
+            observe(
+                [
+                    pod(
+                        init=DONE,
+                        server={"waiting": {"reason": "ContainerCreating"}},
+                        initialized=True,
+                    )
+                ]
+            ),
+            Phase.LOADING,
+            "Loading",
+            0,
+            "",
+        ),
+        (
+            observe([pod(server={"waiting": {"reason": "ContainerCreating"}})]),
+            Phase.PENDING,
+            "PodsPending",
+            0,
+            "",
+        ),
         (
             observe(
                 [

@@ -6,6 +6,7 @@ Phase rules (desired = spec.replicas, ready = pods Ready and not terminating):
 - ready = 0: a failed fetch, crash loop, image pull error or failed Deployment → Failed;
   an unschedulable pod → Pending (reason Unschedulable, the scheduler's message);
   the fetch init container running → Downloading; the server running, not ready → Loading;
+  the model in place (pod Initialized) or the server running, not ready → Loading;
   otherwise Pending.
 """
 
@@ -50,6 +51,7 @@ class PodView:
     fetching: bool
     server_running: bool
     problem: Problem | None
+    initialized: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +62,7 @@ class PodView:
             "fetching": self.fetching,
             "server_running": self.server_running,
             "problem": None if self.problem is None else self.problem.__dict__,
+            "initialized": self.initialized,
         }
 
 
@@ -103,6 +106,7 @@ def pod_view(pod: Mapping[str, Any]) -> PodView:
     if scheduled.get("status") == "False" and scheduled.get("reason") == "Unschedulable":
         unschedulable = str(scheduled.get("message") or "no node fits the pod")
     ready = (conditions.get("Ready") or {}).get("status") == "True"
+    initialized = (conditions.get("Initialized") or {}).get("status") == "True"
 
     problem: Problem | None = None
     fetching = False
@@ -133,6 +137,7 @@ def pod_view(pod: Mapping[str, Any]) -> PodView:
         fetching=fetching,
         server_running=server_running,
         problem=problem,
+        initialized=initialized,
     )
 
 
@@ -146,6 +151,7 @@ def pod_view_from_dict(data: Mapping[str, Any]) -> PodView:
         fetching=data["fetching"],
         server_running=data["server_running"],
         problem=None if problem is None else Problem(**problem),
+        initialized=bool(data.get("initialized", False)),
     )
 
 
@@ -222,7 +228,7 @@ def _phase(obs: Observed, ready: int, live: Sequence[PodView]) -> tuple[Phase, s
         return phase, problem.reason, problem.message
     if any(v.fetching for v in not_ready):
         return Phase.DOWNLOADING, "Downloading", "fetching and verifying the model file"
-    if any(v.server_running for v in not_ready):
+    if any(v.server_running or (v.initialized and not v.unschedulable) for v in not_ready):
         return Phase.LOADING, "Loading", "llama.cpp is loading the model"
     return Phase.PENDING, "PodsPending", counts
 
