@@ -67,6 +67,7 @@ async def seed(database_url: str, servers: int, password: str) -> None:
                     "phase": "Ready" if i % 5 else "Pending",
                     "ready_replicas": 1,
                     "endpoint": f"/{server_uuid}/",
+                    "reasons": ["Unschedulable: Insufficient nvidia.com/gpu"],
                     "conditions": [
                         {"type": "Ready", "status": "True", "reason": "Ready"},
                         {

@@ -23,6 +23,16 @@ async def _tables(url: str) -> set[str]:
     return names
 
 
+async def _columns(url: str, table: str) -> set[str]:
+    engine = make_engine(url, poolclass=NullPool)
+    async with engine.connect() as connection:
+        names = await connection.run_sync(
+            lambda c: {col["name"] for col in inspect(c).get_columns(table)}
+        )
+    await engine.dispose()
+    return names
+
+
 def test_upgrade_downgrade_upgrade(stack_env: dict[str, str]) -> None:
     url = create_database(
         stack_env["DATABASE_URL"], f"test_mig_{secrets.token_hex(4)}", migrate_schema=False
@@ -30,6 +40,9 @@ def test_upgrade_downgrade_upgrade(stack_env: dict[str, str]) -> None:
     try:
         migrate.upgrade(url)
         assert asyncio.run(_tables(url)) >= TABLES
+        assert "reasons" in asyncio.run(_columns(url, "servers"))
+        migrate.downgrade(url, "0001")
+        assert "reasons" not in asyncio.run(_columns(url, "servers"))
         migrate.downgrade(url, "base")
         assert asyncio.run(_tables(url)) & TABLES == set()
         migrate.upgrade(url)

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, func
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -86,6 +86,9 @@ class Server(Base):
     ready_replicas: Mapped[int] = mapped_column(Integer, default=0)
     endpoint: Mapped[str] = mapped_column(Text)
     conditions: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    reasons: Mapped[list[str]] = mapped_column(
+        JSONB, default=list, server_default=text("'[]'::jsonb")
+    )  # why it is not (fully) ready, derived from conditions when status is mirrored
     created_at: Mapped[datetime] = _now_column()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

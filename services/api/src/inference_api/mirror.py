@@ -24,6 +24,7 @@ class MirroredServer:
     ready_replicas: int
     endpoint: str
     conditions: list[dict[str, Any]]
+    reasons: list[str]
     deleted: bool
 
 
@@ -74,6 +75,7 @@ def mirrored_server(obj: Mapping[str, Any], deleted: bool = False) -> MirroredSe
         ready_replicas=0 if deleted else _int(status.get("readyReplicas")),
         endpoint=str(status.get("endpoint") or endpoint_path(str(server_uuid))),
         conditions=conditions,
+        reasons=reasons(conditions),
         deleted=deleted,
     )
 

@@ -148,6 +148,7 @@ class Serving:
             ready_replicas=0,
             endpoint=endpoint_path(str(server_uuid)),
             conditions=[],
+            reasons=[],
         )
         body = modelserve_object(
             name, spec, server_uuid=str(server_uuid), labels={MANAGED_BY_LABEL: MANAGED_BY}

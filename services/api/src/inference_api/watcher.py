@@ -29,7 +29,7 @@ from inference_common.db import unit_of_work
 logger = logging.getLogger(__name__)
 
 WATCH_TIMEOUT_SECONDS = 240
-MAX_BACKOFF_SECONDS = 30.0
+MAX_BACKOFF_SECONDS = 10.0
 RELIST_GRACE = timedelta(seconds=30)  # records younger than this may not be listed yet
 
 

@@ -13,11 +13,11 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from pydantic import TypeAdapter
 
-from inference_api.mirror import reasons
+from inference_api.mirror import mirrored_server, reasons
+from inference_api.repositories.servers import ServerRepository
 from inference_api.schemas import ServerOut
 from inference_common.db import unit_of_work
 from inference_common.modelserve import GROUP, PLURAL, SERVER_UUID_LABEL, VERSION
-from inference_common.tables import Server
 
 from ..conftest import Api
 from ..gguf_files import gguf_bytes
@@ -26,7 +26,7 @@ OCTET = {"content-type": "application/octet-stream"}
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[Any]], within: float = 20.0, interval: float = 0.2
+    probe: Callable[[], Awaitable[Any]], within: float = 60.0, interval: float = 0.2
 ) -> Any:
     """Polls `probe` until it returns something truthy, at most `within` seconds."""
     deadline = time.monotonic() + within
@@ -307,28 +307,26 @@ CONDITION_CASES: list[list[Any]] = [
 
 
 async def test_status_rendering_matches_the_schema_and_the_reference_reasons(api: Api) -> None:
-    """/status is rendered by Postgres: it must fit ServerOut and agree with mirror.reasons."""
+    """Mirrored status → servers table → /status (rendered by Postgres) fits ServerOut and
+    carries the reasons of `mirror.reasons`."""
     admin = await api.admin()
     created: dict[str, list[Any]] = {}
     async with unit_of_work(api.state.sessions) as session:
         for conditions in CONDITION_CASES:
-            server_uuid = uuid4()
-            session.add(
-                Server(
-                    uuid=server_uuid,
-                    name=f"render-{str(server_uuid)[:8]}",
-                    namespace="inference",
-                    model_name="render:1b",
-                    replicas=1,
-                    gpu={"count": 1},
-                    runtime={"contextSize": 2048},
-                    phase="Pending",
-                    ready_replicas=0,
-                    endpoint=f"/{server_uuid}/",
-                    conditions=conditions,
-                )
-            )
-            created[str(server_uuid)] = conditions
+            server_uuid = str(uuid4())
+            obj = {
+                "metadata": {
+                    "name": f"render-{server_uuid[:8]}",
+                    "namespace": "inference",
+                    "labels": {SERVER_UUID_LABEL: server_uuid},
+                },
+                "spec": {"model": {"name": "render:1b"}, "replicas": 1},
+                "status": {"phase": "Pending", "conditions": conditions},
+            }
+            mirrored = mirrored_server(obj)
+            assert mirrored is not None
+            await ServerRepository(session).upsert_mirror(mirrored)
+            created[server_uuid] = conditions
     response = await api.client.get("/status", headers=admin)
     assert response.status_code == 200
     servers = TypeAdapter(list[ServerOut]).validate_json(response.content)

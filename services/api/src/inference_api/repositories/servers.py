@@ -16,26 +16,13 @@ from inference_common.modelserve import Phase
 from inference_common.tables import Model, Server
 
 # The API's view of a server, rendered as JSON by Postgres in one statement: listing 1,000
-# servers costs one query and no per-row Python. `reasons` follows `mirror.reasons` (the
-# table-tested reference; a test checks both agree).
+# servers costs one query and no per-row Python (reasons are derived when status is written).
 _SERVER_JSON = """
 json_build_object(
     'server_uuid', p.uuid, 'name', p.name, 'namespace', p.namespace,
     'model_uuid', p.model_uuid, 'model_name', p.model_name, 'owner_id', p.owner_id,
     'replicas', p.replicas, 'ready_replicas', p.ready_replicas, 'phase', p.phase,
-    'reasons', (
-        SELECT coalesce(json_agg(
-            CASE WHEN coalesce(c ->> 'reason', '') <> '' AND coalesce(c ->> 'message', '') <> ''
-                 THEN (c ->> 'reason') || ': ' || (c ->> 'message')
-                 ELSE coalesce(nullif(c ->> 'reason', ''), c ->> 'message')
-            END ORDER BY n), '[]'::json)
-        FROM jsonb_array_elements(
-            CASE WHEN jsonb_typeof(p.conditions) = 'array' THEN p.conditions ELSE '[]' END
-        ) WITH ORDINALITY AS t(c, n)
-        WHERE jsonb_typeof(c) = 'object'
-          AND (c ->> 'status') IS DISTINCT FROM 'True'
-          AND (coalesce(c ->> 'reason', '') <> '' OR coalesce(c ->> 'message', '') <> '')
-    ),
+    'reasons', p.reasons,
     'endpoint', p.endpoint, 'runtime', p.runtime, 'gpu', p.gpu,
     'created_at', p.created_at, 'updated_at', p.updated_at, 'stopped_at', p.stopped_at
 )"""
@@ -92,6 +79,7 @@ class ServerRepository:
             row.stopped_at = when
         row.phase = Phase.STOPPED.value
         row.ready_replicas = 0
+        row.reasons = []
         await self.session.flush()
         await self.session.refresh(row)  # updated_at is set by the database
 
@@ -117,6 +105,7 @@ class ServerRepository:
             "ready_replicas": mirrored.ready_replicas,
             "endpoint": mirrored.endpoint,
             "conditions": mirrored.conditions,
+            "reasons": mirrored.reasons,
             "stopped_at": func.now() if mirrored.deleted else None,
         }
         statement = insert(Server).values(**values)
@@ -130,6 +119,7 @@ class ServerRepository:
                 "replicas": excluded.replicas,
                 "endpoint": excluded.endpoint,
                 "conditions": excluded.conditions,
+                "reasons": case((stopped, Server.reasons), else_=excluded.reasons),
                 "stopped_at": func.coalesce(Server.stopped_at, excluded.stopped_at),
                 "updated_at": func.now(),
             },
