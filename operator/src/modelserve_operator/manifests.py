@@ -25,6 +25,7 @@ from inference_common.modelserve import (
     SERVER_UUID_LABEL,
     ModelServeSpec,
     runtime_args,
+    server_uuid_of,
 )
 
 MANAGED_BY = "modelserve-operator"
@@ -72,6 +73,17 @@ class S3Credentials:
     access_key: str
     secret_key: str
     secure: bool
+
+
+def owner_of(namespace: str, name: str, meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Owner:
+    """The Owner of a ModelServe object; raises pydantic's ValidationError for a bad spec."""
+    return Owner(
+        name=name,
+        namespace=namespace,
+        uid=str(meta["uid"]),
+        server_uuid=server_uuid_of(meta),
+        spec=ModelServeSpec.model_validate(dict(spec)),
+    )
 
 
 def selector_labels(owner: Owner) -> dict[str, str]:

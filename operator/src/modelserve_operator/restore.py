@@ -1,0 +1,82 @@
+"""Children stay as the spec says: a deleted child is re-created and an edited one re-applied
+(server-side apply), unless its owner is being deleted."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+from kubernetes.client.exceptions import ApiException
+from pydantic import ValidationError
+
+from inference_common.modelserve import MODELSERVE_LABEL, server_uuid_of
+from modelserve_operator import kubeapi
+from modelserve_operator.errors import raise_for
+from modelserve_operator.manifests import children, is_subset, owner_of
+from modelserve_operator.runtime import Runtime
+from modelserve_operator.statuswriter import one
+
+log = logging.getLogger("modelserve_operator")
+
+
+def _owned_by(body: Mapping[str, Any], uid: str) -> bool:
+    refs = (body.get("metadata") or {}).get("ownerReferences") or []
+    return any(ref.get("uid") == uid and ref.get("controller") for ref in refs)
+
+
+def _desired_child(
+    rt: Runtime, namespace: str, ms: Mapping[str, Any], kind: str, child_name: str
+) -> dict[str, Any] | None:
+    meta = ms.get("metadata") or {}
+    try:
+        owner = owner_of(namespace, str(meta.get("name")), meta, ms.get("spec") or {})
+    except ValidationError:
+        return None
+    for child in children(owner, rt.manifest_config, rt.credentials):
+        if child["kind"] == kind and child["metadata"]["name"] == child_name:
+            return child
+    return None
+
+
+def restore_child(
+    rt: Runtime,
+    event_type: str,
+    body: Mapping[str, Any],
+    modelserves_idx: kopf.Index[Any, Any],
+) -> None:
+    meta = body.get("metadata") or {}
+    namespace = str(meta.get("namespace"))
+    owner_name = (meta.get("labels") or {}).get(MODELSERVE_LABEL)
+    if not owner_name:
+        return
+    ms = one(modelserves_idx, (namespace, owner_name))
+    if ms is None or (ms.get("metadata") or {}).get("deletionTimestamp"):
+        return
+    uid = str((ms.get("metadata") or {}).get("uid"))
+    deleted = event_type == "DELETED"
+    if not deleted and not _owned_by(body, uid):
+        return  # left over from an earlier ModelServe of the same name: GC removes it
+    desired = _desired_child(rt, namespace, ms, str(body.get("kind")), str(meta.get("name")))
+    if desired is None:
+        return
+    if not deleted and is_subset(desired, body):
+        return
+    if deleted and kubeapi.get_modelserve(rt.api, namespace, owner_name) is None:
+        return  # the owner is being deleted: this is garbage collection at work
+    try:
+        kubeapi.apply(rt.api, desired)
+    except ApiException as exc:
+        raise_for(exc, f"restore {desired['kind']} {desired['metadata']['name']}")
+    log.info(
+        "restored %s %s (%s)",
+        desired["kind"],
+        desired["metadata"]["name"],
+        "deleted" if deleted else "edited",
+        extra={
+            "modelserve": owner_name,
+            "namespace": namespace,
+            "server_uuid": server_uuid_of(ms["metadata"]),
+        },
+    )
