@@ -163,15 +163,22 @@ class Cluster:
         client.CustomObjectsApi(self.api).create_namespaced_custom_object(
             GROUP, VERSION, self.namespace, PLURAL, body
         )
-        client.CoreV1Api(self.api).create_namespaced_service(
-            self.namespace,
-            client.V1Service(
-                metadata=client.V1ObjectMeta(name=name),
-                spec=client.V1ServiceSpec(
-                    ports=[client.V1ServicePort(name="http", port=LLAMA_PORT)]
+        # When the stack's operator serves this namespace it makes the Service itself (its
+        # pods never start: the PVC does not exist); either way the hand-made EndpointSlice
+        # below is what routes to the test hosts.
+        try:
+            client.CoreV1Api(self.api).create_namespaced_service(
+                self.namespace,
+                client.V1Service(
+                    metadata=client.V1ObjectMeta(name=name),
+                    spec=client.V1ServiceSpec(
+                        ports=[client.V1ServicePort(name="http", port=LLAMA_PORT)]
+                    ),
                 ),
-            ),
-        )
+            )
+        except ApiException as exc:
+            if exc.status != 409:
+                raise
         self.set_endpoints(name, ips, ready=ready, create=True)
 
     def set_endpoints(
@@ -197,25 +204,12 @@ class Cluster:
             discovery.replace_namespaced_endpoint_slice(f"{name}-manual", self.namespace, body)
 
 
-# The stack's own operator serves every namespace except `opt-*` (kept for operators under
-# test). Gateway tests hand-make the Service and EndpointSlice of a ModelServe, so they use
-# such a namespace: no operator adopts the objects or starts llama.cpp pods for them.
-UNMANAGED_PREFIX = "opt-gw-"
-
-
-def unmanaged_namespace(kube_api: client.ApiClient) -> str:
-    name = f"{UNMANAGED_PREFIX}{secrets.token_hex(4)}"
+def new_namespace(kube_api: client.ApiClient) -> str:
+    name = f"t-{secrets.token_hex(4)}"
     client.CoreV1Api(kube_api).create_namespace(
         client.V1Namespace(metadata=client.V1ObjectMeta(name=name))
     )
     return name
-
-
-@pytest.fixture
-def namespace(kube_api: client.ApiClient) -> Iterator[str]:
-    name = unmanaged_namespace(kube_api)
-    yield name
-    client.CoreV1Api(kube_api).delete_namespace(name, propagation_policy="Background")
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from kubernetes import client
 from inference_common.auth import TokenSigner
 from inference_testkit.waiting import wait_for
 
-from .conftest import JWT_SECRET, MODEL, Cluster, unmanaged_namespace
+from .conftest import JWT_SECRET, MODEL, Cluster, new_namespace
 
 
 def _free_port() -> int:
@@ -42,7 +42,7 @@ def fuzz_target(
     crd: dict[str, Any],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[str, dict[str, str]]]:
-    namespace = unmanaged_namespace(kube_api)
+    namespace = new_namespace(kube_api)
     core = client.CoreV1Api(kube_api)
     Cluster(kube_api, namespace).serve("fuzz", MODEL, ["10.244.0.250"], ready=False)
     port = _free_port()
