@@ -222,12 +222,13 @@ def traefik_static_config(cfg: StackConfig, token: str) -> dict[str, object]:
         },
         "ping": {"entryPoint": "traefik"},
         "providers": {
+            "providersThrottleDuration": "500ms",
             "kubernetesCRD": {
                 "endpoint": f"https://127.0.0.1:{p.apiserver}",
                 "token": token,
                 "certAuthFilePath": str(cfg.pki_dir / "ca.crt"),
                 "allowEmptyServices": True,
-            }
+            },
         },
         "log": {"level": "INFO", "noColor": True},
         "accessLog": {},

@@ -97,8 +97,14 @@ def pod_namespace_commands(net: Network, netns: str, ip: str) -> list[list[str]]
     ]
 
 
+def forget_neighbour(net: Network, ip: str) -> None:
+    """A new namespace reusing an address has a new MAC: the host must not keep the old one."""
+    _ip("neigh", "flush", "to", ip, "dev", net.bridge, check=False)
+
+
 def add_pod_namespace(net: Network, netns: str, ip: str) -> None:
     """Creates the namespace; raises NetworkError (leaving nothing behind) when it cannot."""
+    forget_neighbour(net, ip)
     commands = pod_namespace_commands(net, netns, ip)
     _ip(*commands[0])
     try:

@@ -18,6 +18,9 @@ from inference_localstack.node.node_object import LOCAL_NODE_LABEL
 from inference_localstack.pki import Secrets
 
 SERVERS_NAMESPACE = "inference"
+EXAMPLE_OBJECT_KEY = "smollm2-135m-instruct-q4_1.gguf"
+"""Where `examples/modelserve-smollm2.yaml` finds the embedded model (a server-side copy of
+the registered object, whose own key is made from its uuid)."""
 ADMIN_USERNAME = "admin"
 OPERATOR_RBAC = Path(__file__).resolve().parents[4] / "deploy" / "operator" / "rbac.yaml"
 
@@ -64,6 +67,8 @@ def operator(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
             **common_env(cfg, creds, database_url),
             "KUBECONFIG": str(cfg.pki_dir / "operator.kubeconfig"),
             "LIVENESS_PORT": str(cfg.ports.operator),
+            # the operator's own tests run private operators in `opt-*` namespaces
+            "OPERATOR_NAMESPACES": json.dumps(["*", "!opt-*"]),
             "LIVENESS_HOST": "127.0.0.1",
         },
     )
@@ -91,7 +96,7 @@ def gateway(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
     return Component(
         "gateway",
         [_script("inference-gateway")],
-        f"http://127.0.0.1:{cfg.ports.gateway}/metrics",
+        f"http://127.0.0.1:{cfg.ports.gateway}/healthz",
         env={
             **common_env(cfg, creds, database_url),
             "KUBECONFIG": str(cfg.kubeconfig),
@@ -99,6 +104,27 @@ def gateway(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
             "GATEWAY_PORT": str(cfg.ports.gateway),
         },
     )
+
+
+def ensure_example_object(cfg: StackConfig, creds: Secrets, object_key: str) -> None:
+    from minio import Minio
+    from minio.commonconfig import CopySource
+    from minio.error import S3Error
+
+    from inference_common.settings import MODELS_BUCKET
+
+    s3 = Minio(
+        f"127.0.0.1:{cfg.ports.minio}",
+        access_key=creds.minio_user,
+        secret_key=creds.minio_password,
+        secure=False,
+    )
+    try:
+        s3.stat_object(MODELS_BUCKET, EXAMPLE_OBJECT_KEY)
+    except S3Error as exc:
+        if exc.code != "NoSuchKey":
+            raise
+        s3.copy_object(MODELS_BUCKET, EXAMPLE_OBJECT_KEY, CopySource(MODELS_BUCKET, object_key))
 
 
 def register_embedded_model(cfg: StackConfig, creds: Secrets) -> str:
@@ -118,6 +144,8 @@ def register_embedded_model(cfg: StackConfig, creds: Secrets) -> str:
         )
         for model in models:
             if model["name"] == embedded_model.REGISTRY_NAME:
+                detail = http.get(f"/models/{model['uuid']}", headers=headers).raise_for_status()
+                ensure_example_object(cfg, creds, detail.json()["object_key"])
                 return str(model["uuid"])
         path = embedded_model.embedded_model_path()
         started = time.monotonic()
@@ -135,6 +163,7 @@ def register_embedded_model(cfg: StackConfig, creds: Secrets) -> str:
         if response.status_code == 409:  # registered meanwhile, or the same file under another name
             return register_embedded_model(cfg, creds)
         response.raise_for_status()
+        ensure_example_object(cfg, creds, response.json()["object_key"])
         elapsed = time.monotonic() - started
         print(
             f"[stack] registered {embedded_model.REGISTRY_NAME} in {elapsed:.1f}s", file=sys.stderr

@@ -29,7 +29,16 @@ def _evict_cached_model() -> None:
         path.unlink()
 
 
+def _route_healthy(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
 def _assert_real_answers(traefik_url: str, endpoint: str) -> None:
+    # Traefik applies a new EndpointSlice within its provider throttle (0.5 s here).
+    wait_for(lambda: _route_healthy(f"{traefik_url}{endpoint}health"), timeout=30, what="route")
     whole = chat(traefik_url, endpoint, stream=False)
     assert whole.status_code == 200, whole.text
     body = whole.json()

@@ -44,6 +44,7 @@ class Allocator:
         self.ips: dict[str, int] = {}
         self.free_gpus = list(range(gpus))
         self.gpus: dict[str, list[int]] = {}
+        self.last_offset = FIRST_POD_OFFSET - 1
 
     def netns_name(self, offset: int) -> str:
         return f"{self.net.prefix}-p{offset}"
@@ -68,6 +69,7 @@ class Allocator:
                 if offset < 0:
                     raise RuntimeError("no pod IP left on the local node")
                 self.ips[uid] = offset
+                self.last_offset = offset
         return self.netns_name(offset), str(subnet.network_address + offset)
 
     def release_ip(self, uid: str) -> None:
