@@ -12,9 +12,11 @@ from modelserve_operator.status import (
     PodView,
     Problem,
     compute_status,
+    latest_warning,
     pod_view,
     pod_view_from_dict,
     status_changed,
+    stuck_pods,
 )
 
 NOW = "2026-01-01T00:00:00Z"
@@ -279,3 +281,82 @@ def test_apply_errors(fatal: bool, deployment: dict[str, Any] | None, phase: Pha
         observe([], apply_error=problem, deployment=deployment), [], NOW, observed_generation=2
     )
     assert status.phase is phase
+
+
+def _view(name: str, created: float | None, **kw: Any) -> PodView:
+    base: dict[str, Any] = {
+        "name": name,
+        "terminating": False,
+        "ready": False,
+        "unschedulable": None,
+        "fetching": False,
+        "server_running": False,
+        "problem": None,
+        "created": created,
+    }
+    base.update(kw)
+    return PodView(**base)
+
+
+@pytest.mark.parametrize(
+    ("views", "stuck", "recheck"),
+    [
+        ([], [], None),
+        ([_view("a", 0.0)], ["a"], None),
+        ([_view("a", 95.0)], [], 15.0),
+        ([_view("a", 95.0), _view("b", 90.0)], [], 10.0),
+        ([_view("a", 50.0), _view("b", 90.0)], ["a"], 10.0),
+        ([_view("a", 0.0, ready=True)], [], None),
+        ([_view("a", 0.0, initialized=True)], [], None),
+        ([_view("a", 0.0, unschedulable="0/2 nodes")], [], None),
+        ([_view("a", None)], [], None),
+    ],
+)
+def test_stuck_pods(views: list[PodView], stuck: list[str], recheck: float | None) -> None:
+    found, again = stuck_pods(views, now=100.0, after=20.0)
+    assert [v.name for v in found] == stuck
+    assert again == recheck
+
+
+@pytest.mark.parametrize(
+    ("events", "expected"),
+    [
+        ([], None),
+        ([{"type": "Normal", "reason": "Pulled", "message": "ok"}], None),
+        (
+            [
+                {
+                    "type": "Warning",
+                    "reason": "FailedMount",
+                    "message": "old",
+                    "lastTimestamp": "2026-01-01T00:00:00Z",
+                },
+                {
+                    "type": "Warning",
+                    "reason": "FailedMount",
+                    "message": 'secret "s" not found ',
+                    "lastTimestamp": "2026-01-01T00:01:00Z",
+                },
+                {
+                    "type": "Normal",
+                    "reason": "Scheduled",
+                    "message": "x",
+                    "lastTimestamp": "2026-01-01T00:02:00Z",
+                },
+            ],
+            Problem("FailedMount", 'secret "s" not found', False),
+        ),
+    ],
+)
+def test_latest_warning(events: list[dict[str, Any]], expected: Problem | None) -> None:
+    assert latest_warning(events) == expected
+
+
+def test_pod_warning_explains_a_silent_pending_pod() -> None:
+    silent = pod(server={"waiting": {"reason": "ContainerCreating"}})
+    warning = Problem("FailedMount", 'secret "sm-model-fetch" not found', False)
+    obs = observe([silent], pod_warnings={"p": warning})
+    status = compute_status(obs, [], NOW, 1)
+    assert status.phase is Phase.PENDING
+    ready = next(c for c in status.conditions if c.type == "Ready")
+    assert (ready.reason, ready.message) == ("FailedMount", 'secret "sm-model-fetch" not found')

@@ -78,3 +78,30 @@ class GpuFreeCache:
             self._value = free_gpus(nodes, pods)
             self._at = self.clock()
             return self._value
+
+
+class PodEventsCache:
+    """Events of one pod, read at most every CACHE_SECONDS (only for pods that look stuck)."""
+
+    def __init__(self, api: ApiClient, clock: Callable[[], float] = time.monotonic) -> None:
+        self.api = api
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._cache: dict[tuple[str, str], tuple[float, list[dict[str, Any]]]] = {}
+
+    def get(self, namespace: str, pod: str) -> list[dict[str, Any]]:
+        key = (namespace, pod)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and self.clock() - hit[0] < CACHE_SECONDS:
+                return hit[1]
+        events = kubeapi.list_objects(
+            self.api,
+            f"/api/v1/namespaces/{namespace}/events",
+            field_selector=f"involvedObject.kind=Pod,involvedObject.name={pod}",
+        )
+        with self._lock:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[key] = (self.clock(), events)
+        return events

@@ -11,7 +11,7 @@ import kopf
 from kubernetes.client import ApiClient
 
 from inference_common.kube import api_client
-from modelserve_operator.capacity import GpuFreeCache
+from modelserve_operator.capacity import GpuFreeCache, PodEventsCache
 from modelserve_operator.coalesce import Coalescer
 from modelserve_operator.manifests import ManifestConfig, S3Credentials
 from modelserve_operator.settings import OperatorSettings
@@ -49,6 +49,7 @@ class Runtime:
             secure=settings.s3_secure,
         )
         self.gpu_free = GpuFreeCache(self.api)
+        self.pod_events = PodEventsCache(self.api)
         self.known: dict[tuple[str, str], Known] = {}
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._locks_guard = threading.Lock()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from inference_common.modelserve import (
@@ -52,6 +53,8 @@ class PodView:
     server_running: bool
     problem: Problem | None
     initialized: bool = False
+    created: float | None = None
+    """metadata.creationTimestamp as epoch seconds."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -63,6 +66,7 @@ class PodView:
             "server_running": self.server_running,
             "problem": None if self.problem is None else self.problem.__dict__,
             "initialized": self.initialized,
+            "created": self.created,
         }
 
 
@@ -138,7 +142,17 @@ def pod_view(pod: Mapping[str, Any]) -> PodView:
         server_running=server_running,
         problem=problem,
         initialized=initialized,
+        created=_epoch(meta.get("creationTimestamp")),
     )
+
+
+def _epoch(timestamp: Any) -> float | None:
+    if not timestamp:
+        return None
+    try:
+        return datetime.fromisoformat(str(timestamp).replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
 
 
 def pod_view_from_dict(data: Mapping[str, Any]) -> PodView:
@@ -152,6 +166,61 @@ def pod_view_from_dict(data: Mapping[str, Any]) -> PodView:
         server_running=data["server_running"],
         problem=None if problem is None else Problem(**problem),
         initialized=bool(data.get("initialized", False)),
+        created=data.get("created"),
+    )
+
+
+STUCK_AFTER_SECONDS = 20.0
+
+
+def _silent(view: PodView) -> bool:
+    return not (
+        view.ready
+        or view.terminating
+        or view.unschedulable
+        or view.problem
+        or view.fetching
+        or view.initialized
+        or view.server_running
+    )
+
+
+def stuck_pods(
+    views: Sequence[PodView], now: float, after: float = STUCK_AFTER_SECONDS
+) -> tuple[list[PodView], float | None]:
+    """Pods whose status has said nothing about why they do not start for `after` seconds
+    (their Warning events tell, e.g. FailedMount), and when to look again at younger ones."""
+    stuck: list[PodView] = []
+    recheck: float | None = None
+    for view in views:
+        if not _silent(view) or view.created is None:
+            continue
+        age = now - view.created
+        if age >= after:
+            stuck.append(view)
+        else:
+            wait = after - age
+            recheck = wait if recheck is None else min(recheck, wait)
+    return stuck, recheck
+
+
+def latest_warning(events: Sequence[Mapping[str, Any]]) -> Problem | None:
+    """The newest Warning event of a pod as a (non-fatal) problem."""
+    warnings = [e for e in events if e.get("type") == "Warning"]
+    if not warnings:
+        return None
+
+    def when(event: Mapping[str, Any]) -> str:
+        return str(
+            event.get("lastTimestamp")
+            or event.get("eventTime")
+            or event.get("firstTimestamp")
+            or ""
+        )
+
+    newest = max(warnings, key=when)
+    return Problem(
+        str(newest.get("reason") or "Warning"), str(newest.get("message") or "").strip(), False
     )
 
 
@@ -175,6 +244,8 @@ class Observed:
     apply_error: Problem | None = None
     gpu_request: int = 0
     gpu_free: Mapping[str, int] | None = None
+    pod_warnings: Mapping[str, Problem] | None = None
+    """Latest Warning event per stuck pod (e.g. FailedMount), when the pod status is silent."""
 
 
 def _problem_of(views: Sequence[PodView]) -> Problem | None:
@@ -212,6 +283,9 @@ def _phase(obs: Observed, ready: int, live: Sequence[PodView]) -> tuple[Phase, s
         return Phase.READY, "AllReplicasReady", f"{ready}/{obs.desired_replicas} replicas ready"
     not_ready = [v for v in live if not v.ready]
     problem = _problem_of(not_ready) or _deployment_failure(obs.deployment)
+    if problem is None and obs.pod_warnings:
+        stuck = [obs.pod_warnings[v.name] for v in not_ready if v.name in obs.pod_warnings]
+        problem = stuck[0] if stuck else None
     if problem is not None and problem.reason == "Unschedulable" and obs.gpu_free is not None:
         problem = Problem(
             problem.reason,

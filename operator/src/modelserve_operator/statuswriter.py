@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -18,10 +19,13 @@ from inference_common.modelserve import MODELSERVE_LABEL, Condition, server_uuid
 from modelserve_operator import kubeapi
 from modelserve_operator.status import (
     Observed,
+    PodView,
     Problem,
     compute_status,
+    latest_warning,
     pod_view_from_dict,
     status_changed,
+    stuck_pods,
 )
 
 if TYPE_CHECKING:
@@ -87,6 +91,33 @@ def _gpu_free(rt: Runtime) -> dict[str, int] | None:
         return None
 
 
+MAX_EVENT_LOOKUPS = 3
+
+
+def _requeue(rt: Runtime, key: tuple[str, str], delay: float) -> None:
+    """Looks at a ModelServe again after `delay` (a controller's requeue-after)."""
+    timer = threading.Timer(delay, rt.status_queue.submit, args=(key,))
+    timer.daemon = True
+    timer.start()
+
+
+def _pod_warnings(
+    rt: Runtime, namespace: str, stuck: Sequence[PodView]
+) -> dict[str, Problem] | None:
+    """Warning events of a few stuck pods (cached briefly); None when there is none to read."""
+    found: dict[str, Problem] = {}
+    for view in stuck[:MAX_EVENT_LOOKUPS]:
+        try:
+            events = rt.pod_events.get(namespace, view.name)
+        except ApiException as exc:
+            log.warning("cannot read events: %s", kubeapi.error_message(exc))
+            return None
+        problem = latest_warning(events)
+        if problem is not None:
+            found[view.name] = problem
+    return found or None
+
+
 def write_status(
     rt: Runtime,
     namespace: str,
@@ -119,6 +150,10 @@ def write_status(
         gpu_free = None
         if gpu_request > 0 and any(v.unschedulable and not v.terminating for v in views):
             gpu_free = _gpu_free(rt)
+        stuck, recheck = stuck_pods(views, time.time())
+        warnings = _pod_warnings(rt, namespace, stuck)
+        if recheck is not None:
+            _requeue(rt, (namespace, name), recheck + 1)
         obs = Observed(
             generation=known.generation,
             desired_replicas=int(known.spec.get("replicas", 1)),
@@ -130,6 +165,7 @@ def write_status(
             apply_error=known.apply_error,
             gpu_request=gpu_request,
             gpu_free=gpu_free,
+            pod_warnings=warnings,
         )
         old = known.status
         previous = [Condition.model_validate(c) for c in old.get("conditions") or []]
@@ -185,9 +221,7 @@ def status_job(rt: Runtime, key: tuple[str, str]) -> None:
             kubeapi.error_message(exc),
             extra={"modelserve": name, "namespace": namespace},
         )
-        retry = threading.Timer(RETRY_DELAY, rt.status_queue.submit, args=(key,))
-        retry.daemon = True
-        retry.start()
+        _requeue(rt, key, RETRY_DELAY)
 
 
 def remember(
