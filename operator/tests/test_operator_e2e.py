@@ -269,6 +269,16 @@ def test_invalid_specs_are_rejected_by_the_schema(
     assert field in (info.value.body or ""), info.value.body
 
 
+@pytest.mark.parametrize("name", ["9lives", "a" * 64, "dotted.name"])
+def test_names_that_cannot_name_a_service_are_rejected(
+    cluster: Cluster, crd: dict[str, Any], name: str
+) -> None:
+    with pytest.raises(ApiException) as info:
+        cluster.create(ms_body(name))
+    assert info.value.status == 422
+    assert "metadata.name" in (info.value.body or "")
+
+
 def test_missing_model_is_rejected(cluster: Cluster, crd: dict[str, Any]) -> None:
     body = ms_body("bad")
     del body["spec"]["model"]

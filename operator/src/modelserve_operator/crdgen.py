@@ -26,6 +26,9 @@ from inference_common.modelserve import (
     ModelServeStatus,
 )
 
+NAME_RULE = (
+    "self.metadata.name.size() <= 63 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')"
+)
 _DROP = frozenset({"title", "additionalProperties", "$defs"})
 
 
@@ -129,6 +132,13 @@ def crd() -> dict[str, Any]:
                             "type": "object",
                             "description": "A model served by llama.cpp on the GPUs it asks for.",
                             "required": ["spec"],
+                            "x-kubernetes-validations": [
+                                {
+                                    "rule": NAME_RULE,
+                                    "message": "metadata.name must be a DNS-1035 label of at "
+                                    "most 63 characters (it names the Service)",
+                                }
+                            ],
                             "properties": {
                                 "apiVersion": {"type": "string"},
                                 "kind": {"type": "string"},
