@@ -96,7 +96,7 @@ def gateway(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
     return Component(
         "gateway",
         [_script("inference-gateway")],
-        f"http://127.0.0.1:{cfg.ports.gateway}/healthz",
+        f"http://127.0.0.1:{cfg.ports.gateway}/readyz",
         env={
             **common_env(cfg, creds, database_url),
             "KUBECONFIG": str(cfg.kubeconfig),

@@ -109,16 +109,25 @@ def wait_until(
     )
 
 
-def start_component(config: StackConfig, component: Component, timeout: float = 90.0) -> None:
+def start_components(config: StackConfig, *parts: Component, timeout: float = 90.0) -> None:
+    """Starts the parts that are not already running and healthy, side by side, then waits
+    for each to become healthy."""
     ca = config.pki_dir / "ca.crt"
-    if processes.running_pid(config, component.name) is not None and _healthy(component, ca):
-        say(f"{component.name}: already running")
-        return
-    processes.stop(config, component.name)
-    t0 = time.monotonic()
-    processes.start(config, component.name, component.argv, component.env, component.user)
-    wait_until(config, component.name, lambda: _healthy(component, ca), timeout)
-    say(f"{component.name}: healthy in {time.monotonic() - t0:.1f}s")
+    launched: list[tuple[Component, float]] = []
+    for component in parts:
+        if processes.running_pid(config, component.name) is not None and _healthy(component, ca):
+            say(f"{component.name}: already running")
+            continue
+        processes.stop(config, component.name)
+        processes.start(config, component.name, component.argv, component.env, component.user)
+        launched.append((component, time.monotonic()))
+    for component, t0 in launched:
+        wait_until(config, component.name, lambda c=component: _healthy(c, ca), timeout)
+        say(f"{component.name}: healthy in {time.monotonic() - t0:.1f}s")
+
+
+def start_component(config: StackConfig, component: Component, timeout: float = 90.0) -> None:
+    start_components(config, component, timeout=timeout)
 
 
 # --- kubernetes objects --------------------------------------------------------------
@@ -368,12 +377,6 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
         start_component(config, components.etcd(config, bin_dir))
         start_component(config, components.kube_apiserver(config, bin_dir))
         bootstrap_cluster(config, bin_dir)
-        for component in (
-            components.kube_controller_manager(config, bin_dir),
-            components.kube_scheduler(config, bin_dir),
-            components.kwok(config, bin_dir, share_dir(bin_dir, "kwok") / "stages.yaml"),
-        ):
-            start_component(config, component)
         traefik_cfg = components.traefik_config_path(config)
         traefik_cfg.parent.mkdir(parents=True, exist_ok=True)
         traefik_cfg.touch(mode=0o600, exist_ok=True)
@@ -382,8 +385,14 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
                 components.traefik_static_config(config, creds.tokens["traefik"]), sort_keys=False
             )
         )
-        start_component(config, components.traefik(config, bin_dir))
-        start_component(config, components.node_runtime(config, sys.executable))
+        start_components(
+            config,
+            components.kube_controller_manager(config, bin_dir),
+            components.kube_scheduler(config, bin_dir),
+            components.kwok(config, bin_dir, share_dir(bin_dir, "kwok") / "stages.yaml"),
+            components.traefik(config, bin_dir),
+            components.node_runtime(config, sys.executable),
+        )
         kubectl(config, bin_dir, "wait", "--for=condition=Ready", "node", "--all", "--timeout=90s")
 
     def database() -> None:
@@ -403,12 +412,12 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
             future.result()
 
     db_url = database_url(config, creds)
-    for component in (
+    start_components(
+        config,
         platform_services.operator(config, creds, db_url),
         platform_services.api(config, creds, db_url),
         platform_services.gateway(config, creds, db_url),
-    ):
-        start_component(config, component)
+    )
     platform_services.register_embedded_model(config, creds)
 
     values = env_values(config, creds, bin_dir)
