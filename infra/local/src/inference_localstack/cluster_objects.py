@@ -112,13 +112,44 @@ def rbac_objects(traefik_cluster_role: str) -> list[dict[str, Any]]:
             },
         ],
     }
+    modelserves = {"apiGroups": ["inference-service.dev"], "resources": ["modelserves"]}
+    api_role = _role(
+        "local:inference-api",
+        [
+            {**modelserves, "verbs": ["get", "list", "watch", "create", "delete", "patch"]},
+        ],
+    )
+    gateway_role = _role(
+        "local:inference-gateway",
+        [
+            {**modelserves, "verbs": ["get", "list", "watch"]},
+            {
+                "apiGroups": ["discovery.k8s.io"],
+                "resources": ["endpointslices"],
+                "verbs": ["get", "list", "watch"],
+            },
+        ],
+    )
     return [
         kwok_role,
         node_runtime_role,
+        api_role,
+        gateway_role,
+        _binding("local:inference-api", "local:inference-api", "local:inference-api"),
+        _binding("local:inference-gateway", "local:inference-gateway", "local:inference-gateway"),
         _binding("local:kwok", "local:kwok", "local:kwok"),
         _binding("local:node-runtime", "local:node-runtime", "local:node-runtime"),
         _binding("local:traefik", traefik_cluster_role, "local:traefik"),
     ]
+
+
+def _role(name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "ClusterRole",
+        "metadata": {"name": name},
+        "rules": rules,
+    }
 
 
 def _binding(name: str, role: str, user: str) -> dict[str, Any]:

@@ -22,6 +22,8 @@ IDENTITIES: dict[str, tuple[str, list[str]]] = {
     "kwok": ("local:kwok", []),
     "traefik": ("local:traefik", []),
     "node-runtime": ("local:node-runtime", []),
+    "api": ("local:inference-api", []),
+    "gateway": ("local:inference-gateway", []),
     # The operator's own ServiceAccount name, so deploy/operator/rbac.yaml binds it as is.
     "operator": (
         "system:serviceaccount:inference-system:modelserve-operator",

@@ -82,7 +82,7 @@ def api(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
         env={
             **common_env(cfg, creds, database_url),
             **local_placement(),
-            "KUBECONFIG": str(cfg.kubeconfig),
+            "KUBECONFIG": str(cfg.pki_dir / "api.kubeconfig"),
             "HOST": "127.0.0.1",
             "PORT": str(cfg.ports.api),
             "ADMIN_USERNAME": ADMIN_USERNAME,
@@ -99,7 +99,7 @@ def gateway(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
         f"http://127.0.0.1:{cfg.ports.gateway}/readyz",
         env={
             **common_env(cfg, creds, database_url),
-            "KUBECONFIG": str(cfg.kubeconfig),
+            "KUBECONFIG": str(cfg.pki_dir / "gateway.kubeconfig"),
             "GATEWAY_HOST": "127.0.0.1",
             "GATEWAY_PORT": str(cfg.ports.gateway),
         },

@@ -145,19 +145,15 @@ def kubectl(config: StackConfig, bin_dir: Path, *args: str, stdin: str | None = 
     return result.stdout
 
 
+APPLY = ("apply", "--server-side", "--force-conflicts", "--field-manager=localstack", "-f")
+
+
 def apply_objects(config: StackConfig, bin_dir: Path, objects: list[dict[str, Any]]) -> None:
-    document = yaml.safe_dump_all(objects, sort_keys=False)
-    kubectl(
-        config,
-        bin_dir,
-        "apply",
-        "--server-side",
-        "--force-conflicts",
-        "--field-manager=localstack",
-        "-f",
-        "-",
-        stdin=document,
-    )
+    kubectl(config, bin_dir, *APPLY, "-", stdin=yaml.safe_dump_all(objects, sort_keys=False))
+
+
+def apply_file(config: StackConfig, bin_dir: Path, path: Path) -> None:
+    kubectl(config, bin_dir, *APPLY, str(path))
 
 
 def share_dir(bin_dir: Path, tool: str) -> Path:
@@ -167,16 +163,7 @@ def share_dir(bin_dir: Path, tool: str) -> Path:
 
 def bootstrap_cluster(config: StackConfig, bin_dir: Path) -> None:
     share = share_dir(bin_dir, "traefik")
-    kubectl(
-        config,
-        bin_dir,
-        "apply",
-        "--server-side",
-        "--force-conflicts",
-        "--field-manager=localstack",
-        "-f",
-        str(share / "traefik-crds.yaml"),
-    )
+    apply_file(config, bin_dir, share / "traefik-crds.yaml")
     traefik_rbac = [
         doc
         for doc in yaml.safe_load_all((share / "traefik-rbac.yaml").read_text())
@@ -185,16 +172,7 @@ def bootstrap_cluster(config: StackConfig, bin_dir: Path) -> None:
     apply_objects(config, bin_dir, traefik_rbac + rbac_objects(TRAEFIK_CLUSTER_ROLE))
     apply_objects(config, bin_dir, gpu_nodes(config.gpu_nodes, config.network))
     for manifest in (MODELSERVE_CRD, platform_services.OPERATOR_RBAC):
-        kubectl(
-            config,
-            bin_dir,
-            "apply",
-            "--server-side",
-            "--force-conflicts",
-            "--field-manager=localstack",
-            "-f",
-            str(manifest),
-        )
+        apply_file(config, bin_dir, manifest)
     namespace = {
         "apiVersion": "v1",
         "kind": "Namespace",
