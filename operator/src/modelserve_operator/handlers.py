@@ -93,6 +93,7 @@ def login(memo: Any, **_: Any) -> kopf.ConnectionInfo:
 @kopf.on.cleanup()
 def close(memo: Any, **_: Any) -> None:
     rt = runtime_of(memo)
+    rt.requeuer.stop()
     rt.apply_pool.shutdown(wait=True)
     rt.status_pool.shutdown(wait=True)
     rt.api.close()

@@ -12,7 +12,7 @@ from kubernetes.client import ApiClient
 
 from inference_common.kube import api_client
 from modelserve_operator.capacity import GpuFreeCache, PodEventsCache
-from modelserve_operator.coalesce import Coalescer
+from modelserve_operator.coalesce import Coalescer, Requeuer
 from modelserve_operator.manifests import ManifestConfig, S3Credentials
 from modelserve_operator.settings import OperatorSettings
 from modelserve_operator.statuswriter import Known, status_job
@@ -35,6 +35,7 @@ class Runtime:
         self.status_queue: Coalescer[tuple[str, str]] = Coalescer(
             self.status_pool, lambda key: status_job(self, key)
         )
+        self.requeuer: Requeuer[tuple[str, str]] = Requeuer(self.status_queue.submit)
         self.indices: dict[str, kopf.Index[Any, Any]] = {}
         self.manifest_config = ManifestConfig(
             llama_image=settings.llama_image,

@@ -5,7 +5,6 @@ their own, so status never delays the creation of children."""
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -96,9 +95,7 @@ MAX_EVENT_LOOKUPS = 3
 
 def _requeue(rt: Runtime, key: tuple[str, str], delay: float) -> None:
     """Looks at a ModelServe again after `delay` (a controller's requeue-after)."""
-    timer = threading.Timer(delay, rt.status_queue.submit, args=(key,))
-    timer.daemon = True
-    timer.start()
+    rt.requeuer.schedule(key, delay)
 
 
 def _pod_warnings(
