@@ -62,10 +62,11 @@ class Allocator:
                     if FIRST_POD_OFFSET <= candidate <= LAST_POD_OFFSET and candidate not in used:
                         offset = candidate
                 if offset < 0:
-                    offset = next(
-                        (o for o in range(FIRST_POD_OFFSET, LAST_POD_OFFSET + 1) if o not in used),
-                        -1,
-                    )
+                    # round robin, so a freed address is not handed out again at once
+                    span = LAST_POD_OFFSET - FIRST_POD_OFFSET + 1
+                    start = self.last_offset + 1 - FIRST_POD_OFFSET
+                    candidates = (FIRST_POD_OFFSET + (start + i) % span for i in range(span))
+                    offset = next((o for o in candidates if o not in used), -1)
                 if offset < 0:
                     raise RuntimeError("no pod IP left on the local node")
                 self.ips[uid] = offset
