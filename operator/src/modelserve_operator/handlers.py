@@ -20,12 +20,18 @@ from pydantic import ValidationError
 from inference_common.modelserve import GROUP, MODELSERVE_LABEL, PLURAL, VERSION, server_uuid_of
 from modelserve_operator import kubeapi
 from modelserve_operator.errors import is_permanent, raise_for, spec_error_message
-from modelserve_operator.manifests import MANAGED_BY, MANAGED_BY_LABEL, children, owner_of
+from modelserve_operator.manifests import (
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    children,
+    is_subset,
+    owner_of,
+)
 from modelserve_operator.restore import restore_child
 from modelserve_operator.runtime import Runtime, runtime_of
 from modelserve_operator.settings import OperatorSettings
 from modelserve_operator.status import Problem, pod_view
-from modelserve_operator.statuswriter import index_of, remember, request_status
+from modelserve_operator.statuswriter import index_of, one, remember, request_status
 
 MS = (GROUP, VERSION, PLURAL)
 MANAGED = {MANAGED_BY_LABEL: MANAGED_BY}
@@ -133,6 +139,41 @@ def pods(
     return {(namespace or "", owner): pod_view(body).to_dict()}
 
 
+def _register_children_index(resource: tuple[str, ...]) -> None:
+    @kopf.index(*resource, labels=MANAGED, id=f"children-{resource[-1]}")
+    def index(
+        namespace: str | None, name: str, body: kopf.Body, **_: Any
+    ) -> dict[tuple[str, str, str], dict[str, Any]]:
+        """What each child looks like now (without status and managedFields), so a reconcile
+        skips children that already match the spec (e.g. every child after a restart)."""
+        meta = {k: v for k, v in body.metadata.items() if k != "managedFields"}
+        kept = {k: v for k, v in body.items() if k not in {"status", "metadata"}}
+        return {(namespace or "", str(body.get("kind")), name): {**kept, "metadata": meta}}
+
+
+for _resource in CHILD_RESOURCES:
+    _register_children_index(_resource)
+
+
+def _observed_child(kwargs: Mapping[str, Any], child: Mapping[str, Any]) -> Any:
+    meta = child["metadata"]
+    resource = next(r for r in CHILD_RESOURCES if _kind_of(r) == child["kind"])
+    index = kwargs.get(f"children-{resource[-1]}")
+    if index is None:
+        return None
+    return one(index, (meta["namespace"], child["kind"], meta["name"]))
+
+
+def _kind_of(resource: tuple[str, ...]) -> str:
+    return {
+        "deployments": "Deployment",
+        "services": "Service",
+        "secrets": "Secret",
+        "middlewares": "Middleware",
+        "ingressroutes": "IngressRoute",
+    }[resource[-1]]
+
+
 # --- reconciling -------------------------------------------------------------------------------
 
 
@@ -171,8 +212,11 @@ def reconcile(
     # what the pods need first (in parallel), then the Deployment that makes the pods
     waves = [[c for c in objects if c["kind"] != "Deployment"]]
     waves.append([c for c in objects if c["kind"] == "Deployment"])
+    skipped = 0
     for wave in waves:
-        futures = [(c, rt.apply_pool.submit(kubeapi.apply, rt.api, c)) for c in wave]
+        todo = [c for c in wave if not is_subset(c, _observed_child(kwargs, c))]
+        skipped += len(wave) - len(todo)
+        futures = [(c, rt.apply_pool.submit(kubeapi.apply, rt.api, c)) for c in todo]
         for child, future in futures:
             what = f"{child['kind']} {child['metadata']['name']}"
             try:
@@ -189,7 +233,11 @@ def reconcile(
     log.info(
         "reconciled generation %s",
         generation,
-        extra={**extra, "apply_seconds": round(time.monotonic() - began, 3)},
+        extra={
+            **extra,
+            "apply_seconds": round(time.monotonic() - began, 3),
+            "unchanged_children": skipped,
+        },
     )
 
 

@@ -68,7 +68,7 @@ def index_of(kwargs: Mapping[str, Any], name: str) -> kopf.Index[Any, Any]:
     return index
 
 
-def one(index: kopf.Index[Any, Any], key: tuple[str, str]) -> Any:
+def one(index: kopf.Index[Any, Any], key: Any) -> Any:
     store = index.get(key)
     if not store:
         return None
