@@ -24,10 +24,16 @@ from inference_testkit.database import create_database, drop_database
 ADMIN = "admin"
 
 
+REQUIRED_PARTS = ("postgres", "minio", "etcd", "kube-apiserver")
+
+
 def stack_env() -> dict[str, str]:
+    """The running stack's env (never starts one). Needs Postgres, MinIO and the apiserver."""
     config = StackConfig()
-    if not stack.is_healthy(config):
-        raise SystemExit("the local stack is not running (make up)")
+    running = stack.status(config)
+    missing = [part for part in REQUIRED_PARTS if not running.get(part)]
+    if not config.env_file.exists() or missing:
+        raise SystemExit(f"the local stack is not running ({', '.join(missing)}): make up")
     return stack.read_env(config)
 
 
@@ -130,6 +136,18 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError("VmHWM not found")
+
+
+def reset_peak_rss(pid: int) -> None:
+    """Starts a new peak-RSS measurement (Linux: writing 5 to clear_refs resets VmHWM)."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def current_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("VmRSS not found")
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:

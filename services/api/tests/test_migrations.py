@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import secrets
 
+import pytest
 from sqlalchemy import inspect
 from sqlalchemy.pool import NullPool
 
+from inference_api.migrate import upgrade_in_child_process
 from inference_common import migrate
 from inference_common.db import make_engine
 from inference_testkit.database import create_database, drop_database
@@ -49,3 +51,19 @@ def test_upgrade_downgrade_upgrade(stack_env: dict[str, str]) -> None:
         assert asyncio.run(_tables(url)) >= TABLES
     finally:
         drop_database(url)
+
+
+async def test_start_up_migration_runs_in_a_child_process(stack_env: dict[str, str]) -> None:
+    url = await asyncio.to_thread(
+        create_database,
+        stack_env["DATABASE_URL"],
+        f"test_mig_{secrets.token_hex(4)}",
+        migrate_schema=False,
+    )
+    try:
+        await upgrade_in_child_process(url)
+        assert await _tables(url) >= TABLES
+        with pytest.raises(RuntimeError, match="database migration failed"):
+            await upgrade_in_child_process(url.replace(url.rsplit("/", 1)[1], "no_such_db"))
+    finally:
+        await asyncio.to_thread(drop_database, url)

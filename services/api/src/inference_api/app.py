@@ -12,6 +12,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from inference_api.accounts import Authenticator, ensure_admin
+from inference_api.migrate import upgrade_in_child_process
 from inference_api.modelserves import ModelServeClient
 from inference_api.policy import DefaultServePolicy, ServePolicy
 from inference_api.ratelimit import LoginRateLimiter
@@ -22,7 +23,6 @@ from inference_api.settings import ApiSettings
 from inference_api.state import AppState
 from inference_api.upload import UploadLimits
 from inference_api.watcher import ModelServeWatcher
-from inference_common import migrate
 from inference_common.auth import TokenSigner
 from inference_common.db import make_engine, make_sessionmaker, unit_of_work
 from inference_common.kube import api_client
@@ -44,7 +44,7 @@ def placement(settings: ApiSettings) -> Placement:
 
 async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) -> AppState:
     if settings.run_migrations:
-        await asyncio.to_thread(migrate.upgrade, settings.database_url)
+        await upgrade_in_child_process(settings.database_url)
     engine = make_engine(settings.database_url, pool_size=10, max_overflow=10)
     sessions = make_sessionmaker(engine)
     s3 = minio_client(settings)

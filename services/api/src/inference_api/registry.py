@@ -28,6 +28,7 @@ from inference_common.errors import (
     NotFoundError,
     PayloadTooLargeError,
     UnavailableError,
+    UnprocessableError,
 )
 from inference_common.tables import Model, User
 
@@ -115,6 +116,8 @@ class Registry:
                 f"upload of {declared_size} bytes exceeds the limit of {self.limits.max_bytes}",
                 {"max_bytes": self.limits.max_bytes},
             )
+        if declared_size == 0:
+            raise UnprocessableError("empty file: not a GGUF model")
         async with unit_of_work(self.sessions) as session:
             if await ModelRepository(session).by_name(name) is not None:
                 raise ConflictError(f"model {name!r} already exists")
@@ -122,7 +125,7 @@ class Registry:
         key = object_key(model_uuid)
         try:
             stored = await stream_gguf_to_s3(
-                body, self.s3, self.bucket, key, self.limits, self.executor
+                body, self.s3, self.bucket, key, self.limits, self.executor, declared_size
             )
         except UploadAbortedError as exc:
             raise BadRequestError(str(exc)) from exc
