@@ -30,3 +30,8 @@ def raise_for(exc: ApiException, what: str) -> None:
     if is_permanent(exc):
         raise kopf.PermanentError(message) from exc
     raise kopf.TemporaryError(message, delay=RETRY_DELAY) from exc
+
+
+def namespace_terminating(exc: ApiException) -> bool:
+    """The apiserver refused a write because the namespace is being deleted: nothing to do."""
+    return exc.status == 403 and "being terminated" in kubeapi.error_message(exc)

@@ -19,7 +19,12 @@ from pydantic import ValidationError
 
 from inference_common.modelserve import GROUP, MODELSERVE_LABEL, PLURAL, VERSION, server_uuid_of
 from modelserve_operator import kubeapi
-from modelserve_operator.errors import is_permanent, raise_for, spec_error_message
+from modelserve_operator.errors import (
+    is_permanent,
+    namespace_terminating,
+    raise_for,
+    spec_error_message,
+)
 from modelserve_operator.manifests import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
@@ -222,6 +227,8 @@ def reconcile(
             try:
                 future.result()
             except ApiException as exc:
+                if namespace_terminating(exc):
+                    return  # the ModelServe goes with its namespace
                 problem = Problem(
                     "ApplyFailed", f"{what}: {kubeapi.error_message(exc)}", is_permanent(exc)
                 )

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from inference_common.modelserve import MODELSERVE_LABEL, server_uuid_of
 from modelserve_operator import kubeapi
-from modelserve_operator.errors import raise_for
+from modelserve_operator.errors import namespace_terminating, raise_for
 from modelserve_operator.manifests import children, is_subset, owner_of
 from modelserve_operator.runtime import Runtime
 from modelserve_operator.statuswriter import one
@@ -68,6 +68,8 @@ def restore_child(
     try:
         kubeapi.apply(rt.api, desired)
     except ApiException as exc:
+        if namespace_terminating(exc):
+            return
         raise_for(exc, f"restore {desired['kind']} {desired['metadata']['name']}")
     log.info(
         "restored %s %s (%s)",
