@@ -153,6 +153,8 @@ async def run(args: argparse.Namespace, direct: str, gateway: str, gateway_pid: 
             direct_ttft.append(await ttft(client, direct))
             gateway_ttft.append(await ttft(client, gateway))
 
+        await throughput(client, direct, args.streams, 8)  # warm-up: all slots, both paths
+        await throughput(client, gateway, args.streams, 8)
         direct_tps = await throughput(client, direct, args.streams, args.tokens)
         gateway_tps = await throughput(client, gateway, args.streams, args.tokens)
         direct_tps2 = await throughput(client, direct, args.streams, args.tokens)
