@@ -27,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from api_common import (
     api_process,
+    cpu_seconds,
     current_rss_mib,
     login,
     minio,
@@ -98,6 +99,7 @@ def main() -> None:
             directs: list[float] = []
             throughs: list[float] = []
             peaks: list[float] = []
+            cpus: list[float] = []
             for round_number in range(args.rounds):
                 started = time.perf_counter()
                 s3.fput_object(bucket, "direct/bench.gguf", str(path), part_size=16 * CHUNK)
@@ -105,6 +107,7 @@ def main() -> None:
                 s3.remove_object(bucket, "direct/bench.gguf")
 
                 reset_peak_rss(pid)
+                cpu_before = cpu_seconds(pid)
                 started = time.perf_counter()
                 response = httpx.post(
                     f"{url}/models",
@@ -118,6 +121,7 @@ def main() -> None:
                     timeout=600,
                 )
                 throughs.append(time.perf_counter() - started)
+                cpus.append(cpu_seconds(pid) - cpu_before)
                 response.raise_for_status()
                 assert response.json()["size_bytes"] == size
                 peaks.append(peak_rss_mib(pid))
@@ -133,7 +137,9 @@ def main() -> None:
     ratio = direct / through_api
     print(
         f"{args.rounds} rounds, medians; "
-        f"ratios per round {[round(d / t, 2) for d, t in zip(directs, throughs, strict=True)]}"
+        f"ratios per round {[round(d / t, 2) for d, t in zip(directs, throughs, strict=True)]}; "
+        f"service CPU seconds per upload {[round(c, 2) for c in cpus]} "
+        f"(wall {[round(t, 2) for t in throughs]})"
     )
     print(
         f"upload of {mib:.0f} MiB: direct MinIO put {mib / direct:.0f} MiB/s, "

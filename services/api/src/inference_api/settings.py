@@ -31,8 +31,8 @@ class ApiSettings(CommonSettings):
     login_window_seconds: float = Field(60.0, gt=0)
 
     max_upload_bytes: int = Field(64 * 1024**3, ge=1, description="413 above this size.")
-    upload_part_bytes: int = Field(6 * 1024**2, ge=5 * 1024**2)
-    upload_prefetch_bytes: int = Field(2 * 1024**2, ge=1024**2)
+    upload_part_bytes: int = Field(5 * 1024**2, ge=5 * 1024**2)
+    upload_prefetch_bytes: int = Field(6 * 1024**2, ge=1024**2)
     max_gguf_header_bytes: int = Field(256 * 1024**2, ge=1024)
 
     servers_namespace: str = Field("inference", description="Namespace of new ModelServes.")

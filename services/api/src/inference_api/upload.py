@@ -233,7 +233,7 @@ async def stream_gguf_to_s3(
                 length=-1 if declared_size is None else declared_size,
                 part_size=limits.part_bytes,
                 content_type="application/octet-stream",
-                num_parallel_uploads=1,
+                num_parallel_uploads=1,  # its thread pool leaks its threads when a read fails
             )
         except BaseException:
             reader.hasher.close()
