@@ -19,28 +19,8 @@ from minio.deleteobjects import DeleteObject
 from inference_api.app import create_app
 from inference_api.settings import ApiSettings
 from inference_api.state import AppState
-from inference_localstack import stack
-from inference_localstack.config import StackConfig
 
 ADMIN = "admin"
-
-# What these tests use of the stack (not the operator, node runtime or gateway).
-REQUIRED_PARTS = ("postgres", "minio", "etcd", "kube-apiserver")
-
-
-@pytest.fixture(scope="session")
-def stack_env() -> dict[str, str]:
-    """The running stack's env. Overrides the testkit's fixture so that these tests use a
-    stack whose other parts (operator, node runtime) may be down, and never start or stop
-    one themselves: run `make up` first."""
-    config = StackConfig()
-    if config.env_file.exists():
-        running = stack.status(config)
-        missing = [part for part in REQUIRED_PARTS if not running.get(part)]
-        if not missing:
-            return stack.read_env(config)
-        pytest.fail(f"the local stack is missing {', '.join(missing)}: run `make up`")
-    pytest.fail("the local stack is not running: run `make up`")
 
 
 @pytest.fixture(scope="session")

@@ -160,8 +160,13 @@ def register_embedded_model(cfg: StackConfig, creds: Secrets) -> str:
                 },
                 content=iter(lambda: f.read(1 << 20), b""),
             )
-        if response.status_code == 409:  # registered meanwhile, or the same file under another name
-            return register_embedded_model(cfg, creds)
+        if response.status_code == 409:  # the same file is registered (maybe under another name)
+            conflict = response.json()["error"].get("detail") or {}
+            if "model_uuid" not in conflict:
+                response.raise_for_status()
+            existing = http.get(f"/models/{conflict['model_uuid']}", headers=headers)
+            ensure_example_object(cfg, creds, existing.raise_for_status().json()["object_key"])
+            return str(conflict["model_uuid"])
         response.raise_for_status()
         ensure_example_object(cfg, creds, response.json()["object_key"])
         elapsed = time.monotonic() - started
