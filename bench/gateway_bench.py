@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -107,6 +108,7 @@ async def ttft(client: httpx.AsyncClient, base: str) -> float:
 
 
 async def stream_tokens(client: httpx.AsyncClient, base: str, tokens: int) -> int:
+    """Generated tokens of one stream, as the server's own usage report counts them."""
     count = 0
     async with client.stream(
         "POST",
@@ -116,13 +118,14 @@ async def stream_tokens(client: httpx.AsyncClient, base: str, tokens: int) -> in
             "model": REGISTRY_NAME,
             "max_tokens": tokens,
             "stream": True,
+            "stream_options": {"include_usage": True},
             "ignore_eos": True,
             "temperature": 1.0,
         },
     ) as response:
         async for line in response.aiter_lines():
-            if line.startswith("data: {") and '"content":"' in line:
-                count += 1
+            if line.startswith("data: {") and '"usage":{' in line:
+                count = int(json.loads(line[6:])["usage"]["completion_tokens"])
     return count
 
 
