@@ -19,7 +19,9 @@ from inference_common.errors import UnauthorizedError
 JWT_ALGORITHM = "HS256"
 API_KEY_PREFIX = "isk"
 
-_password_hasher = PasswordHasher()
+# OWASP's Argon2id baseline (19 MiB, 2 passes): argon2-cffi's default takes 64 MiB per hash,
+# which several concurrent logins multiply in a small service.
+_password_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 
 @dataclass(frozen=True)
