@@ -102,6 +102,8 @@ def gateway(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
             "KUBECONFIG": str(cfg.pki_dir / "gateway.kubeconfig"),
             "GATEWAY_HOST": "127.0.0.1",
             "GATEWAY_PORT": str(cfg.ports.gateway),
+            # only pods that really run here are sent traffic, never kwok's simulated ones
+            "GATEWAY_UPSTREAM_CIDRS": cfg.network.local_pod_cidr,
         },
     )
 
