@@ -126,14 +126,11 @@ def main() -> None:
     api, kube = login(env), api_client(env["KUBECONFIG"])
     results: dict[str, Any] = {}
 
+    params = "-c 4096 --parallel 8"  # 8 slots for the 8-stream measurement
     evict_cache()
-    results["first_token_uncached_s"], uuid = first_token_seconds(
-        api, env["TRAEFIK_URL"], "-c 2048"
-    )
+    results["first_token_uncached_s"], uuid = first_token_seconds(api, env["TRAEFIK_URL"], params)
     api.delete(f"/stop/{uuid}").raise_for_status()
-    results["first_token_cached_s"], uuid = first_token_seconds(
-        api, env["TRAEFIK_URL"], "-c 4096 --parallel 8"
-    )
+    results["first_token_cached_s"], uuid = first_token_seconds(api, env["TRAEFIK_URL"], params)
     try:
         direct = pod_url(kube, uuid)
         routed = f"{env['TRAEFIK_URL']}/{uuid}/v1/chat/completions"
