@@ -33,6 +33,27 @@ async def test_generate_plain_with_options(gateway: RunningGateway) -> None:
     assert result.done_reason in ("length", "stop")
 
 
+async def test_body_is_json_whatever_the_declared_content_type(gateway: RunningGateway) -> None:
+    """As `curl -d` in Ollama's documentation sends it: a form content type."""
+    import httpx
+
+    body = {
+        "model": MODEL,
+        "messages": [{"role": "user", "content": "Hi"}],
+        "stream": False,
+        "options": {"num_predict": 2},
+    }
+    async with httpx.AsyncClient(base_url=gateway.url, headers=gateway.auth, timeout=120) as http:
+        response = await http.post(
+            "/api/chat",
+            content=json.dumps(body),
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        )
+    assert response.status_code == 200, response.text
+    assert response.json()["done"] is True
+    assert response.json()["message"]["role"] == "assistant"
+
+
 async def test_generate_stream(gateway: RunningGateway) -> None:
     parts = []
     last = None

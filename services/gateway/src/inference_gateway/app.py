@@ -53,6 +53,21 @@ class BodyLimit:
         await self.app(scope, receive, send)
 
 
+class JsonBodies:
+    """Every body this gateway accepts is JSON, whatever the client declares: Ollama's own
+    documentation posts with `curl -d`, which sends a form content type, and Ollama reads
+    the body as JSON all the same."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("method") == "POST":
+            headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
+            scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+        await self.app(scope, receive, send)
+
+
 def _render(api: Api, error: GatewayError) -> JSONResponse:
     return JSONResponse(
         error_payload(api, error), status_code=error.status, headers=error.headers()
@@ -186,6 +201,7 @@ def create_app(
     install_common(app, SERVICE)
     _register_errors(app)
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(JsonBodies)
     for module in (openai, ollama, tgi, anthropic, progress):
         app.include_router(module.router)
 
