@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from inference_gateway.errors import GatewayError, Kind
+from inference_gateway.errors import Api, GatewayError, Kind, error_payload
 from inference_gateway.events import Generated, UpstreamStreamError, event_from_chunk, sse_data
 from inference_gateway.gateway import Gateway, Route
 from inference_gateway.tracking import Progress, Tracker
@@ -32,6 +32,19 @@ class ClientGoneError(Exception):
 
 def dumps(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+async def framed(
+    objects: AsyncGenerator[dict[str, Any], None], api: Api, prefix: bytes, suffix: bytes
+) -> AsyncGenerator[bytes, None]:
+    """One frame per object (NDJSON lines, SSE events); an error mid-stream becomes a last
+    frame in the API's own error shape."""
+    try:
+        async with aclosing(objects) as items:
+            async for obj in items:
+                yield prefix + dumps(obj) + suffix
+    except GatewayError as exc:
+        yield prefix + dumps(error_payload(api, exc)) + suffix
 
 
 def upstream_error(status: int, raw: bytes) -> GatewayError:

@@ -15,7 +15,7 @@ from inference_gateway import proxy
 from inference_gateway.apis import ollama as api
 from inference_gateway.catalog import ServeInfo
 from inference_gateway.deps import GatewayDep, PrincipalDep, request_id
-from inference_gateway.errors import Api, GatewayError, Kind, error_payload
+from inference_gateway.errors import Api, GatewayError, Kind
 from inference_gateway.events import TextPipeline, Usage
 from inference_gateway.gateway import Gateway, Route
 from inference_gateway.registry import ModelFacts, facts_from_registry, facts_from_replica
@@ -62,15 +62,6 @@ async def _run(
         proxy.finish(progress, error, usage.completion_tokens if usage else None)
 
 
-async def _ndjson(objects: AsyncGenerator[dict[str, Any], None]) -> AsyncGenerator[bytes, None]:
-    try:
-        async with aclosing(objects) as items:
-            async for obj in items:
-                yield proxy.dumps(obj) + b"\n"
-    except GatewayError as exc:
-        yield proxy.dumps(error_payload(Api.OLLAMA, exc)) + b"\n"
-
-
 async def _last(objects: AsyncGenerator[dict[str, Any], None]) -> dict[str, Any]:
     last: dict[str, Any] = {}
     async with aclosing(objects) as items:
@@ -97,7 +88,9 @@ async def _respond(
         raise
     objects = _run(gw, route, path, body, progress, encoder, first, stream)
     if stream:
-        return proxy.GuardedStreamingResponse(_ndjson(objects), gw, first, progress, NDJSON)
+        return proxy.GuardedStreamingResponse(
+            proxy.framed(objects, Api.OLLAMA, b"", b"\n"), gw, first, progress, NDJSON
+        )
     try:
         return JSONResponse(await proxy.until_disconnect(request, _last(objects)))
     finally:

@@ -13,7 +13,7 @@ from inference_gateway import proxy
 from inference_gateway.apis import tgi as api
 from inference_gateway.auth import Principal
 from inference_gateway.deps import GatewayDep, PrincipalDep, request_id
-from inference_gateway.errors import Api, GatewayError, error_payload
+from inference_gateway.errors import Api
 from inference_gateway.events import TextPipeline, Usage
 from inference_gateway.gateway import Gateway, Route
 from inference_gateway.schemas import TgiGenerateRequest
@@ -71,15 +71,6 @@ async def _run(
         proxy.finish(progress, error, usage.completion_tokens if usage else index)
 
 
-async def _sse(objects: AsyncGenerator[dict[str, Any], None]) -> AsyncGenerator[bytes, None]:
-    try:
-        async with aclosing(objects) as items:
-            async for obj in items:
-                yield b"data:" + proxy.dumps(obj) + b"\n\n"
-    except GatewayError as exc:
-        yield b"data:" + proxy.dumps(error_payload(Api.TGI, exc)) + b"\n\n"
-
-
 async def _last(objects: AsyncGenerator[dict[str, Any], None]) -> dict[str, Any]:
     last: dict[str, Any] = {}
     async with aclosing(objects) as items:
@@ -105,7 +96,11 @@ async def _respond(
     objects = _run(gw, route, upstream, params, body.inputs, progress, first, stream)
     if stream:
         return proxy.GuardedStreamingResponse(
-            _sse(objects), gw, first, progress, "text/event-stream"
+            proxy.framed(objects, Api.TGI, b"data:", b"\n\n"),
+            gw,
+            first,
+            progress,
+            "text/event-stream",
         )
     try:
         return JSONResponse(await proxy.until_disconnect(request, _last(objects)))
