@@ -156,6 +156,8 @@ def create_app(
             limits=httpx.Limits(
                 max_connections=settings.max_connections,
                 max_keepalive_connections=settings.max_connections,
+                # below llama.cpp's own keep-alive (5 s), so we rarely reuse a closed one
+                keepalive_expiry=2.0,
             ),
             trust_env=False,
         )

@@ -69,7 +69,7 @@ class Upstream:
                 headers={"content-type": "application/json"},
             )
             try:
-                response = await self.client.send(request, stream=True)
+                response = await self._send(request)
             except httpx.TransportError as exc:
                 logger.warning("replica %s failed: %r", replica, exc)
                 self.balancer.release(replica)
@@ -89,6 +89,14 @@ class Upstream:
             f"model {model!r} has no ready replica; retry later",
             retry_after=self.retry_after,
         )
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await self.client.send(request, stream=True)
+        except httpx.RemoteProtocolError:
+            # The replica closed a pooled keep-alive connection just as we reused it: it
+            # never saw the request, so one attempt on a fresh connection is safe.
+            return await self.client.send(request, stream=True)
 
     async def finish(self, call: UpstreamCall, failed: bool = False) -> None:
         """Closes the call and releases its replica; idempotent."""
