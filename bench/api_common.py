@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +17,7 @@ from minio.deleteobjects import DeleteObject
 from inference_localstack import stack
 from inference_localstack.config import StackConfig
 from inference_testkit.database import create_database, drop_database
+from inference_testkit.servers import free_port, http_process
 
 ADMIN = "admin"
 
@@ -68,18 +66,12 @@ def throwaway_bucket(client: Minio) -> Iterator[str]:
         client.remove_bucket(bucket)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @contextmanager
 def api_process(
     env: dict[str, str], database_url: str, bucket: str, admin_password: str, **extra: str
 ) -> Iterator[tuple[str, int]]:
     """Runs `python -m inference_api.main`; yields (base URL, pid) once /health is 200."""
-    port = _free_port()
+    port = free_port()
     process_env = {
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ.get("HOME", ""),
@@ -97,29 +89,11 @@ def api_process(
         "LOG_LEVEL": "WARNING",
         **extra,
     }
-    process = subprocess.Popen([sys.executable, "-m", "inference_api.main"], env=process_env)
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise SystemExit("inference-api exited during start-up")
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise SystemExit("inference-api did not become healthy within 60 s")
-            time.sleep(0.2)
+    with http_process(
+        [sys.executable, "-m", "inference_api.main"], process_env, f"{url}/health"
+    ) as process:
         yield url, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 def login(url: str, password: str) -> dict[str, str]:

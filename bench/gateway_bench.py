@@ -18,8 +18,6 @@ import argparse
 import asyncio
 import json
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -29,16 +27,10 @@ from pathlib import Path
 import httpx
 
 from inference_localstack.embedded_model import REGISTRY_NAME, embedded_model_path
+from inference_testkit.servers import free_port, stop_process, wait_http_ok
 
 HERE = Path(__file__).resolve().parent
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def cpu_seconds(pid: int) -> float:
@@ -50,28 +42,6 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
-
-
-def wait_http(url: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise TimeoutError(f"{url} not up after {timeout}s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 BODY = {"messages": [{"role": "user", "content": "Say one word."}], "temperature": 0}
@@ -231,8 +201,8 @@ def main() -> None:
         ],
     )
     try:
-        wait_http(f"http://127.0.0.1:{llama_port}/health")
-        wait_http(f"http://127.0.0.1:{gateway_port}/healthz")
+        wait_http_ok(f"http://127.0.0.1:{llama_port}/health")
+        wait_http_ok(f"http://127.0.0.1:{gateway_port}/healthz")
         asyncio.run(
             run(
                 args,
@@ -242,8 +212,8 @@ def main() -> None:
             )
         )
     finally:
-        stop(gateway)
-        stop(llama)
+        stop_process(gateway)
+        stop_process(llama)
 
 
 if __name__ == "__main__":

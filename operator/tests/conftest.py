@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import urllib.request
@@ -20,6 +19,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from inference_common.modelserve import GROUP, PLURAL, VERSION
+from inference_testkit.servers import free_port
 from inference_testkit.waiting import wait_for
 
 CRD_PATH = Path(__file__).resolve().parents[2] / "crds" / "modelserve.yaml"
@@ -61,13 +61,6 @@ def crd(kube_api: client.ApiClient) -> dict[str, Any]:
     return body
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class OperatorProcess:
     """The real operator as a subprocess (`python -m modelserve_operator.main -n NS`)."""
 
@@ -79,7 +72,7 @@ class OperatorProcess:
         self.port = 0
 
     def start(self) -> OperatorProcess:
-        self.port = _free_port()
+        self.port = free_port()
         env = {**self.env, "LIVENESS_PORT": str(self.port), "LIVENESS_HOST": "127.0.0.1"}
         args = [sys.executable, "-m", "modelserve_operator.main"]
         for ns in self.namespaces:

@@ -4,10 +4,8 @@ xllamacpp CommonParams, and the CLI serving the embedded model and stopping on S
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +22,7 @@ from inference_localstack.llama_server import (
     apply,
     parse_args,
 )
+from inference_testkit.servers import free_port, wait_http_ok
 
 M = ["-m", "/models/x.gguf"]
 MODEL = Setting(("model", "path"), "/models/x.gguf")
@@ -229,14 +228,8 @@ def test_cli_rejects_unknown_argument_with_exit_2() -> None:
     assert "unsupported llama-server argument '--nope'" in proc.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_cli_serves_the_model_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "llama.log").open("wb")
     proc = subprocess.Popen(
         [
@@ -263,17 +256,7 @@ def test_cli_serves_the_model_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
         stderr=subprocess.STDOUT,
     )
     try:
-        deadline = time.monotonic() + 120
-        healthy = False
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                    healthy = True
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
-        assert healthy, (tmp_path / "llama.log").read_text()[-2000:]
+        wait_http_ok(f"http://127.0.0.1:{port}/health", proc, 120, tmp_path / "llama.log")
         models = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=10).json()
         assert models["data"][0]["id"] == "smol"
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10)

@@ -3,23 +3,13 @@
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import httpx
-
 from inference_api.settings import ApiSettings
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from inference_testkit.servers import free_port, http_process
 
 
 def settings_env(settings: ApiSettings, port: int) -> dict[str, str]:
@@ -49,32 +39,12 @@ def settings_env(settings: ApiSettings, port: int) -> dict[str, str]:
 def api_process(settings: ApiSettings, log: Path, ready_within: float = 60.0) -> Iterator[str]:
     """Starts the API, waits (bounded) until /health answers 200, yields its base URL."""
     port = free_port()
-    with log.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "inference_api.main"],
-            env=settings_env(settings, port),
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + ready_within
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"inference-api exited: {log.read_text()[-2000:]}")
-                try:
-                    if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"inference-api not healthy: {log.read_text()[-2000:]}")
-                time.sleep(0.2)
-            yield url
-        finally:
-            process.terminate()
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+    url = f"http://127.0.0.1:{port}"
+    with http_process(
+        [sys.executable, "-m", "inference_api.main"],
+        settings_env(settings, port),
+        f"{url}/health",
+        log=log,
+        ready_within=ready_within,
+    ):
+        yield url

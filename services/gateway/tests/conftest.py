@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -33,6 +32,7 @@ from inference_gateway.gateway import Gateway
 from inference_gateway.settings import GatewaySettings
 from inference_localstack.embedded_model import REGISTRY_NAME, embedded_model_path
 from inference_testkit.hosts import NetnsHost, netns_host
+from inference_testkit.servers import free_port
 from inference_testkit.waiting import async_wait_for, wait_for
 
 CRD_PATH = Path(__file__).resolve().parents[3] / "crds" / "modelserve.yaml"
@@ -255,13 +255,6 @@ class RunningGateway:
 GatewayFactory = Callable[..., Any]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 async def gateway_factory(
     database_url: str, namespace: str, kube_api: client.ApiClient
@@ -274,7 +267,7 @@ async def gateway_factory(
     async def start(**overrides: Any) -> RunningGateway:
         settings = make_settings(database_url, namespace, **overrides)
         app = create_app(settings, kube=kube_api)
-        port = _free_port()
+        port = free_port()
         server = uvicorn.Server(
             uvicorn.Config(
                 app, host="127.0.0.1", port=port, log_config=None, access_log=False, lifespan="on"

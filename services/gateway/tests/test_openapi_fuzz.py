@@ -7,31 +7,20 @@ generation paths are covered by the end-to-end tests.)"""
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from kubernetes import client
 
 from inference_common.auth import TokenSigner
-from inference_testkit.waiting import wait_for
+from inference_testkit.servers import free_port, http_process
 
 from .conftest import JWT_SECRET, MODEL, Cluster, new_namespace
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +34,8 @@ def fuzz_target(
     namespace = new_namespace(kube_api)
     core = client.CoreV1Api(kube_api)
     Cluster(kube_api, namespace).serve("fuzz", MODEL, ["10.244.0.250"], ready=False)
-    port = _free_port()
-    log = (tmp_path_factory.mktemp("fuzz") / "gateway.log").open("wb")
+    port = free_port()
+    log = tmp_path_factory.mktemp("fuzz") / "gateway.log"
     env = {
         **os.environ,
         "DEV_MODE": "true",
@@ -58,29 +47,15 @@ def fuzz_target(
         "GATEWAY_UPSTREAM_CIDRS": "10.244.0.0/24",
     }
     entry = str(Path(sys.executable).parent / "inference-gateway")
-    proc = subprocess.Popen([entry], env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-
-        def up() -> bool:
-            try:
-                return httpx.get(url + "/healthz", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return proc.poll() is not None and False
-
-        wait_for(up, timeout=60, what="gateway process")
-        token = TokenSigner(JWT_SECRET).issue("00000000-0000-0000-0000-000000000002", "f", "user")
-        yield url, {"Authorization": f"Bearer {token}"}
+        with http_process([entry], env, url + "/healthz", log=log):
+            token = TokenSigner(JWT_SECRET).issue(
+                "00000000-0000-0000-0000-000000000002", "f", "user"
+            )
+            yield url, {"Authorization": f"Bearer {token}"}
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
         core.delete_namespace(namespace, propagation_policy="Background")
-        assert Path(log.name).exists()
 
 
 def check_response(response: Any, case: Any) -> None:
