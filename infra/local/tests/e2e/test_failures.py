@@ -14,6 +14,7 @@ from kubernetes import client
 from inference_common.modelserve import GROUP, PLURAL, VERSION
 from inference_localstack import components, processes
 from inference_localstack.config import StackConfig
+from inference_localstack.node.node_object import LOCAL_NODE_LABEL
 from inference_localstack.stack import start_component
 from inference_testkit.waiting import wait_for
 
@@ -23,8 +24,6 @@ from .conftest import chat, netns_of_ip, netns_pids, pods_of
 def _modelserve(api: httpx.Client, name: str, sha256: str | None = None) -> dict[str, Any]:
     model = next(m for m in api.get("/models").json() if m["name"] == "smollm2:135m")
     detail = api.get(f"/models/{model['uuid']}").json()
-    from inference_localstack.node.node_object import LOCAL_NODE_LABEL
-
     return {
         "apiVersion": f"{GROUP}/{VERSION}",
         "kind": "ModelServe",
@@ -61,15 +60,30 @@ def _create(kube_api: client.ApiClient, namespace: str, body: dict[str, Any]) ->
     )
 
 
+def _wait_phase(
+    kube_api: client.ApiClient, namespace: str, name: str, phase: str, timeout: float
+) -> dict[str, Any]:
+    return wait_for(
+        lambda: (s := _status(kube_api, namespace, name)).get("phase") == phase and s,
+        timeout=timeout,
+        what=f"{name} {phase}",
+    )
+
+
+def _serve_until_ready(
+    api: httpx.Client, kube_api: client.ApiClient, namespace: str, name: str
+) -> str:
+    """Creates a ModelServe of the embedded model on the local node; its endpoint once Ready."""
+    created = _create(kube_api, namespace, _modelserve(api, name))
+    _wait_phase(kube_api, namespace, name, "Ready", timeout=180)
+    return f"/{created['metadata']['uid']}/"
+
+
 def test_checksum_mismatch_fails_and_starts_no_server(
     api: httpx.Client, kube_api: client.ApiClient, namespace: str
 ) -> None:
     _create(kube_api, namespace, _modelserve(api, "bad-sha", sha256="0" * 64))
-    status = wait_for(
-        lambda: (s := _status(kube_api, namespace, "bad-sha")).get("phase") == "Failed" and s,
-        timeout=120,
-        what="Failed",
-    )
+    status = _wait_phase(kube_api, namespace, "bad-sha", "Failed", timeout=120)
     text = str(status.get("conditions"))
     assert "sha256" in text.lower() or "checksum" in text.lower(), status
     (pod,) = client.CoreV1Api(kube_api).list_namespaced_pod(namespace).items
@@ -82,13 +96,7 @@ def test_checksum_mismatch_fails_and_starts_no_server(
 def test_killed_llama_process_restarts_and_serving_returns(
     stack_env: dict[str, str], api: httpx.Client, kube_api: client.ApiClient, namespace: str
 ) -> None:
-    created = _create(kube_api, namespace, _modelserve(api, "crashy"))
-    endpoint = f"/{created['metadata']['uid']}/"
-    wait_for(
-        lambda: _status(kube_api, namespace, "crashy").get("phase") == "Ready",
-        timeout=180,
-        what="Ready",
-    )
+    endpoint = _serve_until_ready(api, kube_api, namespace, "crashy")
     (pod,) = client.CoreV1Api(kube_api).list_namespaced_pod(namespace).items
     netns = netns_of_ip(pod.status.pod_ip)
     assert netns is not None
@@ -101,24 +109,14 @@ def test_killed_llama_process_restarts_and_serving_returns(
         return bool(statuses) and statuses[0].restart_count >= 1 and statuses[0].ready
 
     wait_for(restarted_and_ready, timeout=120, what="container restarted and ready")
-    wait_for(
-        lambda: _status(kube_api, namespace, "crashy").get("phase") == "Ready",
-        timeout=60,
-        what="Ready again",
-    )
+    _wait_phase(kube_api, namespace, "crashy", "Ready", timeout=60)
     assert chat(stack_env["TRAEFIK_URL"], endpoint, stream=False).status_code == 200
 
 
 def test_node_runtime_killed_and_restarted_resumes_serving(
     stack_env: dict[str, str], api: httpx.Client, kube_api: client.ApiClient, namespace: str
 ) -> None:
-    created = _create(kube_api, namespace, _modelserve(api, "survivor"))
-    endpoint = f"/{created['metadata']['uid']}/"
-    wait_for(
-        lambda: _status(kube_api, namespace, "survivor").get("phase") == "Ready",
-        timeout=180,
-        what="Ready",
-    )
+    endpoint = _serve_until_ready(api, kube_api, namespace, "survivor")
     cfg = StackConfig()
     pid = processes.running_pid(cfg, "node-runtime")
     assert pid is not None
@@ -139,4 +137,4 @@ def test_node_runtime_killed_and_restarted_resumes_serving(
 
     wait_for(answers, timeout=180, interval=1.0, what="serving resumed")
     assert _status(kube_api, namespace, "survivor").get("phase") == "Ready"
-    assert len(pods_of(kube_api, namespace, created["metadata"]["uid"])) <= 1
+    assert len(pods_of(kube_api, namespace, endpoint.strip("/"))) <= 1
