@@ -10,7 +10,11 @@ import time
 from pathlib import Path
 
 import httpx
+from minio import Minio
+from pydantic import SecretStr
 
+from inference_common.s3 import minio_client
+from inference_common.settings import MODELS_BUCKET, CommonSettings
 from inference_localstack import embedded_model
 from inference_localstack.components import Component
 from inference_localstack.config import StackConfig
@@ -36,8 +40,25 @@ def service_urls(cfg: StackConfig) -> dict[str, str]:
     }
 
 
-def common_env(cfg: StackConfig, creds: Secrets, database_url: str) -> dict[str, str]:
+def object_store(cfg: StackConfig, creds: Secrets) -> Minio:
+    """A MinIO client with the stack's root credentials, built the platform's one way."""
+    return minio_client(
+        CommonSettings(
+            dev_mode=True,
+            s3_endpoint=f"127.0.0.1:{cfg.ports.minio}",
+            s3_access_key=creds.minio_user,
+            s3_secret_key=SecretStr(creds.minio_password),
+        )
+    )
+
+
+def service_env(
+    cfg: StackConfig, creds: Secrets, database_url: str, identity: str
+) -> dict[str, str]:
+    """What every platform service gets: dev mode, the stores, the JWT secret, and a
+    kubeconfig of its own least-privilege identity (see pki.IDENTITIES)."""
     return {
+        "KUBECONFIG": str(cfg.pki_dir / f"{identity}.kubeconfig"),
         "DEV_MODE": "true",
         "DATABASE_URL": database_url,
         "S3_ENDPOINT": f"127.0.0.1:{cfg.ports.minio}",
@@ -64,8 +85,7 @@ def operator(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
         [_script("modelserve-operator")],
         f"http://127.0.0.1:{cfg.ports.operator}/healthz",
         env={
-            **common_env(cfg, creds, database_url),
-            "KUBECONFIG": str(cfg.pki_dir / "operator.kubeconfig"),
+            **service_env(cfg, creds, database_url, "operator"),
             "LIVENESS_PORT": str(cfg.ports.operator),
             # the operator's own tests run private operators in `opt-*` namespaces
             "OPERATOR_NAMESPACES": json.dumps(["*", "!opt-*"]),
@@ -80,9 +100,8 @@ def api(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
         [_script("inference-api")],
         f"http://127.0.0.1:{cfg.ports.api}/health",
         env={
-            **common_env(cfg, creds, database_url),
+            **service_env(cfg, creds, database_url, "api"),
             **local_placement(),
-            "KUBECONFIG": str(cfg.pki_dir / "api.kubeconfig"),
             "HOST": "127.0.0.1",
             "PORT": str(cfg.ports.api),
             "ADMIN_USERNAME": ADMIN_USERNAME,
@@ -98,8 +117,7 @@ def gateway(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
         [_script("inference-gateway")],
         f"http://127.0.0.1:{cfg.ports.gateway}/readyz",
         env={
-            **common_env(cfg, creds, database_url),
-            "KUBECONFIG": str(cfg.pki_dir / "gateway.kubeconfig"),
+            **service_env(cfg, creds, database_url, "gateway"),
             "GATEWAY_HOST": "127.0.0.1",
             "GATEWAY_PORT": str(cfg.ports.gateway),
             # only pods that really run here are sent traffic, never kwok's simulated ones
@@ -109,18 +127,10 @@ def gateway(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
 
 
 def ensure_example_object(cfg: StackConfig, creds: Secrets, object_key: str) -> None:
-    from minio import Minio
     from minio.commonconfig import CopySource
     from minio.error import S3Error
 
-    from inference_common.settings import MODELS_BUCKET
-
-    s3 = Minio(
-        f"127.0.0.1:{cfg.ports.minio}",
-        access_key=creds.minio_user,
-        secret_key=creds.minio_password,
-        secure=False,
-    )
+    s3 = object_store(cfg, creds)
     try:
         s3.stat_object(MODELS_BUCKET, EXAMPLE_OBJECT_KEY)
     except S3Error as exc:

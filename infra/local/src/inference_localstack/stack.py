@@ -270,17 +270,10 @@ def database_url(config: StackConfig, creds: pki.Secrets, database: str = "infer
 
 
 def ensure_buckets(config: StackConfig, creds: pki.Secrets) -> None:
-    from minio import Minio
-
     from inference_common.s3 import ensure_bucket
     from inference_common.settings import MODELS_BUCKET, QUANT_BUCKET
 
-    client = Minio(
-        f"127.0.0.1:{config.ports.minio}",
-        access_key=creds.minio_user,
-        secret_key=creds.minio_password,
-        secure=False,
-    )
+    client = platform_services.object_store(config, creds)
     for bucket in (MODELS_BUCKET, QUANT_BUCKET):
         ensure_bucket(client, bucket)
 
