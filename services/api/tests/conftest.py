@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi import FastAPI
+from kubernetes import client
 from minio import Minio
 from minio.deleteobjects import DeleteObject
 
@@ -21,6 +22,17 @@ from inference_api.settings import ApiSettings
 from inference_api.state import AppState
 
 ADMIN = "admin"
+
+
+@pytest.fixture
+def quiet_namespace(kube_api: client.ApiClient) -> Iterator[str]:
+    """A namespace the stack's own operator leaves alone (`opt-*`), for tests that write
+    ModelServe status themselves."""
+    name = f"opt-api-{secrets.token_hex(4)}"
+    core = client.CoreV1Api(kube_api)
+    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    core.delete_namespace(name, propagation_policy="Background")
 
 
 @pytest.fixture(scope="session")
