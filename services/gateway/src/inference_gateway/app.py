@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
-import httpx
+import aiohttp
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
@@ -28,7 +28,7 @@ from inference_gateway.proxy import ClientGoneError
 from inference_gateway.routes import anthropic, ollama, openai, progress, tgi
 from inference_gateway.settings import GatewaySettings
 from inference_gateway.tracking import ERRORS, REQUESTS, Tracker
-from inference_gateway.upstream import Upstream
+from inference_gateway.upstream import Upstream, make_session
 from inference_gateway.watch import CatalogWatcher
 
 logger = logging.getLogger(__name__)
@@ -118,7 +118,7 @@ def _register_errors(app: FastAPI) -> None:
         return Response(status_code=499)
 
 
-def build_gateway(settings: GatewaySettings, http: httpx.AsyncClient) -> Gateway:
+def build_gateway(settings: GatewaySettings, http: aiohttp.ClientSession) -> Gateway:
     catalog = Catalog()
     balancer = Balancer()
     sessions = (
@@ -151,15 +151,8 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        http = httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
-            limits=httpx.Limits(
-                max_connections=settings.max_connections,
-                max_keepalive_connections=settings.max_connections,
-                # below llama.cpp's own keep-alive (5 s), so we rarely reuse a closed one
-                keepalive_expiry=2.0,
-            ),
-            trust_env=False,
+        http = make_session(
+            settings.connect_timeout, settings.read_timeout, settings.max_connections
         )
         gateway = build_gateway(settings, http)
         app.state.gateway = gateway
@@ -185,7 +178,7 @@ def create_app(
             if watcher is not None:
                 await asyncio.to_thread(watcher.stop)
             await gateway.upstream.aclose()
-            await http.aclose()
+            await http.close()
             if gateway.sessions is not None:
                 with suppress(Exception):
                     await gateway.sessions.kw["bind"].dispose()

@@ -7,11 +7,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncGenerator, Awaitable
+from collections.abc import AsyncGenerator, Coroutine
 from contextlib import aclosing, suppress
 from typing import Any, TypeVar
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -20,7 +19,7 @@ from inference_gateway.errors import Api, GatewayError, Kind, error_payload
 from inference_gateway.events import Generated, UpstreamStreamError, event_from_chunk, sse_data
 from inference_gateway.gateway import Gateway, Route
 from inference_gateway.tracking import Progress, Tracker
-from inference_gateway.upstream import UpstreamCall
+from inference_gateway.upstream import UpstreamCall, UpstreamTransportError
 
 T = TypeVar("T")
 MAX_STREAM_ATTEMPTS = 2
@@ -67,12 +66,12 @@ async def open_call(
     started = time.perf_counter()
     call = await gw.upstream.open(route.replicas, path, dumps(body), route.model)
     Tracker.upstream_answered(progress, time.perf_counter() - started)
-    if call.response.status_code >= 400:
+    if call.status >= 400:
         try:
-            raw = await call.response.aread()
+            raw = await call.read()
         finally:
             await gw.upstream.finish(call)
-        raise upstream_error(call.response.status_code, raw)
+        raise upstream_error(call.status, raw)
     return call
 
 
@@ -105,7 +104,7 @@ async def chunks(
             call = await open_call(gw, route, path, body, progress)
         failed = False
         try:
-            async for line in call.response.aiter_lines():
+            async for line in call.lines():
                 data = sse_data(line)
                 if not data or data == "[DONE]":
                     continue
@@ -120,8 +119,8 @@ async def chunks(
                     Tracker.tokens(progress)
                 yield chunk
             return
-        except (httpx.TransportError, UpstreamStreamError) as exc:
-            failed = isinstance(exc, httpx.TransportError)
+        except (UpstreamTransportError, UpstreamStreamError) as exc:
+            failed = isinstance(exc, UpstreamTransportError)
             if produced or attempt + 1 == MAX_STREAM_ATTEMPTS or not failed:
                 raise GatewayError(
                     Kind.UPSTREAM, "the model server failed during the response"
@@ -191,27 +190,25 @@ async def release(gw: Gateway, call: UpstreamCall, progress: Progress) -> None:
         finish(progress, ClientGoneError())
 
 
-async def _disconnected(request: Request) -> None:
-    while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            return
+async def _cancel_on_disconnect(request: Request, task: asyncio.Task[Any]) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    task.cancel(ClientGoneError.__name__)
 
 
-async def until_disconnect(request: Request, work: Awaitable[T]) -> T:
-    """Runs `work`, cancelling it (and so its upstream request) if the client leaves."""
-    task = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_disconnected(request))
+async def until_disconnect(request: Request, work: Coroutine[Any, Any, T]) -> T:
+    """Runs `work` in this task, cancelling it (and so its upstream request) if the client
+    leaves; then raises ClientGoneError. One watcher task, no second task for `work`."""
+    current = asyncio.current_task()
+    if current is None:
+        raise RuntimeError("until_disconnect runs inside a task")
+    watcher = asyncio.create_task(_cancel_on_disconnect(request, current))
     try:
-        done, _ = await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    except BaseException:
-        task.cancel()
-        watcher.cancel()
+        return await work
+    except asyncio.CancelledError:
+        if watcher.done() and not watcher.cancelled():
+            current.uncancel()
+            raise ClientGoneError() from None
         raise
-    if task in done:
+    finally:
         watcher.cancel()
-        return task.result()
-    task.cancel()
-    with suppress(asyncio.CancelledError):
-        await task
-    raise ClientGoneError()

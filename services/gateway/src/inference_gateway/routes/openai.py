@@ -18,6 +18,7 @@ from inference_gateway.errors import Api, GatewayError, Kind, error_payload
 from inference_gateway.gateway import Gateway, Route
 from inference_gateway.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 from inference_gateway.tracking import Progress
+from inference_gateway.upstream import UpstreamTransportError
 
 router = APIRouter(tags=["openai"])
 
@@ -61,8 +62,10 @@ async def _plain(
     call = await proxy.open_call(gw, route, path, body, progress)
     failed = True
     try:
-        raw = await call.response.aread()
+        raw = await call.read()
         failed = False
+    except UpstreamTransportError as exc:
+        raise GatewayError(Kind.UPSTREAM, "the model server failed during the response") from exc
     finally:
         await gw.upstream.finish(call, failed=failed)
     try:
