@@ -22,6 +22,7 @@ from inference_common.web import install_common, operation_id
 from inference_gateway.auth import Authenticator
 from inference_gateway.balancer import Balancer
 from inference_gateway.catalog import Catalog
+from inference_gateway.direct import DirectDispatch, direct_routes
 from inference_gateway.errors import Api, GatewayError, Kind, api_of_path, error_payload
 from inference_gateway.gateway import Gateway
 from inference_gateway.proxy import ClientGoneError
@@ -33,6 +34,18 @@ from inference_gateway.watch import CatalogWatcher
 
 logger = logging.getLogger(__name__)
 SERVICE = "gateway"
+# the inference endpoints, served by DirectDispatch (see there why)
+DIRECT_PATHS = (
+    "/v1/chat/completions",
+    "/v1/completions",
+    "/v1/embeddings",
+    "/v1/messages",
+    "/api/generate",
+    "/api/chat",
+    "/generate",
+    "/generate_stream",
+    "/",
+)
 
 
 class BodyLimit:
@@ -193,12 +206,20 @@ def create_app(
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
     )
-    install_common(app, SERVICE)
-    _register_errors(app)
+    routers = [module.router for module in (openai, ollama, tgi, anthropic, progress)]
+    for router in routers:
+        app.include_router(router)
+    # outermost last: request context, then direct dispatch, then what FastAPI routes need
     app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
     app.add_middleware(JsonBodies)
-    for module in (openai, ollama, tgi, anthropic, progress):
-        app.include_router(module.router)
+    app.add_middleware(
+        DirectDispatch,
+        fastapi=app,
+        routes=direct_routes(routers, DIRECT_PATHS),
+        limit=settings.max_body_bytes,
+    )
+    install_common(app, SERVICE)
+    _register_errors(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, Any]:

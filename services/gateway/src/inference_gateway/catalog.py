@@ -165,6 +165,7 @@ class Catalog:
     serves: dict[tuple[str, str], ServeInfo] = field(default_factory=dict)
     slices: dict[tuple[str, str], dict[str, frozenset[Endpoint]]] = field(default_factory=dict)
     _by_name: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    _urls: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     # --- changes (event loop only) ---
     def replace_serves(self, serves: Iterable[ServeInfo]) -> None:
@@ -185,11 +186,13 @@ class Catalog:
             self.put_slice(s)
 
     def put_slice(self, info: SliceInfo) -> None:
+        self._urls.clear()
         self.slices.setdefault((info.namespace, info.service), {})[info.name] = info.endpoints
 
     def delete_slice(self, namespace: str, service: str, name: str) -> None:
         by_name = self.slices.get((namespace, service))
         if by_name is not None:
+            self._urls.clear()
             by_name.pop(name, None)
             if not by_name:
                 del self.slices[(namespace, service)]
@@ -200,10 +203,20 @@ class Catalog:
             for name in self.serves[key].names:
                 index.setdefault(name, []).append(key)
         self._by_name = index
+        self._urls.clear()
 
     # --- queries ---
     def find(self, model: str) -> list[ServeInfo]:
         return [self.serves[k] for k in self._by_name.get(model, ())]
+
+    def replica_urls(self, model: str) -> tuple[str, ...]:
+        """The sorted URLs of all endpoints of the serves named `model`; kept until the
+        catalog next changes (every request asks)."""
+        urls = self._urls.get(model)
+        if urls is None:
+            urls = tuple(sorted({e.url for s in self.find(model) for e in self.endpoints_of(s)}))
+            self._urls[model] = urls
+        return urls
 
     def endpoints_of(self, serve: ServeInfo) -> frozenset[Endpoint]:
         by_name = self.slices.get(serve.key)

@@ -11,7 +11,7 @@ from inference_gateway.auth import Principal
 from inference_gateway.gateway import Gateway
 
 
-def get_gateway(request: Request) -> Gateway:
+async def get_gateway(request: Request) -> Gateway:
     gateway: Gateway = request.app.state.gateway
     return gateway
 

@@ -20,7 +20,7 @@ from inference_gateway.upstream import Upstream
 class Route:
     model: str  # the name the client used (or the chosen default)
     serve: ServeInfo
-    replicas: list[str]
+    replicas: tuple[str, ...]
 
 
 @dataclass
@@ -55,7 +55,7 @@ class Gateway:
                     "no model is ready to serve requests; retry later",
                     retry_after=self.settings.retry_after_seconds,
                 )
-            return self._route(serve.model, self.catalog.find(serve.model))
+            return self._route(serve.model, [serve])
         serves = self.catalog.find(requested)
         if not serves:
             raise GatewayError(Kind.NOT_FOUND, f"model {requested!r} not found", param="model")
@@ -66,9 +66,9 @@ class Gateway:
         return self._route(requested, serves)
 
     def _route(self, name: str, serves: list[ServeInfo]) -> Route:
-        replicas = sorted({e.url for s in serves for e in self.catalog.endpoints_of(s)})
-        usable = [r for r in replicas if r not in self.balancer.ejected]
-        if not usable:
+        replicas = self.catalog.replica_urls(name)
+        ejected = self.balancer.ejected
+        if not any(r not in ejected for r in replicas):
             raise GatewayError(
                 Kind.UNAVAILABLE,
                 f"model {name!r} has no ready replica; retry later",

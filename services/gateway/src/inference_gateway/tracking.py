@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -40,6 +41,15 @@ UPSTREAM_LATENCY = Histogram(
 )
 
 KEEP_FINISHED = 2048
+
+# labels() costs ~10 µs (validation, a lock); the gateway asks for the same few series on
+# every request, so their children are kept
+_in_flight = lru_cache(maxsize=4096)(IN_FLIGHT.labels)
+_requests = lru_cache(maxsize=4096)(REQUESTS.labels)
+_errors = lru_cache(maxsize=4096)(ERRORS.labels)
+_ttft = lru_cache(maxsize=4096)(TTFT.labels)
+_tokens_per_second = lru_cache(maxsize=4096)(TOKENS_PER_SECOND.labels)
+_upstream_latency = lru_cache(maxsize=4096)(UPSTREAM_LATENCY.labels)
 
 
 @dataclass
@@ -85,7 +95,7 @@ class Tracker:
         self._items[request_id] = progress
         while len(self._items) > self.keep:
             self._items.popitem(last=False)
-        IN_FLIGHT.labels(api, model).inc()
+        _in_flight(api, model).inc()
         return progress
 
     def get(self, request_id: str) -> Progress | None:
@@ -94,15 +104,13 @@ class Tracker:
     @staticmethod
     def upstream_answered(progress: Progress, seconds: float) -> None:
         progress.state = "running"
-        UPSTREAM_LATENCY.labels(progress.api, progress.model).observe(seconds)
+        _upstream_latency(progress.api, progress.model).observe(seconds)
 
     @staticmethod
     def tokens(progress: Progress, count: int = 1) -> None:
         if progress.first_token_at is None:
             progress.first_token_at = time.monotonic()
-            TTFT.labels(progress.api, progress.model).observe(
-                progress.first_token_at - progress.started
-            )
+            _ttft(progress.api, progress.model).observe(progress.first_token_at - progress.started)
         progress.tokens += count
 
     @staticmethod
@@ -119,13 +127,11 @@ class Tracker:
         progress.state = state
         if completion_tokens is not None:
             progress.tokens = completion_tokens
-        IN_FLIGHT.labels(progress.api, progress.model).dec()
-        REQUESTS.labels(progress.api, progress.model, str(status)).inc()
+        _in_flight(progress.api, progress.model).dec()
+        _requests(progress.api, progress.model, str(status)).inc()
         if error_kind is not None:
-            ERRORS.labels(progress.api, progress.model, error_kind).inc()
+            _errors(progress.api, progress.model, error_kind).inc()
         if progress.first_token_at is not None and progress.tokens:
             seconds = progress.finished_at - progress.first_token_at
             if seconds > 0:
-                TOKENS_PER_SECOND.labels(progress.api, progress.model).observe(
-                    progress.tokens / seconds
-                )
+                _tokens_per_second(progress.api, progress.model).observe(progress.tokens / seconds)
