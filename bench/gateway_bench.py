@@ -159,16 +159,9 @@ async def run(args: argparse.Namespace, direct: str, gateway: str, gateway_pid: 
     print(f"gateway CPU per request (max_tokens=1, non-stream): {cpu_per_request * ms:.3f} ms")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--requests", type=int, default=200)
-    parser.add_argument("--ttft", type=int, default=40)
-    parser.add_argument("--streams", type=int, default=16)
-    parser.add_argument("--tokens", type=int, default=64)
-    args = parser.parse_args()
-
-    llama_port, gateway_port = free_port(), free_port()
-    llama = subprocess.Popen(
+def start_llama(port: int, slots: int) -> subprocess.Popen[bytes]:
+    """llama.cpp with the embedded model on 127.0.0.1:`port`, `slots` parallel slots."""
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -178,11 +171,11 @@ def main() -> None:
             "--host",
             "127.0.0.1",
             "--port",
-            str(llama_port),
+            str(port),
             "-c",
-            str(512 * args.streams),
+            str(512 * slots),
             "-np",
-            str(args.streams),
+            str(slots),
             "-t",
             "1",
             "--no-webui",
@@ -190,6 +183,18 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--ttft", type=int, default=40)
+    parser.add_argument("--streams", type=int, default=16)
+    parser.add_argument("--tokens", type=int, default=64)
+    args = parser.parse_args()
+
+    llama_port, gateway_port = free_port(), free_port()
+    llama = start_llama(llama_port, args.streams)
     gateway = subprocess.Popen(
         [
             sys.executable,
