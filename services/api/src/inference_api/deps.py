@@ -20,7 +20,9 @@ from inference_common.tables import User
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
+    """Async on purpose: FastAPI runs a plain `def` dependency in its thread pool, a thread
+    hand-off on every request."""
     state: AppState = request.app.state.services
     return state
 

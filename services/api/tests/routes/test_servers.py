@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -12,6 +14,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from pydantic import TypeAdapter
+from sqlalchemy import text
 
 from inference_api.mirror import mirrored_server, reasons
 from inference_api.repositories.servers import ServerRepository
@@ -337,3 +340,81 @@ async def test_status_rendering_matches_the_schema_and_the_reference_reasons(api
         assert by_uuid[server_uuid].reasons == expected, conditions
         single = await api.client.get(f"/servers/{server_uuid}", headers=admin)
         assert ServerOut.model_validate_json(single.content) == by_uuid[server_uuid]
+
+
+# The rendering /status used before (json_build_object): the reference for the same values.
+REFERENCE_JSON = """
+SELECT json_build_object(
+    'server_uuid', p.uuid, 'name', p.name, 'namespace', p.namespace,
+    'model_uuid', p.model_uuid, 'model_name', p.model_name, 'owner_id', p.owner_id,
+    'replicas', p.replicas, 'ready_replicas', p.ready_replicas, 'phase', p.phase,
+    'reasons', p.reasons, 'endpoint', p.endpoint, 'runtime', p.runtime, 'gpu', p.gpu,
+    'created_at', p.created_at, 'updated_at', p.updated_at, 'stopped_at', p.stopped_at
+)::text FROM servers p WHERE p.uuid = :uuid
+"""
+
+
+async def test_status_json_is_exact_for_awkward_values(api: Api) -> None:
+    """Strings that need escaping, unicode, NULLs and a stopped server come out of the
+    concatenated rendering as the same JSON values json_build_object gives, in ServerOut's
+    field order."""
+    admin = await api.admin()
+    awkward = 'quote " backslash \\ newline \n tab \t bell \x07 unicode é ✓ 🦙 </script>'
+    rows = [
+        {
+            "uuid": uuid4(),
+            "name": f"awkward-{secrets.token_hex(3)}",
+            "namespace": "inference",
+            "model_uuid": None,
+            "model_name": awkward,
+            "owner_id": None,
+            "replicas": 3,
+            "gpu": {"count": 2, "product": awkward, "nested": [1, 2.5, None, True]},
+            "runtime": {"extraArgs": ["--temp", "0.7"], "contextSize": 8192},
+            "phase": "Degraded",
+            "ready_replicas": 1,
+            "endpoint": "/x/",
+            "conditions": [],
+            "reasons": [awkward, "Unschedulable: Insufficient nvidia.com/gpu"],
+            "stopped_at": None,
+        },
+        {
+            "uuid": uuid4(),
+            "name": f"stopped-{secrets.token_hex(3)}",
+            "namespace": "inference",
+            "model_uuid": None,
+            "model_name": "plain:1b",
+            "owner_id": None,
+            "replicas": 0,
+            "gpu": {},
+            "runtime": {},
+            "phase": "Stopped",
+            "ready_replicas": 0,
+            "endpoint": "/y/",
+            "conditions": [],
+            "reasons": [],
+            "stopped_at": datetime(2026, 1, 2, 3, 4, 5, 120000, tzinfo=UTC),
+        },
+    ]
+    async with unit_of_work(api.state.sessions) as session:
+        for row in rows:
+            await ServerRepository(session).add(**row)
+    response = await api.client.get("/status", params={"include_stopped": "true"}, headers=admin)
+    assert response.status_code == 200
+    listed = {item["server_uuid"]: item for item in json.loads(response.content)}
+    async with unit_of_work(api.state.sessions) as session:
+        for row in rows:
+            reference = (
+                await session.execute(text(REFERENCE_JSON), {"uuid": row["uuid"]})
+            ).scalar_one()
+            mine = listed[str(row["uuid"])]
+            assert mine == json.loads(reference)
+            assert list(mine) == list(ServerOut.model_fields)
+            ServerOut.model_validate(mine)
+            single = await api.client.get(f"/servers/{row['uuid']}", headers=admin)
+            assert single.json() == mine
+    assert listed[str(rows[0]["uuid"])]["model_name"] == awkward
+    assert listed[str(rows[1]["uuid"])]["stopped_at"] is not None
+    # Without include_stopped the stopped one is left out.
+    running = (await api.client.get("/status", headers=admin)).json()
+    assert str(rows[1]["uuid"]) not in {item["server_uuid"] for item in running}

@@ -15,17 +15,53 @@ from inference_api.mirror import MirroredServer
 from inference_common.modelserve import Phase
 from inference_common.tables import Model, Server
 
-# The API's view of a server, rendered as JSON by Postgres in one statement: listing 1,000
-# servers costs one query and no per-row Python (reasons are derived when status is written).
-_SERVER_JSON = """
-json_build_object(
-    'server_uuid', p.uuid, 'name', p.name, 'namespace', p.namespace,
-    'model_uuid', p.model_uuid, 'model_name', p.model_name, 'owner_id', p.owner_id,
-    'replicas', p.replicas, 'ready_replicas', p.ready_replicas, 'phase', p.phase,
-    'reasons', p.reasons,
-    'endpoint', p.endpoint, 'runtime', p.runtime, 'gpu', p.gpu,
-    'created_at', p.created_at, 'updated_at', p.updated_at, 'stopped_at', p.stopped_at
-)"""
+# The API's view of a server (the shape of `ServerOut`), rendered as JSON text by Postgres:
+# listing 1,000 servers costs one query and no per-row Python (reasons are derived when status
+# is written). Built by concatenation rather than json_build_object / row_to_json, which on
+# Postgres 15 look up every argument's type output function again for every row (a 1,000-row
+# page renders in about half the time this way). The output is the same JSON: strings and
+# timestamps go through to_json (escaping; ISO 8601 with offset), jsonb and integers print as
+# JSON already, uuids only need quotes; NULL is null.
+SERVER_FIELDS: tuple[tuple[str, str], ...] = (
+    ("server_uuid", "uuid"),
+    ("name", "to_json"),
+    ("namespace", "to_json"),
+    ("model_uuid", "uuid"),
+    ("model_name", "to_json"),
+    ("owner_id", "uuid"),
+    ("replicas", "json"),
+    ("ready_replicas", "json"),
+    ("phase", "to_json"),
+    ("reasons", "json"),
+    ("endpoint", "to_json"),
+    ("runtime", "json"),
+    ("gpu", "json"),
+    ("created_at", "to_json"),
+    ("updated_at", "to_json"),
+    ("stopped_at", "to_json"),
+)
+_COLUMN = {"server_uuid": "uuid"}  # output name -> column, where they differ
+
+
+def _json_value(column: str, kind: str) -> str:
+    value = {
+        "uuid": f"'\"' || s.{column} || '\"'",
+        "to_json": f"to_json(s.{column})::text",
+        "json": f"s.{column}::text",
+    }[kind]
+    return f"coalesce({value}, 'null')"
+
+
+def _json_object() -> str:
+    parts = []
+    for index, (name, kind) in enumerate(SERVER_FIELDS):
+        parts.append(f"'{'{' if index == 0 else ','}\"{name}\":'")
+        parts.append(_json_value(_COLUMN.get(name, name), kind))
+    parts.append("'}'")
+    return " || ".join(parts)
+
+
+_SERVER_JSON = _json_object()
 
 
 class ServerRepository:
@@ -49,27 +85,22 @@ class ServerRepository:
         where = ["TRUE"]
         params: dict[str, Any] = {"limit": limit, "offset": offset}
         if owner_id is not None:
-            where.append("owner_id = :owner_id")
+            where.append("s.owner_id = :owner_id")
             params["owner_id"] = owner_id
         if not include_stopped:
-            where.append("stopped_at IS NULL")
+            where.append("s.stopped_at IS NULL")
         statement = text(
             f"""
-            WITH p AS (
-                SELECT * FROM servers WHERE {" AND ".join(where)}
-                ORDER BY created_at DESC, uuid LIMIT :limit OFFSET :offset
-            )
-            SELECT coalesce(json_agg({_SERVER_JSON} ORDER BY p.created_at DESC, p.uuid),
-                            '[]'::json)::text
-            FROM p
+            SELECT {_SERVER_JSON} FROM servers s WHERE {" AND ".join(where)}
+            ORDER BY s.created_at DESC, s.uuid LIMIT :limit OFFSET :offset
             """  # noqa: S608  (only fixed fragments are formatted in; values are bound)
         )
         result = await self.session.execute(statement, params)
-        return str(result.scalar_one())
+        return "[" + ",".join(result.scalars().all()) + "]"
 
     async def get_json(self, server_uuid: UUID) -> str | None:
         """One server as a JSON object, None when it does not exist."""
-        statement = text(f"SELECT {_SERVER_JSON}::text FROM servers p WHERE p.uuid = :uuid")  # noqa: S608
+        statement = text(f"SELECT {_SERVER_JSON} FROM servers s WHERE s.uuid = :uuid")  # noqa: S608
         result = await self.session.execute(statement, {"uuid": server_uuid})
         value = result.scalar_one_or_none()
         return None if value is None else str(value)
