@@ -9,12 +9,14 @@ import uvicorn
 from pydantic import ValidationError
 
 from inference_api.app import create_app
+from inference_api.memory import return_large_blocks_to_the_system
 from inference_api.settings import ApiSettings
 from inference_common.logging import configure_logging
 from inference_common.settings import SettingsError
 
 
 def main() -> None:
+    return_large_blocks_to_the_system()
     try:
         settings = ApiSettings()
     except (SettingsError, ValidationError) as exc:

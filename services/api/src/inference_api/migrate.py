@@ -10,10 +10,11 @@ import asyncio
 import os
 import sys
 
-from inference_common import migrate
-
 
 def main() -> None:
+    # Imported here, in the child process only: Alembic (and Mako) weigh ~10 MiB.
+    from inference_common import migrate
+
     database_url = os.environ.get("DATABASE_URL")
     if not database_url:
         print("inference-api-migrate: DATABASE_URL is not set", file=sys.stderr)
