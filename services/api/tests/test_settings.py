@@ -28,6 +28,8 @@ def test_production_settings_with_strong_secrets() -> None:
     assert s.host == "127.0.0.1"
     assert s.servers_namespace == "inference"
     assert s.max_replicas == 5
+    # The default upload limit fits in S3's 10,000 parts of the default part size.
+    assert s.max_upload_bytes <= s.upload_part_bytes * 10_000
 
 
 @pytest.mark.parametrize(
@@ -41,6 +43,9 @@ def test_production_settings_with_strong_secrets() -> None:
         ({"ADMIN_PASSWORD": "short"}, "ADMIN_PASSWORD must be a non-default"),
         ({"S3_SECRET_KEY": "minioadmin"}, "S3_SECRET_KEY"),
         ({"SERVERS_NAMESPACE": "other"}, "not in ALLOWED_NAMESPACES"),
+        ({"UPLOAD_PART_BYTES": str(5 * 1024**2)}, "MAX_UPLOAD_BYTES needs more than 10000"),
+        ({"UPLOAD_PART_BYTES": str(4 * 1024**2)}, "upload_part_bytes"),
+        ({"UPLOAD_PARALLEL_PARTS": "0"}, "upload_parallel_parts"),
     ],
 )
 def test_unsafe_settings_stop_start_up(override: dict[str, str], message: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -14,6 +13,7 @@ from fastapi import FastAPI
 from inference_api.accounts import Authenticator, ensure_admin
 from inference_api.migrate import upgrade_in_child_process
 from inference_api.modelserves import ModelServeClient
+from inference_api.objectstore import api_minio_client
 from inference_api.policy import DefaultServePolicy, ServePolicy
 from inference_api.ratelimit import LoginRateLimiter
 from inference_api.registry import Registry
@@ -27,11 +27,10 @@ from inference_common.auth import TokenSigner
 from inference_common.db import make_engine, make_sessionmaker, unit_of_work
 from inference_common.kube import api_client
 from inference_common.modelserve import Toleration
-from inference_common.s3 import ensure_bucket, minio_client
+from inference_common.s3 import ensure_bucket
 from inference_common.web import install_common, operation_id
 
 SERVICE = "inference-api"
-MAX_CONCURRENT_UPLOADS = 4
 
 logger = logging.getLogger(__name__)
 
@@ -47,14 +46,13 @@ async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) 
         await upgrade_in_child_process(settings.database_url)
     engine = make_engine(settings.database_url, pool_size=10, max_overflow=10)
     sessions = make_sessionmaker(engine)
-    s3 = minio_client(settings)
+    s3 = api_minio_client(settings)
     try:
         await asyncio.to_thread(ensure_bucket, s3, settings.models_bucket)
     except Exception:  # MinIO down at start: /health reports it, uploads fail with 503
         logger.warning("could not check the models bucket", exc_info=True)
     kube = api_client(settings.kubeconfig)
     modelserves = ModelServeClient(kube)
-    upload_executor = ThreadPoolExecutor(MAX_CONCURRENT_UPLOADS, thread_name_prefix="upload")
     signer = TokenSigner(
         settings.jwt_secret.get_secret_value(), ttl=timedelta(minutes=settings.jwt_ttl_minutes)
     )
@@ -78,10 +76,9 @@ async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) 
             limits=UploadLimits(
                 max_bytes=settings.max_upload_bytes,
                 part_bytes=settings.upload_part_bytes,
-                prefetch_bytes=settings.upload_prefetch_bytes,
+                parallel_parts=settings.upload_parallel_parts,
                 max_header_bytes=settings.max_gguf_header_bytes,
             ),
-            executor=upload_executor,
         ),
         serving=Serving(
             modelserves=modelserves,
@@ -91,7 +88,6 @@ async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) 
             default_namespace=settings.servers_namespace,
             placement=placement(settings),
         ),
-        upload_executor=upload_executor,
     )
 
 
@@ -100,7 +96,6 @@ async def close_state(state: AppState) -> None:
         await state.watcher.stop()
     await state.engine.dispose()
     state.kube.close()
-    state.upload_executor.shutdown(wait=False, cancel_futures=True)
 
 
 def create_app(settings: ApiSettings | None = None, policy: ServePolicy | None = None) -> FastAPI:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator
-from concurrent.futures import Executor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -100,7 +99,12 @@ class Registry:
     bucket: str
     sessions: async_sessionmaker[AsyncSession]
     limits: UploadLimits
-    executor: Executor | None = None
+    # Uploads beyond this many wait (each holds up to `limits.buffers` part buffers).
+    max_concurrent_uploads: int = 4
+    _uploading: asyncio.Semaphore = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._uploading = asyncio.Semaphore(self.max_concurrent_uploads)
 
     async def _remove(self, key: str) -> None:
         try:
@@ -124,9 +128,10 @@ class Registry:
         model_uuid = uuid4()
         key = object_key(model_uuid)
         try:
-            stored = await stream_gguf_to_s3(
-                body, self.s3, self.bucket, key, self.limits, self.executor, declared_size
-            )
+            async with self._uploading:
+                stored = await stream_gguf_to_s3(
+                    body, self.s3, self.bucket, key, self.limits, declared_size
+                )
         except UploadAbortedError as exc:
             raise BadRequestError(str(exc)) from exc
         except (MinioException, TransportError) as exc:

@@ -15,6 +15,7 @@ from inference_common.settings import KNOWN_DEFAULT_SECRETS, CommonSettings, Set
 
 MIN_JWT_SECRET_LENGTH = 32
 MIN_ADMIN_PASSWORD_LENGTH = 12
+MAX_UPLOAD_PARTS = 10_000  # S3 multipart limit
 
 
 class ApiSettings(CommonSettings):
@@ -31,8 +32,12 @@ class ApiSettings(CommonSettings):
     login_window_seconds: float = Field(60.0, gt=0)
 
     max_upload_bytes: int = Field(64 * 1024**3, ge=1, description="413 above this size.")
-    upload_part_bytes: int = Field(5 * 1024**2, ge=5 * 1024**2)
-    upload_prefetch_bytes: int = Field(6 * 1024**2, ge=1024**2)
+    upload_part_bytes: int = Field(
+        8 * 1024**2, ge=5 * 1024**2, le=5 * 1024**3, description="S3 multipart part size."
+    )
+    upload_parallel_parts: int = Field(
+        2, ge=1, le=8, description="Parts of one upload sent at once (memory: +1 part)."
+    )
     max_gguf_header_bytes: int = Field(256 * 1024**2, ge=1024)
 
     servers_namespace: str = Field("inference", description="Namespace of new ModelServes.")
@@ -56,6 +61,11 @@ class ApiSettings(CommonSettings):
 
     @model_validator(mode="after")
     def _check_api_secrets(self) -> Self:
+        if self.max_upload_bytes > self.upload_part_bytes * MAX_UPLOAD_PARTS:
+            raise SettingsError(
+                f"MAX_UPLOAD_BYTES needs more than {MAX_UPLOAD_PARTS} parts of "
+                "UPLOAD_PART_BYTES (the S3 limit): raise UPLOAD_PART_BYTES"
+            )
         if self.servers_namespace not in self.allowed_namespaces:
             raise SettingsError(
                 f"SERVERS_NAMESPACE {self.servers_namespace!r} is not in ALLOWED_NAMESPACES"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from kubernetes import client
@@ -28,5 +27,4 @@ class AppState:
     authenticator: Authenticator
     registry: Registry
     serving: Serving
-    upload_executor: ThreadPoolExecutor
     watcher: ModelServeWatcher | None = None
