@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
+
+from inference_api.app import create_app
+from inference_api.settings import ApiSettings
 
 # Like Argon2 in `asyncio.to_thread` or an upload's part buffers: large blocks allocated in
 # worker threads, with small objects allocated next to them that stay alive.
@@ -47,3 +51,13 @@ def test_large_blocks_are_returned_after_use() -> None:
     assert retained_mib("set") < 5
     # The default keeps them (which is what the setting is for).
     assert retained_mib("default") > 15
+
+
+async def test_the_server_app_freezes_its_start_up_objects(api_settings: ApiSettings) -> None:
+    assert gc.get_freeze_count() == 0
+    app = create_app(api_settings, freeze_gc=True)
+    try:
+        async with app.router.lifespan_context(app):
+            assert gc.get_freeze_count() > 10_000
+    finally:
+        gc.unfreeze()

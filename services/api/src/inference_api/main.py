@@ -24,7 +24,7 @@ def main() -> None:
         raise SystemExit(2) from None
     configure_logging(settings.log_level)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, freeze_gc=True),
         host=settings.host,
         port=settings.port,
         log_config=None,
