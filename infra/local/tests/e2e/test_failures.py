@@ -93,6 +93,18 @@ def test_checksum_mismatch_fails_and_starts_no_server(
     assert pod.status.init_container_statuses[0].last_state.terminated.exit_code == 2
 
 
+def _answers(traefik_url: str, endpoint: str) -> bool:
+    """A real completion through the server's route."""
+    try:
+        response = chat(traefik_url, endpoint, stream=False, max_tokens=4)
+    except httpx.HTTPError:
+        return False
+    if response.status_code != 200:
+        return False
+    message = response.json()["choices"][0]["message"]
+    return isinstance(message.get("content"), str) and bool(message["content"])
+
+
 def test_killed_llama_process_restarts_and_serving_returns(
     stack_env: dict[str, str], api: httpx.Client, kube_api: client.ApiClient, namespace: str
 ) -> None:
@@ -110,7 +122,13 @@ def test_killed_llama_process_restarts_and_serving_returns(
 
     wait_for(restarted_and_ready, timeout=120, what="container restarted and ready")
     _wait_phase(kube_api, namespace, "crashy", "Ready", timeout=60)
-    assert chat(stack_env["TRAEFIK_URL"], endpoint, stream=False).status_code == 200
+    # Traefik learns of the Ready endpoint from the EndpointSlice, a moment after the pod
+    wait_for(
+        lambda: _answers(stack_env["TRAEFIK_URL"], endpoint),
+        timeout=30,
+        interval=0.5,
+        what="route answers again",
+    )
 
 
 def test_node_runtime_killed_and_restarted_resumes_serving(
@@ -126,15 +144,11 @@ def test_node_runtime_killed_and_restarted_resumes_serving(
     )
     start_component(cfg, components.node_runtime(cfg, sys.executable))
 
-    def answers() -> bool:
-        try:
-            return (
-                chat(stack_env["TRAEFIK_URL"], endpoint, stream=False, max_tokens=4).status_code
-                == 200
-            )
-        except httpx.HTTPError:
-            return False
-
-    wait_for(answers, timeout=180, interval=1.0, what="serving resumed")
+    wait_for(
+        lambda: _answers(stack_env["TRAEFIK_URL"], endpoint),
+        timeout=180,
+        interval=1.0,
+        what="serving resumed",
+    )
     assert _status(kube_api, namespace, "survivor").get("phase") == "Ready"
     assert len(pods_of(kube_api, namespace, endpoint.strip("/"))) <= 1
