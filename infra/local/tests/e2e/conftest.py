@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+import urllib3
 from kubernetes import client, watch
 
 from inference_common.modelserve import GROUP, PLURAL, SERVER_UUID_LABEL, VERSION
@@ -44,10 +46,22 @@ class PhaseRecorder:
         self._watch = watch.Watch()
         self._namespace, self._selector = namespace, f"{SERVER_UUID_LABEL}={server_uuid}"
         self._changed = threading.Condition()
+        self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
+        """Watches until stopped (at most 300 s); a cut stream is watched again (the
+        replayed current object repeats a phase, which is not recorded twice)."""
+        deadline = time.monotonic() + 300
+        while not self._stopped.is_set() and time.monotonic() < deadline:
+            try:
+                self._watch_once(max(1, int(deadline - time.monotonic())))
+            except (urllib3.exceptions.HTTPError, OSError):
+                if self._stopped.wait(0.2):
+                    return
+
+    def _watch_once(self, seconds: int) -> None:
         for event in self._watch.stream(
             self._custom.list_namespaced_custom_object,
             GROUP,
@@ -55,7 +69,7 @@ class PhaseRecorder:
             self._namespace,
             PLURAL,
             label_selector=self._selector,
-            timeout_seconds=300,
+            timeout_seconds=seconds,
         ):
             status = event["object"].get("status") or {}
             phase = status.get("phase")
@@ -74,6 +88,7 @@ class PhaseRecorder:
         return list(self.phases)
 
     def stop(self) -> None:
+        self._stopped.set()
         self._watch.stop()
 
 
