@@ -88,3 +88,15 @@ async def test_direct_requests_are_counted_under_their_route(gateway: RunningGat
         'http_requests_total{method="POST",route="/v1/completions",service="gateway",'
         'status="200"}' in metrics
     )
+
+
+async def test_routed_posts_are_counted_under_their_route_too(gateway: RunningGateway) -> None:
+    response = await gateway.client.post(
+        "/api/show", headers={**gateway.auth, "content-type": "text/plain"}, json={"model": MODEL}
+    )
+    assert response.status_code == 200, response.text
+    metrics = (await gateway.client.get("/metrics")).text
+    assert (
+        'http_requests_total{method="POST",route="/api/show",service="gateway",'
+        'status="200"}' in metrics
+    )

@@ -77,7 +77,8 @@ class JsonBodies:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope.get("method") == "POST":
             headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
-            scope = {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+            # in place: the request context outside reads the matched route from this scope
+            scope["headers"] = [*headers, (b"content-type", b"application/json")]
         await self.app(scope, receive, send)
 
 
