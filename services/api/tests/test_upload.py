@@ -16,9 +16,10 @@ from minio import Minio
 from minio.error import S3Error
 
 from inference_api import upload
-from inference_api.objectstore import UnsignedPayloadMinio
+from inference_api.objectstore import api_minio_client
 from inference_api.upload import StoredFile, UploadAbortedError, UploadLimits, stream_gguf_to_s3
 from inference_common.errors import PayloadTooLargeError, UnprocessableError
+from inference_common.settings import CommonSettings
 from inference_localstack.embedded_model import embedded_model_path
 
 MiB = 1024 * 1024
@@ -37,12 +38,13 @@ def model_bytes() -> bytes:
 @pytest.fixture
 def client(stack_env: dict[str, str]) -> Minio:
     """The API's own kind of client (unsigned payloads)."""
-    return UnsignedPayloadMinio(
-        stack_env["S3_ENDPOINT"],
-        access_key=stack_env["S3_ACCESS_KEY"],
-        secret_key=stack_env["S3_SECRET_KEY"],
-        secure=False,
+    settings = CommonSettings(
+        dev_mode=True,
+        s3_endpoint=stack_env["S3_ENDPOINT"],
+        s3_access_key=stack_env["S3_ACCESS_KEY"],
+        s3_secret_key=stack_env["S3_SECRET_KEY"],
     )
+    return api_minio_client(settings)
 
 
 async def chunks(data: bytes, size: int = 256 * 1024) -> AsyncIterator[bytes]:

@@ -7,8 +7,9 @@ from minio import Minio
 from inference_common.settings import CommonSettings
 
 
-def minio_client(settings: CommonSettings) -> Minio:
-    return Minio(
+def minio_client(settings: CommonSettings, kind: type[Minio] = Minio) -> Minio:
+    """`kind`: a Minio subclass to build instead (the API's unsigned-payload client)."""
+    return kind(
         settings.s3_endpoint,
         access_key=settings.s3_access_key,
         secret_key=settings.s3_secret_key.get_secret_value(),

@@ -17,6 +17,7 @@ from minio import Minio
 from minio.credentials.credentials import Credentials
 from minio.helpers import DictType
 
+from inference_common.s3 import minio_client
 from inference_common.settings import CommonSettings
 
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
@@ -41,9 +42,4 @@ class UnsignedPayloadMinio(Minio):
 
 
 def api_minio_client(settings: CommonSettings) -> Minio:
-    return UnsignedPayloadMinio(
-        settings.s3_endpoint,
-        access_key=settings.s3_access_key,
-        secret_key=settings.s3_secret_key.get_secret_value(),
-        secure=settings.s3_secure,
-    )
+    return minio_client(settings, UnsignedPayloadMinio)
