@@ -12,7 +12,6 @@ other path and method."""
 from __future__ import annotations
 
 import inspect
-import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, get_type_hints
@@ -28,8 +27,6 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from inference_gateway.auth import Principal
 from inference_gateway.errors import GatewayError, Kind
 from inference_gateway.gateway import Gateway
-
-logger = logging.getLogger(__name__)
 
 Handler = Callable[[Any, Request, Gateway, Principal], Awaitable[Response]]
 

@@ -46,6 +46,15 @@ async def framed(
         yield prefix + dumps(error_payload(api, exc)) + suffix
 
 
+async def last_of(objects: AsyncGenerator[dict[str, Any], None]) -> dict[str, Any]:
+    """The last object of a stream (a whole answer built from its events); {} if none."""
+    last: dict[str, Any] = {}
+    async with aclosing(objects) as items:
+        async for obj in items:
+            last = obj
+    return last
+
+
 def upstream_error(status: int, raw: bytes) -> GatewayError:
     """A replica's 4xx/5xx answer as the gateway's error (message kept)."""
     message = raw.decode("utf-8", "replace")[:2000]

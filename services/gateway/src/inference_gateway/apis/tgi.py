@@ -78,6 +78,10 @@ def details(reason: str, usage: Usage | None, tokens: int, seed: int | None) -> 
     }
 
 
+def _generated_text(text: str, params: dict[str, Any], prompt: str) -> str:
+    return (prompt + text) if params.get("return_full_text") else text
+
+
 def generate_response(
     text: str,
     params: dict[str, Any],
@@ -86,7 +90,7 @@ def generate_response(
     usage: Usage | None,
     tokens: int,
 ) -> dict[str, Any]:
-    generated = (prompt + text) if params.get("return_full_text") else text
+    generated = _generated_text(text, params, prompt)
     out: dict[str, Any] = {"generated_text": generated}
     if params.get("details"):
         out["details"] = details(reason, usage, tokens, params.get("seed"))
@@ -112,7 +116,7 @@ def stream_final(
     usage: Usage | None,
     tokens: int,
 ) -> dict[str, Any]:
-    generated = (prompt + text) if params.get("return_full_text") else text
+    generated = _generated_text(text, params, prompt)
     return {
         "index": index,
         "token": {"id": 0, "text": "", "logprob": 0.0, "special": True},

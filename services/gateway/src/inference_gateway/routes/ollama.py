@@ -62,14 +62,6 @@ async def _run(
         proxy.finish(progress, error, usage.completion_tokens if usage else None)
 
 
-async def _last(objects: AsyncGenerator[dict[str, Any], None]) -> dict[str, Any]:
-    last: dict[str, Any] = {}
-    async with aclosing(objects) as items:
-        async for obj in items:
-            last = obj
-    return last
-
-
 async def _respond(
     request: Request,
     gw: Gateway,
@@ -92,7 +84,7 @@ async def _respond(
             proxy.framed(objects, Api.OLLAMA, b"", b"\n"), gw, first, progress, NDJSON
         )
     try:
-        return JSONResponse(await proxy.until_disconnect(request, _last(objects)))
+        return JSONResponse(await proxy.until_disconnect(request, proxy.last_of(objects)))
     finally:
         await proxy.release(gw, first, progress)
 
