@@ -26,6 +26,7 @@ from pathlib import Path
 
 import httpx
 
+from inference_localstack import llama_server
 from inference_localstack.embedded_model import REGISTRY_NAME, embedded_model_path
 from inference_testkit.servers import free_port, stop_process, wait_http_ok
 
@@ -162,24 +163,12 @@ async def run(args: argparse.Namespace, direct: str, gateway: str, gateway_pid: 
 def start_llama(port: int, slots: int) -> subprocess.Popen[bytes]:
     """llama.cpp with the embedded model on 127.0.0.1:`port`, `slots` parallel slots."""
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "inference_localstack.llama_server",
-            "-m",
+        llama_server.command(
             str(embedded_model_path()),
-            "--host",
             "127.0.0.1",
-            "--port",
-            str(port),
-            "-c",
-            str(512 * slots),
-            "-np",
-            str(slots),
-            "-t",
-            "1",
-            "--no-webui",
-        ],
+            port,
+            *("-c", str(512 * slots), "-np", str(slots), "-t", "1", "--no-webui"),
+        ),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

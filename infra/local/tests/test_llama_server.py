@@ -20,6 +20,7 @@ from inference_localstack.llama_server import (
     LlamaArgError,
     Setting,
     apply,
+    command,
     parse_args,
 )
 from inference_testkit.servers import free_port, wait_http_ok
@@ -232,26 +233,12 @@ def test_cli_serves_the_model_and_stops_cleanly_on_sigterm(tmp_path: Path) -> No
     port = free_port()
     log = (tmp_path / "llama.log").open("wb")
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "inference_localstack.llama_server",
-            "-m",
+        command(
             str(embedded_model_path()),
-            "--host",
             "127.0.0.1",
-            "--port",
-            str(port),
-            "-c",
-            "512",
-            "-np",
-            "1",
-            "-t",
-            "1",
-            "--metrics",
-            "-a",
-            "smol",
-        ],
+            port,
+            *("-c", "512", "-np", "1", "-t", "1", "--metrics", "-a", "smol"),
+        ),
         stdout=log,
         stderr=subprocess.STDOUT,
     )

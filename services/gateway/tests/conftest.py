@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack
@@ -30,6 +29,7 @@ from inference_common.tables import ApiKey, User
 from inference_gateway.app import create_app
 from inference_gateway.gateway import Gateway
 from inference_gateway.settings import GatewaySettings
+from inference_localstack import llama_server
 from inference_localstack.embedded_model import REGISTRY_NAME, embedded_model_path
 from inference_testkit.hosts import NetnsHost, netns_host
 from inference_testkit.servers import free_port
@@ -56,30 +56,18 @@ def start_replica(stack: ExitStack, log_dir: Path, *extra: str) -> Replica:
     """A llama.cpp server with the embedded model in a test host of its own."""
     host = stack.enter_context(netns_host())
     log = log_dir / f"llama-{host.ip}.log"
-    host.spawn(
-        [
-            sys.executable,
-            "-m",
-            "inference_localstack.llama_server",
-            "-m",
-            str(embedded_model_path()),
-            "--host",
-            host.ip,
-            "--port",
-            str(LLAMA_PORT),
-            "-c",
-            "4096",
-            "-np",
-            "4",
-            "-t",
-            "1",
-            "--metrics",
-            "--no-webui",
-            *extra,
-        ],
-        log=log,
-    )
+    host.spawn(replica_command(host.ip, *extra), log=log)
     return Replica(host, f"http://{host.ip}:{LLAMA_PORT}", log)
+
+
+def replica_command(ip: str, *extra: str) -> list[str]:
+    """A test replica's llama.cpp server: the embedded model, 4 slots, metrics on."""
+    return llama_server.command(
+        str(embedded_model_path()),
+        ip,
+        LLAMA_PORT,
+        *("-c", "4096", "-np", "4", "-t", "1", "--metrics", "--no-webui", *extra),
+    )
 
 
 def wait_healthy(replica: Replica, timeout: float = 240) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -23,6 +22,7 @@ from .conftest import (
     GatewayFactory,
     Replica,
     RunningGateway,
+    replica_command,
     start_replica,
     wait_healthy,
 )
@@ -144,28 +144,7 @@ def _kill(replica: Replica) -> None:
 
 
 def _restart(replica: Replica) -> None:
-    from inference_localstack.embedded_model import embedded_model_path
-
-    replica.host.spawn(
-        [
-            sys.executable,
-            "-m",
-            "inference_localstack.llama_server",
-            "-m",
-            str(embedded_model_path()),
-            "--host",
-            replica.ip,
-            "--port",
-            "8080",
-            "-c",
-            "4096",
-            "-np",
-            "4",
-            "-t",
-            "1",
-        ],
-        log=replica.log,
-    )
+    replica.host.spawn(replica_command(replica.ip), log=replica.log)
 
 
 async def test_failover_mid_stream_and_readmission(

@@ -273,6 +273,23 @@ def apply(settings: Sequence[Setting], params: Any, module: Any) -> None:
         setattr(target, setting.path[-1], _resolve(setting.value, module))
 
 
+def command(model: str, host: str, port: int, *args: str) -> list[str]:
+    """The argv that serves `model` on host:port with this CLI (for tests and benchmarks that
+    start a llama.cpp server of their own)."""
+    return [
+        sys.executable,
+        "-m",
+        "inference_localstack.llama_server",
+        "-m",
+        model,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        *args,
+    ]
+
+
 def _usage() -> str:
     return (
         "usage: python -m inference_localstack.llama_server -m MODEL [llama-server args]\n"
