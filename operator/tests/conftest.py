@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from inference_common.modelserve import GROUP, PLURAL, VERSION
+from inference_testkit.namespaces import temporary_namespace
 from inference_testkit.servers import free_port
 from inference_testkit.waiting import wait_for
 
@@ -31,11 +31,8 @@ SHA = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 def namespace(kube_api: client.ApiClient) -> Iterator[str]:
     """A fresh namespace per test, prefixed `opt-`: the stack's own operator skips these
     (OPERATOR_NAMESPACES='["*", "!opt-*"]'), so only the operator under test acts here."""
-    name = f"opt-{secrets.token_hex(4)}"
-    core = client.CoreV1Api(kube_api)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    yield name
-    core.delete_namespace(name, propagation_policy="Background")
+    with temporary_namespace(kube_api, "opt") as name:
+        yield name
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ from minio.deleteobjects import DeleteObject
 from inference_api.app import create_app
 from inference_api.settings import ApiSettings
 from inference_api.state import AppState
+from inference_testkit.namespaces import temporary_namespace
 
 ADMIN = "admin"
 
@@ -28,11 +29,8 @@ ADMIN = "admin"
 def quiet_namespace(kube_api: client.ApiClient) -> Iterator[str]:
     """A namespace the stack's own operator leaves alone (`opt-*`), for tests that write
     ModelServe status themselves."""
-    name = f"opt-api-{secrets.token_hex(4)}"
-    core = client.CoreV1Api(kube_api)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    yield name
-    core.delete_namespace(name, propagation_policy="Background")
+    with temporary_namespace(kube_api, "opt-api") as name:
+        yield name
 
 
 @pytest.fixture(scope="session")

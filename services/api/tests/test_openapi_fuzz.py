@@ -14,6 +14,7 @@ from kubernetes import client
 from schemathesis.checks import not_a_server_error
 
 from inference_api.settings import ApiSettings
+from inference_testkit.namespaces import temporary_namespace
 
 from .conftest import ADMIN
 from .process import api_process
@@ -23,11 +24,8 @@ EXAMPLES_PER_OPERATION = 15
 
 @pytest.fixture(scope="module")
 def fuzz_namespace(kube_api: client.ApiClient) -> Iterator[str]:
-    name = f"t-{secrets.token_hex(4)}"
-    core = client.CoreV1Api(kube_api)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    yield name
-    core.delete_namespace(name, propagation_policy="Background")
+    with temporary_namespace(kube_api) as name:
+        yield name
 
 
 @pytest.fixture(scope="module")

@@ -192,14 +192,6 @@ class Cluster:
             discovery.replace_namespaced_endpoint_slice(f"{name}-manual", self.namespace, body)
 
 
-def new_namespace(kube_api: client.ApiClient) -> str:
-    name = f"t-{secrets.token_hex(4)}"
-    client.CoreV1Api(kube_api).create_namespace(
-        client.V1Namespace(metadata=client.V1ObjectMeta(name=name))
-    )
-    return name
-
-
 @pytest.fixture
 def cluster(kube_api: client.ApiClient, namespace: str, crd: dict[str, Any]) -> Cluster:
     return Cluster(kube_api, namespace)

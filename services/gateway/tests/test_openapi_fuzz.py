@@ -18,9 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from kubernetes import client
 
 from inference_common.auth import TokenSigner
+from inference_testkit.namespaces import temporary_namespace
 from inference_testkit.servers import free_port, http_process
 
-from .conftest import JWT_SECRET, MODEL, Cluster, new_namespace
+from .conftest import JWT_SECRET, MODEL, Cluster
 
 
 @pytest.fixture(scope="module")
@@ -31,31 +32,27 @@ def fuzz_target(
     crd: dict[str, Any],
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[str, dict[str, str]]]:
-    namespace = new_namespace(kube_api)
-    core = client.CoreV1Api(kube_api)
-    Cluster(kube_api, namespace).serve("fuzz", MODEL, ["10.244.0.250"], ready=False)
-    port = free_port()
-    log = tmp_path_factory.mktemp("fuzz") / "gateway.log"
-    env = {
-        **os.environ,
-        "DEV_MODE": "true",
-        "DATABASE_URL": database_url,
-        "KUBECONFIG": stack_env["KUBECONFIG"],
-        "JWT_SECRET": JWT_SECRET,
-        "GATEWAY_PORT": str(port),
-        "GATEWAY_WATCH_NAMESPACE": namespace,
-        "GATEWAY_UPSTREAM_CIDRS": "10.244.0.0/24",
-    }
-    entry = str(Path(sys.executable).parent / "inference-gateway")
-    url = f"http://127.0.0.1:{port}"
-    try:
+    with temporary_namespace(kube_api) as namespace:
+        Cluster(kube_api, namespace).serve("fuzz", MODEL, ["10.244.0.250"], ready=False)
+        port = free_port()
+        log = tmp_path_factory.mktemp("fuzz") / "gateway.log"
+        env = {
+            **os.environ,
+            "DEV_MODE": "true",
+            "DATABASE_URL": database_url,
+            "KUBECONFIG": stack_env["KUBECONFIG"],
+            "JWT_SECRET": JWT_SECRET,
+            "GATEWAY_PORT": str(port),
+            "GATEWAY_WATCH_NAMESPACE": namespace,
+            "GATEWAY_UPSTREAM_CIDRS": "10.244.0.0/24",
+        }
+        entry = str(Path(sys.executable).parent / "inference-gateway")
+        url = f"http://127.0.0.1:{port}"
         with http_process([entry], env, url + "/healthz", log=log):
             token = TokenSigner(JWT_SECRET).issue(
                 "00000000-0000-0000-0000-000000000002", "f", "user"
             )
             yield url, {"Authorization": f"Bearer {token}"}
-    finally:
-        core.delete_namespace(namespace, propagation_policy="Background")
 
 
 def check_response(response: Any, case: Any) -> None:

@@ -26,6 +26,7 @@ from inference_common.kube import api_client
 from inference_localstack import stack
 from inference_localstack.config import StackConfig
 from inference_testkit.database import create_database, drop_database
+from inference_testkit.namespaces import temporary_namespace
 
 
 @pytest.fixture(scope="session")
@@ -52,11 +53,8 @@ def kube_api(stack_env: dict[str, str]) -> Iterator[client.ApiClient]:
 
 @pytest.fixture
 def namespace(kube_api: client.ApiClient) -> Iterator[str]:
-    name = f"t-{secrets.token_hex(4)}"
-    core = client.CoreV1Api(kube_api)
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    yield name
-    core.delete_namespace(name, propagation_policy="Background")
+    with temporary_namespace(kube_api) as name:
+        yield name
 
 
 @pytest.fixture(scope="session")
