@@ -79,7 +79,7 @@ async def open_call(
         try:
             raw = await call.read()
         finally:
-            await gw.upstream.finish(call)
+            gw.upstream.finish(call)
         raise upstream_error(call.status, raw)
     return call
 
@@ -135,7 +135,7 @@ async def chunks(
                     Kind.UPSTREAM, "the model server failed during the response"
                 ) from exc
         finally:
-            await gw.upstream.finish(call, failed=failed)
+            gw.upstream.finish(call, failed=failed)
             call = None
 
 
@@ -188,13 +188,13 @@ class GuardedStreamingResponse(StreamingResponse):
         try:
             await super().__call__(scope, receive, send)
         finally:
-            await release(self._gw, self._call, self._progress)
+            release(self._gw, self._call, self._progress)
 
 
-async def release(gw: Gateway, call: UpstreamCall, progress: Progress) -> None:
+def release(gw: Gateway, call: UpstreamCall, progress: Progress) -> None:
     """Safety net after a response: the call is closed, the request accounted for."""
     if not call.finished:
-        await gw.upstream.finish(call)
+        gw.upstream.finish(call)
     if progress.finished_at is None:
         finish(progress, ClientGoneError())
 

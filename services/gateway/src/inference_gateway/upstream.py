@@ -162,7 +162,7 @@ class Upstream:
             # never answered, so one attempt on a fresh connection is safe.
             return await self.session.post(url, data=body, headers=_JSON_HEADERS)
 
-    async def finish(self, call: UpstreamCall, failed: bool = False) -> None:
+    def finish(self, call: UpstreamCall, failed: bool = False) -> None:
         """Closes the call and releases its replica; idempotent. A call whose answer was
         not read to the end has its connection closed, which stops the replica's work."""
         if call.finished:

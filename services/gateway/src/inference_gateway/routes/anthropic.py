@@ -129,4 +129,4 @@ async def create_message(
             )
         )
     finally:
-        await proxy.release(gw, first, progress)
+        proxy.release(gw, first, progress)

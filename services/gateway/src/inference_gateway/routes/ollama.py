@@ -86,7 +86,7 @@ async def _respond(
     try:
         return JSONResponse(await proxy.until_disconnect(request, proxy.last_of(objects)))
     finally:
-        await proxy.release(gw, first, progress)
+        proxy.release(gw, first, progress)
 
 
 def _check_ctx(body: dict[str, Any]) -> None:

@@ -67,7 +67,7 @@ async def _plain(
     except UpstreamTransportError as exc:
         raise GatewayError(Kind.UPSTREAM, "the model server failed during the response") from exc
     finally:
-        await gw.upstream.finish(call, failed=failed)
+        gw.upstream.finish(call, failed=failed)
     try:
         doc: dict[str, Any] = json.loads(raw)
     except ValueError as exc:

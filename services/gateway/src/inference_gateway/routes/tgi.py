@@ -97,7 +97,7 @@ async def _respond(
     try:
         return JSONResponse(await proxy.until_disconnect(request, proxy.last_of(objects)))
     finally:
-        await proxy.release(gw, first, progress)
+        proxy.release(gw, first, progress)
 
 
 @router.post("/generate", response_model=None)
