@@ -153,6 +153,24 @@ def test_catalog_finds_by_any_name_and_unions_slices() -> None:
     assert catalog.find("tiny") == []
 
 
+def test_replica_urls_follow_every_change() -> None:
+    catalog = Catalog()
+    serve = ServeInfo("ns", "smol", "smollm2:135m", ("tiny",), 10)
+    catalog.put_serve(serve)
+    assert catalog.replica_urls("tiny") == ()
+    catalog.put_slice(SliceInfo("ns", "b", "smol", frozenset({E("10.244.0.6", 8080)})))
+    catalog.put_slice(SliceInfo("ns", "a", "smol", frozenset({E("10.244.0.5", 8080)})))
+    assert catalog.replica_urls("tiny") == ("http://10.244.0.5:8080", "http://10.244.0.6:8080")
+    catalog.delete_slice("ns", "smol", "a")
+    assert catalog.replica_urls("tiny") == ("http://10.244.0.6:8080",)
+    catalog.replace_slices([])
+    assert catalog.replica_urls("tiny") == ()
+    catalog.replace_slices([SliceInfo("ns", "c", "smol", frozenset({E("10.244.0.7", 8080)}))])
+    assert catalog.replica_urls("smollm2:135m") == ("http://10.244.0.7:8080",)
+    catalog.delete_serve("ns", "smol")
+    assert catalog.replica_urls("tiny") == ()
+
+
 def test_smallest_ready_skips_unready_and_prefers_known_small_sizes() -> None:
     catalog = Catalog()
     big = ServeInfo("ns", "big", "big:7b", (), 7_000)

@@ -182,6 +182,7 @@ class Catalog:
 
     def replace_slices(self, slices: Iterable[SliceInfo]) -> None:
         self.slices = {}
+        self._urls.clear()
         for s in slices:
             self.put_slice(s)
 
