@@ -179,7 +179,6 @@ def create_app(
             watcher = CatalogWatcher(
                 api,
                 gateway.catalog,
-                asyncio.get_running_loop(),
                 settings.watch_namespace,
                 settings.upstream_cidrs,
                 gateway.on_catalog_change,
@@ -190,7 +189,7 @@ def create_app(
             yield
         finally:
             if watcher is not None:
-                await asyncio.to_thread(watcher.stop)
+                await watcher.stop()
             await gateway.upstream.aclose()
             await http.close()
             if gateway.sessions is not None:
