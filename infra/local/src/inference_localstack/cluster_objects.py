@@ -67,7 +67,7 @@ def _resources(node_type: GpuNodeType) -> dict[str, str]:
 
 
 def rbac_objects(traefik_cluster_role: str) -> list[dict[str, Any]]:
-    """kwok drives the simulated nodes; the node runtime its own node and pods; Traefik reads
+    """kwok drives the simulated nodes; the local kubelet its own node and pods; Traefik reads
     routes, services and endpoint slices."""
     kwok_role = {
         "apiVersion": "rbac.authorization.k8s.io/v1",

@@ -140,14 +140,15 @@ def kwok(cfg: StackConfig, bin_dir: Path, stages: Path) -> Component:
     )
 
 
-def node_runtime(cfg: StackConfig, python: str) -> Component:
-    """The stand-in for kubelet that runs pods bound to this machine's node."""
+def local_kubelet(cfg: StackConfig, python: str) -> Component:
+    """The stand-in for kubelet that runs pods bound to this machine's node. Its component
+    name, identity and port setting keep the older word `node-runtime`."""
     return Component(
         "node-runtime",
         [
             python,
             "-m",
-            "inference_localstack.node.runtime",
+            "inference_localstack.node.kubelet",
             f"--kubeconfig={cfg.pki_dir / 'node-runtime.kubeconfig'}",
             f"--node-name={cfg.local_node_name}",
             f"--health-port={cfg.ports.node_runtime}",

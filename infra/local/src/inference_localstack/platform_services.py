@@ -70,7 +70,7 @@ def service_env(
 
 
 def local_placement() -> dict[str, str]:
-    """New servers land on the node that really runs them here (see the node runtime)."""
+    """New servers land on the node that really runs them here (see the local kubelet)."""
     return {
         "SERVE_NODE_SELECTOR": json.dumps({LOCAL_NODE_LABEL: "true"}),
         "SERVE_TOLERATIONS": json.dumps(

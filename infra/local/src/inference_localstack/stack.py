@@ -362,7 +362,7 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
             components.kube_scheduler(config, bin_dir),
             components.kwok(config, bin_dir, share_dir(bin_dir, "kwok") / "stages.yaml"),
             components.traefik(config, bin_dir),
-            components.node_runtime(config, sys.executable),
+            components.local_kubelet(config, sys.executable),
         )
         kubectl(config, bin_dir, "wait", "--for=condition=Ready", "node", "--all", "--timeout=90s")
 

@@ -100,7 +100,7 @@ def pods_of(kube_api: client.ApiClient, namespace: str, server_uuid: str) -> lis
 
 
 def netns_of_ip(ip: str) -> str | None:
-    """The pod namespace holding `ip` (the node runtime's namespaces are named per address)."""
+    """The pod namespace holding `ip` (the local kubelet's namespaces are named per address)."""
     for name in network.namespaces():
         out = subprocess.run(
             ["ip", "-n", name, "-4", "-o", "addr"], capture_output=True, text=True

@@ -1,5 +1,5 @@
-"""Failure paths on the real node runtime: a model whose checksum does not match, a killed
-llama.cpp process, a killed and restarted node runtime."""
+"""Failure paths on the real local kubelet: a model whose checksum does not match, a killed
+llama.cpp process, a killed and restarted local kubelet."""
 
 from __future__ import annotations
 
@@ -131,7 +131,7 @@ def test_killed_llama_process_restarts_and_serving_returns(
     )
 
 
-def test_node_runtime_killed_and_restarted_resumes_serving(
+def test_local_kubelet_killed_and_restarted_resumes_serving(
     stack_env: dict[str, str], api: httpx.Client, kube_api: client.ApiClient, namespace: str
 ) -> None:
     endpoint = _serve_until_ready(api, kube_api, namespace, "survivor")
@@ -140,9 +140,9 @@ def test_node_runtime_killed_and_restarted_resumes_serving(
     assert pid is not None
     os.killpg(pid, signal.SIGKILL)
     wait_for(
-        lambda: processes.running_pid(cfg, "node-runtime") is None, timeout=10, what="runtime dead"
+        lambda: processes.running_pid(cfg, "node-runtime") is None, timeout=10, what="kubelet dead"
     )
-    start_component(cfg, components.node_runtime(cfg, sys.executable))
+    start_component(cfg, components.local_kubelet(cfg, sys.executable))
 
     wait_for(
         lambda: _answers(stack_env["TRAEFIK_URL"], endpoint),

@@ -1,10 +1,10 @@
-"""Pod IPs and GPUs handed out by the node runtime."""
+"""Pod IPs and GPUs handed out by the local kubelet."""
 
 from __future__ import annotations
 
 from inference_localstack.config import Network
 from inference_localstack.network import pod_namespace_commands
-from inference_localstack.node.runtime import Allocator
+from inference_localstack.node.kubelet import Allocator
 
 NET = Network()
 

@@ -1,6 +1,6 @@
 """Fetch a GGUF file from MinIO into a model directory and verify its SHA-256.
 
-The init container of every llama.cpp pod runs this (and a local node runtime can run the very
+The init container of every llama.cpp pod runs this (and the local kubelet can run the very
 same command):
 
     python -m inference_common.model_fetch s3 --bucket B --key K --sha256 H --dest /models/H.gguf

@@ -17,7 +17,7 @@ from pathlib import Path
 from inference_localstack import network
 from inference_localstack.config import Network
 
-# The top of the local pod range is kept for test hosts (the node runtime allocates upwards).
+# The top of the local pod range is kept for test hosts (the local kubelet allocates upwards).
 _FIRST_HOST = 200
 
 

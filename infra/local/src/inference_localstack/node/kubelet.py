@@ -1,6 +1,7 @@
-"""`python -m inference_localstack.node.runtime`: registers this machine as a node and runs
-the pods bound to it (see `supervisor.py`). Stopping it stops its pods' processes; starting
-it again restarts them (the model cache makes that quick)."""
+"""`python -m inference_localstack.node.kubelet`: the local kubelet. Registers this machine
+as a node and runs the pods bound to it (see `supervisor.py`), which it follows with a
+`ThreadInformer` (callbacks on the watch thread: this code is threaded). Stopping it stops
+its pods' processes; starting it again restarts them (the model cache makes that quick)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,10 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from kubernetes import client, watch
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from inference_common.informer import Listed, ThreadInformer
 from inference_common.kube import api_client
 from inference_common.logging import configure_logging
 from inference_localstack import network
@@ -27,12 +29,13 @@ from inference_localstack.node import machine as machine_mod
 from inference_localstack.node.node_object import node_object, node_status
 from inference_localstack.node.supervisor import NodeContext, PodSupervisor
 
-logger = logging.getLogger("node-runtime")
+logger = logging.getLogger("local-kubelet")
 
 FIRST_POD_OFFSET = 2
 LAST_POD_OFFSET = 199  # 200+ are test hosts
 HEARTBEAT_SECONDS = 10
 LEASE_SECONDS = 40
+POD_WATCH_SECONDS = 60
 
 
 class Allocator:
@@ -92,7 +95,7 @@ class Allocator:
             self.free_gpus = sorted(self.free_gpus + self.gpus.pop(uid, []))
 
 
-class NodeRuntime:
+class LocalKubelet:
     def __init__(self, name: str, kubeconfig: str, config: StackConfig) -> None:
         self.name = name
         self.config = config
@@ -100,6 +103,14 @@ class NodeRuntime:
         self.api = api_client(kubeconfig)
         self.core = client.CoreV1Api(self.api)
         self.leases = client.CoordinationV1Api(self.api)
+        self.pods = ThreadInformer(
+            self.core.list_pod_for_all_namespaces,
+            name="pods",
+            field_selector=f"spec.nodeName={name}",
+            on_event=self.pod_changed,
+            on_relist=self.pod_listed,
+            watch_timeout=POD_WATCH_SECONDS,
+        )
         self.machine = machine_mod.detect()
         self.allocator = Allocator(self.net, len(self.machine.gpus))
         self.supervisors: dict[str, PodSupervisor] = {}
@@ -242,37 +253,21 @@ class NodeRuntime:
                     "could not delete pod %s/%s: %s", meta["namespace"], meta["name"], exc
                 )
 
-    def watch_pods(self) -> None:
-        selector = f"spec.nodeName={self.name}"
-        while not self.stopping.is_set():
-            try:
-                listed = self.core.list_pod_for_all_namespaces(field_selector=selector)
-                self.last_contact = time.monotonic()
-                live = set()
-                for item in listed.items:
-                    pod = self.api.sanitize_for_serialization(item)
-                    live.add(pod["metadata"]["uid"])
-                    self.handle("ADDED", pod)
-                for uid in set(self.supervisors) - live:
-                    self.supervisors.pop(uid).stop(5)
-                stream = watch.Watch()
-                for event in stream.stream(
-                    self.core.list_pod_for_all_namespaces,
-                    field_selector=selector,
-                    resource_version=listed.metadata.resource_version if listed.metadata else None,
-                    timeout_seconds=60,
-                ):
-                    if self.stopping.is_set():
-                        stream.stop()
-                        break
-                    self.last_contact = time.monotonic()
-                    self.handle(event["type"], self.api.sanitize_for_serialization(event["object"]))
-            except Exception as exc:
-                logger.warning("pod watch interrupted: %s", exc)
-                self.stopping.wait(1)
+    def pod_listed(self, listed: Listed) -> None:
+        """A full list of the pods bound here: each handled, and the ones gone stopped."""
+        self.last_contact = time.monotonic()
+        for pod in listed.items:
+            self.handle("ADDED", pod)
+        live = {pod["metadata"]["uid"] for pod in listed.items}
+        for uid in set(self.supervisors) - live:
+            self.supervisors.pop(uid).stop(5)
+
+    def pod_changed(self, kind: str, pod: dict[str, Any], _old: dict[str, Any] | None) -> None:
+        self.last_contact = time.monotonic()
+        self.handle(kind, pod)
 
     def cleanup_orphans(self) -> None:
-        """Namespaces and processes left by a runtime that was killed: removed, so the pods
+        """Namespaces and processes left by a kubelet that was killed: removed, so the pods
         start afresh (their IPs are kept when still free)."""
         import os
 
@@ -286,17 +281,18 @@ class NodeRuntime:
 
     def shutdown(self) -> None:
         self.stopping.set()
+        self.pods.stop()
         for supervisor in list(self.supervisors.values()):
             supervisor.stop(5)
         self.supervisors.clear()
 
 
-def serve_health(runtime: NodeRuntime, port: int) -> ThreadingHTTPServer:
+def serve_health(kubelet: LocalKubelet, port: int) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             healthy = (
                 self.path == "/healthz"
-                and time.monotonic() - runtime.last_contact < 3 * HEARTBEAT_SECONDS
+                and time.monotonic() - kubelet.last_contact < 3 * HEARTBEAT_SECONDS
             )
             body = b"ok" if healthy else b"unhealthy"
             self.send_response(200 if healthy else 503)
@@ -313,17 +309,17 @@ def serve_health(runtime: NodeRuntime, port: int) -> ThreadingHTTPServer:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="node-runtime", description=__doc__)
+    parser = argparse.ArgumentParser(prog="local-kubelet", description=__doc__)
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--node-name", default="local-node")
     parser.add_argument("--health-port", type=int, default=10248)
     args = parser.parse_args(argv)
     configure_logging()
-    runtime = NodeRuntime(args.node_name, args.kubeconfig, StackConfig())
-    runtime.cleanup_orphans()
-    runtime.ctx.model_cache.mkdir(parents=True, exist_ok=True)
-    runtime.register()
-    server = serve_health(runtime, args.health_port)
+    kubelet = LocalKubelet(args.node_name, args.kubeconfig, StackConfig())
+    kubelet.cleanup_orphans()
+    kubelet.ctx.model_cache.mkdir(parents=True, exist_ok=True)
+    kubelet.register()
+    server = serve_health(kubelet, args.health_port)
     done = threading.Event()
 
     def on_signal(_signum: int, _frame: object) -> None:
@@ -331,16 +327,16 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    threading.Thread(target=runtime.heartbeat_loop, daemon=True).start()
-    threading.Thread(target=runtime.watch_pods, daemon=True).start()
+    threading.Thread(target=kubelet.heartbeat_loop, daemon=True).start()
+    kubelet.pods.start()
     logger.info(
         "node %s registered: %d CPUs, %d GPUs",
-        runtime.name,
-        runtime.machine.cpus,
-        len(runtime.machine.gpus),
+        kubelet.name,
+        kubelet.machine.cpus,
+        len(kubelet.machine.gpus),
     )
     done.wait()
-    runtime.shutdown()
+    kubelet.shutdown()
     server.shutdown()
     return 0
 

@@ -76,7 +76,7 @@ def node_status(
             {"type": "Hostname", "address": name},
         ],
         "conditions": [
-            condition("Ready", ready, "LocalRuntimeReady", "the local node runtime is running"),
+            condition("Ready", ready, "LocalKubeletReady", "the local kubelet is running"),
             condition("MemoryPressure", False, "LocalRuntimeHasSufficientMemory", ""),
             condition("DiskPressure", False, "LocalRuntimeHasNoDiskPressure", ""),
             condition("PIDPressure", False, "LocalRuntimeHasSufficientPID", ""),

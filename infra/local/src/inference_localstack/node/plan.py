@@ -1,6 +1,6 @@
 """How a container of a pod spec runs on this machine (pure; table-tested).
 
-The node runtime interprets the pod spec the operator writes for a real cluster, unchanged.
+The local kubelet interprets the pod spec the operator writes for a real cluster, unchanged.
 It can run two kinds of container:
 
 - the official llama.cpp server image (`ghcr.io/ggml-org/llama.cpp:server*`, CPU or CUDA):

@@ -129,7 +129,7 @@ class PodSupervisor:
             self._fail("UnsupportedContainer", str(exc))
         except Exception as exc:
             logger.exception("pod %s failed in the runtime", self.key)
-            self._fail("NodeRuntimeError", str(exc))
+            self._fail("LocalKubeletError", str(exc))
 
     def _fail(self, reason: str, message: str) -> None:
         self.state.failed_reason, self.state.failed_message = reason, message
