@@ -263,3 +263,29 @@ def test_deliveries_reach_the_right_callback(
         for call in informer.calls(delivery):
             call()
     assert made == calls
+
+
+def test_an_indexer_that_raises_leaves_the_cache_as_it_was() -> None:
+    cache = Cache({"by_model": lambda o: o["spec"]["model"]})
+    cache.apply("ADDED", A1)
+    with pytest.raises(KeyError):
+        cache.apply("MODIFIED", obj("a", "2"))  # no spec
+    with pytest.raises(KeyError):
+        cache.replace([obj("z", "3")])
+    assert cache.items() == [A1]
+    assert cache.by_index("by_model", "m1") == [A1]
+
+
+def test_a_failing_indexer_costs_one_change_not_the_informer() -> None:
+    made: list[str] = []
+    informer = ThreadInformer(
+        _no_io,
+        name="t",
+        indexers={"by_model": lambda o: o["spec"]["model"]},
+        on_event=lambda kind, o, _old: made.append(object_key(o)),
+    )
+    for delivery in (WatchEvent("ADDED", obj("bad", "1")), WatchEvent("ADDED", B1)):
+        for call in informer.calls(delivery):
+            call()
+    assert made == ["ns/b"]
+    assert informer.cache.keys() == ["ns/b"]

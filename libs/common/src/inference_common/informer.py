@@ -64,7 +64,11 @@ class _Callbacks:
 
     def calls(self, delivery: Delivery) -> list[Callable[[], object]]:
         """Updates the cache; the callbacks the delivery triggers, to run in order."""
-        changes: list[Change] = absorb(self.cache, delivery)
+        try:
+            changes: list[Change] = absorb(self.cache, delivery)
+        except Exception:
+            logger.exception("%s: a change could not be applied to the cache", self.name)
+            return []
         if isinstance(delivery, Listed) and self.on_relist is not None:
             return [functools.partial(self.on_relist, delivery)]
         on_event = self.on_event

@@ -119,12 +119,13 @@ def index_values(fn: IndexFn, obj: Obj) -> tuple[str, ...]:
 
 class Cache:
     """The objects last seen, by `object_key`, with named indexes (name → value → keys).
-    Safe to read from any thread."""
+    Safe to read from any thread. An indexer that raises leaves the cache as it was."""
 
     def __init__(self, indexers: Mapping[str, IndexFn] | None = None) -> None:
         self._indexers = dict(indexers or {})
         self._objects: dict[str, Obj] = {}
         self._indexes: dict[str, dict[str, set[str]]] = {name: {} for name in self._indexers}
+        self._entries: dict[str, dict[str, tuple[str, ...]]] = {}
         self._lock = threading.RLock()
 
     def get(self, key: str) -> Obj | None:
@@ -153,15 +154,15 @@ class Cache:
         if kind not in CHANGE_KINDS:
             return None
         key = object_key(obj)
+        entries = {} if kind == DELETED else self._entries_of(obj)
         with self._lock:
             old = self._objects.get(key)
-            if old is not None:
-                self._unindex(key, old)
+            self._unindex(key)
             if kind == DELETED:
                 self._objects.pop(key, None)
                 return Change(DELETED, obj, old)
             self._objects[key] = obj
-            self._index(key, obj)
+            self._index(key, entries)
         return Change(ADDED if old is None else MODIFIED, obj, old)
 
     def replace(self, items: Iterable[Obj]) -> list[Change]:
@@ -169,6 +170,7 @@ class Cache:
         keys, MODIFIED when the resourceVersion moved, DELETED (last known object) for keys
         no longer listed."""
         fresh = {object_key(obj): obj for obj in items}
+        entries = {key: self._entries_of(obj) for key, obj in fresh.items()}
         changes: list[Change] = []
         with self._lock:
             for key, gone in self._objects.items():
@@ -182,19 +184,24 @@ class Cache:
                     changes.append(Change(MODIFIED, obj, old))
             self._objects = fresh
             self._indexes = {name: {} for name in self._indexers}
-            for key, obj in fresh.items():
-                self._index(key, obj)
+            self._entries = {}
+            for key, entry in entries.items():
+                self._index(key, entry)
         return changes
 
-    def _index(self, key: str, obj: Obj) -> None:
-        for name, fn in self._indexers.items():
-            for value in index_values(fn, obj):
+    def _entries_of(self, obj: Obj) -> dict[str, tuple[str, ...]]:
+        return {name: index_values(fn, obj) for name, fn in self._indexers.items()}
+
+    def _index(self, key: str, entries: dict[str, tuple[str, ...]]) -> None:
+        self._entries[key] = entries
+        for name, values in entries.items():
+            for value in values:
                 self._indexes[name].setdefault(value, set()).add(key)
 
-    def _unindex(self, key: str, obj: Obj) -> None:
-        for name, fn in self._indexers.items():
+    def _unindex(self, key: str) -> None:
+        for name, values in self._entries.pop(key, {}).items():
             index = self._indexes[name]
-            for value in index_values(fn, obj):
+            for value in values:
                 keys = index.get(value)
                 if keys is not None:
                     keys.discard(key)

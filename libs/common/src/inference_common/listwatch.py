@@ -168,7 +168,8 @@ class ListWatch:
 
     @contextlib.contextmanager
     def _reading(self, response: Any) -> Iterator[Any]:
-        """Makes `response` the one `stop` closes, and releases it afterwards."""
+        """Makes `response` the one `stop` closes; closes it afterwards (a stream left
+        half-read must not go back to the pool) and releases its connection."""
         with self._lock:
             self._response = response
         if self._stop.is_set():
@@ -179,4 +180,5 @@ class ListWatch:
         finally:
             with self._lock:
                 self._response = None
+            response.close()
             response.release_conn()
