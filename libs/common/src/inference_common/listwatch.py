@@ -83,6 +83,8 @@ class ListWatch:
         self.watch_timeout = watch_timeout
         self.request_timeout = request_timeout
         self.max_backoff = max_backoff
+        self.resource_version: str | None = None
+        """Where the next watch starts: the last event's or bookmark's (None: list first)."""
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._response: Any = None
@@ -111,19 +113,18 @@ class ListWatch:
 
     def run(self) -> None:
         backoff = INITIAL_BACKOFF_SECONDS
-        version: str | None = None
         while not self._stop.is_set():
             try:
-                if version is None:
+                if self.resource_version is None:
                     listed = self._list()
                     self.deliver(listed)
-                    version = listed.resource_version
-                version = self._watch(version)
+                    self.resource_version = listed.resource_version
+                self._watch(self.resource_version)
                 backoff = INITIAL_BACKOFF_SECONDS
             except Exception as exc:
                 if self._stop.is_set():
                     break
-                version, wait = after_failure(exc, version)
+                self.resource_version, wait = after_failure(exc, self.resource_version)
                 if not wait:
                     logger.info("%s: resourceVersion expired; listing again", self.name)
                     continue
@@ -145,8 +146,9 @@ class ListWatch:
             list(body.get("items") or []), str(body["metadata"]["resourceVersion"]), started
         )
 
-    def _watch(self, version: str) -> str:
-        """Watches from `version` until the server ends the stream; where it got to."""
+    def _watch(self, version: str) -> None:
+        """Watches from `version` until the server ends the stream, keeping
+        `resource_version` at the last event seen (a failed stream resumes from there)."""
         response = self.list_fn(
             watch=True,
             resource_version=version,
@@ -161,10 +163,10 @@ class ListWatch:
                 if self._stop.is_set():
                     break
                 event = parse_event(line)
-                version = next_resource_version(event, version)
                 if event.kind in CHANGE_KINDS:
                     self.deliver(event)
-        return version
+                version = next_resource_version(event, version)
+                self.resource_version = version
 
     @contextlib.contextmanager
     def _reading(self, response: Any) -> Iterator[Any]:
