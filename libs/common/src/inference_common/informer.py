@@ -29,6 +29,7 @@ import inspect
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from typing import Generic, TypeVar
 
 from inference_common.informer_core import Cache, Change, IndexFn, Listed, Obj, absorb
 from inference_common.listwatch import (
@@ -47,20 +48,47 @@ logger = logging.getLogger(__name__)
 EventCallback = Callable[[str, Obj, Obj | None], object]
 """on_event(kind, obj, old): a function or a coroutine function."""
 RelistCallback = Callable[[Listed], object]
+SyncedT = TypeVar("SyncedT", asyncio.Event, threading.Event)
 
 
-class _Callbacks:
+class _Informer(Generic[SyncedT]):
+    synced: SyncedT
+    """Set once the first list has been applied and its callbacks have run."""
+
     def __init__(
         self,
+        list_fn: ListFn,
+        *,
         name: str,
-        indexers: Mapping[str, IndexFn] | None,
-        on_event: EventCallback | None,
-        on_relist: RelistCallback | None,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        indexers: Mapping[str, IndexFn] | None = None,
+        on_event: EventCallback | None = None,
+        on_relist: RelistCallback | None = None,
+        watch_timeout: int = WATCH_TIMEOUT_SECONDS,
+        max_backoff: float = MAX_BACKOFF_SECONDS,
     ) -> None:
         self.name = name
         self.cache = Cache(indexers)
         self.on_event = on_event
         self.on_relist = on_relist
+        self.synced = self._new_synced()
+        self.listwatch = ListWatch(
+            list_fn,
+            self._deliver,
+            name=name,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            watch_timeout=watch_timeout,
+            max_backoff=max_backoff,
+        )
+
+    def _new_synced(self) -> SyncedT:
+        raise NotImplementedError
+
+    def _deliver(self, delivery: Delivery) -> None:
+        """Called on the watch thread with every list and event, in order."""
+        raise NotImplementedError
 
     def calls(self, delivery: Delivery) -> list[Callable[[], object]]:
         """Updates the cache; the callbacks the delivery triggers, to run in order."""
@@ -77,38 +105,17 @@ class _Callbacks:
         return [functools.partial(on_event, c.kind, c.obj, c.old) for c in changes]
 
 
-class Informer(_Callbacks):
-    """List-watch with a cache and callbacks on the event loop (see the module doc)."""
+class Informer(_Informer[asyncio.Event]):
+    """List-watch with a cache and callbacks (sync or async) on the event loop."""
 
-    def __init__(
-        self,
-        list_fn: ListFn,
-        *,
-        name: str,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        indexers: Mapping[str, IndexFn] | None = None,
-        on_event: EventCallback | None = None,
-        on_relist: RelistCallback | None = None,
-        watch_timeout: int = WATCH_TIMEOUT_SECONDS,
-        max_backoff: float = MAX_BACKOFF_SECONDS,
-    ) -> None:
-        super().__init__(name, indexers, on_event, on_relist)
-        self.synced = asyncio.Event()
-        self.listwatch = ListWatch(
-            list_fn,
-            self._post,
-            name=name,
-            label_selector=label_selector,
-            field_selector=field_selector,
-            watch_timeout=watch_timeout,
-            max_backoff=max_backoff,
-        )
-        self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._consumer: asyncio.Task[None] | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _consumer: asyncio.Task[None] | None = None
+
+    def _new_synced(self) -> asyncio.Event:
+        return asyncio.Event()
 
     def start(self) -> None:
+        self._queue: asyncio.Queue[Delivery] = asyncio.Queue()
         self._loop = asyncio.get_running_loop()
         self._consumer = asyncio.create_task(self._consume(), name=f"informer-{self.name}")
         self.listwatch.start()
@@ -121,7 +128,7 @@ class Informer(_Callbacks):
                 await self._consumer
         await asyncio.to_thread(self.listwatch.join)
 
-    def _post(self, delivery: Delivery) -> None:
+    def _deliver(self, delivery: Delivery) -> None:
         loop = self._loop
         try:
             if loop is None or loop.is_closed():
@@ -144,33 +151,11 @@ class Informer(_Callbacks):
                 self.synced.set()
 
 
-class ThreadInformer(_Callbacks):
-    """List-watch with a cache and callbacks on the watch thread (sync callbacks only)."""
+class ThreadInformer(_Informer[threading.Event]):
+    """List-watch with a cache and callbacks on the watch thread (plain functions only)."""
 
-    def __init__(
-        self,
-        list_fn: ListFn,
-        *,
-        name: str,
-        label_selector: str | None = None,
-        field_selector: str | None = None,
-        indexers: Mapping[str, IndexFn] | None = None,
-        on_event: Callable[[str, Obj, Obj | None], None] | None = None,
-        on_relist: Callable[[Listed], None] | None = None,
-        watch_timeout: int = WATCH_TIMEOUT_SECONDS,
-        max_backoff: float = MAX_BACKOFF_SECONDS,
-    ) -> None:
-        super().__init__(name, indexers, on_event, on_relist)
-        self.synced = threading.Event()
-        self.listwatch = ListWatch(
-            list_fn,
-            self._deliver,
-            name=name,
-            label_selector=label_selector,
-            field_selector=field_selector,
-            watch_timeout=watch_timeout,
-            max_backoff=max_backoff,
-        )
+    def _new_synced(self) -> threading.Event:
+        return threading.Event()
 
     def start(self) -> None:
         self.listwatch.start()
