@@ -52,9 +52,11 @@ async def test_informer_lists_then_follows_every_change_in_order(
     core = client.CoreV1Api(kube_api)
     core.create_namespaced_config_map(namespace, config_map("a", "m1", "1"))  # type: ignore[arg-type]
     events: list[tuple[str, str, Any]] = []
+    versions: list[int] = []
 
     async def on_event(kind: str, obj: dict[str, Any], old: dict[str, Any] | None) -> None:
         events.append(seen(kind, obj, old))
+        versions.append(int(obj["metadata"]["resourceVersion"]))
 
     informer = Informer(
         functools.partial(core.list_namespaced_config_map, namespace),
@@ -78,6 +80,8 @@ async def test_informer_lists_then_follows_every_change_in_order(
 
         await async_wait_for(all_seen, timeout=30, interval=0.05, what="three events")
         assert events == EXPECTED
+        # the next watch resumes from the last event (or a later bookmark), not the list
+        assert int(informer.listwatch.resource_version or 0) >= versions[-1]
         cached = informer.cache.get(f"{namespace}/a")
         assert cached is not None
         assert cached["data"] == {"value": "2"}

@@ -163,10 +163,10 @@ class ListWatch:
                 if self._stop.is_set():
                     break
                 event = parse_event(line)
-                if event.kind in CHANGE_KINDS:
-                    self.deliver(event)
                 version = next_resource_version(event, version)
                 self.resource_version = version
+                if event.kind in CHANGE_KINDS:
+                    self.deliver(event)
 
     @contextlib.contextmanager
     def _reading(self, response: Any) -> Iterator[Any]:
