@@ -162,6 +162,8 @@ class ListWatch:
             for line in iter_resp_lines(response):
                 if self._stop.is_set():
                     break
+                if not line:
+                    continue
                 event = parse_event(line)
                 version = next_resource_version(event, version)
                 self.resource_version = version
