@@ -13,12 +13,11 @@ from fastapi.responses import JSONResponse, Response
 
 from inference_gateway import proxy
 from inference_gateway.apis import ollama as api
-from inference_gateway.catalog import ServeInfo
 from inference_gateway.deps import GatewayDep, PrincipalDep, request_id
 from inference_gateway.errors import Api, GatewayError, Kind
 from inference_gateway.events import TextPipeline, Usage
 from inference_gateway.gateway import Gateway, Route
-from inference_gateway.registry import ModelFacts, facts_from_registry, facts_from_replica
+from inference_gateway.model_facts import model_facts
 from inference_gateway.schemas import OllamaChatRequest, OllamaGenerateRequest, OllamaShowRequest
 from inference_gateway.tracking import Progress
 from inference_gateway.upstream import UpstreamCall
@@ -129,15 +128,6 @@ async def ollama_chat(
         body.stream,
         principal.subject,
     )
-
-
-async def model_facts(gw: Gateway, serve: ServeInfo) -> ModelFacts | None:
-    """Registry row (Postgres) first; the replica's own report when there is none."""
-    facts = await facts_from_registry(gw.sessions, serve.model)
-    if facts is not None:
-        return facts
-    replicas = sorted(e.url for e in gw.catalog.endpoints_of(serve))
-    return facts_from_replica(await gw.upstream.get_json(replicas, "/v1/models"))
 
 
 @router.get("/api/tags")

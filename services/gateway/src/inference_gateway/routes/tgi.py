@@ -16,6 +16,7 @@ from inference_gateway.deps import GatewayDep, PrincipalDep, request_id
 from inference_gateway.errors import Api
 from inference_gateway.events import TextPipeline, Usage
 from inference_gateway.gateway import Gateway, Route
+from inference_gateway.model_facts import model_facts
 from inference_gateway.schemas import TgiGenerateRequest
 from inference_gateway.tracking import Progress
 from inference_gateway.upstream import UpstreamCall
@@ -126,7 +127,5 @@ async def tgi_generate_stream(
 @router.get("/info")
 async def tgi_info(gw: GatewayDep, principal: PrincipalDep) -> dict[str, Any]:
     route = gw.resolve(principal, None)
-    from inference_gateway.routes.ollama import model_facts
-
     facts = await model_facts(gw, route.serve)
     return api.info(route.model, facts.context_length if facts else None, VERSION)
