@@ -25,7 +25,7 @@ from inference_gateway.catalog import Catalog
 from inference_gateway.direct import DirectDispatch, direct_routes
 from inference_gateway.errors import Api, GatewayError, Kind, api_of_path, error_payload
 from inference_gateway.gateway import Gateway
-from inference_gateway.proxy import ClientGoneError
+from inference_gateway.lifecycle import ClientGoneError
 from inference_gateway.routes import anthropic, ollama, openai, progress, tgi
 from inference_gateway.settings import GatewaySettings
 from inference_gateway.tracking import ERRORS, REQUESTS, Tracker

@@ -9,56 +9,50 @@ from contextlib import aclosing
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
-from inference_gateway import proxy
+from inference_gateway import lifecycle, proxy
 from inference_gateway.apis import ollama as api
-from inference_gateway.deps import GatewayDep, PrincipalDep, request_id
-from inference_gateway.errors import Api, GatewayError, Kind
+from inference_gateway.deps import GatewayDep, PrincipalDep
+from inference_gateway.errors import Api, GatewayError, Kind, error_payload
 from inference_gateway.events import TextPipeline, Usage
 from inference_gateway.gateway import Gateway, Route
+from inference_gateway.lifecycle import Exchange
 from inference_gateway.model_facts import model_facts
 from inference_gateway.schemas import OllamaChatRequest, OllamaGenerateRequest, OllamaShowRequest
-from inference_gateway.tracking import Progress
-from inference_gateway.upstream import UpstreamCall
 
 router = APIRouter(tags=["ollama"])
 NDJSON = "application/x-ndjson"
 
 
 async def _run(
-    gw: Gateway,
-    route: Route,
-    path: str,
-    body: dict[str, Any],
-    progress: Progress,
-    encoder: api.OllamaEncoder,
-    first: UpstreamCall,
-    stream: bool,
+    exchange: Exchange, encoder: api.OllamaEncoder, stream: bool
 ) -> AsyncGenerator[dict[str, Any], None]:
     """Ollama objects: chunks while streaming, then the final one (or only the whole)."""
     started = time.monotonic()
     pipeline = TextPipeline(split_think=encoder.think)
     finish: str | None = None
     usage: Usage | None = None
-    error: BaseException | None = None
-    try:
-        async with aclosing(proxy.events(gw, route, path, body, progress, first)) as events:
-            async for event in events:
-                finish = event.finish_reason or finish
-                usage = event.usage or usage
-                out = encoder.chunk(pipeline.feed(event))
-                if out is not None and stream:
-                    yield out
-        out = encoder.chunk(pipeline.flush())
-        if out is not None and stream:
-            yield out
-        yield encoder.final(finish, usage, time.monotonic() - started, whole=not stream)
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        proxy.finish(progress, error, usage.completion_tokens if usage else None)
+    async with aclosing(exchange.events()) as events:
+        async for event in events:
+            finish = event.finish_reason or finish
+            usage = event.usage or usage
+            out = encoder.chunk(pipeline.feed(event))
+            if out is not None and stream:
+                yield out
+    out = encoder.chunk(pipeline.flush())
+    if out is not None and stream:
+        yield out
+    exchange.tokens = usage.completion_tokens if usage else None
+    yield encoder.final(finish, usage, time.monotonic() - started, whole=not stream)
+
+
+def _line(obj: dict[str, Any]) -> bytes:
+    return proxy.dumps(obj) + b"\n"
+
+
+def _error_line(exc: GatewayError) -> bytes:
+    return _line(error_payload(Api.OLLAMA, exc))
 
 
 async def _respond(
@@ -71,21 +65,11 @@ async def _respond(
     stream: bool,
     owner: str,
 ) -> Response:
-    progress = gw.tracker.start(request_id(), "ollama", route.model, owner)
-    try:
-        first = await proxy.open_call(gw, route, path, body, progress)
-    except BaseException as exc:
-        proxy.finish(progress, exc)
-        raise
-    objects = _run(gw, route, path, body, progress, encoder, first, stream)
+    exchange = Exchange(gw, route, "ollama", owner, path, body)
+    objects = _run(exchange, encoder, stream)
     if stream:
-        return proxy.GuardedStreamingResponse(
-            proxy.framed(objects, Api.OLLAMA, b"", b"\n"), gw, first, progress, NDJSON
-        )
-    try:
-        return JSONResponse(await proxy.until_disconnect(request, proxy.last_of(objects)))
-    finally:
-        proxy.release(gw, first, progress)
+        return await lifecycle.stream(exchange, objects, _error_line, NDJSON, frame=_line)
+    return await lifecycle.whole(request, exchange, proxy.last_of(objects))
 
 
 def _check_ctx(body: dict[str, Any]) -> None:
