@@ -7,18 +7,20 @@ from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import Response
 
 from inference_gateway import lifecycle
 from inference_gateway.apis import anthropic as api
-from inference_gateway.deps import GatewayDep, PrincipalDep
+from inference_gateway.auth import Principal
 from inference_gateway.events import TextPipeline, Usage
+from inference_gateway.gateway import Gateway
 from inference_gateway.lifecycle import Exchange
+from inference_gateway.posts import PostRoutes
 from inference_gateway.reasoning import Piece
 from inference_gateway.schemas import MessagesRequest
 
-router = APIRouter(tags=["anthropic"])
+posts = PostRoutes("anthropic")
 PATH = "/v1/chat/completions"
 
 
@@ -71,9 +73,9 @@ async def _whole(
     )
 
 
-@router.post("/v1/messages", response_model=None)
+@posts.post("/v1/messages")
 async def create_message(
-    body: MessagesRequest, request: Request, gw: GatewayDep, principal: PrincipalDep
+    body: MessagesRequest, request: Request, gw: Gateway, principal: Principal
 ) -> Response:
     raw = body.model_dump(exclude_unset=True)
     route = gw.resolve(principal, body.model)

@@ -9,19 +9,22 @@ from contextlib import aclosing
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 
 from inference_gateway import lifecycle, proxy
 from inference_gateway.apis import ollama as api
+from inference_gateway.auth import Principal
 from inference_gateway.deps import GatewayDep, PrincipalDep
 from inference_gateway.errors import Api, GatewayError, Kind, error_payload
 from inference_gateway.events import TextPipeline, Usage
 from inference_gateway.gateway import Gateway, Route
 from inference_gateway.lifecycle import Exchange
 from inference_gateway.model_facts import model_facts
+from inference_gateway.posts import PostRoutes
 from inference_gateway.schemas import OllamaChatRequest, OllamaGenerateRequest, OllamaShowRequest
 
 router = APIRouter(tags=["ollama"])
+posts = PostRoutes("ollama")
 NDJSON = "application/x-ndjson"
 
 
@@ -79,9 +82,9 @@ def _check_ctx(body: dict[str, Any]) -> None:
         raise GatewayError(Kind.INVALID, "options.num_ctx must be a positive integer")
 
 
-@router.post("/api/generate", response_model=None)
+@posts.post("/api/generate")
 async def ollama_generate(
-    body: OllamaGenerateRequest, request: Request, gw: GatewayDep, principal: PrincipalDep
+    body: OllamaGenerateRequest, request: Request, gw: Gateway, principal: Principal
 ) -> Response:
     raw = body.model_dump(exclude_unset=True)
     _check_ctx(raw)
@@ -93,9 +96,9 @@ async def ollama_generate(
     )
 
 
-@router.post("/api/chat", response_model=None)
+@posts.post("/api/chat")
 async def ollama_chat(
-    body: OllamaChatRequest, request: Request, gw: GatewayDep, principal: PrincipalDep
+    body: OllamaChatRequest, request: Request, gw: Gateway, principal: Principal
 ) -> Response:
     raw = body.model_dump(exclude_unset=True)
     _check_ctx(raw)
@@ -135,10 +138,10 @@ async def ollama_ps(gw: GatewayDep, principal: PrincipalDep) -> dict[str, Any]:
     }
 
 
-@router.post("/api/show")
+@posts.post("/api/show")
 async def ollama_show(
-    body: OllamaShowRequest, gw: GatewayDep, principal: PrincipalDep
-) -> dict[str, Any]:
+    body: OllamaShowRequest, request: Request, gw: Gateway, principal: Principal
+) -> Response:
     name = body.model or body.name
     if not name:
         raise GatewayError(Kind.INVALID, "model is required")
@@ -148,7 +151,7 @@ async def ollama_show(
     if not principal.may_use(serves[0].names):
         raise GatewayError(Kind.FORBIDDEN, f"this API key may not use model '{name}'")
     facts = await model_facts(gw, serves[0])
-    return api.show_response(facts, serves[0].created)
+    return JSONResponse(api.show_response(facts, serves[0].created))
 
 
 @router.get("/api/version")

@@ -12,13 +12,16 @@ from fastapi.responses import Response
 
 from inference_gateway import lifecycle, proxy
 from inference_gateway.apis import openai as api
+from inference_gateway.auth import Principal
 from inference_gateway.deps import GatewayDep, PrincipalDep
 from inference_gateway.errors import Api, GatewayError, Kind, error_payload
 from inference_gateway.gateway import Gateway, Route
 from inference_gateway.lifecycle import Exchange
+from inference_gateway.posts import PostRoutes
 from inference_gateway.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 
 router = APIRouter(tags=["openai"])
+posts = PostRoutes("openai")
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 SSE = "text/event-stream"
@@ -84,9 +87,9 @@ async def _embeddings(exchange: Exchange) -> dict[str, Any]:
     return doc
 
 
-@router.post("/v1/chat/completions")
+@posts.post("/v1/chat/completions")
 async def create_chat_completion(
-    body: ChatCompletionRequest, request: Request, gw: GatewayDep, principal: PrincipalDep
+    body: ChatCompletionRequest, request: Request, gw: Gateway, principal: Principal
 ) -> Response:
     raw = body.model_dump(exclude_unset=True)
     route = gw.resolve(principal, raw.get("model"))
@@ -95,9 +98,9 @@ async def create_chat_completion(
     )
 
 
-@router.post("/v1/completions")
+@posts.post("/v1/completions")
 async def create_completion(
-    body: CompletionRequest, request: Request, gw: GatewayDep, principal: PrincipalDep
+    body: CompletionRequest, request: Request, gw: Gateway, principal: Principal
 ) -> Response:
     raw = body.model_dump(exclude_unset=True)
     route = gw.resolve(principal, raw.get("model"))
@@ -106,9 +109,9 @@ async def create_completion(
     )
 
 
-@router.post("/v1/embeddings")
+@posts.post("/v1/embeddings")
 async def create_embedding(
-    body: EmbeddingRequest, request: Request, gw: GatewayDep, principal: PrincipalDep
+    body: EmbeddingRequest, request: Request, gw: Gateway, principal: Principal
 ) -> Response:
     raw = body.model_dump(exclude_unset=True)
     route = gw.resolve(principal, raw.get("model"))

@@ -18,9 +18,11 @@ from inference_gateway.events import TextPipeline, Usage
 from inference_gateway.gateway import Gateway
 from inference_gateway.lifecycle import Exchange
 from inference_gateway.model_facts import model_facts
+from inference_gateway.posts import PostRoutes
 from inference_gateway.schemas import TgiGenerateRequest
 
 router = APIRouter(tags=["tgi"])
+posts = PostRoutes("tgi")
 VERSION = "3.3.0"
 PATH = "/v1/completions"
 
@@ -83,25 +85,25 @@ async def _respond(
     return await lifecycle.whole(request, exchange, proxy.last_of(objects))
 
 
-@router.post("/generate", response_model=None)
+@posts.post("/generate")
 async def tgi_generate(
-    body: TgiGenerateRequest, request: Request, gw: GatewayDep, principal: PrincipalDep
+    body: TgiGenerateRequest, request: Request, gw: Gateway, principal: Principal
 ) -> Response:
     return await _respond(request, gw, principal, body, stream=body.stream)
 
 
-@router.post("/", response_model=None)
+@posts.post("/")
 async def tgi_compat_generate(
-    body: TgiGenerateRequest, request: Request, gw: GatewayDep, principal: PrincipalDep
+    body: TgiGenerateRequest, request: Request, gw: Gateway, principal: Principal
 ) -> Response:
     """TGI's compat route (what huggingface_hub's InferenceClient posts to): generate, or
     generate_stream when `stream` is true."""
     return await _respond(request, gw, principal, body, stream=body.stream)
 
 
-@router.post("/generate_stream", response_model=None)
+@posts.post("/generate_stream")
 async def tgi_generate_stream(
-    body: TgiGenerateRequest, request: Request, gw: GatewayDep, principal: PrincipalDep
+    body: TgiGenerateRequest, request: Request, gw: Gateway, principal: Principal
 ) -> Response:
     return await _respond(request, gw, principal, body, stream=True)
 
