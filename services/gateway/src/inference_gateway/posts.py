@@ -6,6 +6,7 @@ A handler is a plain function `handler(body, request, gw, principal) -> Response
 caller is authenticated from the headers, then the body is read under the size limit and
 validated with the pydantic model the handler declares; errors are rendered by the app's
 own exception handlers.
+
 There is no FastAPI route behind these paths, so no `Depends` that could silently not run;
 the OpenAPI document describes them from the same table (`described_routes`)."""
 
