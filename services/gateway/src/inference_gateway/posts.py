@@ -4,8 +4,9 @@ explicit Starlette route (no FastAPI dependency solving on the hot path, which c
 
 A handler is a plain function `handler(body, request, gw, principal) -> Response`: the
 caller is authenticated from the headers, then the body is read under the size limit and
-validated with the pydantic model the handler declares; errors are rendered by the app's
-own exception handlers.
+validated as JSON with the pydantic model the handler declares, whatever content type the
+client declares (Ollama's own documentation posts with `curl -d`, a form content type, and
+Ollama reads JSON all the same); errors are rendered by the app's own exception handlers.
 
 There is no FastAPI route behind these paths, so no `Depends` that could silently not run;
 the OpenAPI document describes them from the same table (`described_routes`)."""
