@@ -1,4 +1,4 @@
-"""The inference endpoints as DirectDispatch serves them, through a real gateway over TCP:
+"""The POST endpoints as PostEndpoint serves them, through a real gateway over TCP:
 body limit (declared and chunked), bad JSON, validation and credentials each in the API's
 own error shape, and request metrics under the route's template."""
 

@@ -11,9 +11,10 @@ from typing import Any
 import aiohttp
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
+from fastapi.routing import APIRoute
 from kubernetes import client
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from inference_common.auth import TokenSigner
 from inference_common.db import make_engine, make_sessionmaker
@@ -22,10 +23,10 @@ from inference_common.web import install_common, operation_id
 from inference_gateway.auth import Authenticator
 from inference_gateway.balancer import Balancer
 from inference_gateway.catalog import Catalog
-from inference_gateway.direct import DirectDispatch, direct_routes
 from inference_gateway.errors import Api, GatewayError, Kind, api_of_path, error_payload
 from inference_gateway.gateway import Gateway
-from inference_gateway.proxy import ClientGoneError
+from inference_gateway.lifecycle import ClientGoneError
+from inference_gateway.posts import described_routes, post_routes
 from inference_gateway.routes import anthropic, ollama, openai, progress, tgi
 from inference_gateway.settings import GatewaySettings
 from inference_gateway.tracking import ERRORS, REQUESTS, Tracker
@@ -34,52 +35,22 @@ from inference_gateway.watch import CatalogWatcher
 
 logger = logging.getLogger(__name__)
 SERVICE = "gateway"
-# the inference endpoints, served by DirectDispatch (see there why)
-DIRECT_PATHS = (
-    "/v1/chat/completions",
-    "/v1/completions",
-    "/v1/embeddings",
-    "/v1/messages",
-    "/api/generate",
-    "/api/chat",
-    "/generate",
-    "/generate_stream",
-    "/",
-)
 
 
-class BodyLimit:
-    """Refuses request bodies declared larger than the limit (413) before reading them."""
+def _describe(app: FastAPI, described: list[APIRoute]) -> None:
+    """The OpenAPI document with the POST endpoints, which are Starlette routes."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=[*described, *app.routes],
+            )
+        return app.openapi_schema
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            length = dict(scope["headers"]).get(b"content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.limit):
-                error = GatewayError(Kind.TOO_LARGE, f"request body over {self.limit} bytes")
-                response = _render(api_of_path(scope["path"]), error)
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
-class JsonBodies:
-    """Every body this gateway accepts is JSON, whatever the client declares: Ollama's own
-    documentation posts with `curl -d`, which sends a form content type, and Ollama reads
-    the body as JSON all the same."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope.get("method") == "POST":
-            headers = [(k, v) for k, v in scope["headers"] if k != b"content-type"]
-            # in place: the request context outside reads the matched route from this scope
-            scope["headers"] = [*headers, (b"content-type", b"application/json")]
-        await self.app(scope, receive, send)
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _render(api: Api, error: GatewayError) -> JSONResponse:
@@ -206,18 +177,11 @@ def create_app(
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
     )
-    routers = [module.router for module in (openai, ollama, tgi, anthropic, progress)]
-    for router in routers:
-        app.include_router(router)
-    # outermost last: request context, then direct dispatch, then what FastAPI routes need
-    app.add_middleware(BodyLimit, limit=settings.max_body_bytes)
-    app.add_middleware(JsonBodies)
-    app.add_middleware(
-        DirectDispatch,
-        fastapi=app,
-        routes=direct_routes(routers, DIRECT_PATHS),
-        limit=settings.max_body_bytes,
-    )
+    posts = [p for module in (openai, ollama, tgi, anthropic) for p in module.posts.posts]
+    app.router.routes[0:0] = post_routes(posts, settings.max_body_bytes)
+    for module in (openai, ollama, tgi, progress):
+        app.include_router(module.router)
+    _describe(app, described_routes(posts))
     install_common(app, SERVICE)
     _register_errors(app)
 

@@ -1,49 +1,25 @@
-"""The request flow shared by every API: open a call to a replica, read its stream as
-events (retrying another replica when one fails before producing output), keep progress
-and metrics, and cancel upstream work when the client goes away."""
+"""Reading a replica for every API: open a call, read its stream as chunks or events
+(retrying another replica when one fails before producing output), map its errors."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
-from collections.abc import AsyncGenerator, Coroutine
+from collections.abc import AsyncGenerator
 from contextlib import aclosing, suppress
-from typing import Any, TypeVar
+from typing import Any
 
-from starlette.requests import Request
-from starlette.responses import StreamingResponse
-from starlette.types import Receive, Scope, Send
-
-from inference_gateway.errors import Api, GatewayError, Kind, error_payload
+from inference_gateway.errors import GatewayError, Kind
 from inference_gateway.events import Generated, UpstreamStreamError, event_from_chunk, sse_data
 from inference_gateway.gateway import Gateway, Route
 from inference_gateway.tracking import Progress, Tracker
 from inference_gateway.upstream import UpstreamCall, UpstreamTransportError
 
-T = TypeVar("T")
 MAX_STREAM_ATTEMPTS = 2
-
-
-class ClientGoneError(Exception):
-    """The client disconnected before the answer was complete."""
 
 
 def dumps(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode()
-
-
-async def framed(
-    objects: AsyncGenerator[dict[str, Any], None], api: Api, prefix: bytes, suffix: bytes
-) -> AsyncGenerator[bytes, None]:
-    """One frame per object (NDJSON lines, SSE events); an error mid-stream becomes a last
-    frame in the API's own error shape."""
-    try:
-        async with aclosing(objects) as items:
-            async for obj in items:
-                yield prefix + dumps(obj) + suffix
-    except GatewayError as exc:
-        yield prefix + dumps(error_payload(api, exc)) + suffix
 
 
 async def last_of(objects: AsyncGenerator[dict[str, Any], None]) -> dict[str, Any]:
@@ -150,74 +126,3 @@ async def events(
     async with aclosing(chunks(gw, route, path, body, progress, first)) as items:
         async for chunk in items:
             yield event_from_chunk(chunk)
-
-
-def finish(
-    progress: Progress, error: BaseException | None, completion_tokens: int | None = None
-) -> None:
-    """Closes the books on a request: done, cancelled (client left) or failed."""
-    if error is None:
-        Tracker.finish(progress, "done", 200, completion_tokens=completion_tokens)
-    elif isinstance(error, (asyncio.CancelledError, ClientGoneError, GeneratorExit)):
-        Tracker.finish(progress, "cancelled", 499, "cancelled")
-    elif isinstance(error, GatewayError):
-        Tracker.finish(progress, "failed", error.status, error.kind.value)
-    else:
-        Tracker.finish(progress, "failed", 500, "internal")
-
-
-class GuardedStreamingResponse(StreamingResponse):
-    """A stream whose upstream call and progress are closed even when the body iterator
-    never starts (client gone before the first byte)."""
-
-    def __init__(
-        self,
-        content: AsyncGenerator[bytes, None],
-        gw: Gateway,
-        call: UpstreamCall,
-        progress: Progress,
-        media_type: str,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(content, media_type=media_type, headers=headers)
-        self._gw = gw
-        self._call = call
-        self._progress = progress
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        try:
-            await super().__call__(scope, receive, send)
-        finally:
-            release(self._gw, self._call, self._progress)
-
-
-def release(gw: Gateway, call: UpstreamCall, progress: Progress) -> None:
-    """Safety net after a response: the call is closed, the request accounted for."""
-    if not call.finished:
-        gw.upstream.finish(call)
-    if progress.finished_at is None:
-        finish(progress, ClientGoneError())
-
-
-async def _cancel_on_disconnect(request: Request, task: asyncio.Task[Any]) -> None:
-    while (await request.receive())["type"] != "http.disconnect":
-        pass
-    task.cancel(ClientGoneError.__name__)
-
-
-async def until_disconnect(request: Request, work: Coroutine[Any, Any, T]) -> T:
-    """Runs `work` in this task, cancelling it (and so its upstream request) if the client
-    leaves; then raises ClientGoneError. One watcher task, no second task for `work`."""
-    current = asyncio.current_task()
-    if current is None:
-        raise RuntimeError("until_disconnect runs inside a task")
-    watcher = asyncio.create_task(_cancel_on_disconnect(request, current))
-    try:
-        return await work
-    except asyncio.CancelledError:
-        if watcher.done() and not watcher.cancelled():
-            current.uncancel()
-            raise ClientGoneError() from None
-        raise
-    finally:
-        watcher.cancel()

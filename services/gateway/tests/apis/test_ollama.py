@@ -7,7 +7,7 @@ import pytest
 from inference_gateway.apis import ollama as api
 from inference_gateway.errors import GatewayError
 from inference_gateway.events import Usage
-from inference_gateway.registry import ModelFacts
+from inference_gateway.model_facts import ModelFacts
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,8 @@ from typing import Any
 
 from inference_gateway.errors import GatewayError, Kind
 from inference_gateway.events import Usage, inline_thinking
+from inference_gateway.model_facts import ModelFacts
 from inference_gateway.reasoning import Piece
-from inference_gateway.registry import ModelFacts
 
 VERSION = "0.12.0"
 

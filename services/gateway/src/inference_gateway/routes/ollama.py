@@ -11,55 +11,51 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from inference_gateway import proxy
+from inference_gateway import lifecycle, proxy
 from inference_gateway.apis import ollama as api
-from inference_gateway.catalog import ServeInfo
-from inference_gateway.deps import GatewayDep, PrincipalDep, request_id
-from inference_gateway.errors import Api, GatewayError, Kind
+from inference_gateway.auth import Principal
+from inference_gateway.deps import GatewayDep, PrincipalDep
+from inference_gateway.errors import Api, GatewayError, Kind, error_payload
 from inference_gateway.events import TextPipeline, Usage
 from inference_gateway.gateway import Gateway, Route
-from inference_gateway.registry import ModelFacts, facts_from_registry, facts_from_replica
+from inference_gateway.lifecycle import Exchange
+from inference_gateway.model_facts import model_facts
+from inference_gateway.posts import PostRoutes
 from inference_gateway.schemas import OllamaChatRequest, OllamaGenerateRequest, OllamaShowRequest
-from inference_gateway.tracking import Progress
-from inference_gateway.upstream import UpstreamCall
 
 router = APIRouter(tags=["ollama"])
+posts = PostRoutes("ollama")
 NDJSON = "application/x-ndjson"
 
 
 async def _run(
-    gw: Gateway,
-    route: Route,
-    path: str,
-    body: dict[str, Any],
-    progress: Progress,
-    encoder: api.OllamaEncoder,
-    first: UpstreamCall,
-    stream: bool,
+    exchange: Exchange, encoder: api.OllamaEncoder, stream: bool
 ) -> AsyncGenerator[dict[str, Any], None]:
     """Ollama objects: chunks while streaming, then the final one (or only the whole)."""
     started = time.monotonic()
     pipeline = TextPipeline(split_think=encoder.think)
     finish: str | None = None
     usage: Usage | None = None
-    error: BaseException | None = None
-    try:
-        async with aclosing(proxy.events(gw, route, path, body, progress, first)) as events:
-            async for event in events:
-                finish = event.finish_reason or finish
-                usage = event.usage or usage
-                out = encoder.chunk(pipeline.feed(event))
-                if out is not None and stream:
-                    yield out
-        out = encoder.chunk(pipeline.flush())
-        if out is not None and stream:
-            yield out
-        yield encoder.final(finish, usage, time.monotonic() - started, whole=not stream)
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        proxy.finish(progress, error, usage.completion_tokens if usage else None)
+    async with aclosing(exchange.events()) as events:
+        async for event in events:
+            finish = event.finish_reason or finish
+            usage = event.usage or usage
+            out = encoder.chunk(pipeline.feed(event))
+            if out is not None and stream:
+                yield out
+    out = encoder.chunk(pipeline.flush())
+    if out is not None and stream:
+        yield out
+    exchange.tokens = usage.completion_tokens if usage else None
+    yield encoder.final(finish, usage, time.monotonic() - started, whole=not stream)
+
+
+def _line(obj: dict[str, Any]) -> bytes:
+    return proxy.dumps(obj) + b"\n"
+
+
+def _error_line(exc: GatewayError) -> bytes:
+    return _line(error_payload(Api.OLLAMA, exc))
 
 
 async def _respond(
@@ -72,21 +68,11 @@ async def _respond(
     stream: bool,
     owner: str,
 ) -> Response:
-    progress = gw.tracker.start(request_id(), "ollama", route.model, owner)
-    try:
-        first = await proxy.open_call(gw, route, path, body, progress)
-    except BaseException as exc:
-        proxy.finish(progress, exc)
-        raise
-    objects = _run(gw, route, path, body, progress, encoder, first, stream)
+    exchange = Exchange(gw, route, "ollama", owner, path, body)
+    objects = _run(exchange, encoder, stream)
     if stream:
-        return proxy.GuardedStreamingResponse(
-            proxy.framed(objects, Api.OLLAMA, b"", b"\n"), gw, first, progress, NDJSON
-        )
-    try:
-        return JSONResponse(await proxy.until_disconnect(request, proxy.last_of(objects)))
-    finally:
-        proxy.release(gw, first, progress)
+        return await lifecycle.stream(exchange, objects, _error_line, NDJSON, frame=_line)
+    return await lifecycle.whole(request, exchange, proxy.last_of(objects))
 
 
 def _check_ctx(body: dict[str, Any]) -> None:
@@ -96,9 +82,9 @@ def _check_ctx(body: dict[str, Any]) -> None:
         raise GatewayError(Kind.INVALID, "options.num_ctx must be a positive integer")
 
 
-@router.post("/api/generate", response_model=None)
+@posts.post("/api/generate")
 async def ollama_generate(
-    body: OllamaGenerateRequest, request: Request, gw: GatewayDep, principal: PrincipalDep
+    body: OllamaGenerateRequest, request: Request, gw: Gateway, principal: Principal
 ) -> Response:
     raw = body.model_dump(exclude_unset=True)
     _check_ctx(raw)
@@ -110,9 +96,9 @@ async def ollama_generate(
     )
 
 
-@router.post("/api/chat", response_model=None)
+@posts.post("/api/chat")
 async def ollama_chat(
-    body: OllamaChatRequest, request: Request, gw: GatewayDep, principal: PrincipalDep
+    body: OllamaChatRequest, request: Request, gw: Gateway, principal: Principal
 ) -> Response:
     raw = body.model_dump(exclude_unset=True)
     _check_ctx(raw)
@@ -129,15 +115,6 @@ async def ollama_chat(
         body.stream,
         principal.subject,
     )
-
-
-async def model_facts(gw: Gateway, serve: ServeInfo) -> ModelFacts | None:
-    """Registry row (Postgres) first; the replica's own report when there is none."""
-    facts = await facts_from_registry(gw.sessions, serve.model)
-    if facts is not None:
-        return facts
-    replicas = sorted(e.url for e in gw.catalog.endpoints_of(serve))
-    return facts_from_replica(await gw.upstream.get_json(replicas, "/v1/models"))
 
 
 @router.get("/api/tags")
@@ -161,10 +138,10 @@ async def ollama_ps(gw: GatewayDep, principal: PrincipalDep) -> dict[str, Any]:
     }
 
 
-@router.post("/api/show")
+@posts.post("/api/show")
 async def ollama_show(
-    body: OllamaShowRequest, gw: GatewayDep, principal: PrincipalDep
-) -> dict[str, Any]:
+    body: OllamaShowRequest, request: Request, gw: Gateway, principal: Principal
+) -> Response:
     name = body.model or body.name
     if not name:
         raise GatewayError(Kind.INVALID, "model is required")
@@ -174,7 +151,7 @@ async def ollama_show(
     if not principal.may_use(serves[0].names):
         raise GatewayError(Kind.FORBIDDEN, f"this API key may not use model '{name}'")
     facts = await model_facts(gw, serves[0])
-    return api.show_response(facts, serves[0].created)
+    return JSONResponse(api.show_response(facts, serves[0].created))
 
 
 @router.get("/api/version")

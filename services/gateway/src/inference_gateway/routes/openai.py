@@ -3,76 +3,52 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
-from inference_gateway import proxy
+from inference_gateway import lifecycle, proxy
 from inference_gateway.apis import openai as api
-from inference_gateway.deps import GatewayDep, PrincipalDep, request_id
+from inference_gateway.auth import Principal
+from inference_gateway.deps import GatewayDep, PrincipalDep
 from inference_gateway.errors import Api, GatewayError, Kind, error_payload
 from inference_gateway.gateway import Gateway, Route
+from inference_gateway.lifecycle import Exchange
+from inference_gateway.posts import PostRoutes
 from inference_gateway.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
-from inference_gateway.tracking import Progress
-from inference_gateway.upstream import UpstreamTransportError
 
 router = APIRouter(tags=["openai"])
+posts = PostRoutes("openai")
 
 SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+SSE = "text/event-stream"
 
 
-async def _stream(
-    gw: Gateway,
-    route: Route,
-    path: str,
-    body: dict[str, Any],
-    progress: Progress,
-    rewriter: api.ChunkRewriter,
-    first: Any,
-) -> AsyncGenerator[bytes, None]:
-    error: BaseException | None = None
-    tokens: int | None = None
-    try:
-        async with aclosing(proxy.chunks(gw, route, path, body, progress, first)) as items:
-            async for chunk in items:
-                usage = chunk.get("usage")
-                if isinstance(usage, dict):
-                    tokens = usage.get("completion_tokens")
-                out = rewriter.rewrite(chunk)
-                if out is not None:
-                    yield b"data: " + proxy.dumps(out) + b"\n\n"
-        yield b"data: [DONE]\n\n"
-    except GatewayError as exc:
-        error = exc
-        yield b"data: " + proxy.dumps(error_payload(Api.OPENAI, exc)) + b"\n\n"
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        proxy.finish(progress, error, tokens)
+async def _stream(exchange: Exchange, rewriter: api.ChunkRewriter) -> AsyncGenerator[bytes, None]:
+    async with aclosing(exchange.chunks()) as items:
+        async for chunk in items:
+            usage = chunk.get("usage")
+            if isinstance(usage, dict):
+                exchange.tokens = usage.get("completion_tokens")
+            out = rewriter.rewrite(chunk)
+            if out is not None:
+                yield b"data: " + proxy.dumps(out) + b"\n\n"
+    yield b"data: [DONE]\n\n"
 
 
-async def _plain(
-    gw: Gateway, route: Route, path: str, body: dict[str, Any], progress: Progress
-) -> dict[str, Any]:
-    call = await proxy.open_call(gw, route, path, body, progress)
-    failed = True
-    try:
-        raw = await call.read()
-        failed = False
-    except UpstreamTransportError as exc:
-        raise GatewayError(Kind.UPSTREAM, "the model server failed during the response") from exc
-    finally:
-        gw.upstream.finish(call, failed=failed)
-    try:
-        doc: dict[str, Any] = json.loads(raw)
-    except ValueError as exc:
-        raise GatewayError(Kind.UPSTREAM, "the model server sent a malformed answer") from exc
-    return doc
+def _error_frame(exc: GatewayError) -> bytes:
+    return b"data: " + proxy.dumps(error_payload(Api.OPENAI, exc)) + b"\n\n"
+
+
+async def _whole(exchange: Exchange, chat: bool, separate: bool) -> dict[str, Any]:
+    doc = await exchange.read_json()
+    usage = doc.get("usage")
+    exchange.tokens = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    model = exchange.route.model
+    return api.chat_response(doc, model, separate) if chat else api.completion_response(doc, model)
 
 
 async def _generate(
@@ -90,44 +66,30 @@ async def _generate(
     body["model"] = route.model
     if not chat:
         body.pop("reasoning_format", None)
-    progress = gw.tracker.start(request_id(), "openai", route.model, owner)
+    exchange = Exchange(gw, route, "openai", owner, path, body)
     if stream:
-        try:
-            first = await proxy.open_call(gw, route, path, body, progress)
-        except BaseException as exc:
-            proxy.finish(progress, exc)
-            raise
         rewriter = api.ChunkRewriter(route.model, separate, api.wants_usage(raw_body), chat)
-        return proxy.GuardedStreamingResponse(
-            _stream(gw, route, path, body, progress, rewriter, first),
-            gw,
-            first,
-            progress,
-            "text/event-stream",
-            SSE_HEADERS,
+        return await lifecycle.stream(
+            exchange, _stream(exchange, rewriter), _error_frame, SSE, SSE_HEADERS
         )
-    error: BaseException | None = None
-    tokens: int | None = None
+    return await lifecycle.whole(request, exchange, _whole(exchange, chat, separate))
+
+
+async def _embeddings(exchange: Exchange) -> dict[str, Any]:
+    model = exchange.route.model
     try:
-        doc = await proxy.until_disconnect(request, _plain(gw, route, path, body, progress))
-        usage = doc.get("usage")
-        tokens = usage.get("completion_tokens") if isinstance(usage, dict) else None
-        out = (
-            api.chat_response(doc, route.model, separate)
-            if chat
-            else api.completion_response(doc, route.model)
-        )
-        return JSONResponse(out)
-    except BaseException as exc:
-        error = exc
+        doc = await exchange.read_json()
+    except GatewayError as exc:
+        if exc.kind is Kind.NOT_SUPPORTED or "embedding" in exc.message.lower():
+            raise api.embeddings_unsupported(model) from exc
         raise
-    finally:
-        proxy.finish(progress, error, tokens)
+    doc["model"] = model
+    return doc
 
 
-@router.post("/v1/chat/completions")
+@posts.post("/v1/chat/completions")
 async def create_chat_completion(
-    body: ChatCompletionRequest, request: Request, gw: GatewayDep, principal: PrincipalDep
+    body: ChatCompletionRequest, request: Request, gw: Gateway, principal: Principal
 ) -> Response:
     raw = body.model_dump(exclude_unset=True)
     route = gw.resolve(principal, raw.get("model"))
@@ -136,9 +98,9 @@ async def create_chat_completion(
     )
 
 
-@router.post("/v1/completions")
+@posts.post("/v1/completions")
 async def create_completion(
-    body: CompletionRequest, request: Request, gw: GatewayDep, principal: PrincipalDep
+    body: CompletionRequest, request: Request, gw: Gateway, principal: Principal
 ) -> Response:
     raw = body.model_dump(exclude_unset=True)
     route = gw.resolve(principal, raw.get("model"))
@@ -147,31 +109,15 @@ async def create_completion(
     )
 
 
-@router.post("/v1/embeddings")
+@posts.post("/v1/embeddings")
 async def create_embedding(
-    body: EmbeddingRequest, request: Request, gw: GatewayDep, principal: PrincipalDep
+    body: EmbeddingRequest, request: Request, gw: Gateway, principal: Principal
 ) -> Response:
     raw = body.model_dump(exclude_unset=True)
     route = gw.resolve(principal, raw.get("model"))
     raw["model"] = route.model
-    progress = gw.tracker.start(request_id(), "openai", route.model, principal.subject)
-    error: BaseException | None = None
-    try:
-        try:
-            doc = await proxy.until_disconnect(
-                request, _plain(gw, route, "/v1/embeddings", raw, progress)
-            )
-        except GatewayError as exc:
-            if exc.kind is Kind.NOT_SUPPORTED or "embedding" in exc.message.lower():
-                raise api.embeddings_unsupported(route.model) from exc
-            raise
-        doc["model"] = route.model
-        return JSONResponse(doc)
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        proxy.finish(progress, error)
+    exchange = Exchange(gw, route, "openai", principal.subject, "/v1/embeddings", raw)
+    return await lifecycle.whole(request, exchange, _embeddings(exchange))
 
 
 @router.get("/v1/models")

@@ -7,68 +7,65 @@ from contextlib import aclosing
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
-from inference_gateway import proxy
+from inference_gateway import lifecycle, proxy
 from inference_gateway.apis import tgi as api
 from inference_gateway.auth import Principal
-from inference_gateway.deps import GatewayDep, PrincipalDep, request_id
-from inference_gateway.errors import Api
+from inference_gateway.deps import GatewayDep, PrincipalDep
+from inference_gateway.errors import Api, GatewayError, error_payload
 from inference_gateway.events import TextPipeline, Usage
-from inference_gateway.gateway import Gateway, Route
+from inference_gateway.gateway import Gateway
+from inference_gateway.lifecycle import Exchange
+from inference_gateway.model_facts import model_facts
+from inference_gateway.posts import PostRoutes
 from inference_gateway.schemas import TgiGenerateRequest
-from inference_gateway.tracking import Progress
-from inference_gateway.upstream import UpstreamCall
 
 router = APIRouter(tags=["tgi"])
+posts = PostRoutes("tgi")
 VERSION = "3.3.0"
 PATH = "/v1/completions"
 
 
 async def _run(
-    gw: Gateway,
-    route: Route,
-    body: dict[str, Any],
-    params: dict[str, Any],
-    prompt: str,
-    progress: Progress,
-    first: UpstreamCall,
-    stream: bool,
+    exchange: Exchange, params: dict[str, Any], prompt: str, stream: bool
 ) -> AsyncGenerator[dict[str, Any], None]:
     pipeline = TextPipeline(split_think=False, stops=api.stops_of(params))
     finish: str | None = None
     usage: Usage | None = None
     text: list[str] = []
     index = 0
-    error: BaseException | None = None
-    try:
-        async with aclosing(proxy.events(gw, route, PATH, body, progress, first)) as events:
-            async for event in events:
-                finish = event.finish_reason or finish
-                usage = event.usage or usage
-                for _, piece in pipeline.feed(event):
-                    text.append(piece)
-                    index += 1
-                    if stream:
-                        yield api.stream_token(index, piece)
-                if pipeline.stop_sequence is not None:
-                    break  # closing the stream stops the replica's generation
-        for _, piece in pipeline.flush():
-            text.append(piece)
-            index += 1
-            if stream:
-                yield api.stream_token(index, piece)
-        reason = api.finish_reason(finish, pipeline.stop_sequence)
-        whole = "".join(text)
+    async with aclosing(exchange.events()) as events:
+        async for event in events:
+            finish = event.finish_reason or finish
+            usage = event.usage or usage
+            for _, piece in pipeline.feed(event):
+                text.append(piece)
+                index += 1
+                if stream:
+                    yield api.stream_token(index, piece)
+            if pipeline.stop_sequence is not None:
+                break  # closing the stream stops the replica's generation
+    for _, piece in pipeline.flush():
+        text.append(piece)
+        index += 1
         if stream:
-            yield api.stream_final(index + 1, whole, params, prompt, reason, usage, index)
-        else:
-            yield api.generate_response(whole, params, prompt, reason, usage, index)
-    except BaseException as exc:
-        error = exc
-        raise
-    finally:
-        proxy.finish(progress, error, usage.completion_tokens if usage else index)
+            yield api.stream_token(index, piece)
+    exchange.tokens = usage.completion_tokens if usage else index
+    reason = api.finish_reason(finish, pipeline.stop_sequence)
+    whole = "".join(text)
+    if stream:
+        yield api.stream_final(index + 1, whole, params, prompt, reason, usage, index)
+    else:
+        yield api.generate_response(whole, params, prompt, reason, usage, index)
+
+
+def _event(obj: dict[str, Any]) -> bytes:
+    return b"data:" + proxy.dumps(obj) + b"\n\n"
+
+
+def _error_event(exc: GatewayError) -> bytes:
+    return _event(error_payload(Api.TGI, exc))
 
 
 async def _respond(
@@ -79,46 +76,34 @@ async def _respond(
     params = api.parameters_of(raw)
     api.stops_of(params)
     upstream = api.completion_request(raw, route.model)
-    progress = gw.tracker.start(request_id(), "tgi", route.model, principal.subject)
-    try:
-        first = await proxy.open_call(gw, route, PATH, upstream, progress)
-    except BaseException as exc:
-        proxy.finish(progress, exc)
-        raise
-    objects = _run(gw, route, upstream, params, body.inputs, progress, first, stream)
+    exchange = Exchange(gw, route, "tgi", principal.subject, PATH, upstream)
+    objects = _run(exchange, params, body.inputs, stream)
     if stream:
-        return proxy.GuardedStreamingResponse(
-            proxy.framed(objects, Api.TGI, b"data:", b"\n\n"),
-            gw,
-            first,
-            progress,
-            "text/event-stream",
+        return await lifecycle.stream(
+            exchange, objects, _error_event, "text/event-stream", frame=_event
         )
-    try:
-        return JSONResponse(await proxy.until_disconnect(request, proxy.last_of(objects)))
-    finally:
-        proxy.release(gw, first, progress)
+    return await lifecycle.whole(request, exchange, proxy.last_of(objects))
 
 
-@router.post("/generate", response_model=None)
+@posts.post("/generate")
 async def tgi_generate(
-    body: TgiGenerateRequest, request: Request, gw: GatewayDep, principal: PrincipalDep
+    body: TgiGenerateRequest, request: Request, gw: Gateway, principal: Principal
 ) -> Response:
     return await _respond(request, gw, principal, body, stream=body.stream)
 
 
-@router.post("/", response_model=None)
+@posts.post("/")
 async def tgi_compat_generate(
-    body: TgiGenerateRequest, request: Request, gw: GatewayDep, principal: PrincipalDep
+    body: TgiGenerateRequest, request: Request, gw: Gateway, principal: Principal
 ) -> Response:
     """TGI's compat route (what huggingface_hub's InferenceClient posts to): generate, or
     generate_stream when `stream` is true."""
     return await _respond(request, gw, principal, body, stream=body.stream)
 
 
-@router.post("/generate_stream", response_model=None)
+@posts.post("/generate_stream")
 async def tgi_generate_stream(
-    body: TgiGenerateRequest, request: Request, gw: GatewayDep, principal: PrincipalDep
+    body: TgiGenerateRequest, request: Request, gw: Gateway, principal: Principal
 ) -> Response:
     return await _respond(request, gw, principal, body, stream=True)
 
@@ -126,7 +111,5 @@ async def tgi_generate_stream(
 @router.get("/info")
 async def tgi_info(gw: GatewayDep, principal: PrincipalDep) -> dict[str, Any]:
     route = gw.resolve(principal, None)
-    from inference_gateway.routes.ollama import model_facts
-
     facts = await model_facts(gw, route.serve)
     return api.info(route.model, facts.context_length if facts else None, VERSION)

@@ -1,5 +1,6 @@
-"""Model metadata for Ollama's /api/show: the model registry row in Postgres (GGUF metadata
-read at upload), falling back to what the replica's llama.cpp reports (/v1/models meta)."""
+"""Facts about a served model for Ollama's /api/show and TGI's /info: the model registry row
+in Postgres (GGUF metadata read at upload), falling back to what the replica's llama.cpp
+reports (/v1/models meta)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inference_common.tables import Model
+from inference_gateway.catalog import ServeInfo
+from inference_gateway.gateway import Gateway
 
 
 @dataclass(frozen=True)
@@ -67,3 +70,12 @@ def facts_from_replica(models_doc: object) -> ModelFacts | None:
         size_bytes=meta.get("size"),
         file_type=ftype if isinstance(ftype, str) else None,
     )
+
+
+async def model_facts(gw: Gateway, serve: ServeInfo) -> ModelFacts | None:
+    """Registry row (Postgres) first; the replica's own report when there is none."""
+    facts = await facts_from_registry(gw.sessions, serve.model)
+    if facts is not None:
+        return facts
+    replicas = sorted(e.url for e in gw.catalog.endpoints_of(serve))
+    return facts_from_replica(await gw.upstream.get_json(replicas, "/v1/models"))
