@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from inference_common.modelserve import MODELSERVE_LABEL, SERVER_UUID_LABEL, ModelServeSpec
+from modelserve_operator.kinds import CHILD_KINDS
 from modelserve_operator.manifests import (
     GPU_MEMORY_LABEL,
     ManifestConfig,
@@ -329,3 +330,8 @@ def test_is_subset(desired: Any, observed: Any, expected: bool) -> None:
 def test_every_child_matches_itself() -> None:
     for child in children(owner(gpu={"count": 2}), CONFIG, CREDS):
         assert is_subset(child, child)
+
+
+def test_every_child_kind_is_in_the_operators_table() -> None:
+    made = {(c["apiVersion"], c["kind"]) for c in children(owner(), CONFIG, CREDS)}
+    assert made == {(k.api_version, k.kind) for k in CHILD_KINDS}

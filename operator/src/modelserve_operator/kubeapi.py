@@ -10,26 +10,15 @@ from typing import Any
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
-from inference_common.modelserve import API_VERSION, KIND, PLURAL
+from modelserve_operator.kinds import MODELSERVE, kind_of
 
 FIELD_MANAGER = "modelserve-operator"
 REQUEST_TIMEOUT = 30.0
 
-PLURALS: Mapping[tuple[str, str], str] = {
-    ("v1", "Secret"): "secrets",
-    ("v1", "Service"): "services",
-    ("apps/v1", "Deployment"): "deployments",
-    ("traefik.io/v1alpha1", "Middleware"): "middlewares",
-    ("traefik.io/v1alpha1", "IngressRoute"): "ingressroutes",
-    (API_VERSION, KIND): PLURAL,
-}
-
 
 def object_path(api_version: str, kind: str, namespace: str, name: str) -> str:
     """REST path of a namespaced object, e.g. /apis/apps/v1/namespaces/ns/deployments/n."""
-    plural = PLURALS[(api_version, kind)]
-    prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-    return f"{prefix}/namespaces/{namespace}/{plural}/{name}"
+    return kind_of(api_version, kind).path(namespace, name)
 
 
 def _request(
@@ -93,7 +82,7 @@ def list_objects(
 
 def get_modelserve(api: ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
     try:
-        return _request(api, "GET", object_path(API_VERSION, KIND, namespace, name))
+        return _request(api, "GET", MODELSERVE.path(namespace, name))
     except ApiException as exc:
         if exc.status == 404:
             return None
@@ -102,7 +91,7 @@ def get_modelserve(api: ApiClient, namespace: str, name: str) -> dict[str, Any] 
 
 def patch_status(api: ApiClient, namespace: str, name: str, status: Mapping[str, Any]) -> None:
     """Merge-patches .status of a ModelServe (lists such as conditions are replaced whole)."""
-    path = object_path(API_VERSION, KIND, namespace, name) + "/status"
+    path = MODELSERVE.path(namespace, name) + "/status"
     _request(
         api,
         "PATCH",

@@ -13,10 +13,10 @@ from pydantic import ValidationError
 
 from inference_common.modelserve import MODELSERVE_LABEL, server_uuid_of
 from modelserve_operator import kubeapi
+from modelserve_operator.context import OperatorContext
 from modelserve_operator.errors import namespace_terminating, raise_for
+from modelserve_operator.indices import one
 from modelserve_operator.manifests import children, is_subset, owner_of
-from modelserve_operator.runtime import Runtime
-from modelserve_operator.statuswriter import one
 
 log = logging.getLogger("modelserve_operator")
 
@@ -27,21 +27,21 @@ def _owned_by(body: Mapping[str, Any], uid: str) -> bool:
 
 
 def _desired_child(
-    rt: Runtime, namespace: str, ms: Mapping[str, Any], kind: str, child_name: str
+    ctx: OperatorContext, namespace: str, ms: Mapping[str, Any], kind: str, child_name: str
 ) -> dict[str, Any] | None:
     meta = ms.get("metadata") or {}
     try:
         owner = owner_of(namespace, str(meta.get("name")), meta, ms.get("spec") or {})
     except ValidationError:
         return None
-    for child in children(owner, rt.manifest_config, rt.credentials):
+    for child in children(owner, ctx.manifest_config, ctx.credentials):
         if child["kind"] == kind and child["metadata"]["name"] == child_name:
             return child
     return None
 
 
 def restore_child(
-    rt: Runtime,
+    ctx: OperatorContext,
     event_type: str,
     body: Mapping[str, Any],
     modelserves_idx: kopf.Index[Any, Any],
@@ -58,15 +58,15 @@ def restore_child(
     deleted = event_type == "DELETED"
     if not deleted and not _owned_by(body, uid):
         return  # left over from an earlier ModelServe of the same name: GC removes it
-    desired = _desired_child(rt, namespace, ms, str(body.get("kind")), str(meta.get("name")))
+    desired = _desired_child(ctx, namespace, ms, str(body.get("kind")), str(meta.get("name")))
     if desired is None:
         return
     if not deleted and is_subset(desired, body):
         return
-    if deleted and kubeapi.get_modelserve(rt.api, namespace, owner_name) is None:
+    if deleted and kubeapi.get_modelserve(ctx.api, namespace, owner_name) is None:
         return  # the owner is being deleted: this is garbage collection at work
     try:
-        kubeapi.apply(rt.api, desired)
+        kubeapi.apply(ctx.api, desired)
     except ApiException as exc:
         if namespace_terminating(exc):
             return
