@@ -174,6 +174,7 @@ def start_operator(env: dict[str, str], ns: str, log: Path) -> tuple[subprocess.
         "S3_ENDPOINT": env["S3_ENDPOINT"],
         "S3_ACCESS_KEY": env["S3_ACCESS_KEY"],
         "S3_SECRET_KEY": env["S3_SECRET_KEY"],
+        "SERVER_UUID_KEY": env.get("SERVER_UUID_KEY") or secrets.token_urlsafe(32),
         "LIVENESS_PORT": str(port),
         "LIVENESS_HOST": "127.0.0.1",
         "LOG_LEVEL": os.environ.get("BENCH_OPERATOR_LOG_LEVEL", "WARNING"),

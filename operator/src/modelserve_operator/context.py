@@ -26,19 +26,21 @@ class OperatorContext:
         configuration.connection_pool_maxsize = 2 * settings.max_workers + STATUS_WORKERS
         self.api = ApiClient(configuration)
         self.apply_pool = ThreadPoolExecutor(settings.max_workers, thread_name_prefix="apply")
-        self.manifest_config = ManifestConfig(
-            llama_image=settings.llama_image,
-            llama_cuda_image=settings.llama_cuda_image,
-            fetch_image=settings.model_fetch_image,
-            entry_point=settings.traefik_entry_point,
-        )
         self.credentials = S3Credentials(
             endpoint=settings.fetch_s3_endpoint,
             access_key=settings.s3_access_key,
             secret_key=settings.s3_secret_key.get_secret_value(),
             secure=settings.s3_secure,
         )
-        self.status = StatusWriter(self.api, indices, STATUS_WORKERS)
+        self.manifest_config = ManifestConfig(
+            llama_image=settings.llama_image,
+            llama_cuda_image=settings.llama_cuda_image,
+            fetch_image=settings.model_fetch_image,
+            entry_point=settings.traefik_entry_point,
+            credentials_digest=self.credentials.digest(),
+        )
+        self.server_uuid_key = settings.server_uuid_key.get_secret_value()
+        self.status = StatusWriter(self.api, indices, self.server_uuid_key, STATUS_WORKERS)
 
     def close(self) -> None:
         self.status.close()

@@ -14,25 +14,25 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
-from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from inference_common.modelserve import GROUP, MODELSERVE_LABEL, server_uuid_of
-from modelserve_operator import kubeapi
+from inference_common.modelserve import GROUP, MODELSERVE_LABEL
+from inference_common.server_identity import trusted_server_uuid
+from modelserve_operator.childwriter import ChildNotOwnedError, ChildWriteError, write_children
 from modelserve_operator.context import MEMO_KEY, OperatorContext, context_of
 from modelserve_operator.errors import (
+    RETRY_DELAY,
     is_permanent,
     namespace_terminating,
     raise_for,
     spec_error_message,
 )
 from modelserve_operator.indices import StatusIndices, one
-from modelserve_operator.kinds import CHILD_KINDS, MODELSERVE, Kind, kind_of
+from modelserve_operator.kinds import MODELSERVE, WATCHED_CHILD_KINDS, Kind, kind_of
 from modelserve_operator.manifests import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
     children,
-    is_subset,
     owner_of,
 )
 from modelserve_operator.restore import restore_child
@@ -42,6 +42,8 @@ from modelserve_operator.status import Problem, pod_view
 MS = MODELSERVE.resource
 MANAGED = {MANAGED_BY_LABEL: MANAGED_BY}
 MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+NOT_OWNED_DELAY = 60.0
+"""How often a ModelServe whose child name is taken by a foreign object looks again."""
 
 log = logging.getLogger("modelserve_operator")
 
@@ -72,7 +74,7 @@ def configure(settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -> None
     settings.batching.worker_limit = None
     settings.queueing.error_delays = (1, 2, 5, 10, 30, 60)
     # server-side filtering: the operator only ever sees its own children
-    for resource in (("v1", "pods"), *(k.resource for k in CHILD_KINDS)):
+    for resource in (("v1", "pods"), *(k.resource for k in WATCHED_CHILD_KINDS)):
         settings.watching.label_selectors[resource] = MANAGED_SELECTOR
 
 
@@ -146,11 +148,12 @@ def _register_children_index(kind: Kind) -> None:
         return {(namespace or "", str(body.get("kind")), name): {**kept, "metadata": meta}}
 
 
-for _kind in CHILD_KINDS:
+for _kind in WATCHED_CHILD_KINDS:
     _register_children_index(_kind)
 
 
 def _observed_child(kwargs: Mapping[str, Any], child: Mapping[str, Any]) -> Any:
+    """The child as the watch index has it (None: not indexed, or not watched at all)."""
     meta = child["metadata"]
     kind = kind_of(child["apiVersion"], child["kind"])
     index = kwargs.get(f"children-{kind.plural}")
@@ -182,11 +185,11 @@ def reconcile(
     extra = {
         "modelserve": name,
         "namespace": namespace,
-        "server_uuid": server_uuid_of(meta),
+        "server_uuid": trusted_server_uuid(meta, ctx.server_uuid_key),
         "generation": generation,
     }
     try:
-        owner = owner_of(namespace, name, meta, spec)
+        owner = owner_of(namespace, name, meta, spec, ctx.server_uuid_key)
     except ValidationError as exc:
         error = spec_error_message(exc)
         status.remember(namespace, name, obj, spec_error=error)
@@ -195,27 +198,23 @@ def reconcile(
         raise kopf.PermanentError(error) from None
     began = time.monotonic()
     objects = children(owner, ctx.manifest_config, ctx.credentials)
-    # what the pods need first (in parallel), then the Deployment that makes the pods
-    waves = [[c for c in objects if c["kind"] != "Deployment"]]
-    waves.append([c for c in objects if c["kind"] == "Deployment"])
-    skipped = 0
-    for wave in waves:
-        todo = [c for c in wave if not is_subset(c, _observed_child(kwargs, c))]
-        skipped += len(wave) - len(todo)
-        futures = [(c, ctx.apply_pool.submit(kubeapi.apply, ctx.api, c)) for c in todo]
-        for child, future in futures:
-            what = f"{child['kind']} {child['metadata']['name']}"
-            try:
-                future.result()
-            except ApiException as exc:
-                if namespace_terminating(exc):
-                    return  # the ModelServe goes with its namespace
-                problem = Problem(
-                    "ApplyFailed", f"{what}: {kubeapi.error_message(exc)}", is_permanent(exc)
-                )
-                status.remember(namespace, name, obj, apply_error=problem)
-                status.request(namespace, name)
-                raise_for(exc, what)
+    try:
+        skipped = write_children(
+            ctx.api, ctx.apply_pool, owner, objects, lambda c: _observed_child(kwargs, c)
+        )
+    except ChildNotOwnedError as refused:
+        status.remember(namespace, name, obj, apply_error=refused.problem)
+        status.request(namespace, name)
+        log.warning("%s", refused.problem.message, extra=extra)
+        delay = NOT_OWNED_DELAY if refused.problem.fatal else RETRY_DELAY
+        raise kopf.TemporaryError(refused.problem.message, delay=delay) from None
+    except ChildWriteError as failed:
+        if namespace_terminating(failed.error):
+            return  # the ModelServe goes with its namespace
+        problem = Problem("ApplyFailed", str(failed), is_permanent(failed.error))
+        status.remember(namespace, name, obj, apply_error=problem)
+        status.request(namespace, name)
+        raise_for(failed.error, failed.what)
     status.remember(namespace, name, obj)
     status.request(namespace, name)
     log.info(
@@ -245,7 +244,7 @@ def _register_restore(kind: Kind) -> None:
         restore_child(ctx, type, body, ctx.status.indices.modelserves)
 
 
-for _kind in CHILD_KINDS:
+for _kind in WATCHED_CHILD_KINDS:
     _register_restore(_kind)
 
 

@@ -15,6 +15,9 @@ class Kind:
     version: str
     kind: str
     plural: str
+    create_only: bool = False
+    """The operator creates objects of this kind but never reads, watches or patches them (its
+    role grants `create` alone: Secrets), so they are neither indexed nor restored."""
 
     @property
     def api_version(self) -> str:
@@ -27,10 +30,14 @@ class Kind:
             return (self.group, self.version, self.plural)
         return (self.version, self.plural)
 
+    def collection(self, namespace: str) -> str:
+        """REST path of the kind in a namespace, e.g. /apis/apps/v1/namespaces/ns/deployments."""
+        prefix = f"/apis/{self.api_version}" if self.group else f"/api/{self.version}"
+        return f"{prefix}/namespaces/{namespace}/{self.plural}"
+
     def path(self, namespace: str, name: str) -> str:
         """REST path of one object, e.g. /apis/apps/v1/namespaces/ns/deployments/n."""
-        prefix = f"/apis/{self.api_version}" if self.group else f"/api/{self.version}"
-        return f"{prefix}/namespaces/{namespace}/{self.plural}/{name}"
+        return f"{self.collection(namespace)}/{name}"
 
 
 MODELSERVE = Kind(GROUP, VERSION, KIND, PLURAL)
@@ -38,10 +45,12 @@ MODELSERVE = Kind(GROUP, VERSION, KIND, PLURAL)
 CHILD_KINDS: tuple[Kind, ...] = (
     Kind("apps", "v1", "Deployment", "deployments"),
     Kind("", "v1", "Service", "services"),
-    Kind("", "v1", "Secret", "secrets"),
+    Kind("", "v1", "Secret", "secrets", create_only=True),
     Kind("traefik.io", "v1alpha1", "Middleware", "middlewares"),
     Kind("traefik.io", "v1alpha1", "IngressRoute", "ingressroutes"),
 )
+
+WATCHED_CHILD_KINDS = tuple(k for k in CHILD_KINDS if not k.create_only)
 
 _BY_NAME = {(k.api_version, k.kind): k for k in (*CHILD_KINDS, MODELSERVE)}
 

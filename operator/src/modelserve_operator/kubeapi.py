@@ -51,18 +51,53 @@ def _request(
     return result
 
 
-def apply(api: ApiClient, obj: Mapping[str, Any]) -> dict[str, Any]:
-    """Server-side apply (create or update, idempotent); the operator owns its fields."""
+def _path_of(obj: Mapping[str, Any]) -> str:
     meta = obj["metadata"]
-    path = object_path(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"])
+    return object_path(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"])
+
+
+def apply(api: ApiClient, obj: Mapping[str, Any], force: bool = True) -> dict[str, Any]:
+    """Server-side apply (create or update, idempotent). With force the operator takes back
+    fields others changed (its own children); without, another manager's differing field is a
+    409 Conflict (creating: an object that appeared meanwhile is not taken over)."""
     return _request(
         api,
         "PATCH",
-        path,
+        _path_of(obj),
         body=dict(obj),
         content_type="application/apply-patch+yaml",
-        query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+        query=[("fieldManager", FIELD_MANAGER), ("force", "true" if force else "false")],
     )
+
+
+def create(api: ApiClient, obj: Mapping[str, Any]) -> bool:
+    """Creates the object; False when one of that name exists already (left as it is)."""
+    meta = obj["metadata"]
+    kind = kind_of(obj["apiVersion"], obj["kind"])
+    try:
+        _request(
+            api,
+            "POST",
+            kind.collection(meta["namespace"]),
+            body=dict(obj),
+            content_type="application/json",
+            query=[("fieldManager", FIELD_MANAGER)],
+        )
+    except ApiException as exc:
+        if exc.status == 409:
+            return False
+        raise
+    return True
+
+
+def get_object(api: ApiClient, obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The object as it is in the cluster (same kind, namespace and name), None when absent."""
+    try:
+        return _request(api, "GET", _path_of(obj))
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
 
 
 def list_objects(

@@ -11,19 +11,16 @@ import kopf
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from inference_common.modelserve import MODELSERVE_LABEL, server_uuid_of
+from inference_common.modelserve import MODELSERVE_LABEL
+from inference_common.server_identity import trusted_server_uuid
 from modelserve_operator import kubeapi
 from modelserve_operator.context import OperatorContext
 from modelserve_operator.errors import namespace_terminating, raise_for
 from modelserve_operator.indices import one
 from modelserve_operator.manifests import children, is_subset, owner_of
+from modelserve_operator.ownership import owned_by
 
 log = logging.getLogger("modelserve_operator")
-
-
-def _owned_by(body: Mapping[str, Any], uid: str) -> bool:
-    refs = (body.get("metadata") or {}).get("ownerReferences") or []
-    return any(ref.get("uid") == uid and ref.get("controller") for ref in refs)
 
 
 def _desired_child(
@@ -31,7 +28,9 @@ def _desired_child(
 ) -> dict[str, Any] | None:
     meta = ms.get("metadata") or {}
     try:
-        owner = owner_of(namespace, str(meta.get("name")), meta, ms.get("spec") or {})
+        owner = owner_of(
+            namespace, str(meta.get("name")), meta, ms.get("spec") or {}, ctx.server_uuid_key
+        )
     except ValidationError:
         return None
     for child in children(owner, ctx.manifest_config, ctx.credentials):
@@ -56,7 +55,7 @@ def restore_child(
         return
     uid = str((ms.get("metadata") or {}).get("uid"))
     deleted = event_type == "DELETED"
-    if not deleted and not _owned_by(body, uid):
+    if not deleted and not owned_by(body, uid):
         return  # left over from an earlier ModelServe of the same name: GC removes it
     desired = _desired_child(ctx, namespace, ms, str(body.get("kind")), str(meta.get("name")))
     if desired is None:
@@ -66,10 +65,13 @@ def restore_child(
     if deleted and kubeapi.get_modelserve(ctx.api, namespace, owner_name) is None:
         return  # the owner is being deleted: this is garbage collection at work
     try:
-        kubeapi.apply(ctx.api, desired)
+        # re-creating a deleted child takes over nothing that appeared in its place meanwhile
+        kubeapi.apply(ctx.api, desired, force=not deleted)
     except ApiException as exc:
         if namespace_terminating(exc):
             return
+        if deleted and exc.status == 409:
+            return  # another object took the name: the next reconcile reports it
         raise_for(exc, f"restore {desired['kind']} {desired['metadata']['name']}")
     log.info(
         "restored %s %s (%s)",
@@ -79,6 +81,6 @@ def restore_child(
         extra={
             "modelserve": owner_name,
             "namespace": namespace,
-            "server_uuid": server_uuid_of(ms["metadata"]),
+            "server_uuid": trusted_server_uuid(ms["metadata"], ctx.server_uuid_key),
         },
     )

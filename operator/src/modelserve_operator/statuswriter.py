@@ -19,7 +19,8 @@ from typing import Any
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
-from inference_common.modelserve import MODELSERVE_LABEL, Condition, server_uuid_of
+from inference_common.modelserve import MODELSERVE_LABEL, Condition
+from inference_common.server_identity import trusted_server_uuid
 from modelserve_operator import kubeapi
 from modelserve_operator.capacity import GpuFreeCache, PodEventsCache
 from modelserve_operator.coalesce import Coalescer, Requeuer
@@ -78,10 +79,15 @@ class StatusWriter:
     status pool), `remember` what a reconcile did, `forget` a deleted ModelServe."""
 
     def __init__(
-        self, api: ApiClient, indices: StatusIndices, workers: int = STATUS_WORKERS
+        self,
+        api: ApiClient,
+        indices: StatusIndices,
+        server_uuid_key: str,
+        workers: int = STATUS_WORKERS,
     ) -> None:
         self.api = api
         self.indices = indices
+        self.server_uuid_key = server_uuid_key
         self.gpu_free = GpuFreeCache(api)
         self.pod_events = PodEventsCache(api)
         self.known: dict[Key, Known] = {}
@@ -208,7 +214,7 @@ class StatusWriter:
         return Observed(
             generation=known.generation,
             desired_replicas=int(known.spec.get("replicas", 1)),
-            server_uuid=server_uuid_of(known.meta),
+            server_uuid=trusted_server_uuid(known.meta, self.server_uuid_key),
             selector=f"{MODELSERVE_LABEL}={name}",
             deployment=one(self.indices.deployments, (namespace, name)),
             pods=views,
