@@ -21,6 +21,7 @@ from inference_api.repositories.servers import ServerRepository
 from inference_api.schemas import ServerOut
 from inference_common.db import unit_of_work
 from inference_common.modelserve import GROUP, PLURAL, SERVER_UUID_LABEL, VERSION
+from inference_common.server_identity import issued_server_uuid
 
 from ..conftest import Api
 from ..gguf_files import gguf_bytes
@@ -90,6 +91,9 @@ async def test_serve_creates_the_modelserve_and_stop_removes_it(
     obj = await asyncio.to_thread(get_modelserve, kube_api, namespace, served["name"])
     assert obj is not None
     assert obj["metadata"]["labels"][SERVER_UUID_LABEL] == server_uuid
+    # signed for this very object, so the operator routes it at the uuid the API issued
+    key = api.settings.server_uuid_key.get_secret_value()
+    assert issued_server_uuid(obj["metadata"], key) == server_uuid
     spec = obj["spec"]
     assert spec["replicas"] == 2
     assert spec["model"] == {
