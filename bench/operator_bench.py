@@ -36,8 +36,8 @@ from inference_common.kube import api_client
 from inference_common.modelserve import GROUP, PLURAL, VERSION
 from inference_localstack import stack
 from inference_localstack.config import StackConfig
+from modelserve_operator.kinds import CHILD_KINDS
 
-CHILD_KINDS = ("Secret", "Service", "Middleware", "IngressRoute", "Deployment")
 SHA = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
 
@@ -128,22 +128,22 @@ def watch_children(
             if (obj.get("status") or {}).get("phase") == "Ready":
                 rec.became_ready(obj["metadata"]["name"])
 
+    typed: dict[str, Callable[..., Any]] = {
+        "Secret": core.list_namespaced_secret,
+        "Service": core.list_namespaced_service,
+        "Deployment": apps.list_namespaced_deployment,
+    }
     targets: list[tuple[Callable[..., None], tuple[Any, ...], dict[str, Any]]] = [
-        (run, ("Secret", core.list_namespaced_secret), {}),
-        (run, ("Service", core.list_namespaced_service), {}),
-        (run, ("Deployment", apps.list_namespaced_deployment), {}),
-        (
+        (run, (k.kind, typed[k.kind]), {})
+        if k.kind in typed
+        else (
             run,
-            ("Middleware", custom.list_namespaced_custom_object),
-            {"group": "traefik.io", "version": "v1alpha1", "plural": "middlewares"},
-        ),
-        (
-            run,
-            ("IngressRoute", custom.list_namespaced_custom_object),
-            {"group": "traefik.io", "version": "v1alpha1", "plural": "ingressroutes"},
-        ),
-        (run_status, (), {}),
+            (k.kind, custom.list_namespaced_custom_object),
+            {"group": k.group, "version": k.version, "plural": k.plural},
+        )
+        for k in CHILD_KINDS
     ]
+    targets.append((run_status, (), {}))
     threads = [
         threading.Thread(target=fn, args=args, kwargs=kw, daemon=True) for fn, args, kw in targets
     ]
@@ -174,6 +174,7 @@ def start_operator(env: dict[str, str], ns: str, log: Path) -> tuple[subprocess.
         "S3_ENDPOINT": env["S3_ENDPOINT"],
         "S3_ACCESS_KEY": env["S3_ACCESS_KEY"],
         "S3_SECRET_KEY": env["S3_SECRET_KEY"],
+        "SERVER_UUID_KEY": env.get("SERVER_UUID_KEY") or secrets.token_urlsafe(32),
         "LIVENESS_PORT": str(port),
         "LIVENESS_HOST": "127.0.0.1",
         "LOG_LEVEL": os.environ.get("BENCH_OPERATOR_LOG_LEVEL", "WARNING"),

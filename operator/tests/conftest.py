@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from inference_testkit.waiting import wait_for
 CRD_PATH = Path(__file__).resolve().parents[2] / "crds" / "modelserve.yaml"
 SIMULATED = {"inference.local/simulated": "true"}
 SHA = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+SERVER_UUID_KEY = secrets.token_urlsafe(32)
+"""The key the operators under test check API-issued server uuids with (tests sign with it)."""
 
 
 @pytest.fixture
@@ -116,6 +119,7 @@ def operator_env(stack_env: dict[str, str]) -> dict[str, str]:
             "S3_ENDPOINT": stack_env["S3_ENDPOINT"],
             "S3_ACCESS_KEY": stack_env["S3_ACCESS_KEY"],
             "S3_SECRET_KEY": stack_env["S3_SECRET_KEY"],
+            "SERVER_UUID_KEY": SERVER_UUID_KEY,
             "LOG_LEVEL": "INFO",
             "MAX_WORKERS": "8",
         }

@@ -1,9 +1,10 @@
-"""REST paths of the objects the operator writes."""
+"""REST paths and kopf resources of the kinds the operator writes (one table)."""
 
 from __future__ import annotations
 
 import pytest
 
+from modelserve_operator.kinds import kind_of
 from modelserve_operator.kubeapi import object_path
 
 
@@ -37,3 +38,20 @@ def test_object_path(api_version: str, kind: str, path: str) -> None:
 def test_unknown_kind_is_refused() -> None:
     with pytest.raises(KeyError):
         object_path("v1", "ConfigMap", "ns", "n")
+
+
+@pytest.mark.parametrize(
+    ("api_version", "kind", "resource"),
+    [
+        ("v1", "Service", ("v1", "services")),
+        ("apps/v1", "Deployment", ("apps", "v1", "deployments")),
+        ("traefik.io/v1alpha1", "IngressRoute", ("traefik.io", "v1alpha1", "ingressroutes")),
+        (
+            "inference-service.dev/v1alpha1",
+            "ModelServe",
+            ("inference-service.dev", "v1alpha1", "modelserves"),
+        ),
+    ],
+)
+def test_kopf_resource_of_each_kind(api_version: str, kind: str, resource: tuple[str, ...]) -> None:
+    assert kind_of(api_version, kind).resource == resource

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from inference_common.modelserve import MODELSERVE_LABEL, SERVER_UUID_LABEL, ModelServeSpec
+from modelserve_operator.kinds import CHILD_KINDS
 from modelserve_operator.manifests import (
     GPU_MEMORY_LABEL,
     ManifestConfig,
@@ -16,6 +17,7 @@ from modelserve_operator.manifests import (
     children,
     deployment,
     fetch_secret,
+    fetch_secret_name,
     ingress_route,
     is_subset,
     middleware,
@@ -145,7 +147,7 @@ def test_init_container_fetches_from_s3() -> None:
         "--size",
         "1000",
     ]
-    assert init["envFrom"] == [{"secretRef": {"name": "sm-model-fetch"}}]
+    assert init["envFrom"] == [{"secretRef": {"name": fetch_secret_name(owner(), CONFIG)}}]
     volumes = {v["name"]: v for v in pod_spec(owner())["volumes"]}
     assert "emptyDir" in volumes["model"]
 
@@ -173,7 +175,7 @@ def test_pvc_source(sha: str | None, init_command: list[str] | None) -> None:
         assert "initContainers" not in ps
     else:
         assert ps["initContainers"][0]["command"][3:] == init_command
-    assert fetch_secret(o, CREDS) is None
+    assert fetch_secret(o, CONFIG, CREDS) is None
     assert [c["kind"] for c in children(o, CONFIG, CREDS)] == [
         "Service",
         "Middleware",
@@ -259,7 +261,7 @@ def test_children_identity() -> None:
     o = owner()
     objs = children(o, CONFIG, CREDS)
     assert [(c["kind"], c["metadata"]["name"]) for c in objs] == [
-        ("Secret", "sm-model-fetch"),
+        ("Secret", fetch_secret_name(o, CONFIG)),
         ("Service", "sm"),
         ("Middleware", "sm-strip"),
         ("IngressRoute", "sm"),
@@ -293,7 +295,7 @@ def test_route_and_middleware() -> None:
 
 
 def test_fetch_secret() -> None:
-    secret = fetch_secret(owner(), CREDS)
+    secret = fetch_secret(owner(), CONFIG, CREDS)
     assert secret is not None
     decoded = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
     assert decoded == {
@@ -329,3 +331,24 @@ def test_is_subset(desired: Any, observed: Any, expected: bool) -> None:
 def test_every_child_matches_itself() -> None:
     for child in children(owner(gpu={"count": 2}), CONFIG, CREDS):
         assert is_subset(child, child)
+
+
+def test_every_child_kind_is_in_the_operators_table() -> None:
+    made = {(c["apiVersion"], c["kind"]) for c in children(owner(), CONFIG, CREDS)}
+    assert made == {(k.api_version, k.kind) for k in CHILD_KINDS}
+
+
+def test_fetch_secret_name_changes_with_the_credentials_and_the_owner() -> None:
+    rotated = ManifestConfig(
+        llama_image="llama:cpu",
+        llama_cuda_image="llama:cuda",
+        fetch_image="fetch:1",
+        credentials_digest=S3Credentials("minio:9000", "ak", "sk2", False).digest(),
+    )
+    names = {
+        fetch_secret_name(owner(), CONFIG),
+        fetch_secret_name(owner(), rotated),
+        fetch_secret_name(Owner("sm", "ns", "uid-2", "7f0c", owner().spec), CONFIG),
+    }
+    assert len(names) == 3
+    assert all(n.startswith("sm-model-fetch-") for n in names)

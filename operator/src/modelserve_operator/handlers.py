@@ -14,40 +14,36 @@ from collections.abc import Mapping
 from typing import Any
 
 import kopf
-from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
-from inference_common.modelserve import GROUP, MODELSERVE_LABEL, PLURAL, VERSION, server_uuid_of
-from modelserve_operator import kubeapi
+from inference_common.modelserve import GROUP, MODELSERVE_LABEL
+from inference_common.server_identity import trusted_server_uuid
+from modelserve_operator.childwriter import ChildNotOwnedError, ChildWriteError, write_children
+from modelserve_operator.context import MEMO_KEY, OperatorContext, context_of
 from modelserve_operator.errors import (
+    RETRY_DELAY,
     is_permanent,
     namespace_terminating,
     raise_for,
     spec_error_message,
 )
+from modelserve_operator.indices import StatusIndices, one
+from modelserve_operator.kinds import MODELSERVE, WATCHED_CHILD_KINDS, Kind, kind_of
 from modelserve_operator.manifests import (
     MANAGED_BY,
     MANAGED_BY_LABEL,
     children,
-    is_subset,
     owner_of,
 )
 from modelserve_operator.restore import restore_child
-from modelserve_operator.runtime import Runtime, runtime_of
 from modelserve_operator.settings import OperatorSettings
 from modelserve_operator.status import Problem, pod_view
-from modelserve_operator.statuswriter import index_of, one, remember, request_status
 
-MS = (GROUP, VERSION, PLURAL)
+MS = MODELSERVE.resource
 MANAGED = {MANAGED_BY_LABEL: MANAGED_BY}
 MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
-CHILD_RESOURCES = (
-    ("apps", "v1", "deployments"),
-    ("v1", "services"),
-    ("v1", "secrets"),
-    ("traefik.io", "v1alpha1", "middlewares"),
-    ("traefik.io", "v1alpha1", "ingressroutes"),
-)
+NOT_OWNED_DELAY = 60.0
+"""How often a ModelServe whose child name is taken by a foreign object looks again."""
 
 log = logging.getLogger("modelserve_operator")
 
@@ -56,9 +52,9 @@ log = logging.getLogger("modelserve_operator")
 
 
 @kopf.on.startup()
-def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
+def configure(settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -> None:
     op = OperatorSettings()
-    memo["runtime"] = Runtime(op)
+    memo[MEMO_KEY] = OperatorContext(op, StatusIndices.from_kwargs(kwargs))
     # progress and the last-handled spec live in annotations: .status is typed and pruned
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -78,14 +74,14 @@ def configure(settings: kopf.OperatorSettings, memo: Any, **_: Any) -> None:
     settings.batching.worker_limit = None
     settings.queueing.error_delays = (1, 2, 5, 10, 30, 60)
     # server-side filtering: the operator only ever sees its own children
-    for resource in (("v1", "pods"), *((r[0], r[-1]) for r in CHILD_RESOURCES)):
+    for resource in (("v1", "pods"), *(k.resource for k in WATCHED_CHILD_KINDS)):
         settings.watching.label_selectors[resource] = MANAGED_SELECTOR
 
 
 @kopf.on.login()
 def login(memo: Any, **_: Any) -> kopf.ConnectionInfo:
     """kopf's own connection uses the same credentials as the official client."""
-    conf = runtime_of(memo).api.configuration
+    conf = context_of(memo).api.configuration
     token = (conf.api_key or {}).get("authorization") or (conf.api_key or {}).get("BearerToken")
     scheme = None
     if token and " " in token:
@@ -103,11 +99,7 @@ def login(memo: Any, **_: Any) -> kopf.ConnectionInfo:
 
 @kopf.on.cleanup()
 def close(memo: Any, **_: Any) -> None:
-    rt = runtime_of(memo)
-    rt.requeuer.stop()
-    rt.apply_pool.shutdown(wait=True)
-    rt.status_pool.shutdown(wait=True)
-    rt.api.close()
+    context_of(memo).close()
 
 
 # --- indices (in-memory views kopf keeps current from its watches) ----------------------------
@@ -144,8 +136,8 @@ def pods(
     return {(namespace or "", owner): pod_view(body).to_dict()}
 
 
-def _register_children_index(resource: tuple[str, ...]) -> None:
-    @kopf.index(*resource, labels=MANAGED, id=f"children-{resource[-1]}")
+def _register_children_index(kind: Kind) -> None:
+    @kopf.index(*kind.resource, labels=MANAGED, id=f"children-{kind.plural}")
     def index(
         namespace: str | None, name: str, body: kopf.Body, **_: Any
     ) -> dict[tuple[str, str, str], dict[str, Any]]:
@@ -156,27 +148,18 @@ def _register_children_index(resource: tuple[str, ...]) -> None:
         return {(namespace or "", str(body.get("kind")), name): {**kept, "metadata": meta}}
 
 
-for _resource in CHILD_RESOURCES:
-    _register_children_index(_resource)
+for _kind in WATCHED_CHILD_KINDS:
+    _register_children_index(_kind)
 
 
 def _observed_child(kwargs: Mapping[str, Any], child: Mapping[str, Any]) -> Any:
+    """The child as the watch index has it (None: not indexed, or not watched at all)."""
     meta = child["metadata"]
-    resource = next(r for r in CHILD_RESOURCES if _kind_of(r) == child["kind"])
-    index = kwargs.get(f"children-{resource[-1]}")
+    kind = kind_of(child["apiVersion"], child["kind"])
+    index = kwargs.get(f"children-{kind.plural}")
     if index is None:
         return None
     return one(index, (meta["namespace"], child["kind"], meta["name"]))
-
-
-def _kind_of(resource: tuple[str, ...]) -> str:
-    return {
-        "deployments": "Deployment",
-        "services": "Service",
-        "secrets": "Secret",
-        "middlewares": "Middleware",
-        "ingressroutes": "IngressRoute",
-    }[resource[-1]]
 
 
 # --- reconciling -------------------------------------------------------------------------------
@@ -194,49 +177,46 @@ def reconcile(
     memo: Any,
     **kwargs: Any,
 ) -> None:
-    rt = runtime_of(memo)
+    ctx = context_of(memo)
+    status = ctx.status
     namespace = namespace or ""
     obj = {"metadata": dict(meta), "spec": dict(spec), "status": dict(body.status)}
     generation = int(meta.get("generation", 0))
     extra = {
         "modelserve": name,
         "namespace": namespace,
-        "server_uuid": server_uuid_of(meta),
+        "server_uuid": trusted_server_uuid(meta, ctx.server_uuid_key),
         "generation": generation,
     }
     try:
-        owner = owner_of(namespace, name, meta, spec)
+        owner = owner_of(namespace, name, meta, spec, ctx.server_uuid_key)
     except ValidationError as exc:
         error = spec_error_message(exc)
-        remember(rt, namespace, name, obj, spec_error=error)
-        request_status(rt, namespace, name, kwargs)
+        status.remember(namespace, name, obj, spec_error=error)
+        status.request(namespace, name)
         log.warning("invalid spec: %s", error, extra=extra)
         raise kopf.PermanentError(error) from None
     began = time.monotonic()
-    objects = children(owner, rt.manifest_config, rt.credentials)
-    # what the pods need first (in parallel), then the Deployment that makes the pods
-    waves = [[c for c in objects if c["kind"] != "Deployment"]]
-    waves.append([c for c in objects if c["kind"] == "Deployment"])
-    skipped = 0
-    for wave in waves:
-        todo = [c for c in wave if not is_subset(c, _observed_child(kwargs, c))]
-        skipped += len(wave) - len(todo)
-        futures = [(c, rt.apply_pool.submit(kubeapi.apply, rt.api, c)) for c in todo]
-        for child, future in futures:
-            what = f"{child['kind']} {child['metadata']['name']}"
-            try:
-                future.result()
-            except ApiException as exc:
-                if namespace_terminating(exc):
-                    return  # the ModelServe goes with its namespace
-                problem = Problem(
-                    "ApplyFailed", f"{what}: {kubeapi.error_message(exc)}", is_permanent(exc)
-                )
-                remember(rt, namespace, name, obj, apply_error=problem)
-                request_status(rt, namespace, name, kwargs)
-                raise_for(exc, what)
-    remember(rt, namespace, name, obj)
-    request_status(rt, namespace, name, kwargs)
+    objects = children(owner, ctx.manifest_config, ctx.credentials)
+    try:
+        skipped = write_children(
+            ctx.api, ctx.apply_pool, owner, objects, lambda c: _observed_child(kwargs, c)
+        )
+    except ChildNotOwnedError as refused:
+        status.remember(namespace, name, obj, apply_error=refused.problem)
+        status.request(namespace, name)
+        log.warning("%s", refused.problem.message, extra=extra)
+        delay = NOT_OWNED_DELAY if refused.problem.fatal else RETRY_DELAY
+        raise kopf.TemporaryError(refused.problem.message, delay=delay) from None
+    except ChildWriteError as failed:
+        if namespace_terminating(failed.error):
+            return  # the ModelServe goes with its namespace
+        problem = Problem("ApplyFailed", str(failed), is_permanent(failed.error))
+        status.remember(namespace, name, obj, apply_error=problem)
+        status.request(namespace, name)
+        raise_for(failed.error, failed.what)
+    status.remember(namespace, name, obj)
+    status.request(namespace, name)
     log.info(
         "reconciled generation %s",
         generation,
@@ -251,36 +231,27 @@ def reconcile(
 @kopf.on.delete(*MS, optional=True)
 def forget(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
     """Children go by garbage collection (ownerReferences); only local state is dropped."""
-    runtime_of(memo).forget(namespace or "", name)
+    context_of(memo).status.forget(namespace or "", name)
 
 
 # --- children: restore when deleted or edited; status from what they do ------------------------
 
 
-def _register_restore(resource: tuple[str, ...]) -> None:
-    @kopf.on.event(*resource, labels=MANAGED, id=f"restore-{resource[-1]}")
-    def restore(
-        type: str,
-        body: kopf.Body,
-        memo: Any,
-        **kwargs: Any,
-    ) -> None:
-        restore_child(runtime_of(memo), type, body, index_of(kwargs, "modelserves"))
+def _register_restore(kind: Kind) -> None:
+    @kopf.on.event(*kind.resource, labels=MANAGED, id=f"restore-{kind.plural}")
+    def restore(type: str, body: kopf.Body, memo: Any, **_: Any) -> None:
+        ctx = context_of(memo)
+        restore_child(ctx, type, body, ctx.status.indices.modelserves)
 
 
-for _resource in CHILD_RESOURCES:
-    _register_restore(_resource)
+for _kind in WATCHED_CHILD_KINDS:
+    _register_restore(_kind)
 
 
-def _refresh_owner_status(
-    rt: Runtime,
-    namespace: str,
-    labels: Mapping[str, str],
-    kwargs: Mapping[str, Any],
-) -> None:
+def _refresh_owner_status(memo: Any, namespace: str | None, labels: Mapping[str, str]) -> None:
     owner_name = labels.get(MODELSERVE_LABEL)
     if owner_name:
-        request_status(rt, namespace, owner_name, kwargs)
+        context_of(memo).status.request(namespace or "", owner_name)
 
 
 @kopf.on.event("apps", "v1", "deployments", labels=MANAGED, id="status-from-deployment")
@@ -288,9 +259,9 @@ def deployment_changed(
     namespace: str | None,
     labels: Mapping[str, str],
     memo: Any,
-    **kwargs: Any,
+    **_: Any,
 ) -> None:
-    _refresh_owner_status(runtime_of(memo), namespace or "", labels, kwargs)
+    _refresh_owner_status(memo, namespace, labels)
 
 
 @kopf.on.event("v1", "pods", labels=MANAGED, id="status-from-pod")
@@ -298,6 +269,6 @@ def pod_changed(
     namespace: str | None,
     labels: Mapping[str, str],
     memo: Any,
-    **kwargs: Any,
+    **_: Any,
 ) -> None:
-    _refresh_owner_status(runtime_of(memo), namespace or "", labels, kwargs)
+    _refresh_owner_status(memo, namespace, labels)

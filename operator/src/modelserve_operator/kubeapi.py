@@ -10,26 +10,15 @@ from typing import Any
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
-from inference_common.modelserve import API_VERSION, KIND, PLURAL
+from modelserve_operator.kinds import MODELSERVE, kind_of
 
 FIELD_MANAGER = "modelserve-operator"
 REQUEST_TIMEOUT = 30.0
 
-PLURALS: Mapping[tuple[str, str], str] = {
-    ("v1", "Secret"): "secrets",
-    ("v1", "Service"): "services",
-    ("apps/v1", "Deployment"): "deployments",
-    ("traefik.io/v1alpha1", "Middleware"): "middlewares",
-    ("traefik.io/v1alpha1", "IngressRoute"): "ingressroutes",
-    (API_VERSION, KIND): PLURAL,
-}
-
 
 def object_path(api_version: str, kind: str, namespace: str, name: str) -> str:
     """REST path of a namespaced object, e.g. /apis/apps/v1/namespaces/ns/deployments/n."""
-    plural = PLURALS[(api_version, kind)]
-    prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
-    return f"{prefix}/namespaces/{namespace}/{plural}/{name}"
+    return kind_of(api_version, kind).path(namespace, name)
 
 
 def _request(
@@ -62,18 +51,53 @@ def _request(
     return result
 
 
-def apply(api: ApiClient, obj: Mapping[str, Any]) -> dict[str, Any]:
-    """Server-side apply (create or update, idempotent); the operator owns its fields."""
+def _path_of(obj: Mapping[str, Any]) -> str:
     meta = obj["metadata"]
-    path = object_path(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"])
+    return object_path(obj["apiVersion"], obj["kind"], meta["namespace"], meta["name"])
+
+
+def apply(api: ApiClient, obj: Mapping[str, Any], force: bool = True) -> dict[str, Any]:
+    """Server-side apply (create or update, idempotent). With force the operator takes back
+    fields others changed (its own children); without, another manager's differing field is a
+    409 Conflict (creating: an object that appeared meanwhile is not taken over)."""
     return _request(
         api,
         "PATCH",
-        path,
+        _path_of(obj),
         body=dict(obj),
         content_type="application/apply-patch+yaml",
-        query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+        query=[("fieldManager", FIELD_MANAGER), ("force", "true" if force else "false")],
     )
+
+
+def create(api: ApiClient, obj: Mapping[str, Any]) -> bool:
+    """Creates the object; False when one of that name exists already (left as it is)."""
+    meta = obj["metadata"]
+    kind = kind_of(obj["apiVersion"], obj["kind"])
+    try:
+        _request(
+            api,
+            "POST",
+            kind.collection(meta["namespace"]),
+            body=dict(obj),
+            content_type="application/json",
+            query=[("fieldManager", FIELD_MANAGER)],
+        )
+    except ApiException as exc:
+        if exc.status == 409:
+            return False
+        raise
+    return True
+
+
+def get_object(api: ApiClient, obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The object as it is in the cluster (same kind, namespace and name), None when absent."""
+    try:
+        return _request(api, "GET", _path_of(obj))
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
 
 
 def list_objects(
@@ -93,7 +117,7 @@ def list_objects(
 
 def get_modelserve(api: ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
     try:
-        return _request(api, "GET", object_path(API_VERSION, KIND, namespace, name))
+        return _request(api, "GET", MODELSERVE.path(namespace, name))
     except ApiException as exc:
         if exc.status == 404:
             return None
@@ -102,7 +126,7 @@ def get_modelserve(api: ApiClient, namespace: str, name: str) -> dict[str, Any] 
 
 def patch_status(api: ApiClient, namespace: str, name: str, status: Mapping[str, Any]) -> None:
     """Merge-patches .status of a ModelServe (lists such as conditions are replaced whole)."""
-    path = object_path(API_VERSION, KIND, namespace, name) + "/status"
+    path = MODELSERVE.path(namespace, name) + "/status"
     _request(
         api,
         "PATCH",

@@ -1,7 +1,7 @@
 """The children of a ModelServe, as pure functions of its spec.
 
 Per ModelServe named N with server uuid U:
-- Secret `N-model-fetch`: S3 settings for the init container (only for an s3 source);
+- Secret `N-model-fetch-<digest>`: S3 settings for the init container (s3 sources only);
 - Deployment N: init container fetching + verifying the GGUF, llama.cpp server container;
 - Service N: port `http` 8080 → the pods;
 - Middleware `N-strip` (StripPrefix `/U`) and IngressRoute N (PathPrefix `/U/` on entry `web`).
@@ -11,6 +11,7 @@ Every child carries the same labels and a controller ownerReference to the Model
 from __future__ import annotations
 
 import base64
+import hashlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -25,8 +26,8 @@ from inference_common.modelserve import (
     SERVER_UUID_LABEL,
     ModelServeSpec,
     runtime_args,
-    server_uuid_of,
 )
+from inference_common.server_identity import trusted_server_uuid
 
 MANAGED_BY = "modelserve-operator"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -65,6 +66,8 @@ class ManifestConfig:
     llama_cuda_image: str
     fetch_image: str
     entry_point: str = "web"
+    credentials_digest: str = ""
+    """`S3Credentials.digest()` of the credentials the fetch Secrets hold: part of their names."""
 
 
 @dataclass(frozen=True)
@@ -74,14 +77,25 @@ class S3Credentials:
     secret_key: str
     secure: bool
 
+    def digest(self) -> str:
+        fields = [self.endpoint, self.access_key, self.secret_key, str(self.secure)]
+        return hashlib.sha256("\0".join(fields).encode()).hexdigest()
 
-def owner_of(namespace: str, name: str, meta: Mapping[str, Any], spec: Mapping[str, Any]) -> Owner:
-    """The Owner of a ModelServe object; raises pydantic's ValidationError for a bad spec."""
+
+def owner_of(
+    namespace: str,
+    name: str,
+    meta: Mapping[str, Any],
+    spec: Mapping[str, Any],
+    server_uuid_key: str,
+) -> Owner:
+    """The Owner of a ModelServe object; raises pydantic's ValidationError for a bad spec.
+    Its server uuid is the API-issued one only when the API's signature checks out."""
     return Owner(
         name=name,
         namespace=namespace,
         uid=str(meta["uid"]),
-        server_uuid=server_uuid_of(meta),
+        server_uuid=trusted_server_uuid(meta, server_uuid_key),
         spec=ModelServeSpec.model_validate(dict(spec)),
     )
 
@@ -122,8 +136,12 @@ def _metadata(owner: Owner, name: str) -> dict[str, Any]:
     }
 
 
-def fetch_secret_name(owner: Owner) -> str:
-    return f"{owner.name}-model-fetch"
+def fetch_secret_name(owner: Owner, config: ManifestConfig) -> str:
+    """`N-model-fetch-<digest of uid and credentials>`: the operator may create Secrets but
+    never read or patch them, so new credentials make a new Secret (the old one goes with the
+    ModelServe), and nobody can create one under this name ahead of the operator."""
+    digest = hashlib.sha256(f"{owner.uid}\0{config.credentials_digest}".encode()).hexdigest()
+    return f"{owner.name}-model-fetch-{digest[:10]}"
 
 
 def middleware_name(owner: Owner) -> str:
@@ -270,7 +288,7 @@ def fetch_container(owner: Owner, config: ManifestConfig) -> dict[str, Any] | No
         if model.size_bytes is not None:
             command += ["--size", str(model.size_bytes)]
         container["command"] = command
-        container["envFrom"] = [{"secretRef": {"name": fetch_secret_name(owner)}}]
+        container["envFrom"] = [{"secretRef": {"name": fetch_secret_name(owner, config)}}]
         return container
     if model.sha256 is not None:
         container["command"] = [
@@ -424,7 +442,9 @@ def ingress_route(owner: Owner, config: ManifestConfig) -> dict[str, Any]:
     }
 
 
-def fetch_secret(owner: Owner, credentials: S3Credentials) -> dict[str, Any] | None:
+def fetch_secret(
+    owner: Owner, config: ManifestConfig, credentials: S3Credentials
+) -> dict[str, Any] | None:
     if owner.spec.model.source.s3 is None:
         return None
     values = {
@@ -436,7 +456,7 @@ def fetch_secret(owner: Owner, credentials: S3Credentials) -> dict[str, Any] | N
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": _metadata(owner, fetch_secret_name(owner)),
+        "metadata": _metadata(owner, fetch_secret_name(owner, config)),
         "type": "Opaque",
         "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
     }
@@ -447,7 +467,7 @@ def children(
 ) -> list[dict[str, Any]]:
     """Every child, in apply order (what the pods need comes before the pods)."""
     out: list[dict[str, Any]] = []
-    secret = fetch_secret(owner, credentials)
+    secret = fetch_secret(owner, config, credentials)
     if secret is not None:
         out.append(secret)
     out += [service(owner), middleware(owner), ingress_route(owner, config)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from inference_common.settings import CommonSettings
 
@@ -42,6 +42,9 @@ class OperatorSettings(CommonSettings):
         "0.0.0.0",  # noqa: S104 - a probe endpoint for the kubelet; 127.0.0.1 locally
         description="Address of the /healthz endpoint.",
     )
+
+    def secrets_to_check(self) -> dict[str, SecretStr]:
+        return {**super().secrets_to_check(), "SERVER_UUID_KEY": self.server_uuid_key}
 
     @property
     def fetch_s3_endpoint(self) -> str:

@@ -1,21 +1,30 @@
 """Status writing: recompute a ModelServe's status from what the operator knows and observes,
-write it when it changed. Requests are coalesced per ModelServe and run in a small pool of
-their own, so status never delays the creation of children."""
+write it when it changed.
+
+`StatusWriter` owns all of it: what the operator knows per ModelServe, a lock per ModelServe,
+the coalescing queue and its own small pool (so status never delays the creation of children),
+the requeue-after timer, and the indices it reads (handed to it at start-up)."""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import kopf
+from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
-from inference_common.modelserve import MODELSERVE_LABEL, Condition, server_uuid_of
+from inference_common.modelserve import MODELSERVE_LABEL, Condition
+from inference_common.server_identity import trusted_server_uuid
 from modelserve_operator import kubeapi
+from modelserve_operator.capacity import GpuFreeCache, PodEventsCache
+from modelserve_operator.coalesce import Coalescer, Requeuer
+from modelserve_operator.indices import StatusIndices, one
 from modelserve_operator.status import (
     Observed,
     PodView,
@@ -27,11 +36,11 @@ from modelserve_operator.status import (
     stuck_pods,
 )
 
-if TYPE_CHECKING:
-    from modelserve_operator.runtime import Runtime
-
+STATUS_WORKERS = 4
 RETRY_DELAY = 5.0
-INDICES = ("modelserves", "deployments", "pods")
+MAX_EVENT_LOOKUPS = 3
+
+Key = tuple[str, str]
 
 log = logging.getLogger("modelserve_operator")
 
@@ -61,102 +70,153 @@ class Known:
         )
 
 
-def index_of(kwargs: Mapping[str, Any], name: str) -> kopf.Index[Any, Any]:
-    """An index kopf passes as a keyword argument named after its function."""
-    index = kwargs[name]
-    assert isinstance(index, kopf.Index)
-    return index
-
-
-def one(index: kopf.Index[Any, Any], key: Any) -> Any:
-    store = index.get(key)
-    if not store:
-        return None
-    for item in store:
-        return item
-    return None
-
-
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _gpu_free(rt: Runtime) -> dict[str, int] | None:
-    """Free GPUs per node for an Unschedulable message; None when they cannot be read."""
-    try:
-        return rt.gpu_free.get()
-    except ApiException as exc:
-        log.warning("cannot read GPU capacity: %s", kubeapi.error_message(exc))
-        return None
+class StatusWriter:
+    """Writes ModelServe status: `request` a refresh (coalesced per ModelServe, run in the
+    status pool), `remember` what a reconcile did, `forget` a deleted ModelServe."""
 
+    def __init__(
+        self,
+        api: ApiClient,
+        indices: StatusIndices,
+        server_uuid_key: str,
+        workers: int = STATUS_WORKERS,
+    ) -> None:
+        self.api = api
+        self.indices = indices
+        self.server_uuid_key = server_uuid_key
+        self.gpu_free = GpuFreeCache(api)
+        self.pod_events = PodEventsCache(api)
+        self.known: dict[Key, Known] = {}
+        self._locks: dict[Key, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="status")
+        self._queue: Coalescer[Key] = Coalescer(self._pool, self._job)
+        self._requeuer: Requeuer[Key] = Requeuer(self._queue.submit)
 
-MAX_EVENT_LOOKUPS = 3
+    def request(self, namespace: str, name: str) -> None:
+        """Queues a status refresh for one ModelServe."""
+        self._queue.submit((namespace, name))
 
+    def remember(
+        self,
+        namespace: str,
+        name: str,
+        obj: Mapping[str, Any],
+        spec_error: str | None = None,
+        apply_error: Problem | None = None,
+    ) -> None:
+        """Records the spec just reconciled and its outcome (what status is computed from)."""
+        with self._lock(namespace, name):
+            fresh = Known.from_object(obj)
+            before = self.known.get((namespace, name))
+            if before is not None:
+                fresh.status = before.status
+            fresh.observed_generation = fresh.generation
+            fresh.spec_error = spec_error
+            fresh.apply_error = apply_error
+            self.known[(namespace, name)] = fresh
 
-def _requeue(rt: Runtime, key: tuple[str, str], delay: float) -> None:
-    """Looks at a ModelServe again after `delay` (a controller's requeue-after)."""
-    rt.requeuer.schedule(key, delay)
+    def forget(self, namespace: str, name: str) -> None:
+        with self._locks_guard:
+            self._locks.pop((namespace, name), None)
+            self.known.pop((namespace, name), None)
 
+    def close(self) -> None:
+        self._requeuer.stop()
+        self._pool.shutdown(wait=True)
 
-def _pod_warnings(
-    rt: Runtime, namespace: str, stuck: Sequence[PodView]
-) -> dict[str, Problem] | None:
-    """Warning events of a few stuck pods (cached briefly); None when there is none to read."""
-    found: dict[str, Problem] = {}
-    for view in stuck[:MAX_EVENT_LOOKUPS]:
+    def _lock(self, namespace: str, name: str) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault((namespace, name), threading.Lock())
+
+    def _job(self, key: Key) -> None:
+        namespace, name = key
+        ms = one(self.indices.modelserves, key)
+        if ms is None or (ms.get("metadata") or {}).get("deletionTimestamp"):
+            if key not in self.known:
+                return
+            ms = None
         try:
-            events = rt.pod_events.get(namespace, view.name)
+            self.write(namespace, name, from_index=ms)
         except ApiException as exc:
-            log.warning("cannot read events: %s", kubeapi.error_message(exc))
-            return None
-        problem = latest_warning(events)
-        if problem is not None:
-            found[view.name] = problem
-    return found or None
+            # requeue like a controller would; the retry computes from the newest state again
+            log.warning(
+                "status write failed, retrying in %ss: %s",
+                RETRY_DELAY,
+                kubeapi.error_message(exc),
+                extra={"modelserve": name, "namespace": namespace},
+            )
+            self._requeuer.schedule(key, RETRY_DELAY)
 
+    def write(self, namespace: str, name: str, from_index: Mapping[str, Any] | None = None) -> None:
+        """Recomputes status from what the operator knows and writes it when it changed.
 
-def write_status(
-    rt: Runtime,
-    namespace: str,
-    name: str,
-    deployments_idx: kopf.Index[Any, Any],
-    pods_idx: kopf.Index[Any, Any],
-    from_index: Mapping[str, Any] | None = None,
-) -> None:
-    """Recomputes status from what the operator knows and writes it when it changed.
-
-    Runs under a lock per ModelServe, so the last writer always saw the newest observations.
-    The operator's memory (`Known`: the last reconciled spec, its outcome and the last status
-    written) wins over the watch index, which may still hold an older version of the object.
-    """
-    with rt.lock(namespace, name):
-        known = rt.known.get((namespace, name))
-        if from_index is not None:
-            index_meta = from_index.get("metadata") or {}
-            if (
-                known is None
-                or index_meta.get("uid") != known.meta.get("uid")  # deleted and re-created
-                or int(index_meta.get("generation", 0)) > known.generation
-            ):
-                known = Known.from_object(from_index)
-                rt.known[(namespace, name)] = known
-        if known is None:
+        Runs under the ModelServe's lock, so the last writer always saw the newest
+        observations. The operator's memory (`Known`: the last reconciled spec, its outcome
+        and the last status written) wins over the watch index, which may still hold an older
+        version of the object.
+        """
+        with self._lock(namespace, name):
+            known = self.known.get((namespace, name))
+            if from_index is not None:
+                index_meta = from_index.get("metadata") or {}
+                if (
+                    known is None
+                    or index_meta.get("uid") != known.meta.get("uid")  # deleted and re-created
+                    or int(index_meta.get("generation", 0)) > known.generation
+                ):
+                    known = Known.from_object(from_index)
+                    self.known[(namespace, name)] = known
+            if known is None:
+                return
+            obs = self._observe(namespace, name, known)
+            old = known.status
+            previous = [Condition.model_validate(c) for c in old.get("conditions") or []]
+            new = compute_status(obs, previous, _now(), known.observed_generation)
+            if not status_changed(old, new):
+                return
+            try:
+                kubeapi.patch_status(self.api, namespace, name, new.to_k8s())
+            except ApiException as exc:
+                if exc.status == 404:
+                    return  # the ModelServe is gone
+                raise
+            known.status = new.to_k8s()
+        if old.get("phase") == new.phase.value:
             return
-        views = [pod_view_from_dict(p) for p in pods_idx.get((namespace, name)) or []]
+        log.info(
+            "phase %s → %s",
+            old.get("phase") or "-",
+            new.phase.value,
+            extra={
+                "modelserve": name,
+                "namespace": namespace,
+                "server_uuid": obs.server_uuid,
+                "ready_replicas": new.ready_replicas,
+                "reason": new.conditions[0].reason if new.conditions else None,
+            },
+        )
+
+    def _observe(self, namespace: str, name: str, known: Known) -> Observed:
+        views = [pod_view_from_dict(p) for p in self.indices.pods.get((namespace, name)) or []]
         gpu_request = int((known.spec.get("gpu") or {}).get("count", 0))
         gpu_free = None
         if gpu_request > 0 and any(v.unschedulable and not v.terminating for v in views):
-            gpu_free = _gpu_free(rt)
+            gpu_free = self._gpu_free()
         stuck, recheck = stuck_pods(views, time.time())
-        warnings = _pod_warnings(rt, namespace, stuck)
+        warnings = self._pod_warnings(namespace, stuck)
         if recheck is not None:
-            _requeue(rt, (namespace, name), recheck + 1)
-        obs = Observed(
+            self._requeuer.schedule((namespace, name), recheck + 1)
+        return Observed(
             generation=known.generation,
             desired_replicas=int(known.spec.get("replicas", 1)),
-            server_uuid=server_uuid_of(known.meta),
+            server_uuid=trusted_server_uuid(known.meta, self.server_uuid_key),
             selector=f"{MODELSERVE_LABEL}={name}",
-            deployment=one(deployments_idx, (namespace, name)),
+            deployment=one(self.indices.deployments, (namespace, name)),
             pods=views,
             spec_error=known.spec_error,
             apply_error=known.apply_error,
@@ -164,78 +224,25 @@ def write_status(
             gpu_free=gpu_free,
             pod_warnings=warnings,
         )
-        old = known.status
-        previous = [Condition.model_validate(c) for c in old.get("conditions") or []]
-        new = compute_status(obs, previous, _now(), known.observed_generation)
-        if not status_changed(old, new):
-            return
+
+    def _gpu_free(self) -> dict[str, int] | None:
+        """Free GPUs per node for an Unschedulable message; None when they cannot be read."""
         try:
-            kubeapi.patch_status(rt.api, namespace, name, new.to_k8s())
+            return self.gpu_free.get()
         except ApiException as exc:
-            if exc.status == 404:
-                return  # the ModelServe is gone
-            raise
-        known.status = new.to_k8s()
-    if old.get("phase") == new.phase.value:
-        return
-    log.info(
-        "phase %s → %s",
-        old.get("phase") or "-",
-        new.phase.value,
-        extra={
-            "modelserve": name,
-            "namespace": namespace,
-            "server_uuid": obs.server_uuid,
-            "ready_replicas": new.ready_replicas,
-            "reason": new.conditions[0].reason if new.conditions else None,
-        },
-    )
+            log.warning("cannot read GPU capacity: %s", kubeapi.error_message(exc))
+            return None
 
-
-def request_status(rt: Runtime, namespace: str, name: str, kwargs: Mapping[str, Any]) -> None:
-    """Queues a status refresh for one ModelServe (coalesced; runs in the status pool)."""
-    if not rt.indices:
-        rt.indices = {n: index_of(kwargs, n) for n in ("modelserves", "deployments", "pods")}
-    rt.status_queue.submit((namespace, name))
-
-
-def status_job(rt: Runtime, key: tuple[str, str]) -> None:
-    namespace, name = key
-    ms = one(rt.indices["modelserves"], key)
-    if ms is None or (ms.get("metadata") or {}).get("deletionTimestamp"):
-        if key not in rt.known:
-            return
-        ms = None
-    try:
-        write_status(
-            rt, namespace, name, rt.indices["deployments"], rt.indices["pods"], from_index=ms
-        )
-    except ApiException as exc:
-        # requeue like a controller would; the retry computes from the newest state again
-        log.warning(
-            "status write failed, retrying in %ss: %s",
-            RETRY_DELAY,
-            kubeapi.error_message(exc),
-            extra={"modelserve": name, "namespace": namespace},
-        )
-        _requeue(rt, key, RETRY_DELAY)
-
-
-def remember(
-    rt: Runtime,
-    namespace: str,
-    name: str,
-    obj: Mapping[str, Any],
-    spec_error: str | None = None,
-    apply_error: Problem | None = None,
-) -> None:
-    """Records the spec just reconciled and its outcome (the status writers' source)."""
-    with rt.lock(namespace, name):
-        fresh = Known.from_object(obj)
-        before = rt.known.get((namespace, name))
-        if before is not None:
-            fresh.status = before.status
-        fresh.observed_generation = fresh.generation
-        fresh.spec_error = spec_error
-        fresh.apply_error = apply_error
-        rt.known[(namespace, name)] = fresh
+    def _pod_warnings(self, namespace: str, stuck: Sequence[PodView]) -> dict[str, Problem] | None:
+        """Warning events of a few stuck pods (cached briefly); None when there is none."""
+        found: dict[str, Problem] = {}
+        for view in stuck[:MAX_EVENT_LOOKUPS]:
+            try:
+                events = self.pod_events.get(namespace, view.name)
+            except ApiException as exc:
+                log.warning("cannot read events: %s", kubeapi.error_message(exc))
+                return None
+            problem = latest_warning(events)
+            if problem is not None:
+                found[view.name] = problem
+        return found or None

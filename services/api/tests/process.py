@@ -25,6 +25,7 @@ def settings_env(settings: ApiSettings, port: int) -> dict[str, str]:
         "MODELS_BUCKET": settings.models_bucket,
         "KUBECONFIG": settings.kubeconfig or "",
         "JWT_SECRET": settings.jwt_secret.get_secret_value(),
+        "SERVER_UUID_KEY": settings.server_uuid_key.get_secret_value(),
         "ADMIN_USERNAME": settings.admin_username,
         "ADMIN_PASSWORD": admin_password,
         "SERVERS_NAMESPACE": settings.servers_namespace,

@@ -68,6 +68,24 @@ def test_status_values_are_sanitised(
     assert (row.phase, row.ready_replicas, row.deleted) == (phase, ready, deleted)
 
 
+@pytest.mark.parametrize(
+    ("labels", "status_uuid", "expected"),
+    [
+        ({SERVER_UUID_LABEL: SERVER}, SERVER, SERVER),  # the operator trusts the API's uuid
+        ({SERVER_UUID_LABEL: SERVER}, UID, UID),  # a claim the operator refused
+        ({SERVER_UUID_LABEL: SERVER}, "not-a-uuid", SERVER),
+        (None, None, UID),
+    ],
+)
+def test_the_uuid_the_operator_routes_at_wins_over_the_label(
+    labels: dict[str, str] | None, status_uuid: str | None, expected: str
+) -> None:
+    status = {"phase": "Pending"} if status_uuid is None else {"serverUuid": status_uuid}
+    row = mirrored_server(modelserve(labels, status))
+    assert row is not None
+    assert row.server_uuid == UUID(expected)
+
+
 def test_without_identity_nothing_is_mirrored() -> None:
     assert mirrored_server({"metadata": {"name": "x"}}) is None
     assert mirrored_server({"metadata": {"name": "x", "uid": "nope"}}) is None

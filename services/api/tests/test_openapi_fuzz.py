@@ -45,6 +45,8 @@ def fuzz_target(
         models_bucket=models_bucket,
         kubeconfig=stack_env["KUBECONFIG"],
         jwt_secret=secrets.token_urlsafe(48),  # type: ignore[arg-type]
+        # the stack's operator routes at the API's server uuids only with the stack's key
+        server_uuid_key=stack_env.get("SERVER_UUID_KEY") or secrets.token_urlsafe(48),  # type: ignore[arg-type]
         admin_username=ADMIN,
         admin_password=password,  # type: ignore[arg-type]
         run_migrations=False,

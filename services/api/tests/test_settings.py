@@ -9,6 +9,7 @@ STRONG = {
     "S3_SECRET_KEY": "s3-secret-that-is-not-default",
     "JWT_SECRET": "j" * 40,
     "ADMIN_PASSWORD": "a-long-admin-password",
+    "SERVER_UUID_KEY": "k" * 40,
 }
 
 
@@ -42,6 +43,7 @@ def test_production_settings_with_strong_secrets() -> None:
         ({"ADMIN_PASSWORD": "admin"}, "ADMIN_PASSWORD must be a non-default"),
         ({"ADMIN_PASSWORD": "short"}, "ADMIN_PASSWORD must be a non-default"),
         ({"S3_SECRET_KEY": "minioadmin"}, "S3_SECRET_KEY"),
+        ({"SERVER_UUID_KEY": ""}, "SERVER_UUID_KEY"),
         ({"SERVERS_NAMESPACE": "other"}, "not in ALLOWED_NAMESPACES"),
         ({"UPLOAD_PART_BYTES": str(5 * 1024**2)}, "MAX_UPLOAD_BYTES needs more than 10000"),
         ({"UPLOAD_PART_BYTES": str(4 * 1024**2)}, "upload_part_bytes"),
@@ -57,6 +59,7 @@ def test_unsafe_settings_stop_start_up(override: dict[str, str], message: str) -
 def test_missing_admin_password_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("JWT_SECRET", "j" * 40)
     monkeypatch.setenv("S3_SECRET_KEY", "s3-secret-that-is-not-default")
+    monkeypatch.setenv("SERVER_UUID_KEY", "k" * 40)
     with pytest.raises(ValidationError, match="ADMIN_PASSWORD must be set"):
         ApiSettings()
 

@@ -40,6 +40,8 @@ class Secrets:
     minio_password: str
     jwt_secret: str
     admin_password: str
+    server_uuid_key: str
+    """HMAC key of the server uuids the API issues (the API signs, the operator checks)."""
 
 
 def _openssl(*args: str) -> None:
@@ -148,6 +150,7 @@ def ensure_secrets(config: StackConfig) -> Secrets:
         "minio_password": secrets.token_urlsafe(24),
         "jwt_secret": secrets.token_urlsafe(48),
         "admin_password": secrets.token_urlsafe(18),
+        "server_uuid_key": secrets.token_urlsafe(48),
     }
     # Keys added by newer versions of the stack are generated into an existing state folder.
     before = json.dumps(data, sort_keys=True)
@@ -173,6 +176,7 @@ def ensure_secrets(config: StackConfig) -> Secrets:
         minio_password=data["minio_password"],
         jwt_secret=data["jwt_secret"],
         admin_password=data["admin_password"],
+        server_uuid_key=data["server_uuid_key"],
     )
 
 

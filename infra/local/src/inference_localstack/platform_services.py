@@ -86,6 +86,7 @@ def operator(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
         f"http://127.0.0.1:{cfg.ports.operator}/healthz",
         env={
             **service_env(cfg, creds, database_url, "operator"),
+            "SERVER_UUID_KEY": creds.server_uuid_key,
             "LIVENESS_PORT": str(cfg.ports.operator),
             # the operator's own tests run private operators in `opt-*` namespaces
             "OPERATOR_NAMESPACES": json.dumps(["*", "!opt-*"]),
@@ -106,6 +107,7 @@ def api(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
             "PORT": str(cfg.ports.api),
             "ADMIN_USERNAME": ADMIN_USERNAME,
             "ADMIN_PASSWORD": creds.admin_password,
+            "SERVER_UUID_KEY": creds.server_uuid_key,
             "SERVERS_NAMESPACE": SERVERS_NAMESPACE,
         },
     )

@@ -296,6 +296,7 @@ def env_values(config: StackConfig, creds: pki.Secrets, bin_dir: Path) -> dict[s
         "ADMIN_USERNAME": platform_services.ADMIN_USERNAME,
         "ADMIN_PASSWORD": creds.admin_password,
         "JWT_SECRET": creds.jwt_secret,
+        "SERVER_UUID_KEY": creds.server_uuid_key,
         "DEV_MODE": "true",
         "PATH": f"{bin_dir}:{os.environ.get('PATH', '')}",
     }

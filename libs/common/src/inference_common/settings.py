@@ -40,6 +40,12 @@ class CommonSettings(BaseSettings):
     s3_secure: bool = False
     models_bucket: str = MODELS_BUCKET
     kubeconfig: str | None = Field(None, description="Path; unset means in-cluster config.")
+    server_uuid_key: SecretStr = Field(
+        SecretStr(""),
+        description="SERVER_UUID_KEY: HMAC key the API signs the server uuids it issues with and "
+        "the operator checks them with (see inference_common.server_identity); the same value "
+        "for both. Required by both outside dev mode.",
+    )
 
     def secrets_to_check(self) -> dict[str, SecretStr]:
         """Secrets that must not be empty or a well-known default outside dev mode."""

@@ -88,6 +88,7 @@ async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) 
             bucket=settings.models_bucket,
             default_namespace=settings.servers_namespace,
             placement=placement(settings),
+            server_uuid_key=settings.server_uuid_key.get_secret_value(),
         ),
     )
 

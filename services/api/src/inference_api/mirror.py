@@ -47,14 +47,17 @@ _PHASES = frozenset(p.value for p in Phase)
 
 
 def mirrored_server(obj: Mapping[str, Any], deleted: bool = False) -> MirroredServer | None:
-    """The server row of a ModelServe object, None when it carries no usable identity."""
+    """The server row of a ModelServe object, None when it carries no usable identity.
+
+    The uuid is the one the operator routes it at (status.serverUuid: the API-issued uuid only
+    when the API's signature checks out), before that the claimed label or the uid."""
     metadata = _dict(obj.get("metadata"))
+    status = _dict(obj.get("status"))
     try:
-        server_uuid = UUID(server_uuid_of(metadata))
+        server_uuid = _uuid_or_none(status.get("serverUuid")) or UUID(server_uuid_of(metadata))
     except ValueError:
         return None
     spec = _dict(obj.get("spec"))
-    status = _dict(obj.get("status"))
     model = _dict(spec.get("model"))
     phase = status.get("phase")
     if deleted:

@@ -30,6 +30,7 @@ from inference_common.modelserve import (
     modelserve_object,
     parse_runtime_params,
 )
+from inference_common.server_identity import SIGNATURE_ANNOTATION, sign_server_uuid
 from inference_common.tables import Model, Server, User
 
 logger = logging.getLogger(__name__)
@@ -98,6 +99,8 @@ class Serving:
     bucket: str
     default_namespace: str
     placement: Placement = field(default_factory=Placement)
+    server_uuid_key: str = field(default="", repr=False)
+    """Signs the server uuids this API issues, so the operator routes at them."""
 
     async def _model(self, session: AsyncSession, request: ServeRequest) -> Model:
         models = ModelRepository(session)
@@ -153,6 +156,9 @@ class Serving:
         body = modelserve_object(
             name, spec, server_uuid=str(server_uuid), labels={MANAGED_BY_LABEL: MANAGED_BY}
         )
+        if self.server_uuid_key:
+            signature = sign_server_uuid(self.server_uuid_key, namespace, name, str(server_uuid))
+            body["metadata"]["annotations"] = {SIGNATURE_ANNOTATION: signature}
         # The record is flushed (not yet committed) first; if creating the ModelServe fails
         # the request's unit of work rolls it back.
         await self.modelserves.create(namespace, body)

@@ -57,6 +57,7 @@ class ApiSettings(CommonSettings):
     def secrets_to_check(self) -> dict[str, SecretStr]:
         checked = dict(super().secrets_to_check())
         checked["JWT_SECRET"] = self.jwt_secret
+        checked["SERVER_UUID_KEY"] = self.server_uuid_key
         return checked
 
     @model_validator(mode="after")

@@ -21,6 +21,7 @@ from inference_api.repositories.servers import ServerRepository
 from inference_api.schemas import ServerOut
 from inference_common.db import unit_of_work
 from inference_common.modelserve import GROUP, PLURAL, SERVER_UUID_LABEL, VERSION
+from inference_common.server_identity import issued_server_uuid
 
 from ..conftest import Api
 from ..gguf_files import gguf_bytes
@@ -90,6 +91,9 @@ async def test_serve_creates_the_modelserve_and_stop_removes_it(
     obj = await asyncio.to_thread(get_modelserve, kube_api, namespace, served["name"])
     assert obj is not None
     assert obj["metadata"]["labels"][SERVER_UUID_LABEL] == server_uuid
+    # signed for this very object, so the operator routes it at the uuid the API issued
+    key = api.settings.server_uuid_key.get_secret_value()
+    assert issued_server_uuid(obj["metadata"], key) == server_uuid
     spec = obj["spec"]
     assert spec["replicas"] == 2
     assert spec["model"] == {
@@ -289,6 +293,88 @@ async def test_status_is_mirrored_from_modelserves_applied_with_kubectl(
         return bool(response.json()["stopped_at"])
 
     await eventually(stopped)
+
+
+async def test_a_modelserve_claiming_another_servers_uuid_leaves_its_record_alone(
+    api: Api, kube_api: client.ApiClient, quiet_namespace: str
+) -> None:
+    """The uuid label is only a claim: the mirror updates a record only from the object it was
+    made for, and an intruder (whose route the operator puts at its own uid) gets its own."""
+    namespace = quiet_namespace
+    admin = await api.admin()
+    custom = client.CustomObjectsApi(kube_api)
+
+    def body(name: str, labels: dict[str, str] | None = None) -> dict[str, Any]:
+        return {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "ModelServe",
+            "metadata": {"name": name, "labels": labels or {}},
+            "spec": {
+                "model": {
+                    "name": "claimed:1b",
+                    "source": {"s3": {"bucket": "inference-models", "key": "models/x.gguf"}},
+                    "sha256": "a" * 64,
+                },
+                "replicas": 1,
+            },
+        }
+
+    async def create(obj: dict[str, Any]) -> str:
+        created = await asyncio.to_thread(
+            custom.create_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, obj
+        )
+        return str(created["metadata"]["uid"])
+
+    async def write_status(name: str, status: dict[str, Any]) -> None:
+        await asyncio.to_thread(
+            custom.patch_namespaced_custom_object_status,
+            GROUP,
+            VERSION,
+            namespace,
+            PLURAL,
+            name,
+            {"status": status},
+        )
+
+    async def record(server_uuid: str) -> dict[str, Any] | None:
+        response = await api.client.get(f"/servers/{server_uuid}", headers=admin)
+        return response.json() if response.status_code == 200 else None
+
+    victim = f"victim-{secrets.token_hex(3)}"
+    victim_uid = await create(body(victim))
+    ready = {"phase": "Ready", "readyReplicas": 1, "serverUuid": victim_uid}
+    await write_status(victim, {**ready, "endpoint": f"/{victim_uid}/"})
+
+    async def victim_ready() -> bool:
+        found = await record(victim_uid)
+        return found is not None and found["phase"] == "Ready"
+
+    await eventually(victim_ready)
+
+    intruder = f"intruder-{secrets.token_hex(3)}"
+    intruder_uid = await create(body(intruder, {SERVER_UUID_LABEL: victim_uid}))
+    # what the operator writes: the route at the intruder's own uid
+    await write_status(intruder, {"phase": "Pending", "serverUuid": intruder_uid})
+    own = await eventually(lambda: record(intruder_uid))
+    assert (own["name"], own["phase"]) == (intruder, "Pending")
+
+    await asyncio.to_thread(
+        custom.delete_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, intruder
+    )
+
+    async def intruder_stopped() -> bool:
+        found = await record(intruder_uid)
+        return found is not None and found["stopped_at"] is not None
+
+    await eventually(intruder_stopped)
+    kept = await record(victim_uid)
+    assert kept is not None
+    assert (kept["name"], kept["phase"], kept["ready_replicas"], kept["stopped_at"]) == (
+        victim,
+        "Ready",
+        1,
+        None,
+    )
 
 
 CONDITION_CASES: list[list[Any]] = [

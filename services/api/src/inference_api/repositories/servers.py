@@ -116,7 +116,9 @@ class ServerRepository:
 
     async def upsert_mirror(self, mirrored: MirroredServer) -> None:
         """Inserts a server first seen in Kubernetes (kubectl) or updates the status columns
-        of a known one. A stopped record stays stopped."""
+        of a known one. A stopped record stays stopped. A record is only ever updated from
+        the object it was made for (same namespace and name): a ModelServe that claims
+        another's server uuid changes nothing."""
         known_model = (
             select(Model.uuid).where(Model.uuid == mirrored.model_uuid).scalar_subquery()
             if mirrored.model_uuid is not None
@@ -154,6 +156,7 @@ class ServerRepository:
                 "stopped_at": func.coalesce(Server.stopped_at, excluded.stopped_at),
                 "updated_at": func.now(),
             },
+            where=(Server.namespace == excluded.namespace) & (Server.name == excluded.name),
         )
         await self.session.execute(statement)
 
