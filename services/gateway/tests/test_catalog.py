@@ -21,6 +21,7 @@ def _serve_obj(name: str = "smol", model: str = "smollm2:135m", **extra: Any) ->
     return {
         "metadata": {"name": name, "namespace": "ns", "uid": "u-1", **extra.get("meta", {})},
         "spec": {"model": {"name": model, "sizeBytes": extra.get("size", 100)}},
+        **({"status": extra["status"]} if "status" in extra else {}),
     }
 
 
@@ -37,7 +38,12 @@ def _serve_obj(name: str = "smol", model: str = "smollm2:135m", **extra: Any) ->
                     "annotations": {"inference-service.dev/aliases": "a, b,"},
                 }
             ),
-            ServeInfo("ns", "smol", "smollm2:135m", ("smol", "a", "b"), 100, "s-1"),
+            # A label alone is no proof: another ModelServe can copy it.
+            ServeInfo("ns", "smol", "smollm2:135m", ("smol", "a", "b"), 100, "u-1"),
+        ),
+        (
+            _serve_obj(status={"serverUuid": "s-1"}),
+            ServeInfo("ns", "smol", "smollm2:135m", ("smol",), 100, "s-1"),
         ),
         (
             _serve_obj(name="smollm2:135m"),

@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from inference_common.modelserve import SERVER_UUID_LABEL
-
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 ALIASES_ANNOTATION = "inference-service.dev/aliases"
 PORT_NAME = "http"
@@ -85,7 +83,9 @@ def serve_from_object(obj: Mapping[str, Any]) -> ServeInfo | None:
     if not (isinstance(name, str) and isinstance(namespace, str) and isinstance(model_name, str)):
         return None
     annotations = metadata.get("annotations") or {}
-    labels = metadata.get("labels") or {}
+    # The operator writes status.serverUuid only after checking the API's signature; a label
+    # alone can be copied from another server.
+    server_uuid = (obj.get("status") or {}).get("serverUuid")
     aliases = [name]
     raw_aliases = annotations.get(ALIASES_ANNOTATION, "")
     if isinstance(raw_aliases, str):
@@ -97,7 +97,7 @@ def serve_from_object(obj: Mapping[str, Any]) -> ServeInfo | None:
         model=model_name,
         aliases=tuple(a for a in dict.fromkeys(aliases) if a != model_name),
         size_bytes=size if isinstance(size, int) else None,
-        server_uuid=labels.get(SERVER_UUID_LABEL) or metadata.get("uid"),
+        server_uuid=server_uuid if isinstance(server_uuid, str) else metadata.get("uid"),
         model_uuid=model.get("uuid") if isinstance(model.get("uuid"), str) else None,
         created=_timestamp(metadata.get("creationTimestamp")),
     )
