@@ -16,19 +16,19 @@ toolchain: bootstrap
 	@infra/local/toolchain.sh >/dev/null
 
 up: sync toolchain
-	@$(UV) run --no-sync localstack up
+	@$(UV) run --no-sync infstack up
 
 down:
-	@$(UV) run --no-sync localstack down
+	@$(UV) run --no-sync infstack down
 
 reset: down
 	rm -rf .local
 
 status:
-	@$(UV) run --no-sync localstack status
+	@$(UV) run --no-sync infstack status
 
 logs:
-	@$(UV) run --no-sync localstack logs $(NAME)
+	@$(UV) run --no-sync infstack logs $(NAME)
 
 lint: sync
 	$(UV) run --no-sync ruff check .
