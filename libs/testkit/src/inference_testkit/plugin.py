@@ -8,6 +8,10 @@
 - `db_session`: an AsyncSession inside a transaction that is rolled back after the test.
 - `s3`: a MinIO client for the stack's object store.
 - `crd`: the repository's generated ModelServe CRD, installed or updated, and Established.
+
+Every test whose fixtures reach `stack_env` is marked `stack` at collection; tests that need
+root or real server processes without those fixtures carry `@pytest.mark.stack` themselves.
+`pytest -m "not stack"` (`make test-unit`) is then the pure-function loop: no stack, no root.
 """
 
 from __future__ import annotations
@@ -33,6 +37,22 @@ from inference_localstack.config import StackConfig
 from inference_testkit.database import create_database, drop_database
 from inference_testkit.namespaces import temporary_namespace
 from inference_testkit.waiting import wait_for
+
+STACK_FIXTURE = "stack_env"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "stack: needs the local stack, root or real server processes (set automatically when "
+        f"a test's fixtures reach `{STACK_FIXTURE}`); `-m 'not stack'` leaves the unit tests",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if STACK_FIXTURE in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.stack)
 
 
 @pytest.fixture(scope="session")
