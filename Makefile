@@ -1,10 +1,11 @@
 # The two commands: `make up` runs the platform, `make test` tests it.
+# `make test-unit` is the fast loop: the tests that need neither the stack nor root.
 SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 PYTEST_ARGS ?=
 
-.PHONY: up down reset status logs test lint format bootstrap sync toolchain
+.PHONY: up down reset status logs test test-unit lint format bootstrap sync toolchain
 
 bootstrap:
 	@infra/local/bootstrap.sh
@@ -16,19 +17,19 @@ toolchain: bootstrap
 	@infra/local/toolchain.sh >/dev/null
 
 up: sync toolchain
-	@$(UV) run --no-sync localstack up
+	@$(UV) run --no-sync infstack up
 
 down:
-	@$(UV) run --no-sync localstack down
+	@$(UV) run --no-sync infstack down
 
 reset: down
 	rm -rf .local
 
 status:
-	@$(UV) run --no-sync localstack status
+	@$(UV) run --no-sync infstack status
 
 logs:
-	@$(UV) run --no-sync localstack logs $(NAME)
+	@$(UV) run --no-sync infstack logs $(NAME)
 
 lint: sync
 	$(UV) run --no-sync ruff check .
@@ -41,3 +42,7 @@ format: sync
 
 test: lint toolchain
 	$(UV) run --no-sync pytest $(PYTEST_ARGS)
+
+# No bootstrap, toolchain or stack: `stack` marks every test that needs them (inference_testkit).
+test-unit:
+	$(UV) run --all-packages --all-extras --locked pytest -m "not stack" $(PYTEST_ARGS)

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -23,7 +22,6 @@ from inference_testkit.namespaces import temporary_namespace
 from inference_testkit.servers import free_port
 from inference_testkit.waiting import wait_for
 
-CRD_PATH = Path(__file__).resolve().parents[2] / "crds" / "modelserve.yaml"
 SIMULATED = {"inference.local/simulated": "true"}
 SHA = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 SERVER_UUID_KEY = secrets.token_urlsafe(32)
@@ -36,29 +34,6 @@ def namespace(kube_api: client.ApiClient) -> Iterator[str]:
     (OPERATOR_NAMESPACES='["*", "!opt-*"]'), so only the operator under test acts here."""
     with temporary_namespace(kube_api, "opt") as name:
         yield name
-
-
-@pytest.fixture(scope="session")
-def crd(kube_api: client.ApiClient) -> dict[str, Any]:
-    """The generated CRD, installed (or updated) and Established."""
-    body = yaml.safe_load(CRD_PATH.read_text())
-    ext = client.ApiextensionsV1Api(kube_api)
-    name = body["metadata"]["name"]
-    try:
-        current = ext.read_custom_resource_definition(name)
-        body["metadata"]["resourceVersion"] = current.metadata.resource_version
-        ext.replace_custom_resource_definition(name, body)
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
-        ext.create_custom_resource_definition(body)
-
-    def established() -> bool:
-        conds = ext.read_custom_resource_definition(name).status.conditions or []
-        return any(c.type == "Established" and c.status == "True" for c in conds)
-
-    wait_for(established, timeout=30, what="CRD Established")
-    return body
 
 
 class OperatorProcess:

@@ -229,6 +229,7 @@ def test_cli_rejects_unknown_argument_with_exit_2() -> None:
     assert "unsupported llama-server argument '--nope'" in proc.stderr
 
 
+@pytest.mark.stack
 def test_cli_serves_the_model_and_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
     port = free_port()
     log = (tmp_path / "llama.log").open("wb")

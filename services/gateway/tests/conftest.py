@@ -17,7 +17,6 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from sqlalchemy.pool import NullPool
@@ -35,7 +34,6 @@ from inference_testkit.hosts import NetnsHost, netns_host
 from inference_testkit.servers import free_port
 from inference_testkit.waiting import async_wait_for, wait_for
 
-CRD_PATH = Path(__file__).resolve().parents[3] / "crds" / "modelserve.yaml"
 JWT_SECRET = "gateway-tests-" + secrets.token_hex(16)
 LLAMA_PORT = 8080
 MODEL = REGISTRY_NAME  # "smollm2:135m"
@@ -91,30 +89,6 @@ def replicas(
         for replica in started:
             wait_healthy(replica)
         yield started
-
-
-@pytest.fixture(scope="session")
-def crd(kube_api: client.ApiClient) -> dict[str, Any]:
-    body = yaml.safe_load(CRD_PATH.read_text())
-    ext = client.ApiextensionsV1Api(kube_api)
-    name = body["metadata"]["name"]
-    try:
-        ext.read_custom_resource_definition(name)
-    except ApiException as exc:
-        if exc.status != 404:
-            raise
-        try:
-            ext.create_custom_resource_definition(body)
-        except ApiException as create_exc:
-            if create_exc.status != 409:
-                raise
-
-    def established() -> bool:
-        conds = ext.read_custom_resource_definition(name).status.conditions or []
-        return any(c.type == "Established" and c.status == "True" for c in conds)
-
-    wait_for(established, timeout=30, what="CRD Established")
-    return body
 
 
 @dataclass

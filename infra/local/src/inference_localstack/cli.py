@@ -1,4 +1,4 @@
-"""`localstack up | down | status | env | logs NAME`: the single-machine stack."""
+"""`infstack up | down | status | logs [NAME]`: the single-machine stack."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from inference_localstack.config import StackConfig
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="localstack", description=__doc__)
+    parser = argparse.ArgumentParser(prog="infstack", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("up", help="start every component (reuses what already runs)")
     sub.add_parser("down", help="stop everything; leaves no process or network namespace")

@@ -7,16 +7,25 @@
 - `database_url`: a database of this test session's own, migrated once with Alembic.
 - `db_session`: an AsyncSession inside a transaction that is rolled back after the test.
 - `s3`: a MinIO client for the stack's object store.
+- `crd`: the repository's generated ModelServe CRD, installed or updated, and Established.
+
+Every test whose fixtures reach `stack_env` is marked `stack` at collection; tests that need
+root or real server processes without those fixtures carry `@pytest.mark.stack` themselves.
+`pytest -m "not stack"` (`make test-unit`) is then the pure-function loop: no stack, no root.
 """
 
 from __future__ import annotations
 
+import copy
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import pytest
+import yaml
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 from minio import Minio
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.pool import NullPool
@@ -27,6 +36,23 @@ from inference_localstack import stack
 from inference_localstack.config import StackConfig
 from inference_testkit.database import create_database, drop_database
 from inference_testkit.namespaces import temporary_namespace
+from inference_testkit.waiting import wait_for
+
+STACK_FIXTURE = "stack_env"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "stack: needs the local stack, root or real server processes (set automatically when "
+        f"a test's fixtures reach `{STACK_FIXTURE}`); `-m 'not stack'` leaves the unit tests",
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if STACK_FIXTURE in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.stack)
 
 
 @pytest.fixture(scope="session")
@@ -88,3 +114,43 @@ def s3(stack_env: dict[str, str]) -> Minio:
         secret_key=stack_env["S3_SECRET_KEY"],
         secure=False,
     )
+
+
+@pytest.fixture(scope="session")
+def crd(kube_api: client.ApiClient) -> dict[str, Any]:
+    """`crds/modelserve.yaml` as this checkout generates it, installed (or replacing the one
+    installed) and Established."""
+    body: dict[str, Any] = yaml.safe_load(stack.MODELSERVE_CRD.read_text())
+    ext = client.ApiextensionsV1Api(kube_api)
+    name = body["metadata"]["name"]
+    wait_for(lambda: _install_crd(ext, body), timeout=30, what=f"CRD {name} installed")
+
+    def established() -> bool:
+        status = ext.read_custom_resource_definition(name).status
+        conds = (status.conditions if status else None) or []
+        return any(c.type == "Established" and c.status == "True" for c in conds)
+
+    wait_for(established, timeout=30, what=f"CRD {name} Established")
+    return body
+
+
+def _install_crd(ext: client.ApiextensionsV1Api, body: dict[str, Any]) -> bool:
+    """One create-or-replace; False when another session changed the CRD in between (409)."""
+    name = body["metadata"]["name"]
+    attempt = copy.deepcopy(body)
+    try:
+        current = ext.read_custom_resource_definition(name).metadata
+        attempt["metadata"]["resourceVersion"] = current.resource_version if current else None
+        ext.replace_custom_resource_definition(name, attempt)  # type: ignore[arg-type]
+    except ApiException as exc:
+        if exc.status == 409:
+            return False
+        if exc.status != 404:
+            raise
+        try:
+            ext.create_custom_resource_definition(attempt)  # type: ignore[arg-type]
+        except ApiException as create_exc:
+            if create_exc.status == 409:
+                return False
+            raise
+    return True
