@@ -18,20 +18,14 @@ from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
 from inference_common.modelserve import GROUP, MODELSERVE_LABEL, PLURAL, VERSION, server_uuid_of
-from modelserve_operator import kubeapi
-from modelserve_operator.errors import (
-    is_permanent,
-    namespace_terminating,
-    raise_for,
-    spec_error_message,
-)
-from modelserve_operator.manifests import (
-    MANAGED_BY,
+from inference_common.modelserve_base import (
     MANAGED_BY_LABEL,
-    children,
-    is_subset,
-    owner_of,
+    MANAGED_BY_OPERATOR,
+    validation_message,
 )
+from modelserve_operator import kubeapi
+from modelserve_operator.errors import is_permanent, namespace_terminating, raise_for
+from modelserve_operator.manifests import children, is_subset, owner_of
 from modelserve_operator.restore import restore_child
 from modelserve_operator.runtime import Runtime, runtime_of
 from modelserve_operator.settings import OperatorSettings
@@ -39,8 +33,8 @@ from modelserve_operator.status import Problem, pod_view
 from modelserve_operator.statuswriter import index_of, one, remember, request_status
 
 MS = (GROUP, VERSION, PLURAL)
-MANAGED = {MANAGED_BY_LABEL: MANAGED_BY}
-MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+MANAGED = {MANAGED_BY_LABEL: MANAGED_BY_OPERATOR}
+MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_OPERATOR}"
 CHILD_RESOURCES = (
     ("apps", "v1", "deployments"),
     ("v1", "services"),
@@ -207,7 +201,7 @@ def reconcile(
     try:
         owner = owner_of(namespace, name, meta, spec)
     except ValidationError as exc:
-        error = spec_error_message(exc)
+        error = validation_message(exc, root="spec")
         remember(rt, namespace, name, obj, spec_error=error)
         request_status(rt, namespace, name, kwargs)
         log.warning("invalid spec: %s", error, extra=extra)

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from inference_common.llama_flags import runtime_args
 from inference_common.modelserve import (
     API_VERSION,
     GROUP,
@@ -24,12 +25,10 @@ from inference_common.modelserve import (
     MODELSERVE_LABEL,
     SERVER_UUID_LABEL,
     ModelServeSpec,
-    runtime_args,
     server_uuid_of,
 )
+from inference_common.modelserve_base import MANAGED_BY_LABEL, MANAGED_BY_OPERATOR
 
-MANAGED_BY = "modelserve-operator"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MODEL_NAME_ANNOTATION = f"{GROUP}/model-name"
 TRAEFIK_API_VERSION = "traefik.io/v1alpha1"
 
@@ -95,7 +94,7 @@ def child_labels(owner: Owner) -> dict[str, str]:
     return {
         **selector_labels(owner),
         SERVER_UUID_LABEL: owner.server_uuid,
-        MANAGED_BY_LABEL: MANAGED_BY,
+        MANAGED_BY_LABEL: MANAGED_BY_OPERATOR,
         "app.kubernetes.io/name": "llama-server",
         "app.kubernetes.io/instance": owner.name,
         "app.kubernetes.io/component": "model-server",

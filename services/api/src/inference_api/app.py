@@ -13,7 +13,7 @@ from fastapi import FastAPI
 
 from inference_api.accounts import Authenticator, ensure_admin
 from inference_api.migrate import upgrade_in_child_process
-from inference_api.modelserves import ModelServeClient
+from inference_api.modelserve_client import ModelServeClient
 from inference_api.objectstore import api_minio_client
 from inference_api.policy import DefaultServePolicy, ServePolicy
 from inference_api.ratelimit import LoginRateLimiter

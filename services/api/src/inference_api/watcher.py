@@ -22,7 +22,7 @@ from kubernetes.watch.watch import iter_resp_lines
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inference_api.mirror import mirrored_server
-from inference_api.modelserves import ModelServeClient
+from inference_api.modelserve_client import ModelServeClient
 from inference_api.repositories.servers import ServerRepository
 from inference_common.db import unit_of_work
 
