@@ -212,6 +212,18 @@ def _check_extra_args(args: Sequence[str]) -> list[str]:
     return out
 
 
+def extra_flags(args: Sequence[str]) -> dict[str, str | None]:
+    """The flags of checked extra args with their values (None for switches); last one wins."""
+    flags: dict[str, str | None] = {}
+    i = 0
+    while i < len(args):
+        flag = args[i]
+        takes_value = ALLOWED_EXTRA_FLAGS.get(flag) is not None
+        flags[flag] = args[i + 1] if takes_value and i + 1 < len(args) else None
+        i += 2 if takes_value else 1
+    return flags
+
+
 class RuntimeSettings(WireModel):
     """llama.cpp server settings; each typed field becomes one flag (see `runtime_args`)."""
 

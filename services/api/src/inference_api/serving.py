@@ -10,8 +10,10 @@ from uuid import UUID, uuid4
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from inference_api.feasibility import check_context, check_gpu_capacity
 from inference_api.modelserve_client import ModelServeClient
 from inference_api.naming import modelserve_name
+from inference_api.node_gpus import NodeGpuReader
 from inference_api.policy import ServePolicy, ServeRequestFacts
 from inference_api.repositories.models import ModelRepository
 from inference_api.repositories.servers import ServerRepository
@@ -85,6 +87,7 @@ def _visible(row: Server, user: User) -> bool:
 @dataclass(frozen=True)
 class Serving:
     modelserves: ModelServeClient
+    nodes: NodeGpuReader
     policy: ServePolicy
     bucket: str
     default_namespace: str
@@ -121,8 +124,12 @@ class Serving:
                 model_name=model.name,
                 replicas=spec.replicas,
                 gpu=spec.gpu,
+                runtime=spec.runtime,
             )
         )
+        check_context(spec.runtime, model.context_length)
+        if spec.gpu.count > 0:
+            check_gpu_capacity(spec, await self.nodes.read())
         server_uuid = uuid4()
         name = modelserve_name(model.name, str(server_uuid))
         row = await ServerRepository(session).add(
