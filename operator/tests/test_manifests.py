@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 
+from inference_common.gpus import GPU_MEMORY_LABEL, min_memory_mib
 from inference_common.modelserve import MODELSERVE_LABEL, SERVER_UUID_LABEL, ModelServeSpec
 from modelserve_operator.kinds import CHILD_KINDS
 from modelserve_operator.manifests import (
-    GPU_MEMORY_LABEL,
     ManifestConfig,
     Owner,
     S3Credentials,
@@ -21,7 +21,6 @@ from modelserve_operator.manifests import (
     ingress_route,
     is_subset,
     middleware,
-    min_memory_mib,
     service,
 )
 

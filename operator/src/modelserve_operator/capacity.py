@@ -1,62 +1,22 @@
 """Free GPUs per node, to tell a user why a replica does not fit ("free nvidia.com/gpu per
-node: kwok-0=3, kwok-1=4 (5 requested)"). The arithmetic is a pure function; the lookup is a
-small cached read of nodes and pods, done only while some replica is unschedulable."""
+node: kwok-0=3, kwok-1=4 (5 requested)"). The arithmetic is `inference_common.gpus.free_gpus`;
+the lookup is a small cached read of nodes and pods, done only while some replica is
+unschedulable."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 from kubernetes.client import ApiClient
 
+from inference_common.gpus import free_gpus
 from modelserve_operator import kubeapi
-from modelserve_operator.manifests import GPU_RESOURCE
 
 GPU_NODE_SELECTOR = "nvidia.com/gpu.present=true"
 CACHE_SECONDS = 10.0
-
-
-def _gpus(resources: Mapping[str, Any] | None) -> int:
-    if not resources:
-        return 0
-    value = resources.get(GPU_RESOURCE)
-    try:
-        return int(value) if value is not None else 0
-    except (TypeError, ValueError):
-        return 0
-
-
-def pod_gpus(pod: Mapping[str, Any]) -> int:
-    """GPUs a pod holds: the larger of its containers' sum and its biggest init container."""
-    spec = pod.get("spec") or {}
-
-    def need(container: Mapping[str, Any]) -> int:
-        res = container.get("resources") or {}
-        return max(_gpus(res.get("limits")), _gpus(res.get("requests")))
-
-    main = sum(need(c) for c in spec.get("containers") or [])
-    init = max((need(c) for c in spec.get("initContainers") or []), default=0)
-    return max(main, init)
-
-
-def free_gpus(
-    nodes: Iterable[Mapping[str, Any]], pods: Iterable[Mapping[str, Any]]
-) -> dict[str, int]:
-    """Allocatable GPUs per schedulable node minus what running and pending pods on it hold."""
-    free: dict[str, int] = {}
-    for node in nodes:
-        if (node.get("spec") or {}).get("unschedulable"):
-            continue
-        name = str((node.get("metadata") or {}).get("name"))
-        free[name] = _gpus((node.get("status") or {}).get("allocatable"))
-    for pod in pods:
-        node_name = (pod.get("spec") or {}).get("nodeName")
-        phase = (pod.get("status") or {}).get("phase")
-        if node_name in free and phase not in {"Succeeded", "Failed"}:
-            free[node_name] -= pod_gpus(pod)
-    return {name: max(0, count) for name, count in free.items()}
 
 
 class GpuFreeCache:

@@ -1,21 +1,14 @@
-"""How API errors become kopf's retry decisions, and spec errors become messages."""
+"""How API errors become kopf's retry decisions."""
 
 from __future__ import annotations
 
 import kopf
 from kubernetes.client.exceptions import ApiException
-from pydantic import ValidationError
 
 from modelserve_operator import kubeapi
 
 RETRY_DELAY = 5.0
 MISSING_CRD_DELAY = 30.0
-
-
-def spec_error_message(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first.get("loc", ()))
-    return f"spec.{where}: {first.get('msg')}" if where else f"spec: {first.get('msg')}"
 
 
 def is_permanent(exc: ApiException) -> bool:

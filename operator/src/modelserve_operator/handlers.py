@@ -17,6 +17,11 @@ import kopf
 from pydantic import ValidationError
 
 from inference_common.modelserve import GROUP, MODELSERVE_LABEL
+from inference_common.modelserve_base import (
+    MANAGED_BY_LABEL,
+    MANAGED_BY_OPERATOR,
+    validation_message,
+)
 from inference_common.server_identity import trusted_server_uuid
 from modelserve_operator.childwriter import ChildNotOwnedError, ChildWriteError, write_children
 from modelserve_operator.context import MEMO_KEY, OperatorContext, context_of
@@ -25,13 +30,10 @@ from modelserve_operator.errors import (
     is_permanent,
     namespace_terminating,
     raise_for,
-    spec_error_message,
 )
 from modelserve_operator.indices import StatusIndices, one
 from modelserve_operator.kinds import MODELSERVE, WATCHED_CHILD_KINDS, Kind, kind_of
 from modelserve_operator.manifests import (
-    MANAGED_BY,
-    MANAGED_BY_LABEL,
     children,
     owner_of,
 )
@@ -40,8 +42,8 @@ from modelserve_operator.settings import OperatorSettings
 from modelserve_operator.status import Problem, pod_view
 
 MS = MODELSERVE.resource
-MANAGED = {MANAGED_BY_LABEL: MANAGED_BY}
-MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY}"
+MANAGED = {MANAGED_BY_LABEL: MANAGED_BY_OPERATOR}
+MANAGED_SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY_OPERATOR}"
 NOT_OWNED_DELAY = 60.0
 """How often a ModelServe whose child name is taken by a foreign object looks again."""
 
@@ -191,7 +193,7 @@ def reconcile(
     try:
         owner = owner_of(namespace, name, meta, spec, ctx.server_uuid_key)
     except ValidationError as exc:
-        error = spec_error_message(exc)
+        error = validation_message(exc, root="spec")
         status.remember(namespace, name, obj, spec_error=error)
         status.request(namespace, name)
         log.warning("invalid spec: %s", error, extra=extra)

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from inference_common.gpus import GPU_MEMORY_LABEL, GPU_PRODUCT_LABEL, GPU_RESOURCE, min_memory_mib
+from inference_common.llama_flags import runtime_args
 from inference_common.modelserve import (
     API_VERSION,
     GROUP,
@@ -25,23 +26,16 @@ from inference_common.modelserve import (
     MODELSERVE_LABEL,
     SERVER_UUID_LABEL,
     ModelServeSpec,
-    runtime_args,
 )
+from inference_common.modelserve_base import MANAGED_BY_LABEL, MANAGED_BY_OPERATOR
 from inference_common.server_identity import trusted_server_uuid
 
-MANAGED_BY = "modelserve-operator"
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MODEL_NAME_ANNOTATION = f"{GROUP}/model-name"
 TRAEFIK_API_VERSION = "traefik.io/v1alpha1"
 
 MODEL_DIR = "/models"
 SERVER_CONTAINER = "llama-server"
 FETCH_CONTAINER = "model-fetch"
-GPU_RESOURCE = "nvidia.com/gpu"
-GPU_PRODUCT_LABEL = "nvidia.com/gpu.product"
-GPU_MEMORY_LABEL = "nvidia.com/gpu.memory"
-GPU_MEMORY_TOLERANCE = 0.02
-"""Cards report a little less than their nominal size (a 24 GiB card: 24564 MiB)."""
 RUN_AS = 65532
 STARTUP_PROBE_SECONDS = 1800
 """How long a replica may take to load its model before liveness checks start."""
@@ -109,7 +103,7 @@ def child_labels(owner: Owner) -> dict[str, str]:
     return {
         **selector_labels(owner),
         SERVER_UUID_LABEL: owner.server_uuid,
-        MANAGED_BY_LABEL: MANAGED_BY,
+        MANAGED_BY_LABEL: MANAGED_BY_OPERATOR,
         "app.kubernetes.io/name": "llama-server",
         "app.kubernetes.io/instance": owner.name,
         "app.kubernetes.io/component": "model-server",
@@ -178,11 +172,6 @@ def server_args(spec: ModelServeSpec) -> list[str]:
     if "--metrics" not in runtime:
         args.append("--metrics")
     return args + runtime
-
-
-def min_memory_mib(min_memory_gib: int) -> int:
-    """The node-label value (MiB) a card must exceed to count as `min_memory_gib` GiB."""
-    return math.floor(min_memory_gib * 1024 * (1 - GPU_MEMORY_TOLERANCE))
 
 
 def node_selector(spec: ModelServeSpec) -> dict[str, str]:

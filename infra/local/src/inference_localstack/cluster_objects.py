@@ -117,6 +117,8 @@ def rbac_objects(traefik_cluster_role: str) -> list[dict[str, Any]]:
         "local:inference-api",
         [
             {**modelserves, "verbs": ["get", "list", "watch", "create", "delete", "patch"]},
+            # GPU capacity of the nodes, checked before a GPU ModelServe is created
+            {"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["list"]},
         ],
     )
     gateway_role = _role(

@@ -8,10 +8,16 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from inference_common.modelserve import MAX_GPUS_PER_REPLICA
+from inference_common.llama_flags import MAX_RUNTIME_PARAMS_LENGTH
+from inference_common.modelserve import (
+    MAX_REPLICAS,
+    GpuCount,
+    GpuMemoryGiB,
+    GpuProduct,
+    ModelName,
+)
 
 USERNAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
-MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:+-]{0,127}$"
 NAMESPACE_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 
 Role = Literal["admin", "user"]
@@ -111,16 +117,18 @@ class ModelDetail(ModelOut):
 
 
 class GpuRequest(_Body):
-    count: int = Field(0, ge=0, le=MAX_GPUS_PER_REPLICA)
-    product: str | None = Field(None, min_length=1, max_length=63)
-    min_memory_gib: int | None = Field(None, ge=1, le=1024)
+    count: GpuCount = 0
+    product: GpuProduct | None = None
+    min_memory_gib: GpuMemoryGiB | None = None
 
 
 class ServeRequest(_Body):
     model_uuid: UUID | None = None
-    model_name: str | None = Field(None, min_length=1, max_length=256)
-    replicas: int = Field(1, ge=1, le=64)
-    runtime_params: str = Field("", max_length=2000, description='llama.cpp flags, e.g. "-c 2048"')
+    model_name: ModelName | None = None
+    replicas: int = Field(1, ge=1, le=MAX_REPLICAS)
+    runtime_params: str = Field(
+        "", max_length=MAX_RUNTIME_PARAMS_LENGTH, description='llama.cpp flags, e.g. "-c 2048"'
+    )
     gpu: GpuRequest = Field(default_factory=GpuRequest)
     namespace: str | None = Field(None, pattern=NAMESPACE_PATTERN)
 

@@ -10,39 +10,32 @@ from uuid import UUID, uuid4
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inference_api.modelserves import ModelServeClient
+from inference_api.feasibility import check_context, check_gpu_capacity
+from inference_api.modelserve_client import ModelServeClient
 from inference_api.naming import modelserve_name
+from inference_api.node_gpus import NodeGpuReader
 from inference_api.policy import ServePolicy, ServeRequestFacts
 from inference_api.repositories.models import ModelRepository
 from inference_api.repositories.servers import ServerRepository
 from inference_api.schemas import GpuRequest, ServeRequest, ServeResponse
 from inference_common.errors import NotFoundError, UnprocessableError
+from inference_common.llama_flags import RuntimeFlagError, parse_runtime_params
 from inference_common.modelserve import (
     GpuSpec,
     ModelRef,
     ModelServeSpec,
     ModelSource,
     Phase,
-    RuntimeFlagError,
     S3Source,
     Toleration,
     endpoint_path,
     modelserve_object,
-    parse_runtime_params,
 )
+from inference_common.modelserve_base import MANAGED_BY_API, MANAGED_BY_LABEL, validation_message
 from inference_common.server_identity import SIGNATURE_ANNOTATION, sign_server_uuid
 from inference_common.tables import Model, Server, User
 
 logger = logging.getLogger(__name__)
-
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY = "inference-api"
-
-
-def _validation_message(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first.get("loc", ()))
-    return f"{where}: {first.get('msg')}" if where else str(first.get("msg"))
 
 
 @dataclass(frozen=True)
@@ -81,7 +74,7 @@ def build_spec(
             tolerations=placement.tolerations,
         )
     except ValidationError as exc:
-        raise UnprocessableError(_validation_message(exc)) from exc
+        raise UnprocessableError(validation_message(exc)) from exc
 
 
 def _gpu_spec(gpu: GpuRequest) -> GpuSpec:
@@ -95,6 +88,7 @@ def _visible(row: Server, user: User) -> bool:
 @dataclass(frozen=True)
 class Serving:
     modelserves: ModelServeClient
+    nodes: NodeGpuReader
     policy: ServePolicy
     bucket: str
     default_namespace: str
@@ -133,8 +127,12 @@ class Serving:
                 model_name=model.name,
                 replicas=spec.replicas,
                 gpu=spec.gpu,
+                runtime=spec.runtime,
             )
         )
+        check_context(spec.runtime, model.context_length)
+        if spec.gpu.count > 0:
+            check_gpu_capacity(spec, await self.nodes.read())
         server_uuid = uuid4()
         name = modelserve_name(model.name, str(server_uuid))
         row = await ServerRepository(session).add(
@@ -154,7 +152,7 @@ class Serving:
             reasons=[],
         )
         body = modelserve_object(
-            name, spec, server_uuid=str(server_uuid), labels={MANAGED_BY_LABEL: MANAGED_BY}
+            name, spec, server_uuid=str(server_uuid), labels={MANAGED_BY_LABEL: MANAGED_BY_API}
         )
         if self.server_uuid_key:
             signature = sign_server_uuid(self.server_uuid_key, namespace, name, str(server_uuid))

@@ -9,7 +9,7 @@ from minio import Minio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from inference_api.accounts import Authenticator
-from inference_api.modelserves import ModelServeClient
+from inference_api.modelserve_client import ModelServeClient
 from inference_api.registry import Registry
 from inference_api.serving import Serving
 from inference_api.settings import ApiSettings

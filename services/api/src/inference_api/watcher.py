@@ -16,7 +16,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inference_api.mirror import mirrored_server
-from inference_api.modelserves import ModelServeClient
+from inference_api.modelserve_client import ModelServeClient
 from inference_api.repositories.servers import ServerRepository
 from inference_common.db import unit_of_work
 from inference_common.informer import Informer, Listed, custom_objects

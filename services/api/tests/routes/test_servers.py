@@ -504,3 +504,131 @@ async def test_status_json_is_exact_for_awkward_values(api: Api) -> None:
     # Without include_stopped the stopped one is left out.
     running = (await api.client.get("/status", headers=admin)).json()
     assert str(rows[1]["uuid"]) not in {item["server_uuid"] for item in running}
+
+
+def largest_gpu_node(kube_api: client.ApiClient) -> int:
+    nodes = client.CoreV1Api(kube_api).list_node().items
+    return max(int((n.status.allocatable or {}).get("nvidia.com/gpu", 0)) for n in nodes)
+
+
+@pytest.mark.parametrize(
+    ("role", "body", "status", "needle", "rule"),
+    [
+        (
+            "user",
+            {"runtime_params": "--ctx-size 4194304"},
+            422,
+            "runtime_params: --ctx-size 4194304 exceeds the model's context length 4096",
+            "context_length",
+        ),
+        (
+            "user",
+            {"runtime_params": "--mlock"},
+            403,
+            "--mlock is for admins only",
+            "admin_only_flag",
+        ),
+        (
+            "user",
+            {"runtime_params": "-c 2048 --no-mmap"},
+            403,
+            "--no-mmap is for admins only",
+            "admin_only_flag",
+        ),
+        (
+            "user",
+            {"runtime_params": "--parallel 256"},
+            403,
+            "--parallel 256 exceeds 64 slots",
+            "max_parallel",
+        ),
+        (
+            "admin",
+            {"runtime_params": "-c 8192"},
+            422,
+            "exceeds the model's context length 4096",
+            "context_length",
+        ),
+    ],
+)
+async def test_serve_limits(
+    api: Api,
+    kube_api: client.ApiClient,
+    namespace: str,
+    tmp_path: Path,
+    role: str,
+    body: dict[str, Any],
+    status: int,
+    needle: str,
+    rule: str,
+) -> None:
+    headers = await api.admin() if role == "admin" else (await api.new_user())[1]
+    model = await upload(api, headers, tmp_path)
+    response = await api.client.post(
+        "/serve", json={"model_uuid": model["uuid"], **body}, headers=headers
+    )
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert needle in error["message"]
+    assert error["detail"]["rule"] == rule
+    listed = client.CustomObjectsApi(kube_api).list_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL
+    )
+    assert listed["items"] == []
+
+
+async def test_more_gpus_than_any_node_has_is_refused_with_the_largest_free(
+    api: Api, kube_api: client.ApiClient, namespace: str, tmp_path: Path
+) -> None:
+    largest = await asyncio.to_thread(largest_gpu_node, kube_api)
+    assert largest >= 1, "the stack's simulated GPU nodes are missing"
+    _, alice = await api.new_user()
+    model = await upload(api, alice, tmp_path)
+    response = await api.client.post(
+        "/serve",
+        json={"model_uuid": model["uuid"], "gpu": {"count": largest + 1}},
+        headers=alice,
+    )
+    assert response.status_code == 422, response.text
+    error = response.json()["error"]
+    assert error["message"].startswith(
+        f"gpu.count {largest + 1} can never be scheduled: the largest eligible node has "
+        f"{largest} nvidia.com/gpu (largest free now: "
+    )
+    assert error["detail"]["largest_node_gpus"] == largest
+    assert 0 <= error["detail"]["largest_free"]["gpus"] <= largest
+    # A product no node has: nothing is eligible.
+    absent = await api.client.post(
+        "/serve",
+        json={"model_uuid": model["uuid"], "gpu": {"count": 1, "product": "No-Such-GPU"}},
+        headers=alice,
+    )
+    assert absent.status_code == 422, absent.text
+    assert "(no eligible node)" in absent.json()["error"]["message"]
+    listed = client.CustomObjectsApi(kube_api).list_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL
+    )
+    assert listed["items"] == []
+
+
+async def test_serves_within_the_limits_still_work(
+    api: Api, kube_api: client.ApiClient, namespace: str, tmp_path: Path
+) -> None:
+    _, alice = await api.new_user()
+    admin = await api.admin()
+    model = await upload(api, alice, tmp_path)
+    requests = [
+        (alice, {"runtime_params": "--ctx-size 4096 --parallel 64", "gpu": {"count": 1}}),
+        (admin, {"runtime_params": "--mlock --no-mmap --parallel 256"}),
+    ]
+    names: set[str] = set()
+    for headers, body in requests:
+        response = await api.client.post(
+            "/serve", json={"model_uuid": model["uuid"], **body}, headers=headers
+        )
+        assert response.status_code == 201, response.text
+        names.add(response.json()["name"])
+    listed = client.CustomObjectsApi(kube_api).list_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL
+    )
+    assert {item["metadata"]["name"] for item in listed["items"]} == names

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Query, Request, Response, status
 from inference_api.deps import CurrentUser, SessionDep, StateDep
 from inference_api.registry import model_detail, model_out
 from inference_api.repositories.models import ModelRepository
-from inference_api.schemas import MODEL_NAME_PATTERN, ModelDetail, ModelOut
+from inference_api.schemas import ModelDetail, ModelOut
 from inference_common.errors import NotFoundError
+from inference_common.modelserve import MODEL_NAME_MAX_LENGTH, MODEL_NAME_PATTERN
 
 router = APIRouter(prefix="/models", tags=["models"])
 
@@ -61,7 +62,13 @@ def _declared_size(request: Request) -> int | None:
 async def upload_model(
     request: Request,
     name: Annotated[
-        str, Query(pattern=MODEL_NAME_PATTERN, description="Registry name, e.g. smollm2:135m")
+        str,
+        Query(
+            min_length=1,
+            max_length=MODEL_NAME_MAX_LENGTH,
+            pattern=MODEL_NAME_PATTERN,
+            description="Registry name, e.g. smollm2:135m or org/name:q4_k_m",
+        ),
     ],
     user: CurrentUser,
     state: StateDep,

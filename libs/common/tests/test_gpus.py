@@ -1,4 +1,4 @@
-"""Table tests: free GPUs per node from nodes and pods."""
+"""Table tests: free GPUs per node from nodes and pods, and which nodes a GPU request fits."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from modelserve_operator.capacity import free_gpus, pod_gpus
+from inference_common.gpus import free_gpus, node_matches, pod_gpus
 
 
 def node(name: str, gpus: int, unschedulable: bool = False) -> dict[str, Any]:
@@ -53,3 +53,31 @@ def test_pod_gpus_ignores_garbage() -> None:
         == 0
     )
     assert pod_gpus({}) == 0
+
+
+RTX = {"nvidia.com/gpu.product": "NVIDIA-GeForce-RTX-4090", "nvidia.com/gpu.memory": "24564"}
+
+
+@pytest.mark.parametrize(
+    ("labels", "selector", "product", "min_gib", "matches"),
+    [
+        (RTX, None, None, None, True),
+        ({}, None, None, None, True),
+        (RTX, None, "NVIDIA-GeForce-RTX-4090", None, True),
+        (RTX, None, "NVIDIA-GeForce-RTX-3090", None, False),
+        (RTX, None, None, 24, True),
+        (RTX, None, None, 25, False),
+        ({}, None, None, 1, False),
+        ({**RTX, "nvidia.com/gpu.memory": "lots"}, None, None, 1, False),
+        (RTX, {"zone": "a"}, None, None, False),
+        ({**RTX, "zone": "a"}, {"zone": "a"}, "NVIDIA-GeForce-RTX-4090", 16, True),
+    ],
+)
+def test_node_matches(
+    labels: dict[str, str],
+    selector: dict[str, str] | None,
+    product: str | None,
+    min_gib: int | None,
+    matches: bool,
+) -> None:
+    assert node_matches(labels, selector, product, min_gib) is matches
