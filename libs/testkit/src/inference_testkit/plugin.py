@@ -7,6 +7,8 @@
 - `database_url`: a database of this test session's own, migrated once with Alembic.
 - `db_session`: an AsyncSession inside a transaction that is rolled back after the test.
 - `s3`: a MinIO client for the stack's object store.
+- `throwaway_postgres`, `throwaway_minio`: a Postgres (database `inference`, migrated) and a
+  MinIO of the test's own, which it may stop and start (see `throwaway`).
 """
 
 from __future__ import annotations
@@ -21,12 +23,19 @@ from minio import Minio
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.pool import NullPool
 
+from inference_common import migrate
 from inference_common.db import make_engine
 from inference_common.kube import api_client
 from inference_localstack import stack
 from inference_localstack.config import StackConfig
 from inference_testkit.database import create_database, drop_database
 from inference_testkit.namespaces import temporary_namespace
+from inference_testkit.throwaway import (
+    ThrowawayMinio,
+    ThrowawayPostgres,
+    minio_server,
+    postgres_server,
+)
 
 
 @pytest.fixture(scope="session")
@@ -88,3 +97,16 @@ def s3(stack_env: dict[str, str]) -> Minio:
         secret_key=stack_env["S3_SECRET_KEY"],
         secure=False,
     )
+
+
+@pytest.fixture
+def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
+    with postgres_server() as server:
+        migrate.upgrade(server.url)
+        yield server
+
+
+@pytest.fixture
+def throwaway_minio() -> Iterator[ThrowawayMinio]:
+    with minio_server() as server:
+        yield server

@@ -279,7 +279,7 @@ async def _receive_body(
     except TimeoutError:
         if idle.expired():
             raise UploadAbortedError(
-                f"no upload data for {limits.idle_seconds:.0f} s; upload abandoned"
+                f"no upload data for {limits.idle_seconds:g} s; upload abandoned"
             ) from None
         raise
     if declared_size is not None and total != declared_size:
@@ -341,7 +341,7 @@ async def _receive(
     except TimeoutError:
         if whole.expired():
             raise UploadAbortedError(
-                f"upload took longer than {limits.max_seconds:.0f} s; upload abandoned"
+                f"upload took longer than {limits.max_seconds:g} s; upload abandoned"
             ) from None
         raise
 

@@ -1,0 +1,204 @@
+"""Dependency outages through the real API process: its Postgres or its MinIO (throwaway
+ones of this test, never the stack's) stopped under load is answered 503 in the one error
+shape with Retry-After, never 500, and the API recovers by itself once it is back."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import SecretStr
+
+from inference_api.settings import ApiSettings
+from inference_testkit.throwaway import ThrowawayMinio, ThrowawayPostgres
+from inference_testkit.waiting import async_wait_for
+
+from .conftest import ADMIN
+from .gguf_files import gguf_bytes
+from .process import api_server
+
+OCTET = {"content-type": "application/octet-stream"}
+
+
+@dataclass(frozen=True)
+class Answer:
+    started: float
+    status: int
+    body: dict[str, object]
+    retry_after: str | None
+
+
+@pytest.fixture
+def outage_settings(
+    api_settings: ApiSettings,
+    throwaway_postgres: ThrowawayPostgres,
+    throwaway_minio: ThrowawayMinio,
+) -> ApiSettings:
+    return api_settings.model_copy(
+        update={
+            "database_url": throwaway_postgres.url,
+            "s3_endpoint": throwaway_minio.endpoint,
+            "s3_access_key": throwaway_minio.access_key,
+            "s3_secret_key": SecretStr(throwaway_minio.secret_key),
+            "models_bucket": f"outage-{secrets.token_hex(4)}",
+        }
+    )
+
+
+async def _admin_headers(client: httpx.AsyncClient, settings: ApiSettings) -> dict[str, str]:
+    assert settings.admin_password is not None
+    response = await client.post(
+        "/auth/token",
+        json={"username": ADMIN, "password": settings.admin_password.get_secret_value()},
+    )
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def _load(
+    count: int,
+    concurrency: int,
+    request: Callable[[int], Awaitable[httpx.Response]],
+    halfway: asyncio.Event | None = None,
+) -> list[Answer]:
+    """`count` requests, `concurrency` at a time; `halfway` is set after a quarter of them."""
+    answers: list[Answer] = []
+    queue = iter(range(count))
+
+    async def worker() -> None:
+        for index in queue:
+            started = time.monotonic()
+            response = await request(index)
+            body = response.json() if response.content else {}
+            answers.append(
+                Answer(started, response.status_code, body, response.headers.get("retry-after"))
+            )
+            if halfway is not None and len(answers) == count // 4:
+                halfway.set()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return answers
+
+
+def _assert_unavailable(answer: Answer, dependency: str) -> None:
+    assert answer.status == 503, answer
+    assert answer.retry_after == "5"
+    assert answer.body == {
+        "error": {
+            "type": "unavailable",
+            "message": f"{dependency} unavailable",
+            "detail": {"dependency": dependency},
+        }
+    }
+
+
+async def _stop_midway(halfway: asyncio.Event, stop: Callable[[], None]) -> float:
+    """Stops the dependency once the load is under way; returns when it was down."""
+    await halfway.wait()
+    await asyncio.to_thread(stop)
+    return time.monotonic()
+
+
+async def test_postgres_stopped_under_load(
+    outage_settings: ApiSettings, throwaway_postgres: ThrowawayPostgres, tmp_path: Path
+) -> None:
+    log = tmp_path / "api.log"
+    with api_server(outage_settings, log) as api:
+        async with httpx.AsyncClient(base_url=api.url, timeout=30) as client:
+            headers = await _admin_headers(client, outage_settings)
+            paths = ["/status", "/models", "/users/me"]
+
+            async def request(index: int) -> httpx.Response:
+                return await client.get(paths[index % len(paths)], headers=headers)
+
+            before = await _load(30, 4, request)
+            assert {a.status for a in before} == {200}
+
+            halfway = asyncio.Event()
+            answers, down_at = await asyncio.gather(
+                _load(200, 4, request, halfway),
+                _stop_midway(halfway, throwaway_postgres.stop),
+            )
+            assert {a.status for a in answers} <= {200, 503}
+            during = [a for a in answers if a.started > down_at]
+            assert len(during) >= 50
+            for answer in during:
+                _assert_unavailable(answer, "database")
+
+            health = await client.get("/health")
+            assert health.status_code == 503
+            assert health.headers["retry-after"] == "5"
+            assert health.json()["checks"]["postgres"] != "ok"
+            assert health.json()["checks"]["minio"] == "ok"
+
+            await asyncio.to_thread(throwaway_postgres.start)
+
+            async def recovered() -> bool:
+                return (await client.get("/status", headers=headers)).status_code == 200
+
+            await async_wait_for(recovered, timeout=30, what="the API to reach Postgres again")
+            after = await _load(30, 4, request)
+            assert {a.status for a in after} == {200}
+
+    text = log.read_text()
+    assert "database unavailable" in text
+    # One report (with its traceback) for the whole outage, not one per failed request.
+    assert text.count("database unavailable") + text.count("database still unavailable") <= 3
+    assert "Exception in ASGI application" not in text
+    assert "unhandled error" not in text
+
+
+async def test_minio_stopped_under_uploads(
+    outage_settings: ApiSettings, throwaway_minio: ThrowawayMinio, tmp_path: Path
+) -> None:
+    files = [gguf_bytes(tmp_path, tokens=100 + i) for i in range(24)]
+    with api_server(outage_settings, tmp_path / "api.log") as api:
+        async with httpx.AsyncClient(base_url=api.url, timeout=60) as client:
+            headers = await _admin_headers(client, outage_settings)
+
+            async def upload(index: int) -> httpx.Response:
+                return await client.post(
+                    "/models",
+                    params={"name": f"outage-{index}-{secrets.token_hex(3)}"},
+                    content=files[index],
+                    headers={**headers, **OCTET},
+                )
+
+            first = await upload(0)
+            assert first.status_code == 201, first.text
+
+            halfway = asyncio.Event()
+            answers, down_at = await asyncio.gather(
+                _load(20, 2, lambda i: upload(i + 1), halfway),
+                _stop_midway(halfway, throwaway_minio.stop),
+            )
+            assert {a.status for a in answers} <= {201, 503}
+            during = [a for a in answers if a.started > down_at]
+            assert during
+            for answer in during:
+                _assert_unavailable(answer, "object store")
+
+            listed = await client.get("/models", headers=headers)
+            assert listed.status_code == 200  # Postgres is up: what does not need MinIO works
+            health = await client.get("/health")
+            assert health.status_code == 503
+            assert health.json()["checks"]["minio"] != "ok"
+            assert health.json()["checks"]["postgres"] == "ok"
+
+            await asyncio.to_thread(throwaway_minio.start)
+            await _wait_healthy(client)
+            again = await upload(23)
+            assert again.status_code == 201, again.text
+
+
+async def _wait_healthy(client: httpx.AsyncClient) -> None:
+    async def healthy() -> bool:
+        return (await client.get("/health")).status_code == 200
+
+    await async_wait_for(healthy, timeout=30, what="the API's dependencies to be healthy")
