@@ -1,6 +1,6 @@
 """Limits before work, through the real API process: request bodies are counted while they
-stream and refused at their route's limit (413) before any of it is parsed, uploads
-authenticate before reading, and the process does not grow with what it refuses."""
+stream and refused at their route's limit (413) before any of it is parsed, routes that need
+a user authenticate before reading, and the process does not grow with what it refuses."""
 
 from __future__ import annotations
 
@@ -45,8 +45,9 @@ async def _bearer(server: ApiServer, settings: ApiSettings) -> dict[str, str]:
     [
         ("/auth/token", {"content-type": "application/json"}, 413),
         ("/auth/token", {"content-type": "application/x-www-form-urlencoded"}, 413),
-        ("/serve", {"content-type": "application/json"}, 413),  # JSON: limit before auth
-        ("/users", {"content-type": "application/json"}, 413),
+        ("/serve", {"content-type": "application/json"}, 401),  # before FastAPI reads it
+        ("/serve", {"content-type": "application/json", "authorization": "Bearer x.y.z"}, 401),
+        ("/users", {"content-type": "application/json"}, 401),
         ("/models?name=huge", {"content-type": "application/octet-stream"}, 401),
     ],
 )
@@ -62,9 +63,9 @@ async def test_unauthenticated_huge_chunked_bodies_are_refused_early(
     assert response.status == status, response.body
     assert response.sent < HUGE // 4, "the server read (most of) the body before answering"
     assert growth < RSS_GROWTH_LIMIT, f"RSS grew by {growth / MiB:.1f} MiB"
-    if status == 413:
-        assert b'"payload_too_large"' in response.body
-        assert response.headers["connection"] == "close"
+    assert response.headers["connection"] == "close"
+    kind = b'"payload_too_large"' if status == 413 else b'"unauthorized"'
+    assert kind in response.body
 
 
 @pytest.mark.parametrize("path", ["/auth/token", "/models?name=huge"])
@@ -81,6 +82,15 @@ async def test_a_declared_length_over_the_limit_is_refused_before_the_body(
     assert response.status == 413, response.body
     assert response.sent == 0
     assert b'"payload_too_large"' in response.body
+
+
+async def test_an_authenticated_huge_json_body_stops_at_the_limit(
+    server: ApiServer, api_settings: ApiSettings
+) -> None:
+    headers = {**await _bearer(server, api_settings), "content-type": "application/json"}
+    response = await post_large_body(server.url, "/serve", HUGE, headers)
+    assert response.status == 413, response.body
+    assert response.sent < HUGE // 4
 
 
 async def test_json_bodies_within_the_limit_still_work(

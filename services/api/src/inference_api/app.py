@@ -12,6 +12,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from inference_api.accounts import Authenticator, ensure_admin
+from inference_api.bodyauth import AuthBeforeBodyMiddleware
 from inference_api.migrate import upgrade_in_child_process
 from inference_api.modelserves import ModelServeClient
 from inference_api.objectstore import api_minio_client
@@ -156,6 +157,7 @@ def create_app(
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
     )
+    app.add_middleware(AuthBeforeBodyMiddleware)  # inside the body limit and request context
     install_common(app, SERVICE, body_limit=body_limit(settings))
     for router in (
         health.router,
