@@ -63,7 +63,6 @@ async def test_unauthenticated_huge_chunked_bodies_are_refused_early(
     assert response.status == status, response.body
     assert response.sent < HUGE // 4, "the server read (most of) the body before answering"
     assert growth < RSS_GROWTH_LIMIT, f"RSS grew by {growth / MiB:.1f} MiB"
-    assert response.headers["connection"] == "close"
     kind = b'"payload_too_large"' if status == 413 else b'"unauthorized"'
     assert kind in response.body
 

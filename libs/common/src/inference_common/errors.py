@@ -48,13 +48,8 @@ class ConflictError(AppError):
 
 
 class PayloadTooLargeError(AppError):
-    """The rest of the body is not read: the connection closes after the answer."""
-
     status_code = 413
     error_type = "payload_too_large"
-
-    def headers(self) -> dict[str, str]:
-        return {"Connection": "close"}
 
 
 class UnprocessableError(AppError):

@@ -221,9 +221,7 @@ class BodyTooLargeError(StarletteHTTPException):
     through its body parsing (anything else becomes a 400 there) to the 413 handler."""
 
     def __init__(self, limit: int) -> None:
-        super().__init__(
-            413, f"request body exceeds the limit of {limit} bytes", {"Connection": "close"}
-        )
+        super().__init__(413, f"request body exceeds the limit of {limit} bytes")
 
 
 class BodyLimitMiddleware:
@@ -232,7 +230,10 @@ class BodyLimitMiddleware:
     A Content-Length above the limit is answered 413 before the app runs; a body that
     grows past it (chunked, or longer than declared) makes `receive()` raise
     BodyTooLargeError, which the app answers 413 as it answers its own errors. Either way
-    the rest of the body is never read and the connection closes after the answer."""
+    the app never sees the rest of the body: uvicorn discards what still arrives (memory
+    stays flat), and the connection stays open until the client stops sending, so that it
+    reads the answer (closing at once makes the client's kernel drop the answer on the
+    reset that unread data causes)."""
 
     def __init__(self, app: ASGIApp, limit_for: BodyLimit) -> None:
         self.app = app

@@ -82,5 +82,5 @@ class AuthBeforeBodyMiddleware:
             else:
                 await self.app(scope, receive, send)
                 return
-        headers = {"WWW-Authenticate": "Bearer", "Connection": "close"}
+        headers = {"WWW-Authenticate": "Bearer"}
         await error_response(401, "unauthorized", message, None, headers)(scope, receive, send)
