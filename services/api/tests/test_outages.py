@@ -1,6 +1,7 @@
 """Dependency outages through the real API process: its Postgres or its MinIO (throwaway
 ones of this test, never the stack's) stopped under load is answered 503 in the one error
-shape with Retry-After, never 500, and the API recovers by itself once it is back."""
+shape with Retry-After, never 500, and the API recovers by itself once it is back. An
+unreachable Kubernetes API (a kubeconfig naming a closed loopback port) is 503 too."""
 
 from __future__ import annotations
 
@@ -16,10 +17,11 @@ import pytest
 from pydantic import SecretStr
 
 from inference_api.settings import ApiSettings
+from inference_testkit.servers import free_port
 from inference_testkit.throwaway import ThrowawayMinio, ThrowawayPostgres
 from inference_testkit.waiting import async_wait_for
 
-from .conftest import ADMIN
+from .conftest import ADMIN, ApiFactory
 from .gguf_files import gguf_bytes
 from .process import api_server
 
@@ -202,3 +204,38 @@ async def _wait_healthy(client: httpx.AsyncClient) -> None:
         return (await client.get("/health")).status_code == 200
 
     await async_wait_for(healthy, timeout=30, what="the API's dependencies to be healthy")
+
+
+def _unreachable_kubeconfig(path: Path) -> Path:
+    port = free_port()  # nothing listens there
+    path.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: down\n"
+        f"clusters: [{{name: down, cluster: {{server: 'http://127.0.0.1:{port}'}}}}]\n"
+        "contexts: [{name: down, context: {cluster: down, user: down}}]\n"
+        "users: [{name: down, user: {token: unused}}]\n"
+    )
+    return path
+
+
+async def test_kubernetes_unreachable_serve_is_503(api_factory: ApiFactory, tmp_path: Path) -> None:
+    kubeconfig = _unreachable_kubeconfig(tmp_path / "kubeconfig")
+    async with api_factory(kubeconfig=str(kubeconfig), watch_modelserves=False) as api:
+        headers = await api.admin()
+        name = f"kube-down-{secrets.token_hex(3)}"
+        uploaded = await api.client.post(
+            "/models",
+            params={"name": name},
+            content=gguf_bytes(tmp_path, tokens=50),
+            headers={**headers, **OCTET},
+        )
+        assert uploaded.status_code == 201, uploaded.text
+        served = await api.client.post(
+            "/serve", json={"model_name": name, "replicas": 1}, headers=headers
+        )
+        assert served.status_code == 503, served.text
+        assert served.headers["retry-after"] == "5"
+        assert served.json()["error"]["type"] == "unavailable"
+        assert "Kubernetes" in served.json()["error"]["message"]
+        health = await api.client.get("/health")
+        assert health.status_code == 503
+        assert health.json()["checks"]["kubernetes"] != "ok"
