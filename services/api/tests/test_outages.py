@@ -65,26 +65,30 @@ async def _admin_headers(client: httpx.AsyncClient, settings: ApiSettings) -> di
 
 async def _load(
     count: int,
-    concurrency: int,
+    per_second: float,
     request: Callable[[int], Awaitable[httpx.Response]],
     halfway: asyncio.Event | None = None,
+    concurrency: int = 8,
 ) -> list[Answer]:
-    """`count` requests, `concurrency` at a time; `halfway` is set after a quarter of them."""
+    """`count` requests started at `per_second` (at most `concurrency` at once); `halfway`
+    is set once a quarter of them have been answered."""
     answers: list[Answer] = []
-    queue = iter(range(count))
+    gate = asyncio.Semaphore(concurrency)
+    begin = time.monotonic()
 
-    async def worker() -> None:
-        for index in queue:
+    async def one(index: int) -> None:
+        await asyncio.sleep(max(0.0, begin + index / per_second - time.monotonic()))
+        async with gate:
             started = time.monotonic()
             response = await request(index)
-            body = response.json() if response.content else {}
-            answers.append(
-                Answer(started, response.status_code, body, response.headers.get("retry-after"))
-            )
-            if halfway is not None and len(answers) == count // 4:
-                halfway.set()
+        body = response.json() if response.content else {}
+        answers.append(
+            Answer(started, response.status_code, body, response.headers.get("retry-after"))
+        )
+        if halfway is not None and len(answers) == count // 4:
+            halfway.set()
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(one(i) for i in range(count)))
     return answers
 
 
@@ -119,12 +123,12 @@ async def test_postgres_stopped_under_load(
             async def request(index: int) -> httpx.Response:
                 return await client.get(paths[index % len(paths)], headers=headers)
 
-            before = await _load(30, 4, request)
+            before = await _load(30, 50, request)
             assert {a.status for a in before} == {200}
 
             halfway = asyncio.Event()
             answers, down_at = await asyncio.gather(
-                _load(200, 4, request, halfway),
+                _load(200, 50, request, halfway),  # over 4 s
                 _stop_midway(halfway, throwaway_postgres.stop),
             )
             assert {a.status for a in answers} <= {200, 503}
@@ -145,7 +149,7 @@ async def test_postgres_stopped_under_load(
                 return (await client.get("/status", headers=headers)).status_code == 200
 
             await async_wait_for(recovered, timeout=30, what="the API to reach Postgres again")
-            after = await _load(30, 4, request)
+            after = await _load(30, 50, request)
             assert {a.status for a in after} == {200}
 
     text = log.read_text()
@@ -177,7 +181,7 @@ async def test_minio_stopped_under_uploads(
 
             halfway = asyncio.Event()
             answers, down_at = await asyncio.gather(
-                _load(20, 2, lambda i: upload(i + 1), halfway),
+                _load(20, 4, lambda i: upload(i + 1), halfway, concurrency=2),
                 _stop_midway(halfway, throwaway_minio.stop),
             )
             assert {a.status for a in answers} <= {201, 503}
