@@ -71,9 +71,9 @@ async def test_the_list_leaves_the_metadata_in_the_database(api: Api, tmp_path: 
 
     async with api.state.sessions() as session:
         listings = await ModelRepository(session).list(1000, 0)
-    mine = next(m for m in listings if m.model.uuid.hex == uploaded.json()["uuid"].replace("-", ""))
-    with pytest.raises(InvalidRequestError):
-        _ = mine.model.gguf_metadata  # not loaded (and never loaded lazily)
+        mine = next(m for m in listings if str(m.model.uuid) == uploaded.json()["uuid"])
+        with pytest.raises(InvalidRequestError, match="raiseload"):
+            _ = mine.model.gguf_metadata  # not loaded, and never loaded lazily
     assert (mine.tokenizer, mine.vocab_size) == ("llama", 300)
 
     listed = (await api.client.get("/models", headers=headers, params={"limit": 1000})).json()
