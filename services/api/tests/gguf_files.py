@@ -66,3 +66,16 @@ def tensor_info(name: str, dims: list[int], ggml_type: int, offset: int) -> byte
         + b"".join(struct.pack("<Q", d) for d in dims)
         + struct.pack("<IQ", ggml_type, offset)
     )
+
+
+def bloated_gguf(metadata_bytes: int, *, with_tensor: bool = True) -> bytes:
+    """A GGUF with `metadata_bytes` of metadata in 60 KiB strings (each under the parser's
+    string limit) and one small F32 tensor, or none."""
+    piece = 60 * 1024
+    kvs = [kv("general.architecture", 8, gguf_string("llama"))]
+    kvs += [kv(f"bloat.{i}", 8, gguf_string("x" * piece)) for i in range(metadata_bytes // piece)]
+    tensors = [tensor_info("t", [8], 0, 0)] if with_tensor else []
+    header = raw_header(tensors=len(tensors), kvs=kvs, tensor_infos=tensors)
+    if not with_tensor:
+        return header
+    return header + b"\0" * (-len(header) % 32) + struct.pack("<8f", *range(8))

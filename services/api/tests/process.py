@@ -6,6 +6,7 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from inference_api.settings import ApiSettings
@@ -36,16 +37,31 @@ def settings_env(settings: ApiSettings, port: int) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class ApiServer:
+    url: str
+    pid: int
+
+
 @contextmanager
-def api_process(settings: ApiSettings, log: Path, ready_within: float = 60.0) -> Iterator[str]:
-    """Starts the API, waits (bounded) until /health answers 200, yields its base URL."""
+def api_server(
+    settings: ApiSettings, log: Path, ready_within: float = 60.0, **env: str
+) -> Iterator[ApiServer]:
+    """Starts the API (`env`: more settings), waits (bounded) until /health answers 200."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with http_process(
         [sys.executable, "-m", "inference_api.main"],
-        settings_env(settings, port),
+        {**settings_env(settings, port), **env},
         f"{url}/health",
         log=log,
         ready_within=ready_within,
-    ):
-        yield url
+    ) as process:
+        yield ApiServer(url, process.pid)
+
+
+@contextmanager
+def api_process(settings: ApiSettings, log: Path, ready_within: float = 60.0) -> Iterator[str]:
+    """Starts the API, waits (bounded) until /health answers 200, yields its base URL."""
+    with api_server(settings, log, ready_within) as server:
+        yield server.url

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import struct
 from pathlib import Path
 
@@ -9,6 +10,8 @@ import pytest
 from inference_api.gguf import (
     FILE_TYPES,
     GGML_BLOCK_SIZES,
+    KEPT_KEY_BYTES,
+    KEPT_METADATA_BYTES,
     MAX_ARRAY_LENGTH,
     MAX_STRING_BYTES,
     GGUFError,
@@ -17,7 +20,7 @@ from inference_api.gguf import (
 )
 from inference_localstack.embedded_model import embedded_model_path
 
-from .gguf_files import gguf_bytes, gguf_string, kv, raw_header, tensor_info
+from .gguf_files import bloated_gguf, gguf_bytes, gguf_string, kv, raw_header, tensor_info
 
 
 def test_parses_a_file_written_by_the_reference_writer(tmp_path: Path) -> None:
@@ -176,3 +179,46 @@ def test_non_finite_floats_and_nul_bytes_are_made_json_safe() -> None:
     assert header.metadata["nan"] == "nan"
     assert header.metadata["nul"] == "ab\ufffd"
     assert header.metadata["empty"] == ""
+
+
+@pytest.mark.parametrize("metadata_mib", [1, 4, 32])
+def test_kept_metadata_is_bounded(metadata_mib: int) -> None:
+    header = parse_gguf(bloated_gguf(metadata_mib * 1024 * 1024))
+    kept = len(json.dumps(header.metadata))
+    assert kept <= KEPT_METADATA_BYTES + 64 * 1024
+    assert header.metadata["general.architecture"] == "llama"  # the first entries stay
+    assert header.dropped_keys + len(header.metadata) == 1 + metadata_mib * 1024 // 60
+    whole_strings = [v for v in header.metadata.values() if isinstance(v, str) and len(v) > 5]
+    assert len(whole_strings) <= KEPT_METADATA_BYTES // (60 * 1024)
+    assert header.tensor_count == 1
+
+
+def test_entries_past_the_budget_are_dropped_and_counted() -> None:
+    entries = [kv(f"{i:0>200}", _U32, struct.pack("<I", i)) for i in range(20_000)]
+    header = parse_gguf(raw_header(kvs=entries))
+    assert len(json.dumps(header.metadata)) <= KEPT_METADATA_BYTES + 64 * 1024
+    assert header.dropped_keys > 0
+    assert len(header.metadata) + header.dropped_keys == 20_000
+
+
+@pytest.mark.parametrize(
+    ("entry", "kept_as"),
+    [
+        (kv("k" * KEPT_KEY_BYTES, _STRING, gguf_string("v")), "v"),
+        (kv("k" * (KEPT_KEY_BYTES + 1), _STRING, gguf_string("v")), None),
+        (kv("tokens", _ARRAY, struct.pack("<IQ", _STRING, 3) + gguf_string("a") * 3), ["a"] * 3),
+        (
+            kv("tokens", _ARRAY, struct.pack("<IQ", _STRING, 1000) + gguf_string("a") * 1000),
+            {"array_of": "string", "length": 1000},
+        ),
+        (kv("big", _STRING, gguf_string("x" * (64 * 1024 + 1))), {"string_bytes": 64 * 1024 + 1}),
+    ],
+)
+def test_what_is_kept_of_an_entry(entry: bytes, kept_as: object) -> None:
+    header = parse_gguf(raw_header(kvs=[entry]))
+    if kept_as is None:
+        assert header.metadata == {}
+        assert header.dropped_keys == 1
+    else:
+        assert list(header.metadata.values()) == [kept_as]
+        assert header.dropped_keys == 0

@@ -4,6 +4,7 @@ sent aborts the multipart upload (no object, no incomplete upload) and ends its 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import secrets
 import threading
@@ -15,7 +16,6 @@ import pytest
 from minio import Minio
 from minio.error import S3Error
 
-from inference_api import upload
 from inference_api.objectstore import api_minio_client
 from inference_api.upload import StoredFile, UploadAbortedError, UploadLimits, stream_gguf_to_s3
 from inference_common.errors import PayloadTooLargeError, UnprocessableError
@@ -141,10 +141,9 @@ async def test_failures_after_parts_were_sent_leave_nothing(
     s3: Minio,
     models_bucket: str,
     model_bytes: bytes,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     body, limits, declare, error, message = CASES[case]
-    monkeypatch.setattr(upload, "IDLE_TIMEOUT_SECONDS", 1.0)
+    limits = dataclasses.replace(limits, idle_seconds=1.0)
     key = f"models/test-{secrets.token_hex(4)}.gguf"
     with pytest.raises(error, match=message):
         await stream_gguf_to_s3(

@@ -28,6 +28,9 @@ class Base(DeclarativeBase):
 
 
 def make_engine(database_url: str, **kwargs: object) -> AsyncEngine:
+    """Statement parameters are kept out of error messages: those are logged, and the
+    parameters may be secrets (password and key hashes)."""
+    kwargs.setdefault("hide_parameters", True)
     return create_async_engine(database_url, pool_pre_ping=True, **kwargs)
 
 

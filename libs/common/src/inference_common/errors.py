@@ -17,6 +17,10 @@ class AppError(Exception):
         self.message = message
         self.detail = detail
 
+    def headers(self) -> dict[str, str]:
+        """Response headers that come with this error (none unless a subclass says so)."""
+        return {}
+
 
 class BadRequestError(AppError):
     status_code = 400
@@ -53,14 +57,20 @@ class UnprocessableError(AppError):
     error_type = "unprocessable"
 
 
-class TooManyRequestsError(AppError):
-    status_code = 429
-    error_type = "too_many_requests"
-
-
 class UnavailableError(AppError):
+    """Something the request needs is down; the client may retry after `retry_after` s."""
+
     status_code = 503
     error_type = "unavailable"
+    retry_after = 5
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+def dependency_unavailable(dependency: str) -> UnavailableError:
+    """The one message for an outage: "database unavailable", "object store unavailable"."""
+    return UnavailableError(f"{dependency} unavailable", {"dependency": dependency})
 
 
 def error_body(error_type: str, message: str, detail: Any = None) -> dict[str, Any]:

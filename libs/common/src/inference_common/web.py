@@ -1,5 +1,6 @@
-"""What every FastAPI service wires in the same way: the one error shape, request ids,
-Prometheus metrics and clean operation ids. Needs the `web` extra."""
+"""What every FastAPI service wires in the same way: the one error shape (503 with
+Retry-After for a dependency outage), request ids, request body limits, Prometheus metrics
+and clean operation ids. Needs the `web` extra."""
 
 from __future__ import annotations
 
@@ -7,20 +8,33 @@ import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from kubernetes.client.exceptions import ApiException
+from minio.error import MinioException
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from urllib3.exceptions import HTTPError as TransportError
 
-from inference_common.errors import AppError, error_body
+from inference_common.errors import (
+    AppError,
+    PayloadTooLargeError,
+    UnavailableError,
+    dependency_unavailable,
+    error_body,
+)
 from inference_common.logging import request_id_var
+from inference_common.outages import OutageLog, outage_of
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +47,20 @@ HTTP_REQUESTS = Counter(
 HTTP_LATENCY = Histogram(
     "http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"]
 )
+
+# Exceptions that may mean a dependency is down: each is looked at by `outage_of`, and
+# answered 503 when it is an outage, 500 otherwise. Handled where the app's own errors are
+# (not in the server-error middleware, which re-raises and so prints a traceback).
+DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    SQLAlchemyError,
+    asyncpg.PostgresError,
+    TransportError,
+    MinioException,
+    ApiException,
+)
+
+outage_log = OutageLog(logger)
 
 # the same few series on every request: their children are kept (labels() costs ~10 µs)
 _requests_counter = lru_cache(maxsize=4096)(HTTP_REQUESTS.labels)
@@ -81,10 +109,37 @@ def _validation_detail(exc: RequestValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def app_error_response(exc: AppError) -> JSONResponse:
+    return error_response(
+        exc.status_code, exc.error_type, exc.message, exc.detail, exc.headers() or None
+    )
+
+
+def unexpected_error_response(exc: Exception) -> JSONResponse:
+    """503 naming the dependency when `exc` is an outage (logged once per outage), else
+    500 (logged with its traceback). Never a traceback in the answer."""
+    dependency = outage_of(exc)
+    if dependency is None:
+        logger.error("unhandled error", exc_info=exc)
+        return error_response(500, "internal_error", "internal server error")
+    outage_log.report(dependency, exc)
+    return app_error_response(dependency_unavailable(dependency))
+
+
 def register_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_: Request, exc: AppError) -> JSONResponse:
-        return error_response(exc.status_code, exc.error_type, exc.message, exc.detail)
+        if isinstance(exc, UnavailableError) and exc.__cause__ is not None:
+            dependency = outage_of(exc.__cause__)
+            if dependency is not None:
+                outage_log.report(dependency, exc.__cause__)
+        return app_error_response(exc)
+
+    async def dependency_error(_: Request, exc: Exception) -> JSONResponse:
+        return unexpected_error_response(exc)
+
+    for error in DEPENDENCY_ERRORS:
+        app.add_exception_handler(error, dependency_error)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -107,8 +162,7 @@ def register_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
-        logger.error("unhandled error", exc_info=exc)
-        return error_response(500, "internal_error", "internal server error")
+        return unexpected_error_response(exc)
 
 
 class RequestContextMiddleware:
@@ -151,13 +205,77 @@ class RequestContextMiddleware:
             request_id_var.reset(token)
 
 
+BodyLimit = Callable[[str, str], int]
+"""method, path → the most bytes that request's body may have."""
+
+
+def _declared_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
+
+
+class BodyTooLargeError(StarletteHTTPException):
+    """Raised by `receive()` past the limit. An HTTPException, so that FastAPI passes it
+    through its body parsing (anything else becomes a 400 there) to the 413 handler."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"request body exceeds the limit of {limit} bytes")
+
+
+class BodyLimitMiddleware:
+    """Request bodies are counted while they stream in, with a limit per route.
+
+    A Content-Length above the limit is answered 413 before the app runs; a body that
+    grows past it (chunked, or longer than declared) makes `receive()` raise
+    BodyTooLargeError, which the app answers 413 as it answers its own errors. Either way
+    the app never sees the rest of the body: uvicorn discards what still arrives (memory
+    stays flat), and the connection stays open until the client stops sending, so that it
+    reads the answer (closing at once makes the client's kernel drop the answer on the
+    reset that unread data causes)."""
+
+    def __init__(self, app: ASGIApp, limit_for: BodyLimit) -> None:
+        self.app = app
+        self.limit_for = limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["method"], scope["path"])
+        declared = _declared_length(scope)
+        if declared is not None and declared > limit:
+            too_large = PayloadTooLargeError(
+                f"request body of {declared} bytes exceeds the limit of {limit}",
+                {"max_bytes": limit},
+            )
+            await app_error_response(too_large)(scope, receive, send)
+            return
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise BodyTooLargeError(limit)
+            return message
+
+        await self.app(scope, counting_receive, send)
+
+
 def metrics_response() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-def install_common(app: FastAPI, service: str) -> None:
-    """Error handlers, request context middleware and GET /metrics."""
+def install_common(app: FastAPI, service: str, body_limit: BodyLimit | None = None) -> None:
+    """Error handlers, request context middleware, request body limits (when given) and
+    GET /metrics."""
     register_error_handlers(app)
+    if body_limit is not None:
+        app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
     app.add_middleware(RequestContextMiddleware, service=service)
 
     @app.get("/metrics", include_in_schema=False)

@@ -8,10 +8,13 @@
 - `db_session`: an AsyncSession inside a transaction that is rolled back after the test.
 - `s3`: a MinIO client for the stack's object store.
 - `crd`: the repository's generated ModelServe CRD, installed or updated, and Established.
+- `throwaway_postgres`, `throwaway_minio`: a Postgres (database `inference`, migrated) and a
+  MinIO of the test's own, which it may stop and start (see `throwaway`).
 
-Every test whose fixtures reach `stack_env` is marked `stack` at collection; tests that need
-root or real server processes without those fixtures carry `@pytest.mark.stack` themselves.
-`pytest -m "not stack"` (`make test-unit`) is then the pure-function loop: no stack, no root.
+Every test whose fixtures reach `stack_env` or a throwaway server is marked `stack` at
+collection; tests that need root or real server processes without those fixtures carry
+`@pytest.mark.stack` themselves. `pytest -m "not stack"` (`make test-unit`) is then the
+pure-function loop: no stack, no root.
 """
 
 from __future__ import annotations
@@ -30,15 +33,24 @@ from minio import Minio
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.pool import NullPool
 
+from inference_common import migrate
 from inference_common.db import make_engine
 from inference_common.kube import api_client
 from inference_localstack import stack
 from inference_localstack.config import StackConfig
 from inference_testkit.database import create_database, drop_database
 from inference_testkit.namespaces import temporary_namespace
+from inference_testkit.throwaway import (
+    ThrowawayMinio,
+    ThrowawayPostgres,
+    minio_server,
+    postgres_server,
+)
 from inference_testkit.waiting import wait_for
 
 STACK_FIXTURE = "stack_env"
+PROCESS_FIXTURES = (STACK_FIXTURE, "throwaway_postgres", "throwaway_minio")
+"""Fixtures that start real servers (and need root or the stack's toolchain)."""
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -51,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if STACK_FIXTURE in getattr(item, "fixturenames", ()):
+        if any(name in getattr(item, "fixturenames", ()) for name in PROCESS_FIXTURES):
             item.add_marker(pytest.mark.stack)
 
 
@@ -154,3 +166,16 @@ def _install_crd(ext: client.ApiextensionsV1Api, body: dict[str, Any]) -> bool:
                 return False
             raise
     return True
+
+
+@pytest.fixture
+def throwaway_postgres() -> Iterator[ThrowawayPostgres]:
+    with postgres_server() as server:
+        migrate.upgrade(server.url)
+        yield server
+
+
+@pytest.fixture
+def throwaway_minio() -> Iterator[ThrowawayMinio]:
+    with minio_server() as server:
+        yield server

@@ -12,6 +12,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 
 from inference_api.accounts import Authenticator, ensure_admin
+from inference_api.bodyauth import AuthBeforeBodyMiddleware
 from inference_api.migrate import upgrade_in_child_process
 from inference_api.modelserve_client import ModelServeClient
 from inference_api.node_gpus import NodeGpuReader
@@ -30,7 +31,7 @@ from inference_common.db import make_engine, make_sessionmaker, unit_of_work
 from inference_common.kube import api_client
 from inference_common.modelserve import Toleration
 from inference_common.s3 import ensure_bucket
-from inference_common.web import install_common, operation_id
+from inference_common.web import BodyLimit, install_common, operation_id
 
 SERVICE = "inference-api"
 
@@ -41,6 +42,18 @@ def placement(settings: ApiSettings) -> Placement:
     """Scheduling for new ModelServes; invalid settings stop start-up here."""
     tolerations = [Toleration.model_validate(t) for t in settings.serve_tolerations or []]
     return Placement(settings.serve_node_selector, tolerations or None)
+
+
+def body_limit(settings: ApiSettings) -> BodyLimit:
+    """An upload may be as large as MAX_UPLOAD_BYTES; every other body (JSON, login forms)
+    MAX_REQUEST_BODY_BYTES."""
+
+    def limit_for(method: str, path: str) -> int:
+        if method == "POST" and path.rstrip("/") == models.UPLOAD_PATH:
+            return settings.max_upload_bytes
+        return settings.max_request_body_bytes
+
+    return limit_for
 
 
 async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) -> AppState:
@@ -80,6 +93,8 @@ async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) 
                 part_bytes=settings.upload_part_bytes,
                 parallel_parts=settings.upload_parallel_parts,
                 max_header_bytes=settings.max_gguf_header_bytes,
+                max_seconds=settings.upload_max_seconds,
+                idle_seconds=settings.upload_idle_seconds,
             ),
         ),
         serving=Serving(
@@ -145,7 +160,8 @@ def create_app(
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
     )
-    install_common(app, SERVICE)
+    app.add_middleware(AuthBeforeBodyMiddleware)  # inside the body limit and request context
+    install_common(app, SERVICE, body_limit=body_limit(settings))
     for router in (
         health.router,
         auth.router,

@@ -28,9 +28,14 @@ MAX_KV_COUNT = 1 << 16
 MAX_TENSOR_COUNT = 1 << 20
 DEFAULT_MAX_HEADER_BYTES = 256 * 1024 * 1024
 
-# What is kept of the metadata: strings up to this size, arrays up to this many items.
+# What is kept of the metadata: strings up to this size, arrays up to this many items
+# (longer ones are summarised as their type and length), keys up to this size, and about
+# this much in all (the entries after that are dropped and counted).
 KEPT_STRING_BYTES = 64 * 1024
 KEPT_ARRAY_ITEMS = 16
+KEPT_KEY_BYTES = 256
+KEPT_METADATA_BYTES = 1024 * 1024
+_ENTRY_OVERHEAD = 16  # what a kept entry costs besides its key and strings
 
 # GGUF metadata value types.
 _UINT8, _INT8, _UINT16, _INT16, _UINT32, _INT32, _FLOAT32 = 0, 1, 2, 3, 4, 5, 6
@@ -152,6 +157,7 @@ class GGUFHeader:
     header_bytes: int  # where the tensor data starts (aligned)
     expected_size: int | None  # total file size implied by the tensor table, when known
     tensor_types: dict[str, int] = field(default_factory=dict)  # type name → tensor count
+    dropped_keys: int = 0  # metadata entries not kept (over the size budget)
 
     @property
     def architecture(self) -> str | None:
@@ -228,31 +234,57 @@ def _uint(fmt: str) -> _Parse:
     return struct.unpack(fmt, raw)[0]
 
 
-def _string(keep: bool = True) -> _Parse:
+class _Budget:
+    """How many more bytes of metadata may be kept."""
+
+    def __init__(self, size: int) -> None:
+        self.remaining = size
+
+    def take(self, size: int) -> bool:
+        if size > self.remaining:
+            return False
+        self.remaining -= size
+        return True
+
+    def spend(self, size: int) -> None:
+        self.remaining -= size
+
+
+def _string(budget: _Budget | None) -> _Parse:
+    """A string, kept when it fits `budget` (else summarised as its size); None and not
+    kept at all without a budget."""
     length = yield from _uint("<Q")
     if length > MAX_STRING_BYTES:
         raise GGUFError(f"string of {length} bytes exceeds the limit of {MAX_STRING_BYTES}")
-    if not keep or length > KEPT_STRING_BYTES:
+    if budget is None or length > KEPT_STRING_BYTES or not budget.take(length):
         if length:
             yield _Skip(length)
-        return {"string_bytes": length} if keep else None
+        return None if budget is None else {"string_bytes": length}
     if not length:
         return ""
     raw = yield _Read(length)
     return _decode(raw)
 
 
-def _value(value_type: int) -> _Parse:
+def _name() -> _Parse:
+    """A key or tensor name (read in full up to KEPT_STRING_BYTES, an error beyond)."""
+    return (yield from _string(_Budget(KEPT_STRING_BYTES)))
+
+
+def _value(value_type: int, budget: _Budget | None) -> _Parse:
+    """A value, kept within `budget`; walked over and not kept without one."""
     if value_type in _SCALAR_FORMATS:
+        if budget is not None:
+            budget.spend(8)
         return (yield from _scalar(value_type))
     if value_type == _STRING:
-        return (yield from _string())
+        return (yield from _string(budget))
     if value_type == _ARRAY:
-        return (yield from _array())
+        return (yield from _array(budget))
     raise GGUFError(f"unknown metadata value type {value_type}")
 
 
-def _array() -> _Parse:
+def _array(budget: _Budget | None) -> _Parse:
     item_type = yield from _uint("<I")
     length = yield from _uint("<Q")
     if item_type not in _TYPE_NAMES:
@@ -261,17 +293,17 @@ def _array() -> _Parse:
         raise GGUFError("nested arrays are not supported")
     if length > MAX_ARRAY_LENGTH:
         raise GGUFError(f"array of {length} items exceeds the limit of {MAX_ARRAY_LENGTH}")
-    if length <= KEPT_ARRAY_ITEMS:
+    if budget is not None and length <= KEPT_ARRAY_ITEMS:
         items = []
         for _ in range(length):
-            items.append((yield from _value(item_type)))
+            items.append((yield from _value(item_type, budget)))
         return items
     if item_type == _STRING:
         for _ in range(length):
-            yield from _string(keep=False)
+            yield from _string(None)
     elif length:
         yield _Skip(length * struct.calcsize(_SCALAR_FORMATS[item_type]))
-    return {"array_of": _TYPE_NAMES[item_type], "length": length}
+    return None if budget is None else {"array_of": _TYPE_NAMES[item_type], "length": length}
 
 
 def _header() -> _Parse:
@@ -289,18 +321,24 @@ def _header() -> _Parse:
         raise GGUFError(f"metadata count {kv_count} exceeds the limit of {MAX_KV_COUNT}")
 
     metadata: dict[str, Any] = {}
+    budget = _Budget(KEPT_METADATA_BYTES)
+    dropped_keys = 0
     for _ in range(kv_count):
-        key = yield from _string()
+        key = yield from _name()
         if not isinstance(key, str):
             raise GGUFError("metadata key too long")
         value_type = yield from _uint("<I")
-        metadata[key] = yield from _value(value_type)
+        if len(key) > KEPT_KEY_BYTES or not budget.take(len(key) + _ENTRY_OVERHEAD):
+            yield from _value(value_type, None)
+            dropped_keys += 1
+            continue
+        metadata[key] = yield from _value(value_type, budget)
 
     parameter_count = 0
     data_bytes: int | None = 0
     tensor_types: dict[str, int] = {}
     for _ in range(tensor_count):
-        name = yield from _string()
+        name = yield from _name()
         if not isinstance(name, str):
             raise GGUFError("tensor name too long")
         n_dims = yield from _uint("<I")
@@ -322,7 +360,7 @@ def _header() -> _Parse:
         if elements % per_block:
             raise GGUFError(f"tensor {name!r}: {elements} elements is not a whole block")
         data_bytes = max(data_bytes, offset + elements // per_block * block_bytes)
-    return version, tensor_count, metadata, parameter_count, data_bytes, tensor_types
+    return version, tensor_count, metadata, parameter_count, data_bytes, tensor_types, dropped_keys
 
 
 _GGML_TYPE_NAMES: dict[int, str] = {
@@ -422,7 +460,15 @@ class GGUFStreamParser:
             del buffer[:view_start]
 
     def _complete(self, parsed: tuple[Any, ...]) -> None:
-        version, tensor_count, metadata, parameter_count, data_bytes, tensor_types = parsed
+        (
+            version,
+            tensor_count,
+            metadata,
+            parameter_count,
+            data_bytes,
+            tensor_types,
+            dropped_keys,
+        ) = parsed
         alignment = metadata.get("general.alignment", DEFAULT_ALIGNMENT)
         if not isinstance(alignment, int) or alignment <= 0 or alignment % 8:
             raise GGUFError(f"invalid general.alignment {alignment!r}")
@@ -438,6 +484,7 @@ class GGUFStreamParser:
             header_bytes=data_start,
             expected_size=None if data_bytes is None else expected,
             tensor_types=tensor_types,
+            dropped_keys=dropped_keys,
         )
         self._buffer = bytearray()
 

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from urllib3.exceptions import HTTPError as TransportError
 
 from inference_api.gguf import GGUFHeader
-from inference_api.repositories.models import ModelRepository
+from inference_api.repositories.models import ModelListing, ModelRepository
 from inference_api.schemas import ModelDetail, ModelOut
 from inference_api.upload import StoredFile, UploadAbortedError, UploadLimits, stream_gguf_to_s3
 from inference_common.db import unit_of_work
@@ -26,9 +26,10 @@ from inference_common.errors import (
     ForbiddenError,
     NotFoundError,
     PayloadTooLargeError,
-    UnavailableError,
     UnprocessableError,
+    dependency_unavailable,
 )
+from inference_common.outages import OBJECT_STORE
 from inference_common.tables import Model, User
 
 logger = logging.getLogger(__name__)
@@ -50,6 +51,7 @@ def model_columns(header: GGUFHeader) -> dict[str, Any]:
             "tensor_count": header.tensor_count,
             "tensor_types": header.tensor_types,
             "kv": header.metadata,
+            "kv_dropped": header.dropped_keys,
         },
     }
 
@@ -59,11 +61,8 @@ def _metadata_kv(row: Model) -> dict[str, Any]:
     return kv if isinstance(kv, dict) else {}
 
 
-def model_out(row: Model) -> ModelOut:
-    kv = _metadata_kv(row)
-    tokens = kv.get("tokenizer.ggml.tokens")
-    vocab = tokens.get("length") if isinstance(tokens, dict) else None
-    tokenizer = kv.get("tokenizer.ggml.model")
+def model_out(row: Model, tokenizer: str | None, vocab_size: int | None) -> ModelOut:
+    """`tokenizer` and `vocab_size` come from the metadata, which lists do not load."""
     return ModelOut(
         uuid=row.uuid,
         name=row.name,
@@ -73,8 +72,8 @@ def model_out(row: Model) -> ModelOut:
         context_length=row.context_length,
         parameter_count=row.parameter_count,
         file_type=row.file_type,
-        tokenizer=tokenizer if isinstance(tokenizer, str) else None,
-        vocab_size=vocab if isinstance(vocab, int) else None,
+        tokenizer=tokenizer,
+        vocab_size=vocab_size,
         source=row.source,
         state=row.state,
         owner_id=row.owner_id,
@@ -82,11 +81,22 @@ def model_out(row: Model) -> ModelOut:
     )
 
 
+def listed_model(listing: ModelListing) -> ModelOut:
+    return model_out(listing.model, listing.tokenizer, listing.vocab_size)
+
+
 def model_detail(row: Model) -> ModelDetail:
     kv = _metadata_kv(row)
     template = kv.get("tokenizer.chat_template")
+    tokens = kv.get("tokenizer.ggml.tokens")
+    vocab = tokens.get("length") if isinstance(tokens, dict) else None
+    tokenizer = kv.get("tokenizer.ggml.model")
     return ModelDetail(
-        **model_out(row).model_dump(),
+        **model_out(
+            row,
+            tokenizer if isinstance(tokenizer, str) else None,
+            vocab if isinstance(vocab, int) else None,
+        ).model_dump(),
         object_key=row.object_key,
         chat_template=template if isinstance(template, str) else None,
         metadata=row.gguf_metadata or {},
@@ -135,7 +145,7 @@ class Registry:
         except UploadAbortedError as exc:
             raise BadRequestError(str(exc)) from exc
         except (MinioException, TransportError) as exc:
-            raise UnavailableError(f"object store error: {type(exc).__name__}") from exc
+            raise dependency_unavailable(OBJECT_STORE) from exc
         try:
             return await self._register(owner, name, model_uuid, key, stored)
         except BaseException:
@@ -184,4 +194,4 @@ class Registry:
         try:
             await asyncio.to_thread(self.s3.remove_object, self.bucket, key)
         except (MinioException, TransportError) as exc:
-            raise UnavailableError(f"object store error: {type(exc).__name__}") from exc
+            raise dependency_unavailable(OBJECT_STORE) from exc

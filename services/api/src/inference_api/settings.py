@@ -31,7 +31,16 @@ class ApiSettings(CommonSettings):
     login_max_attempts_per_address: int = Field(30, ge=1)
     login_window_seconds: float = Field(60.0, gt=0)
 
+    max_request_body_bytes: int = Field(
+        64 * 1024, ge=1024, description="413 above this size, for every body but an upload's."
+    )
     max_upload_bytes: int = Field(64 * 1024**3, ge=1, description="413 above this size.")
+    upload_max_seconds: float = Field(
+        6 * 3600.0, gt=0, description="An upload that takes longer is abandoned (400)."
+    )
+    upload_idle_seconds: float = Field(
+        120.0, gt=0, description="An upload that sends nothing for this long is abandoned."
+    )
     upload_part_bytes: int = Field(
         8 * 1024**2, ge=5 * 1024**2, le=5 * 1024**3, description="S3 multipart part size."
     )

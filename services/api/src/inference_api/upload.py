@@ -7,7 +7,8 @@ and the file's SHA-256 in file order, then to a small pool that uploads up to
 loop stops reading the body, so the client is slowed down instead of memory growing.
 
 A file that fits in one part is stored with a single PUT. A bad header, a truncated file, an
-oversized body, a client that goes away or stalls, or an object store error aborts the
+oversized body, a client that goes away, stalls or takes longer than the upload's time
+limit, or an object store error aborts the
 multipart upload (after the parts in flight have finished), so nothing half-written is
 visible or left behind; the pools are shut down in every case.
 """
@@ -25,13 +26,13 @@ from dataclasses import dataclass
 
 from minio import Minio
 from minio.datatypes import Part
+from starlette.exceptions import HTTPException
 
 from inference_api.gguf import GGUFError, GGUFHeader, GGUFStreamParser
 from inference_common.errors import AppError, PayloadTooLargeError, UnprocessableError
 
 logger = logging.getLogger(__name__)
 
-IDLE_TIMEOUT_SECONDS = 120.0
 HEADER_FEED_BYTES = 1024 * 1024  # the parser copies what it is fed until the header is read
 CONTENT_TYPE = "application/octet-stream"
 
@@ -42,6 +43,8 @@ class UploadLimits:
     part_bytes: int
     parallel_parts: int
     max_header_bytes: int
+    max_seconds: float = 6 * 3600.0  # the whole upload
+    idle_seconds: float = 120.0  # without a byte of the body
 
     @property
     def buffers(self) -> int:
@@ -83,6 +86,9 @@ class _Checker:
             self._parser.feed(data)
         except GGUFError as exc:
             raise UnprocessableError(str(exc)) from exc
+        header = self._parser.header
+        if header is not None and not header.tensor_count:
+            raise UnprocessableError("GGUF file has no tensors: not a model")
 
     def finish(self) -> tuple[GGUFHeader, str]:
         try:
@@ -257,54 +263,87 @@ async def _read(body: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     try:
         async for chunk in body:
             yield chunk
-    except AppError:
+    except (AppError, HTTPException):  # the body limit's 413 among them
         raise
     except Exception as exc:
         raise UploadAbortedError(f"request body could not be read: {exc}") from exc
 
 
-async def _receive(
+async def _receive_body(
     body: AsyncIterator[bytes], upload: _MultipartUpload, declared_size: int | None
 ) -> tuple[GGUFHeader, str, int]:
     limits = upload.limits
-    part_bytes = limits.part_bytes
-    loop = asyncio.get_running_loop()
-    buffer = await upload.take_buffer()
-    filled = 0
-    total = 0
-    async with asyncio.timeout(IDLE_TIMEOUT_SECONDS) as idle:
-        deadline_moved = loop.time()
-        async for chunk in _read(body):
-            size = len(chunk)
-            if not size:
-                continue
-            total += size
-            if total > limits.max_bytes:
-                raise PayloadTooLargeError(
-                    f"upload exceeds the limit of {limits.max_bytes} bytes",
-                    {"max_bytes": limits.max_bytes},
-                )
-            view = memoryview(chunk)
-            while view:
-                taken = min(len(view), part_bytes - filled)
-                buffer[filled : filled + taken] = view[:taken]
-                filled += taken
-                view = view[taken:]
-                if filled == part_bytes:
-                    upload.submit(buffer, filled)
-                    buffer = await upload.take_buffer()
-                    filled = 0
-            upload.raise_failure()
-            now = loop.time()
-            if now - deadline_moved > 1:  # cheaper than a new timer per chunk
-                idle.reschedule(now + IDLE_TIMEOUT_SECONDS)
-                deadline_moved = now
+    try:
+        async with asyncio.timeout(limits.idle_seconds) as idle:
+            total, buffer, filled = await _copy_body(body, upload, idle)
+    except TimeoutError:
+        if idle.expired():
+            raise UploadAbortedError(
+                f"no upload data for {limits.idle_seconds:g} s; upload abandoned"
+            ) from None
+        raise
     if declared_size is not None and total != declared_size:
         raise UploadAbortedError(
             f"request body has {total} bytes but Content-Length said {declared_size}"
         )
     header, sha256 = await upload.finish(buffer, filled)
     return header, sha256, total
+
+
+async def _copy_body(
+    body: AsyncIterator[bytes], upload: _MultipartUpload, idle: asyncio.Timeout
+) -> tuple[int, bytearray, int]:
+    """Copies the body into parts (each sent once full); returns the body's size and the
+    last, partly filled, part."""
+    limits = upload.limits
+    part_bytes = limits.part_bytes
+    loop = asyncio.get_running_loop()
+    buffer = await upload.take_buffer()
+    filled = 0
+    total = 0
+    deadline_moved = loop.time()
+    async for chunk in _read(body):
+        size = len(chunk)
+        if not size:
+            continue
+        total += size
+        if total > limits.max_bytes:
+            raise PayloadTooLargeError(
+                f"upload exceeds the limit of {limits.max_bytes} bytes",
+                {"max_bytes": limits.max_bytes},
+            )
+        view = memoryview(chunk)
+        while view:
+            taken = min(len(view), part_bytes - filled)
+            buffer[filled : filled + taken] = view[:taken]
+            filled += taken
+            view = view[taken:]
+            if filled == part_bytes:
+                upload.submit(buffer, filled)
+                buffer = await upload.take_buffer()
+                filled = 0
+        upload.raise_failure()
+        now = loop.time()
+        if now - deadline_moved > 1:  # cheaper than a new timer per chunk
+            idle.reschedule(now + limits.idle_seconds)
+            deadline_moved = now
+    return total, buffer, filled
+
+
+async def _receive(
+    body: AsyncIterator[bytes], upload: _MultipartUpload, declared_size: int | None
+) -> tuple[GGUFHeader, str, int]:
+    """The whole upload within `max_seconds`, the body never idle for `idle_seconds`."""
+    limits = upload.limits
+    try:
+        async with asyncio.timeout(limits.max_seconds) as whole:
+            return await _receive_body(body, upload, declared_size)
+    except TimeoutError:
+        if whole.expired():
+            raise UploadAbortedError(
+                f"upload took longer than {limits.max_seconds:g} s; upload abandoned"
+            ) from None
+        raise
 
 
 async def stream_gguf_to_s3(
@@ -323,12 +362,7 @@ async def stream_gguf_to_s3(
     """
     upload = _MultipartUpload(s3, bucket, key, limits)
     try:
-        try:
-            header, sha256, size = await _receive(body, upload, declared_size)
-        except TimeoutError:
-            raise UploadAbortedError(
-                f"no upload data for {IDLE_TIMEOUT_SECONDS:.0f} s; upload abandoned"
-            ) from None
+        header, sha256, size = await _receive(body, upload, declared_size)
     except BaseException:
         with contextlib.suppress(Exception):
             await asyncio.shield(upload.abort())

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import Integer, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from inference_common.tables import Model, Server
+
+
+@dataclass(frozen=True)
+class ModelListing:
+    """A model as listed: its row without the GGUF metadata (`gguf_metadata` not loaded),
+    plus the two values of it that lists show."""
+
+    model: Model
+    tokenizer: str | None
+    vocab_size: int | None
+
+
+_TOKENIZER = Model.gguf_metadata[("kv", "tokenizer.ggml.model")].astext
+_VOCAB_LENGTH = Model.gguf_metadata[("kv", "tokenizer.ggml.tokens", "length")].astext
 
 
 class ModelRepository:
@@ -27,11 +42,17 @@ class ModelRepository:
         result = await self.session.execute(select(Model).where(Model.sha256 == sha256))
         return result.scalar_one_or_none()
 
-    async def list(self, limit: int, offset: int) -> Sequence[Model]:
+    async def list(self, limit: int, offset: int) -> list[ModelListing]:
+        """One query; the metadata column (up to ~1 MiB a model) stays in the database."""
+        vocab = _VOCAB_LENGTH.cast(Integer)
         result = await self.session.execute(
-            select(Model).order_by(Model.created_at, Model.name).limit(limit).offset(offset)
+            select(Model, _TOKENIZER, vocab)
+            .options(defer(Model.gguf_metadata, raiseload=True))
+            .order_by(Model.created_at, Model.name)
+            .limit(limit)
+            .offset(offset)
         )
-        return result.scalars().all()
+        return [ModelListing(row, tokenizer, vocab_size) for row, tokenizer, vocab_size in result]
 
     async def add(self, **values: Any) -> Model:
         row = Model(**values)

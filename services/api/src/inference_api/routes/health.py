@@ -1,4 +1,5 @@
-"""GET /health: Postgres, MinIO and the Kubernetes API, each with a timeout."""
+"""GET /health: Postgres, MinIO and the Kubernetes API, each with a timeout; 503 with
+Retry-After when one is down, its check saying how."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import text
 
 from inference_api.deps import StateDep
 from inference_api.schemas import HealthOut
+from inference_common.errors import UnavailableError
 
 router = APIRouter(tags=["health"])
 
@@ -43,4 +45,7 @@ async def health(state: StateDep) -> JSONResponse:
     checks = {"postgres": postgres, "minio": minio, "kubernetes": kubernetes}
     healthy = all(v == "ok" for v in checks.values())
     body = HealthOut(status="ok" if healthy else "degraded", checks=checks)
-    return JSONResponse(body.model_dump(), status_code=200 if healthy else 503)
+    if healthy:
+        return JSONResponse(body.model_dump())
+    retry = {"Retry-After": str(UnavailableError.retry_after)}
+    return JSONResponse(body.model_dump(), status_code=503, headers=retry)

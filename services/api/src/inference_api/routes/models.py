@@ -8,13 +8,15 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response, status
 
 from inference_api.deps import CurrentUser, SessionDep, StateDep
-from inference_api.registry import model_detail, model_out
+from inference_api.registry import listed_model, model_detail
 from inference_api.repositories.models import ModelRepository
 from inference_api.schemas import ModelDetail, ModelOut
 from inference_common.errors import NotFoundError
 from inference_common.modelserve import MODEL_NAME_MAX_LENGTH, MODEL_NAME_PATTERN
 
-router = APIRouter(prefix="/models", tags=["models"])
+UPLOAD_PATH = "/models"
+
+router = APIRouter(prefix=UPLOAD_PATH, tags=["models"])
 
 
 @router.get("", response_model=list[ModelOut])
@@ -24,7 +26,7 @@ async def list_models(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[ModelOut]:
-    return [model_out(r) for r in await ModelRepository(session).list(limit, offset)]
+    return [listed_model(m) for m in await ModelRepository(session).list(limit, offset)]
 
 
 @router.get("/{model_uuid}", response_model=ModelDetail)
