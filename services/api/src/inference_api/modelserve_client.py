@@ -61,26 +61,6 @@ class ModelServeClient:
             raise UnavailableError("Kubernetes API unreachable") from exc
         return True
 
-    def list_all_sync(self) -> tuple[list[dict[str, Any]], str]:
-        result: Any = self.custom.list_cluster_custom_object(
-            GROUP, VERSION, PLURAL, _request_timeout=REQUEST_TIMEOUT * 3
-        )
-        return list(result.get("items") or []), str(result["metadata"]["resourceVersion"])
-
-    def watch_response_sync(self, resource_version: str, timeout_seconds: int) -> Any:
-        """The raw streaming response of a watch (closed by the caller)."""
-        return self.custom.list_cluster_custom_object(
-            GROUP,
-            VERSION,
-            PLURAL,
-            watch=True,
-            resource_version=resource_version,
-            allow_watch_bookmarks=True,
-            timeout_seconds=timeout_seconds,
-            _preload_content=False,
-            _request_timeout=(REQUEST_TIMEOUT, timeout_seconds + REQUEST_TIMEOUT),
-        )
-
     def version_sync(self) -> str:
         info = client.VersionApi(self.api).get_code(_request_timeout=REQUEST_TIMEOUT)
         return str(info.git_version)
