@@ -24,22 +24,51 @@ API_KEY_PREFIX = "isk"
 _password_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 
+DEFAULT_ISSUER = "inference-service"
+DEFAULT_AUDIENCE = "inference-service"
+
+# Every check python-jose can make, made, and every claim they need, required: without
+# `require_aud` a token with no `aud` at all passes the audience check.
+_VERIFY_OPTIONS = {
+    "verify_signature": True,
+    "verify_aud": True,
+    "verify_iss": True,
+    "verify_exp": True,
+    "verify_iat": True,
+    "verify_sub": True,
+    "require_aud": True,
+    "require_iss": True,
+    "require_exp": True,
+    "require_iat": True,
+    "require_sub": True,
+}
+
+
 @dataclass(frozen=True)
 class TokenClaims:
     user_id: str
     username: str
     role: str
+    issued_at: datetime
     expires_at: datetime
+
+    def issued_before(self, moment: datetime | None) -> bool:
+        """Whether the token predates `moment` (e.g. a password change). `iat` has whole
+        seconds, so a token of the same second as `moment` still counts as after it."""
+        if moment is None:
+            return False
+        return self.issued_at < moment.replace(microsecond=0)
 
 
 @dataclass(frozen=True)
 class TokenSigner:
     """Issues and verifies HS256 JWTs. The algorithm is pinned: `alg: none` or any other
-    algorithm, a bad signature, a wrong issuer or audience, or expiry all raise 401."""
+    algorithm, a bad signature, a missing or wrong issuer or audience, a missing subject,
+    issue time or expiry, or expiry all raise 401."""
 
     secret: str
-    issuer: str = "inference-service"
-    audience: str = "inference-service"
+    issuer: str = DEFAULT_ISSUER
+    audience: str = DEFAULT_AUDIENCE
     ttl: timedelta = timedelta(minutes=30)
 
     def issue(self, user_id: str, username: str, role: str, now: datetime | None = None) -> str:
@@ -67,16 +96,17 @@ class TokenSigner:
                 algorithms=[JWT_ALGORITHM],
                 issuer=self.issuer,
                 audience=self.audience,
-                options={"require_exp": True, "require_sub": True, "require_iat": True},
+                options=_VERIFY_OPTIONS,
             )
-        except JWTError as exc:
+            return TokenClaims(
+                user_id=str(claims["sub"]),
+                username=str(claims.get("name", "")),
+                role=str(claims.get("role", "user")),
+                issued_at=datetime.fromtimestamp(int(claims["iat"]), UTC),
+                expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            )
+        except (JWTError, TypeError, ValueError, OverflowError, OSError) as exc:
             raise UnauthorizedError("invalid or expired token") from exc
-        return TokenClaims(
-            user_id=str(claims["sub"]),
-            username=str(claims.get("name", "")),
-            role=str(claims.get("role", "user")),
-            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
-        )
 
 
 def hash_password(password: str) -> str:

@@ -40,6 +40,12 @@ class CommonSettings(BaseSettings):
     s3_secure: bool = False
     models_bucket: str = MODELS_BUCKET
     kubeconfig: str | None = Field(None, description="Path; unset means in-cluster config.")
+    jwt_issuer: str = Field(
+        "inference-service", min_length=1, description="`iss` of the API's tokens, required."
+    )
+    jwt_audience: str = Field(
+        "inference-service", min_length=1, description="`aud` of the API's tokens, required."
+    )
 
     def secrets_to_check(self) -> dict[str, SecretStr]:
         """Secrets that must not be empty or a well-known default outside dev mode."""
