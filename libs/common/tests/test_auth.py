@@ -89,6 +89,14 @@ def test_accepted_tokens(case: str, token: str) -> None:
     assert claims.issued_at == NOW
 
 
+def test_issue_time_keeps_milliseconds() -> None:
+    moment = NOW + timedelta(microseconds=123_987)
+    claims = SIGNER.verify(SIGNER.issue("u", "alice", "user", now=moment))
+    assert claims.issued_at == NOW + timedelta(milliseconds=123)
+    assert not claims.issued_before(moment)
+    assert claims.issued_before(moment + timedelta(milliseconds=1))
+
+
 def test_issued_tokens_carry_issuer_and_audience() -> None:
     token = SIGNER.issue("u", "alice", "user", now=NOW)
     claims = jwt.get_unverified_claims(token)
@@ -102,7 +110,8 @@ def test_issued_tokens_carry_issuer_and_audience() -> None:
     [
         (NOW, None, False),
         (NOW, NOW, False),
-        (NOW, NOW + timedelta(milliseconds=999), False),  # same second: iat has whole seconds
+        (NOW, NOW + timedelta(microseconds=999), False),  # iat has milliseconds
+        (NOW, NOW + timedelta(milliseconds=1), True),
         (NOW, NOW + timedelta(seconds=1), True),
         (NOW, NOW - timedelta(seconds=1), False),
     ],

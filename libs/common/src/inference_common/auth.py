@@ -24,6 +24,7 @@ API_KEY_PREFIX = "isk"
 _password_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DEFAULT_ISSUER = "inference-service"
 DEFAULT_AUDIENCE = "inference-service"
 
@@ -53,11 +54,21 @@ class TokenClaims:
     expires_at: datetime
 
     def issued_before(self, moment: datetime | None) -> bool:
-        """Whether the token predates `moment` (e.g. a password change). `iat` has whole
-        seconds, so a token of the same second as `moment` still counts as after it."""
+        """Whether the token predates `moment` (e.g. a password change), to the millisecond
+        `iat` carries."""
         if moment is None:
             return False
-        return self.issued_at < moment.replace(microsecond=0)
+        return self.issued_at < moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _to_numeric_date(moment: datetime) -> float:
+    """Seconds with milliseconds (RFC 7519 allows fractions): a token issued just before a
+    password change must be told from one issued just after it."""
+    return ((moment - _EPOCH) // timedelta(milliseconds=1)) / 1000
+
+
+def _from_numeric_date(value: Any) -> datetime:
+    return _EPOCH + timedelta(milliseconds=round(float(value) * 1000))
 
 
 @dataclass(frozen=True)
@@ -79,7 +90,7 @@ class TokenSigner:
             "role": role,
             "iss": self.issuer,
             "aud": self.audience,
-            "iat": int(issued.timestamp()),
+            "iat": _to_numeric_date(issued),
             "exp": int((issued + self.ttl).timestamp()),
             "jti": secrets.token_hex(8),
         }
@@ -102,7 +113,7 @@ class TokenSigner:
                 user_id=str(claims["sub"]),
                 username=str(claims.get("name", "")),
                 role=str(claims.get("role", "user")),
-                issued_at=datetime.fromtimestamp(int(claims["iat"]), UTC),
+                issued_at=_from_numeric_date(claims["iat"]),
                 expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
             )
         except (JWTError, TypeError, ValueError, OverflowError, OSError) as exc:
