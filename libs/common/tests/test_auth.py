@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from jose import jwt
 
-from inference_common.auth import TokenClaims, TokenSigner
+from inference_common.auth import TokenClaims, TokenSigner, hash_password, verify_password
 from inference_common.errors import UnauthorizedError
 
 SECRET = "a-test-secret-that-is-long-enough-0123456789"
@@ -119,3 +119,11 @@ def test_issued_tokens_carry_issuer_and_audience() -> None:
 def test_issued_before(issued: datetime, moment: datetime | None, before: bool) -> None:
     claims = TokenClaims("u", "alice", "user", issued, issued + timedelta(minutes=5))
     assert claims.issued_before(moment) is before
+
+
+@pytest.mark.parametrize("password", ["correct horse battery", "ünïcödé-pässwörd", "lone-\ud800"])
+def test_password_hashes(password: str) -> None:
+    stored = hash_password(password)
+    assert verify_password(stored, password)
+    assert not verify_password(stored, password + "x")
+    assert not verify_password("not-a-hash", password)

@@ -120,13 +120,18 @@ class TokenSigner:
             raise UnauthorizedError("invalid or expired token") from exc
 
 
+def _password_bytes(password: str) -> bytes:
+    """UTF-8; a lone surrogate (valid in a JSON string) passes through instead of raising."""
+    return password.encode("utf-8", "surrogatepass")
+
+
 def hash_password(password: str) -> str:
-    return _password_hasher.hash(password)
+    return _password_hasher.hash(_password_bytes(password))
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _password_hasher.verify(password_hash, password)
+        return _password_hasher.verify(password_hash, _password_bytes(password))
     except (VerificationError, InvalidHashError):
         return False
 
