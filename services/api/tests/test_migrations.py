@@ -43,6 +43,11 @@ def test_upgrade_downgrade_upgrade(stack_env: dict[str, str]) -> None:
         migrate.upgrade(url)
         assert asyncio.run(_tables(url)) >= TABLES
         assert "reasons" in asyncio.run(_columns(url, "servers"))
+        assert {"disabled_at", "password_changed_at"} <= asyncio.run(_columns(url, "users"))
+        assert {"expires_at", "last_used_at"} <= asyncio.run(_columns(url, "api_keys"))
+        migrate.downgrade(url, "0002")
+        assert "disabled_at" not in asyncio.run(_columns(url, "users"))
+        assert "expires_at" not in asyncio.run(_columns(url, "api_keys"))
         migrate.downgrade(url, "0001")
         assert "reasons" not in asyncio.run(_columns(url, "servers"))
         migrate.downgrade(url, "base")

@@ -68,3 +68,29 @@ def test_dev_mode_allows_missing_secrets_and_generates_a_jwt_secret() -> None:
     s = settings(DEV_MODE="true")
     assert len(s.jwt_secret.get_secret_value()) >= 32
     assert s.admin_password is None
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, []),
+        ("", []),
+        ("10.0.0.0/8", ["10.0.0.0/8"]),
+        (" 127.0.0.1 , fd00::/8 ,", ["127.0.0.1", "fd00::/8"]),
+    ],
+)
+def test_trusted_proxies_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, expected: list[str]
+) -> None:
+    if value is None:
+        monkeypatch.delenv("TRUSTED_PROXIES", raising=False)
+    else:
+        monkeypatch.setenv("TRUSTED_PROXIES", value)
+    assert settings(**STRONG).trusted_proxies == expected
+
+
+@pytest.mark.parametrize("value", ["10.0.0.0/33", "proxy.example", "10.0.0.1, nope"])
+def test_bad_trusted_proxies_stop_start_up(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("TRUSTED_PROXIES", value)
+    with pytest.raises(ValidationError, match="does not appear to be an IPv4 or IPv6 network"):
+        settings(**STRONG)

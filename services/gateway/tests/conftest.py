@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -237,7 +238,8 @@ async def gateway_factory(
         url = f"http://127.0.0.1:{port}"
         http = httpx.AsyncClient(base_url=url, timeout=120)
         clients.append(http)
-        token = TokenSigner(JWT_SECRET).issue("00000000-0000-0000-0000-000000000001", "t", "user")
+        user_id = await create_user(database_url)
+        token = TokenSigner(JWT_SECRET).issue(str(user_id), "t", "user")
         return RunningGateway(url, http, state, token)
 
     yield start
@@ -263,25 +265,46 @@ async def gateway(
     return gw
 
 
-async def create_api_key(
-    database_url: str, allowed_models: list[str] | None = None, revoked: bool = False
-) -> str:
-    """A committed user + API key (the gateway reads them through its own sessions)."""
+async def create_user(database_url: str, active: bool = True) -> UUID:
+    """A committed user (the gateway checks JWTs' users through its own sessions)."""
     engine = make_engine(database_url, poolclass=NullPool)
     try:
         async with unit_of_work(make_sessionmaker(engine)) as db:
-            user = User(username=f"u-{secrets.token_hex(4)}", password_hash="x", role="user")
+            user = User(
+                username=f"u-{secrets.token_hex(4)}",
+                password_hash="x",
+                role="user",
+                is_active=active,
+            )
             db.add(user)
             await db.flush()
+            return user.id
+    finally:
+        await engine.dispose()
+
+
+async def create_api_key(
+    database_url: str,
+    allowed_models: list[str] | None = None,
+    revoked: bool = False,
+    user_id: UUID | None = None,
+    expires_at: datetime | None = None,
+) -> str:
+    """A committed API key (of a new user unless `user_id`)."""
+    owner = user_id or await create_user(database_url)
+    engine = make_engine(database_url, poolclass=NullPool)
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as db:
             new = generate_api_key()
             db.add(
                 ApiKey(
-                    user_id=user.id,
+                    user_id=owner,
                     name="k",
                     prefix=new.prefix,
                     key_hash=new.key_hash,
                     allowed_models=allowed_models,
                     revoked_at=datetime.now(UTC) if revoked else None,
+                    expires_at=expires_at,
                 )
             )
     finally:

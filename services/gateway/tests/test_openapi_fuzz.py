@@ -6,6 +6,7 @@ generation paths are covered by the end-to-end tests.)"""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from inference_common.auth import TokenSigner
 from inference_testkit.namespaces import temporary_namespace
 from inference_testkit.servers import free_port, http_process
 
-from .conftest import JWT_SECRET, MODEL, Cluster
+from .conftest import JWT_SECRET, MODEL, Cluster, create_user
 
 
 @pytest.fixture(scope="module")
@@ -49,9 +50,8 @@ def fuzz_target(
         entry = str(Path(sys.executable).parent / "inference-gateway")
         url = f"http://127.0.0.1:{port}"
         with http_process([entry], env, url + "/healthz", log=log):
-            token = TokenSigner(JWT_SECRET).issue(
-                "00000000-0000-0000-0000-000000000002", "f", "user"
-            )
+            user_id = asyncio.run(create_user(database_url))  # tokens need a real, active user
+            token = TokenSigner(JWT_SECRET).issue(str(user_id), "f", "user")
             yield url, {"Authorization": f"Bearer {token}"}
 
 

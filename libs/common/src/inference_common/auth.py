@@ -24,22 +24,62 @@ API_KEY_PREFIX = "isk"
 _password_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+DEFAULT_ISSUER = "inference-service"
+DEFAULT_AUDIENCE = "inference-service"
+
+# Every check python-jose can make, made, and every claim they need, required: without
+# `require_aud` a token with no `aud` at all passes the audience check.
+_VERIFY_OPTIONS = {
+    "verify_signature": True,
+    "verify_aud": True,
+    "verify_iss": True,
+    "verify_exp": True,
+    "verify_iat": True,
+    "verify_sub": True,
+    "require_aud": True,
+    "require_iss": True,
+    "require_exp": True,
+    "require_iat": True,
+    "require_sub": True,
+}
+
+
 @dataclass(frozen=True)
 class TokenClaims:
     user_id: str
     username: str
     role: str
+    issued_at: datetime
     expires_at: datetime
+
+    def issued_before(self, moment: datetime | None) -> bool:
+        """Whether the token predates `moment` (e.g. a password change), to the millisecond
+        `iat` carries."""
+        if moment is None:
+            return False
+        return self.issued_at < moment.replace(microsecond=moment.microsecond // 1000 * 1000)
+
+
+def _to_numeric_date(moment: datetime) -> float:
+    """Seconds with milliseconds (RFC 7519 allows fractions): a token issued just before a
+    password change must be told from one issued just after it."""
+    return ((moment - _EPOCH) // timedelta(milliseconds=1)) / 1000
+
+
+def _from_numeric_date(value: Any) -> datetime:
+    return _EPOCH + timedelta(milliseconds=round(float(value) * 1000))
 
 
 @dataclass(frozen=True)
 class TokenSigner:
     """Issues and verifies HS256 JWTs. The algorithm is pinned: `alg: none` or any other
-    algorithm, a bad signature, a wrong issuer or audience, or expiry all raise 401."""
+    algorithm, a bad signature, a missing or wrong issuer or audience, a missing subject,
+    issue time or expiry, or expiry all raise 401."""
 
     secret: str
-    issuer: str = "inference-service"
-    audience: str = "inference-service"
+    issuer: str = DEFAULT_ISSUER
+    audience: str = DEFAULT_AUDIENCE
     ttl: timedelta = timedelta(minutes=30)
 
     def issue(self, user_id: str, username: str, role: str, now: datetime | None = None) -> str:
@@ -50,7 +90,7 @@ class TokenSigner:
             "role": role,
             "iss": self.issuer,
             "aud": self.audience,
-            "iat": int(issued.timestamp()),
+            "iat": _to_numeric_date(issued),
             "exp": int((issued + self.ttl).timestamp()),
             "jti": secrets.token_hex(8),
         }
@@ -67,25 +107,31 @@ class TokenSigner:
                 algorithms=[JWT_ALGORITHM],
                 issuer=self.issuer,
                 audience=self.audience,
-                options={"require_exp": True, "require_sub": True, "require_iat": True},
+                options=_VERIFY_OPTIONS,
             )
-        except JWTError as exc:
+            return TokenClaims(
+                user_id=str(claims["sub"]),
+                username=str(claims.get("name", "")),
+                role=str(claims.get("role", "user")),
+                issued_at=_from_numeric_date(claims["iat"]),
+                expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+            )
+        except (JWTError, TypeError, ValueError, OverflowError, OSError) as exc:
             raise UnauthorizedError("invalid or expired token") from exc
-        return TokenClaims(
-            user_id=str(claims["sub"]),
-            username=str(claims.get("name", "")),
-            role=str(claims.get("role", "user")),
-            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
-        )
+
+
+def _password_bytes(password: str) -> bytes:
+    """UTF-8; a lone surrogate (valid in a JSON string) passes through instead of raising."""
+    return password.encode("utf-8", "surrogatepass")
 
 
 def hash_password(password: str) -> str:
-    return _password_hasher.hash(password)
+    return _password_hasher.hash(_password_bytes(password))
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _password_hasher.verify(password_hash, password)
+        return _password_hasher.verify(password_hash, _password_bytes(password))
     except (VerificationError, InvalidHashError):
         return False
 

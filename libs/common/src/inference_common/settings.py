@@ -46,6 +46,12 @@ class CommonSettings(BaseSettings):
         "the operator checks them with (see inference_common.server_identity); the same value "
         "for both. Required by both outside dev mode.",
     )
+    jwt_issuer: str = Field(
+        "inference-service", min_length=1, description="`iss` of the API's tokens, required."
+    )
+    jwt_audience: str = Field(
+        "inference-service", min_length=1, description="`aud` of the API's tokens, required."
+    )
 
     def secrets_to_check(self) -> dict[str, SecretStr]:
         """Secrets that must not be empty or a well-known default outside dev mode."""

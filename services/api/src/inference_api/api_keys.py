@@ -1,9 +1,10 @@
-"""API keys for inference clients: created (shown once), listed, revoked."""
+"""API keys for inference clients: created (shown once, optionally expiring), listed,
+revoked. The gateway checks them and records their last use."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,11 +16,20 @@ from inference_common.errors import NotFoundError
 from inference_common.tables import ApiKey, User
 
 
-async def create_key(session: AsyncSession, owner: User, request: ApiKeyCreate) -> ApiKeyCreated:
+def expiry(request: ApiKeyCreate, now: datetime) -> datetime | None:
+    if request.expires_in_days is None:
+        return None
+    return now + timedelta(days=request.expires_in_days)
+
+
+async def create_key(
+    session: AsyncSession, owner: User, request: ApiKeyCreate, now: datetime | None = None
+) -> ApiKeyCreated:
     new = generate_api_key()
     allowed = sorted(set(request.allowed_models)) if request.allowed_models is not None else None
+    expires_at = expiry(request, now or datetime.now(UTC))
     row = await ApiKeyRepository(session).add(
-        owner.id, request.name, new.prefix, new.key_hash, allowed
+        owner.id, request.name, new.prefix, new.key_hash, allowed, expires_at
     )
     return ApiKeyCreated(**ApiKeyOut.model_validate(row).model_dump(), key=new.key)
 

@@ -13,12 +13,13 @@ from fastapi import FastAPI
 
 from inference_api.accounts import Authenticator, ensure_admin
 from inference_api.bodyauth import AuthBeforeBodyMiddleware
+from inference_api.client_address import parse_networks
 from inference_api.migrate import upgrade_in_child_process
 from inference_api.modelserve_client import ModelServeClient
 from inference_api.node_gpus import NodeGpuReader
 from inference_api.objectstore import api_minio_client
 from inference_api.policy import DefaultServePolicy, ServePolicy
-from inference_api.ratelimit import LoginRateLimiter
+from inference_api.ratelimit import Backoff, LoginRateLimiter
 from inference_api.registry import Registry
 from inference_api.routes import api_keys, auth, health, models, servers, users
 from inference_api.serving import Placement, Serving
@@ -69,10 +70,17 @@ async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) 
     kube = api_client(settings.kubeconfig)
     modelserves = ModelServeClient(kube)
     signer = TokenSigner(
-        settings.jwt_secret.get_secret_value(), ttl=timedelta(minutes=settings.jwt_ttl_minutes)
+        settings.jwt_secret.get_secret_value(),
+        issuer=settings.jwt_issuer,
+        audience=settings.jwt_audience,
+        ttl=timedelta(minutes=settings.jwt_ttl_minutes),
     )
     limiter = LoginRateLimiter(
-        settings.login_max_failures,
+        Backoff(
+            free_failures=settings.login_max_failures,
+            max_delay=settings.login_backoff_max_seconds,
+            forget_after=settings.login_failures_forget_seconds,
+        ),
         settings.login_max_attempts_per_address,
         settings.login_window_seconds,
     )
@@ -83,7 +91,7 @@ async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) 
         s3=s3,
         kube=kube,
         modelserves=modelserves,
-        authenticator=Authenticator(signer, limiter),
+        authenticator=Authenticator(signer, limiter, parse_networks(settings.trusted_proxies)),
         registry=Registry(
             s3=s3,
             bucket=settings.models_bucket,

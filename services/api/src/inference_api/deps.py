@@ -47,7 +47,8 @@ async def current_user(
     state: StateDep,
     token: Annotated[str | None, Depends(oauth2_scheme)],
 ) -> User:
-    """The active user named by a valid bearer JWT; 401 (with WWW-Authenticate) otherwise.
+    """The active user named by a valid bearer JWT issued after the user's last password
+    change; 401 (with WWW-Authenticate) otherwise.
 
     Read in a short session of its own, so a long request (an upload) holds no connection
     or open transaction while it streams."""
@@ -64,6 +65,8 @@ async def current_user(
         user = await UserRepository(session).get(user_id)
     if user is None or not user.is_active:
         raise _unauthorized("user no longer exists or is disabled")
+    if claims.issued_before(user.password_changed_at):
+        raise _unauthorized("token issued before the password was changed; log in again")
     return user
 
 

@@ -49,6 +49,19 @@ class UserCreate(_Body):
     role: Role = "user"
 
 
+class UserUpdate(_Body):
+    disabled: bool = Field(description="Disabled users cannot log in; tokens and keys refused.")
+
+
+class PasswordChange(_Body):
+    current_password: str = Field(min_length=1, max_length=1024)
+    new_password: str = Field(min_length=12, max_length=1024)
+
+
+class PasswordReset(_Body):
+    new_password: str = Field(min_length=12, max_length=1024)
+
+
 class UserOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -56,6 +69,8 @@ class UserOut(BaseModel):
     username: str
     role: str
     is_active: bool
+    disabled_at: datetime | None
+    password_changed_at: datetime | None
     created_at: datetime
 
 
@@ -69,6 +84,9 @@ class ApiKeyCreate(_Body):
         max_length=256,
         description="Model names this key may call; null means every model.",
     )
+    expires_in_days: int | None = Field(
+        None, ge=1, le=3650, description="Refused after this many days; null: never expires."
+    )
 
 
 class ApiKeyOut(BaseModel):
@@ -80,6 +98,7 @@ class ApiKeyOut(BaseModel):
     allowed_models: list[str] | None
     created_at: datetime
     revoked_at: datetime | None
+    expires_at: datetime | None
     last_used_at: datetime | None
 
 

@@ -7,10 +7,12 @@ message naming the variable.
 from __future__ import annotations
 
 import secrets
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import NoDecode
 
+from inference_api.client_address import parse_networks
 from inference_common.settings import KNOWN_DEFAULT_SECRETS, CommonSettings, SettingsError
 
 MIN_JWT_SECRET_LENGTH = 32
@@ -27,9 +29,20 @@ class ApiSettings(CommonSettings):
     admin_username: str = Field("admin", min_length=1, max_length=64)
     admin_password: SecretStr | None = None
 
-    login_max_failures: int = Field(5, ge=1, description="Failed logins per user+address.")
+    login_max_failures: int = Field(
+        5, ge=1, description="Failed logins of an account before its back-off starts."
+    )
+    login_backoff_max_seconds: float = Field(300.0, gt=0, description="Longest back-off.")
+    login_failures_forget_seconds: float = Field(
+        900.0, gt=0, description="An account's failures are forgotten this long after the last."
+    )
     login_max_attempts_per_address: int = Field(30, ge=1)
-    login_window_seconds: float = Field(60.0, gt=0)
+    login_window_seconds: float = Field(60.0, gt=0, description="Of the per-address limit.")
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Comma-separated CIDRs of proxies whose X-Forwarded-For is believed; "
+        "empty: the socket peer is the client.",
+    )
 
     max_request_body_bytes: int = Field(
         64 * 1024, ge=1024, description="413 above this size, for every body but an upload's."
@@ -62,6 +75,19 @@ class ApiSettings(CommonSettings):
     run_migrations: bool = Field(True, description="Upgrade the schema to head at start-up.")
     watch_modelserves: bool = Field(True, description="Mirror ModelServe status into Postgres.")
     health_timeout_seconds: float = Field(3.0, gt=0)
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_proxies(cls, value: list[str]) -> list[str]:
+        parse_networks(value)
+        return value
 
     def secrets_to_check(self) -> dict[str, SecretStr]:
         checked = dict(super().secrets_to_check())

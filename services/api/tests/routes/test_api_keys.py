@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy import select
@@ -76,3 +77,24 @@ async def test_users_admin_only(api: Api) -> None:
         "/users", json={"username": "weak", "password": "short"}, headers=admin
     )
     assert weak.status_code == 422
+
+
+async def test_api_key_expiry(api: Api) -> None:
+    _, alice = await api.new_user()
+    before = datetime.now(UTC)
+    created = await api.client.post(
+        "/api-keys", json={"name": "short-lived", "expires_in_days": 30}, headers=alice
+    )
+    assert created.status_code == 201, created.text
+    expires_at = datetime.fromisoformat(created.json()["expires_at"])
+    assert before + timedelta(days=30) <= expires_at <= datetime.now(UTC) + timedelta(days=30)
+    listed = (await api.client.get("/api-keys", headers=alice)).json()
+    assert datetime.fromisoformat(listed[0]["expires_at"]) == expires_at
+
+    forever = await api.client.post("/api-keys", json={"name": "forever"}, headers=alice)
+    assert forever.json()["expires_at"] is None
+    for days in (0, -1, 3651, "soon"):
+        bad = await api.client.post(
+            "/api-keys", json={"name": "bad", "expires_in_days": days}, headers=alice
+        )
+        assert bad.status_code == 422, days

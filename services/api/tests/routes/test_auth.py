@@ -66,10 +66,11 @@ async def test_malformed_login_bodies_get_422(api: Api, body: bytes) -> None:
     _error(response.json())
 
 
-def _forged_tokens(api: Api) -> dict[str, str]:
+def _forged_tokens(api: Api, user_id: str) -> dict[str, str]:
+    """Each token is the real user's but for one flaw, so the flaw is what refuses it."""
     secret = api.settings.jwt_secret.get_secret_value()
     signer = TokenSigner(secret)
-    valid = signer.issue("00000000-0000-0000-0000-000000000000", ADMIN, "admin")
+    valid = signer.issue(user_id, ADMIN, "admin")
     header, payload, signature = valid.split(".")
     claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
     now = datetime.now(UTC)
@@ -83,6 +84,12 @@ def _forged_tokens(api: Api) -> dict[str, str]:
         "wrong key": TokenSigner("another-secret-" * 4).issue(claims["sub"], ADMIN, "admin"),
         "wrong audience": jwt.encode(dict(claims, aud="other"), secret, algorithm="HS256"),
         "wrong issuer": jwt.encode(dict(claims, iss="other"), secret, algorithm="HS256"),
+        "no audience": jwt.encode(
+            {k: v for k, v in claims.items() if k != "aud"}, secret, algorithm="HS256"
+        ),
+        "no issuer": jwt.encode(
+            {k: v for k, v in claims.items() if k != "iss"}, secret, algorithm="HS256"
+        ),
         "HS512": jwt.encode(claims, secret, algorithm="HS512"),
         "no expiry": jwt.encode(
             {k: v for k, v in claims.items() if k != "exp"}, secret, algorithm="HS256"
@@ -103,7 +110,7 @@ async def test_bad_tokens_get_401(api: Api) -> None:
         await api.client.get("/users/me", headers={"Authorization": f"Bearer {good}"})
     ).status_code == 200
 
-    for case, token in _forged_tokens(api).items():
+    for case, token in _forged_tokens(api, user_id).items():
         response = await api.client.get("/users/me", headers={"Authorization": f"Bearer {token}"})
         assert response.status_code == 401, case
         assert response.headers["www-authenticate"] == "Bearer", case
@@ -155,6 +162,51 @@ async def test_login_is_rate_limited_per_user_and_address(api_factory: ApiFactor
             "/auth/token", json={"username": "someone", "password": "wrong-password"}
         )
         assert other.status_code == 401
+
+
+async def _login_from(api: Api, forwarded_for: str, password: str) -> int:
+    response = await api.client.post(
+        "/auth/token",
+        json={"username": ADMIN, "password": password},
+        headers={"X-Forwarded-For": forwarded_for},
+    )
+    if response.status_code == 429:
+        assert int(response.headers["retry-after"]) > 0
+        assert _error(response.json())["type"] == "too_many_requests"
+    return response.status_code
+
+
+async def test_failures_elsewhere_do_not_lock_the_owner_out(api_factory: ApiFactory) -> None:
+    """Behind a trusted proxy, an attacker's wrong passwords back off the attacker only:
+    the owner's right password from their own address works."""
+    async with api_factory(trusted_proxies=["127.0.0.1/32"]) as api:
+        password = api.settings.admin_password.get_secret_value()  # type: ignore[union-attr]
+        attacker, owner = "198.51.100.7", "203.0.113.9"
+        failures = [await _login_from(api, attacker, "wrong-password") for _ in range(5)]
+        assert failures == [401] * 5
+        assert await _login_from(api, attacker, password) == 429
+        assert await _login_from(api, owner, password) == 200
+        assert await _login_from(api, attacker, "wrong-password") == 429  # still backing off
+
+
+async def test_forwarded_for_is_ignored_without_trusted_proxies(api_factory: ApiFactory) -> None:
+    """A client cannot dodge the back-off by writing a new X-Forwarded-For each time."""
+    async with api_factory(login_max_failures=3) as api:
+        statuses = [await _login_from(api, f"198.51.100.{i}", "wrong-password") for i in range(4)]
+        assert statuses == [401, 401, 401, 429]
+
+
+async def test_configured_issuer_and_audience(api_factory: ApiFactory) -> None:
+    async with api_factory(jwt_issuer="issuer-x", jwt_audience="audience-x") as api:
+        headers = await api.admin()
+        claims = jwt.get_unverified_claims(headers["Authorization"].removeprefix("Bearer "))
+        assert (claims["iss"], claims["aud"]) == ("issuer-x", "audience-x")
+        assert (await api.client.get("/users/me", headers=headers)).status_code == 200
+        user_id = claims["sub"]
+        secret = api.settings.jwt_secret.get_secret_value()
+        default = TokenSigner(secret).issue(user_id, ADMIN, "admin")
+        refused = await api.client.get("/users/me", headers={"Authorization": f"Bearer {default}"})
+        assert refused.status_code == 401
 
 
 async def test_health_is_public_and_checks_dependencies(api: Api) -> None:

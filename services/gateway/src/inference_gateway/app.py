@@ -111,7 +111,9 @@ def build_gateway(settings: GatewaySettings, http: aiohttp.ClientSession) -> Gat
     )
     secret = settings.jwt_secret.get_secret_value()
     auth = Authenticator(
-        TokenSigner(secret) if secret else None,
+        TokenSigner(secret, issuer=settings.jwt_issuer, audience=settings.jwt_audience)
+        if secret
+        else None,
         sessions,
         settings.allow_anonymous,
         settings.auth_cache_seconds,

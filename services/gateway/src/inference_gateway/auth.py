@@ -1,14 +1,21 @@
 """Who is calling: an API key of the API service (prefix lookup + SHA-256, revocable,
-optionally limited to models), one of its JWTs, or — only when enabled — anonymous."""
+expiring, optionally limited to models), one of its JWTs, or — only when enabled —
+anonymous. Keys and tokens of disabled users are refused, and tokens issued before the
+user's last password change; a checked credential is trusted for `cache_seconds` at most
+(never past its own expiry)."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import logging
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -17,12 +24,17 @@ from inference_common.errors import UnauthorizedError
 from inference_common.tables import ApiKey, User
 from inference_gateway.errors import GatewayError, Kind
 
+logger = logging.getLogger(__name__)
+
+MAX_CACHED = 10_000
+
 
 @dataclass(frozen=True)
 class Principal:
     subject: str
     kind: str  # "api_key" | "jwt" | "anonymous"
     allowed_models: frozenset[str] | None = None
+    key_id: UUID | None = None
 
     def may_use(self, names: Iterable[str]) -> bool:
         if self.allowed_models is None:
@@ -45,6 +57,32 @@ def credential_from_headers(headers: Mapping[str, str]) -> str | None:
     return key.strip() if key and key.strip() else None
 
 
+def trusted_for(cache_seconds: float, expires_at: datetime | None, now: datetime) -> float:
+    """Seconds a checked credential may be reused: the cache time, cut at its expiry."""
+    if expires_at is None:
+        return cache_seconds
+    return max(0.0, min(cache_seconds, (expires_at - now).total_seconds()))
+
+
+class UsageThrottle:
+    """Which uses of a key are worth recording: the first, then one per `interval` seconds
+    (per process); memory bounded by `max_keys`."""
+
+    def __init__(self, interval: float, max_keys: int = MAX_CACHED) -> None:
+        self.interval = interval
+        self.max_keys = max_keys
+        self._recorded: dict[UUID, float] = {}
+
+    def due(self, key_id: UUID, now: float) -> bool:
+        last = self._recorded.get(key_id)
+        if last is not None and now - last < self.interval:
+            return False
+        if last is None and len(self._recorded) >= self.max_keys:
+            self._recorded.clear()
+        self._recorded[key_id] = now
+        return True
+
+
 class Authenticator:
     def __init__(
         self,
@@ -52,12 +90,16 @@ class Authenticator:
         sessions: async_sessionmaker[AsyncSession] | None,
         allow_anonymous: bool,
         cache_seconds: float = 10.0,
+        usage_interval: float = 60.0,
     ) -> None:
         self.signer = signer
         self.sessions = sessions
         self.allow_anonymous = allow_anonymous
         self.cache_seconds = cache_seconds
         self._cache: dict[str, tuple[Principal, float]] = {}
+        self._usage = UsageThrottle(usage_interval)
+        self._unrecorded: set[UUID] = set()
+        self._recorder: asyncio.Task[None] | None = None
 
     async def authenticate(self, headers: Mapping[str, str]) -> Principal:
         credential = credential_from_headers(headers)
@@ -72,51 +114,104 @@ class Authenticator:
         cached = self._cache.get(digest)
         now = time.monotonic()
         if cached is not None and cached[1] > now:
-            return cached[0]
-        prefix = api_key_prefix(credential)
-        if prefix is not None:
-            principal = await self._api_key(credential, prefix)
+            principal = cached[0]
         else:
-            principal = self._jwt(credential)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[digest] = (principal, now + self.cache_seconds)
+            prefix = api_key_prefix(credential)
+            if prefix is not None:
+                principal, expires_at = await self._api_key(credential, prefix)
+            else:
+                principal, expires_at = await self._jwt(credential)
+            if len(self._cache) >= MAX_CACHED:
+                self._cache.clear()
+            trusted = trusted_for(self.cache_seconds, expires_at, datetime.now(UTC))
+            self._cache[digest] = (principal, now + trusted)
+        if principal.key_id is not None and self._usage.due(principal.key_id, now):
+            self._record_use(principal.key_id)
         return principal
 
-    def _jwt(self, token: str) -> Principal:
-        if self.signer is None:
-            raise GatewayError(Kind.UNAUTHENTICATED, "invalid API key or token")
+    def _refused(self) -> GatewayError:
+        return GatewayError(Kind.UNAUTHENTICATED, "invalid API key or token")
+
+    def _unavailable(self) -> GatewayError:
+        return GatewayError(
+            Kind.UNAVAILABLE, "credentials cannot be checked right now", retry_after=5
+        )
+
+    async def _jwt(self, token: str) -> tuple[Principal, datetime]:
+        if self.signer is None or self.sessions is None:
+            raise self._refused()
         try:
             claims = self.signer.verify(token)
-        except UnauthorizedError as exc:
-            raise GatewayError(Kind.UNAUTHENTICATED, "invalid API key or token") from exc
-        return Principal(subject=f"user:{claims.user_id}", kind="jwt")
+            user_id = UUID(claims.user_id)
+        except (UnauthorizedError, ValueError) as exc:
+            raise self._refused() from exc
+        try:
+            async with self.sessions() as session:
+                row = (
+                    await session.execute(
+                        select(User.is_active, User.password_changed_at).where(User.id == user_id)
+                    )
+                ).one_or_none()
+        except (SQLAlchemyError, OSError) as exc:
+            raise self._unavailable() from exc
+        if row is None or not row.is_active or claims.issued_before(row.password_changed_at):
+            raise self._refused()
+        return Principal(subject=f"user:{claims.user_id}", kind="jwt"), claims.expires_at
 
-    async def _api_key(self, key: str, prefix: str) -> Principal:
+    async def _api_key(self, key: str, prefix: str) -> tuple[Principal, datetime | None]:
         if self.sessions is None:
-            raise GatewayError(Kind.UNAUTHENTICATED, "invalid API key or token")
+            raise self._refused()
         try:
             async with self.sessions() as session:
                 rows = (
                     await session.execute(
-                        select(ApiKey.key_hash, ApiKey.allowed_models, ApiKey.user_id)
+                        select(
+                            ApiKey.id,
+                            ApiKey.key_hash,
+                            ApiKey.allowed_models,
+                            ApiKey.user_id,
+                            ApiKey.expires_at,
+                        )
                         .join(User, User.id == ApiKey.user_id)
                         .where(
                             ApiKey.prefix == prefix,
                             ApiKey.revoked_at.is_(None),
+                            or_(ApiKey.expires_at.is_(None), ApiKey.expires_at > func.now()),
                             User.is_active.is_(True),
                         )
                     )
                 ).all()
         except (SQLAlchemyError, OSError) as exc:
-            raise GatewayError(
-                Kind.UNAVAILABLE, "credentials cannot be checked right now", retry_after=5
-            ) from exc
-        for key_hash, allowed, user_id in rows:
+            raise self._unavailable() from exc
+        for key_id, key_hash, allowed, user_id, expires_at in rows:
             if api_key_matches(key, key_hash):
-                return Principal(
+                principal = Principal(
                     subject=f"user:{user_id}",
                     kind="api_key",
                     allowed_models=frozenset(allowed) if allowed is not None else None,
+                    key_id=key_id,
                 )
-        raise GatewayError(Kind.UNAUTHENTICATED, "invalid API key or token")
+                return principal, expires_at
+        raise self._refused()
+
+    def _record_use(self, key_id: UUID) -> None:
+        """Queues the key's `last_used_at`; one task at a time writes the queue in one
+        UPDATE, off the request path."""
+        if self.sessions is None:
+            return
+        self._unrecorded.add(key_id)
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._write_uses())
+
+    async def _write_uses(self) -> None:
+        while self._unrecorded and self.sessions is not None:
+            ids = list(self._unrecorded)
+            self._unrecorded.clear()
+            try:
+                async with self.sessions.begin() as session:
+                    await session.execute(
+                        update(ApiKey).where(ApiKey.id.in_(ids)).values(last_used_at=func.now())
+                    )
+            except (SQLAlchemyError, OSError):
+                logger.warning("could not record API key use", exc_info=True)
+                return

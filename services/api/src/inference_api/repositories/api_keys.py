@@ -23,6 +23,7 @@ class ApiKeyRepository:
         prefix: str,
         key_hash: str,
         allowed_models: list[str] | None,
+        expires_at: datetime | None = None,
     ) -> ApiKey:
         row = ApiKey(
             user_id=user_id,
@@ -30,6 +31,7 @@ class ApiKeyRepository:
             prefix=prefix,
             key_hash=key_hash,
             allowed_models=allowed_models,
+            expires_at=expires_at,
         )
         self.session.add(row)
         await self.session.flush()

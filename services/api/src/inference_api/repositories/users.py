@@ -19,6 +19,8 @@ class UserRepository:
         return await self.session.get(User, user_id)
 
     async def by_username(self, username: str) -> User | None:
+        if "\x00" in username:  # Postgres text cannot hold NUL: no such user, and no 500
+            return None
         result = await self.session.execute(
             select(User).where(func.lower(User.username) == username.lower())
         )

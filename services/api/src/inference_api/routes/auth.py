@@ -60,7 +60,8 @@ async def _credentials(request: Request) -> LoginRequest:
 async def login(request: Request, state: StateDep, session: SessionDep) -> TokenResponse:
     """Exchanges a username and password for a short-lived access token."""
     credentials = await _credentials(request)
-    address = request.client.host if request.client else "unknown"
+    peer = request.client.host if request.client else None
+    address = state.authenticator.client_address(peer, request.headers.getlist("x-forwarded-for"))
     token = await state.authenticator.login(
         session, credentials.username, credentials.password, address
     )
