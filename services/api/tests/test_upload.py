@@ -143,7 +143,8 @@ async def test_failures_after_parts_were_sent_leave_nothing(
     model_bytes: bytes,
 ) -> None:
     body, limits, declare, error, message = CASES[case]
-    limits = dataclasses.replace(limits, idle_seconds=1.0)
+    # Only the stall case waits for the idle limit; the others keep a margin for a loaded machine.
+    limits = dataclasses.replace(limits, idle_seconds=1.0 if case == "client-stalls" else 30.0)
     key = f"models/test-{secrets.token_hex(4)}.gguf"
     with pytest.raises(error, match=message):
         await stream_gguf_to_s3(
