@@ -124,7 +124,8 @@ async def stored_parts(client: Any, bucket: str, key: str, upload_id: str) -> li
     paginator = client.get_paginator("list_parts")
     async for page in paginator.paginate(Bucket=bucket, Key=key, UploadId=upload_id):
         parts.extend(
-            CompletedPart(p["PartNumber"], p["ETag"], p["Size"]) for p in page.get("Parts", [])
+            CompletedPart(p["PartNumber"], str(p["ETag"]).strip('"'), p["Size"])
+            for p in page.get("Parts", [])
         )
     return parts
 
@@ -165,8 +166,7 @@ class MultipartWriter:
         self._on_part = on_part
         self._slots = asyncio.Semaphore(in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._chunks: list[bytes] = []
-        self._buffered = 0
+        self._buffer = bytearray()
         self._next_number = 1
         self._report_lock = asyncio.Lock()
 
@@ -177,16 +177,17 @@ class MultipartWriter:
     async def write(self, chunk: bytes) -> None:
         self.sha256.update(chunk)
         self.size += len(chunk)
-        self._chunks.append(chunk)
-        self._buffered += len(chunk)
-        while self._buffered >= self.part_bytes:
-            await self._emit(self.part_bytes)
+        view = memoryview(chunk)
+        while view:
+            room = self.part_bytes - len(self._buffer)
+            self._buffer += view[:room]
+            view = view[room:]
+            if len(self._buffer) == self.part_bytes:
+                await self._emit()
 
-    async def _emit(self, length: int) -> None:
-        data = b"".join(self._chunks)
-        body, rest = data[:length], data[length:]
-        self._chunks = [rest] if rest else []
-        self._buffered = len(rest)
+    async def _emit(self) -> None:
+        """Hands the full buffer to an upload (no copy) and starts a new one."""
+        body, self._buffer = self._buffer, bytearray()
         number = self._next_number
         self._next_number += 1
         earlier = self._done.get(number)
@@ -200,7 +201,7 @@ class MultipartWriter:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _send(self, number: int, body: bytes) -> None:
+    async def _send(self, number: int, body: bytearray) -> None:
         try:
             response = await self.client.upload_part(
                 Bucket=self.bucket,
@@ -209,7 +210,7 @@ class MultipartWriter:
                 PartNumber=number,
                 Body=body,
             )
-            part = CompletedPart(number, str(response["ETag"]), len(body))
+            part = CompletedPart(number, str(response["ETag"]).strip('"'), len(body))
             self.bytes_sent += len(body)
             self._parts[number] = part
             await self._report(part, sent=True)
@@ -233,8 +234,8 @@ class MultipartWriter:
 
     async def flush(self) -> list[CompletedPart]:
         """Sends the last (short) part and waits for every part; raises the first failure."""
-        if self._buffered or self._next_number == 1:
-            await self._emit(self._buffered)
+        if self._buffer or self._next_number == 1:
+            await self._emit()
         tasks = list(self._tasks)
         results = await asyncio.gather(*tasks, return_exceptions=True)
         for result in results:

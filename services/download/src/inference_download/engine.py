@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+from botocore.exceptions import ClientError
 from sqlalchemy.exc import IntegrityError
 
 from inference_api.gguf import GGUFError, GGUFHeader, GGUFStreamParser
@@ -26,6 +27,7 @@ from inference_common.s3_multipart import (
     part_size_for,
     read_object,
     start_upload,
+    stored_parts,
 )
 from inference_common.tables import DownloadJob, Model
 from inference_download.failures import JobError, classify
@@ -151,11 +153,28 @@ class JobCopy:
             raise classify(exc, f"reading {target_key}") from exc
         raise JobError("not_gguf", f"{target_key}: no GGUF header")
 
+    async def _still_stored(self, entry: dict[str, Any]) -> list[CompletedPart] | None:
+        """The recorded parts our bucket still holds; None when the upload is gone."""
+        try:
+            stored = await stored_parts(
+                self.ctx.target, self.ctx.target_bucket, entry["target_key"], entry["upload_id"]
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+                return None
+            raise classify(exc, "our object store") from exc
+        except Exception as exc:
+            raise classify(exc, "our object store") from exc
+        recorded = {CompletedPart.from_list(p) for p in entry["parts"]}
+        return sorted(recorded & set(stored), key=lambda p: p.number)
+
     async def _prepare_upload(self, entry: dict[str, Any], etag: str) -> list[CompletedPart]:
         """The parts to keep: those of the recorded upload when the source is unchanged."""
         if entry["upload_id"] and entry["source_etag"] == etag:
-            return [CompletedPart.from_list(p) for p in entry["parts"]]
-        if entry["upload_id"]:  # the source changed: start over
+            kept = await self._still_stored(entry)
+            if kept is not None:
+                return kept
+        elif entry["upload_id"]:  # the source changed: start over
             await abort_upload(
                 self.ctx.target, self.ctx.target_bucket, entry["target_key"], entry["upload_id"]
             )

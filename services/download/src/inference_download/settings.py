@@ -27,9 +27,11 @@ class DownloadSettings(CommonSettings):
     quant_cluster_name: str = Field("quant", max_length=16, description="`source` of rows.")
 
     part_bytes: int = Field(
-        16 * 1024**2, ge=MIN_PART_BYTES, le=MAX_PART_BYTES, description="Smallest part size."
+        8 * 1024**2, ge=MIN_PART_BYTES, le=MAX_PART_BYTES, description="Smallest part size."
     )
-    parallel_parts: int = Field(2, ge=1, le=8, description="Parts of one file sent at once.")
+    parallel_parts: int = Field(
+        4, ge=1, le=8, description="Parts of one file sent at once (memory: +1 part each)."
+    )
     max_concurrent_jobs: int = Field(2, ge=1, le=16)
     max_attempts: int = Field(5, ge=1, description="Tries of a job on transient errors.")
     retry_base_seconds: float = Field(1.0, gt=0)
