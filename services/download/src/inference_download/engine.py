@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 from botocore.exceptions import ClientError
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from inference_api.gguf import GGUFError, GGUFHeader, GGUFStreamParser
@@ -77,7 +78,7 @@ class JobCopy:
                 headers.append(await self._copy_file(index))
         await self._save(phase="Registering", bytes_done=self._done_bytes())
         await self._register(headers[0])
-        await self._save(phase="Done", error_class=None, error_message=None)
+        self.ctx.on_change(self.uuid)
 
     async def _copy_file(self, index: int) -> GGUFHeader:
         entry = self.files[index]
@@ -218,12 +219,11 @@ class JobCopy:
         return header
 
     async def _register(self, header: GGUFHeader) -> None:
-        """Publish last: the row appears only once every file is stored and verified."""
+        """Publish last: the row appears only once every file is stored and verified, in
+        the transaction that marks the job Done (a cancel or crash sees both or neither)."""
         manifest = self.job.manifest
         try:
             async with unit_of_work(self.ctx.jobs.sessions) as session:
-                if await session.get(Model, self.uuid) is not None:
-                    return  # registered before a crash
                 session.add(
                     Model(
                         uuid=self.uuid,
@@ -236,6 +236,12 @@ class JobCopy:
                         owner_id=self.job.owner_id,
                         **model_columns(header),
                     )
+                )
+                await session.flush()
+                await session.execute(
+                    update(DownloadJob)
+                    .where(DownloadJob.model_uuid == self.uuid)
+                    .values(phase="Done", error_class=None, error_message=None, files=self.files)
                 )
         except IntegrityError as exc:
             raise JobError(

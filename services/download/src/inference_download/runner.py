@@ -43,7 +43,10 @@ class Runner:
         self.target = await self._stack.enter_async_context(
             s3_client(self.settings.target(), connections)
         )
-        await self._abort_orphans()
+        try:
+            await self._abort_orphans()
+        except Exception:  # our store down at start: the jobs' own retries report it
+            logger.warning("could not look for orphaned uploads", exc_info=True)
         for job in await self.jobs.unfinished():
             self.ensure(job.model_uuid)
         self._watchdog = asyncio.create_task(self._watch())
@@ -89,8 +92,9 @@ class Runner:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         job = await self.jobs.get(model_uuid)
-        if job is not None:
-            await self._clean(job)
+        if job is None or job.phase == "Done":  # registered before the cancel landed
+            return
+        await self._clean(job)
         await self.jobs.set(
             model_uuid, phase="Cancelled", error_class="cancelled", error_message="cancelled"
         )
