@@ -105,3 +105,47 @@ def test_kill_9_mid_copy_then_resume(
     assert s3.stat_object(target_bucket, row.object_key).size == size
     leftovers = incomplete_uploads(location(stack_env), target_bucket, entry["target_key"])
     assert leftovers == [], f"stray upload {stray} or the job's own was left behind"
+
+
+def test_a_source_changed_while_down_restarts_cleanly(
+    stack_env: dict[str, str],
+    database_url: str,
+    source_bucket: str,
+    target_bucket: str,
+    users: Users,
+    s3: Minio,
+    tmp_path: Path,
+) -> None:
+    first = write_gguf(tmp_path / "m.gguf", padding_bytes=60 * MIB)
+    model_uuid = publish(s3, source_bucket, [first])
+    env = service_env(stack_env, database_url, source_bucket, target_bucket, users, free_port())
+    headers = users.headers()
+    with download_service(env, tmp_path / "first.log") as (url, process):
+        with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+            assert client.post(f"/download/{model_uuid}").status_code == 202
+            wait_for(
+                lambda: status(client, model_uuid)["bytes_done"] >= 10 * MIB,
+                timeout=300,
+                what="some parts copied",
+            )
+        process.kill()  # type: ignore[attr-defined]
+        process.wait()  # type: ignore[attr-defined]
+    old_upload = asyncio.run(_job(database_url, model_uuid)).files[0]["upload_id"]
+    assert old_upload
+
+    (tmp_path / "new").mkdir()
+    second = write_gguf(tmp_path / "new" / "m.gguf", padding_bytes=40 * MIB)
+    publish(s3, source_bucket, [second], model_uuid=model_uuid)
+
+    with (
+        download_service(env, tmp_path / "second.log") as (url, _),
+        httpx.Client(base_url=url, headers=headers, timeout=30) as client,
+    ):
+        body = wait_final(client, model_uuid, timeout=300)
+    assert body["phase"] == "Done", body
+    assert body["bytes_resumed"] == 0
+    assert body["bytes_total"] == second.stat().st_size
+    [row] = model_rows(database_url, model_uuid)
+    assert row.sha256 == sha256_of(second)
+    assert s3.stat_object(target_bucket, row.object_key).size == second.stat().st_size
+    assert incomplete_uploads(location(stack_env), target_bucket, row.object_key) == []

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from inference_api.gguf import GGUFError, GGUFHeader, GGUFStreamParser
 from inference_api.registry import model_columns
 from inference_common.db import unit_of_work
+from inference_common.errors import NotFoundError, UnavailableError, UnprocessableError
 from inference_common.s3_multipart import (
     CompletedPart,
     MultipartWriter,
@@ -32,8 +33,9 @@ from inference_common.s3_multipart import (
 )
 from inference_common.tables import DownloadJob, Model
 from inference_download.failures import JobError, classify
-from inference_download.jobs import Jobs, now
+from inference_download.jobs import Jobs, initial_files, now
 from inference_download.manifest import source_key
+from inference_download.source import read_manifest
 
 HEADER_LIMIT = 256 * 1024**2
 
@@ -70,6 +72,7 @@ class JobCopy:
 
     async def run(self) -> None:
         await self._save(phase="Copying", started_at=now(), last_progress_at=now())
+        await self._refresh_manifest()
         headers: list[GGUFHeader] = []
         for index, entry in enumerate(self.files):
             if entry["state"] == "stored":  # verified and completed before a restart
@@ -140,6 +143,33 @@ class JobCopy:
             await writer.cancel()
             raise classify(exc, f"copy of {key}") from exc
         return await self._verify(entry, key, writer, parser, parts)
+
+    async def _refresh_manifest(self) -> None:
+        """A manifest that changed since the job began (the model was re-published) starts
+        the copy over: what was stored of the old files is removed."""
+        try:
+            manifest = await read_manifest(self.ctx.source, self.ctx.source_bucket, self.uuid)
+        except NotFoundError as exc:
+            raise JobError("not_found", exc.message) from exc
+        except UnprocessableError as exc:
+            raise JobError("bad_manifest", exc.message) from exc
+        except UnavailableError as exc:
+            raise JobError("unavailable", exc.message, permanent=False) from exc
+        current = manifest.model_dump()
+        if current == self.job.manifest:
+            return
+        for entry in self.files:
+            if entry.get("upload_id"):
+                await abort_upload(
+                    self.ctx.target, self.ctx.target_bucket, entry["target_key"], entry["upload_id"]
+                )
+            if entry.get("state") == "stored":
+                await self.ctx.target.delete_object(
+                    Bucket=self.ctx.target_bucket, Key=entry["target_key"]
+                )
+        self.files = initial_files(self.uuid, manifest)
+        self.job.manifest = current
+        await self._save(manifest=current, bytes_total=manifest.total_bytes, bytes_done=0)
 
     async def _stored_header(self, target_key: str) -> GGUFHeader:
         parser = GGUFStreamParser(HEADER_LIMIT)
