@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import resource
 import secrets
 import time
 
@@ -38,6 +39,10 @@ def seed(client: Minio, bucket: str, mib: int) -> None:
             return os.urandom(n)
 
     client.put_object(bucket, "src.bin", Random(mib * 1024**2), mib * 1024**2)  # type: ignore[arg-type]
+
+
+def peak_rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def minio_copy(client: Minio, src: str, dst: str, part: int) -> float:
@@ -79,12 +84,15 @@ def main() -> None:
     part = args.part_mib * 1024**2
     try:
         seed(client, src, args.mib)
-        plain = minio_copy(client, src, dst, part)
+        base_rss = peak_rss_mib()
         shared = asyncio.run(shared_copy(location, src, dst, part, args.in_flight))
+        shared_rss = peak_rss_mib()
+        plain = minio_copy(client, src, dst, part)
         mb = args.mib * 1024**2 / 1e6
         print(f"minio-py GET→put_object: {mb / plain:.0f} MB/s ({plain:.2f} s)")
         print(f"shared multipart path:   {mb / shared:.0f} MB/s ({shared:.2f} s)")
         print(f"ratio shared/plain: {plain / shared:.2f}")
+        print(f"peak RSS: {base_rss:.0f} MiB before, {shared_rss:.0f} MiB after the shared copy")
     finally:
         for bucket in (src, dst):
             names = [DeleteObject(o.object_name) for o in client.list_objects(bucket)]

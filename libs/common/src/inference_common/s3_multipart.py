@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -260,7 +260,7 @@ class MultipartWriter:
 
 async def read_object(
     client: Any, bucket: str, key: str, chunk_bytes: int = 1024**2
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """The object's bytes, streamed."""
     response = await client.get_object(Bucket=bucket, Key=key)
     body = response["Body"]

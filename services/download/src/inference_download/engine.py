@@ -9,6 +9,7 @@ already stored are not sent again.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -174,10 +175,12 @@ class JobCopy:
     async def _stored_header(self, target_key: str) -> GGUFHeader:
         parser = GGUFStreamParser(HEADER_LIMIT)
         try:
-            async for chunk in read_object(self.ctx.target, self.ctx.target_bucket, target_key):
-                parser.feed(chunk)
-                if parser.header is not None:
-                    return parser.header
+            chunks = read_object(self.ctx.target, self.ctx.target_bucket, target_key)
+            async with contextlib.aclosing(chunks):
+                async for chunk in chunks:
+                    parser.feed(chunk)
+                    if parser.header is not None:
+                        return parser.header
         except GGUFError as exc:
             raise JobError("not_gguf", f"{target_key}: {exc}") from exc
         except Exception as exc:
