@@ -11,12 +11,13 @@ from contextlib import AsyncExitStack
 from typing import Any
 from uuid import UUID
 
+from inference_common.errors import UnavailableError
 from inference_common.s3_multipart import abort_upload, pending_uploads, s3_client
 from inference_common.tables import DownloadJob
 from inference_download.engine import CopyContext, JobCopy
 from inference_download.failures import JobError, backoff_seconds
-from inference_download.jobs import Jobs, now
-from inference_download.progress import ChangeBoard
+from inference_download.jobs import Jobs
+from inference_download.progress import TERMINAL, ChangeBoard
 from inference_download.settings import DownloadSettings
 
 logger = logging.getLogger(__name__)
@@ -94,54 +95,76 @@ class Runner:
         job = await self.jobs.get(model_uuid)
         if job is None or job.phase == "Done":  # registered before the cancel landed
             return
-        await self._clean(job)
         await self.jobs.set(
             model_uuid, phase="Cancelled", error_class="cancelled", error_message="cancelled"
         )
         self.board.changed(model_uuid)
+        try:
+            await self._clean(job)
+        except Exception as exc:  # the next start removes what is left
+            raise UnavailableError(
+                f"cancelled; cleaning up failed ({type(exc).__name__}), retried at the next start"
+            ) from exc
 
     async def _run(self, model_uuid: UUID) -> None:
         async with self._slots:
+            attempts = 0
             while True:
-                job = await self.jobs.get(model_uuid)
-                if job is None or job.phase in ("Done", "Failed", "Cancelled"):
-                    return
-                self._touch(model_uuid)
                 try:
+                    job = await self.jobs.get(model_uuid)
+                    if job is None or job.phase in TERMINAL:
+                        return
+                    attempts = job.attempts
+                    self._touch(model_uuid)
                     await JobCopy(self.context(), job).run()
                     return
                 except JobError as exc:
-                    attempts = job.attempts + 1
-                    if exc.permanent or attempts >= self.settings.max_attempts:
-                        await self._fail(model_uuid, exc)
-                        return
-                    delay = backoff_seconds(
-                        attempts, self.settings.retry_base_seconds, self.settings.retry_max_seconds
-                    )
-                    await self.jobs.set(
-                        model_uuid,
-                        attempts=attempts,
-                        error_class=exc.error_class,
-                        error_message=f"{exc.message} (retrying in {delay:.0f} s)",
-                    )
-                    self.board.changed(model_uuid)
-                    logger.warning("job %s: %s; retrying", model_uuid, exc.message)
-                    await asyncio.sleep(delay)
+                    error = exc
+                except Exception as exc:  # the database went away, or a bug: bounded retries
+                    logger.exception("job %s", model_uuid)
+                    error = JobError("internal", f"{type(exc).__name__}: {exc}", permanent=False)
                 finally:
                     self._heartbeat.pop(model_uuid, None)
+                attempts += 1
+                if error.permanent or attempts >= self.settings.max_attempts:
+                    await self._fail(model_uuid, error, attempts)
+                    return
+                await self._retry_later(model_uuid, error, attempts)
 
-    async def _fail(self, model_uuid: UUID, exc: JobError) -> None:
-        job = await self.jobs.get(model_uuid)
-        if job is not None:
-            await self._clean(job)
-        await self.jobs.set(
-            model_uuid,
-            phase="Failed",
-            attempts=(job.attempts + 1) if job else 1,
-            error_class=exc.error_class,
-            error_message=exc.message,
+    async def _retry_later(self, model_uuid: UUID, error: JobError, attempts: int) -> None:
+        delay = backoff_seconds(
+            attempts, self.settings.retry_base_seconds, self.settings.retry_max_seconds
         )
-        self.board.changed(model_uuid)
+        logger.warning("job %s: %s; retrying in %.0f s", model_uuid, error.message, delay)
+        try:
+            await self.jobs.set(
+                model_uuid,
+                attempts=attempts,
+                error_class=error.error_class,
+                error_message=f"{error.message} (retrying in {delay:.0f} s)",
+            )
+            self.board.changed(model_uuid)
+        except Exception:
+            logger.warning("could not record the retry of job %s", model_uuid, exc_info=True)
+        await asyncio.sleep(delay)
+
+    async def _fail(self, model_uuid: UUID, error: JobError, attempts: int | None = None) -> None:
+        """Cleans up and records the failure; logged when even that is impossible (the job
+        then resumes at the next start)."""
+        try:
+            job = await self.jobs.get(model_uuid)
+            if job is not None:
+                await self._clean(job)
+            await self.jobs.set(
+                model_uuid,
+                phase="Failed",
+                attempts=attempts if attempts is not None else (job.attempts + 1 if job else 1),
+                error_class=error.error_class,
+                error_message=error.message,
+            )
+            self.board.changed(model_uuid)
+        except Exception:
+            logger.exception("could not record the failure of job %s", model_uuid)
 
     async def _clean(self, job: DownloadJob) -> None:
         """Nothing stays behind: incomplete uploads aborted, stored files removed."""
@@ -150,17 +173,24 @@ class Runner:
             for key, upload_id in await pending_uploads(self.target, bucket, entry["target_key"]):
                 await abort_upload(self.target, bucket, key, upload_id)
             await self.target.delete_object(Bucket=bucket, Key=entry["target_key"])
-        files = [{**f, "upload_id": None, "parts": [], "bytes_done": 0} for f in job.files]
+        files = [
+            {**f, "upload_id": None, "parts": [], "bytes_done": 0, "state": "removed"}
+            for f in job.files
+        ]
         await self.jobs.set(job.model_uuid, files=files, bytes_done=0)
 
     async def _abort_orphans(self) -> None:
         """Incomplete uploads under a job's keys that its row does not record (a crash
-        between starting an upload and saving its id)."""
+        between starting an upload and saving its id); whatever a failed or cancelled job
+        could not remove."""
         bucket = self.settings.models_bucket
         for job in await self.jobs.not_done():
-            running = job.phase not in ("Failed", "Cancelled")
+            if job.phase in ("Failed", "Cancelled"):
+                if any(f.get("state") != "removed" for f in job.files):
+                    await self._clean(job)
+                continue
             for entry in job.files:
-                kept = entry.get("upload_id") if running else None
+                kept = entry.get("upload_id")
                 for key, upload_id in await pending_uploads(
                     self.target, bucket, entry["target_key"]
                 ):
@@ -183,4 +213,3 @@ class Runner:
                         await task
                     message = f"no progress for {self.settings.stall_seconds:.0f} s"
                     await self._fail(model_uuid, JobError("stalled", message))
-                    await self.jobs.set(model_uuid, last_progress_at=now())
