@@ -98,8 +98,10 @@ class JobCopy:
                 f"{key}: {size} bytes in the source, manifest says {entry['size_bytes']}",
             )
         done = await self._prepare_upload(entry, etag)
-        part_bytes = part_size_for(size, self.ctx.part_bytes)
-        entry["part_bytes"] = part_bytes
+        if not done or not entry.get("part_bytes"):
+            # a resumed upload keeps its part size (a changed setting would shift the parts)
+            entry["part_bytes"] = part_size_for(size, self.ctx.part_bytes)
+        part_bytes = int(entry["part_bytes"])
         parser = GGUFStreamParser(HEADER_LIMIT)
 
         async def on_part(part: CompletedPart, sent: bool) -> None:
@@ -129,13 +131,15 @@ class JobCopy:
         )
         entry["bytes_done"] = 0
         try:
-            async for chunk in read_object(self.ctx.source, self.ctx.source_bucket, key):
-                self.ctx.touch(self.uuid)
-                try:
-                    parser.feed(chunk)
-                except GGUFError as exc:
-                    raise JobError("not_gguf", f"{key}: {exc}") from exc
-                await writer.write(chunk)
+            chunks = read_object(self.ctx.source, self.ctx.source_bucket, key)
+            async with contextlib.aclosing(chunks):
+                async for chunk in chunks:
+                    self.ctx.touch(self.uuid)
+                    try:
+                        parser.feed(chunk)
+                    except GGUFError as exc:
+                        raise JobError("not_gguf", f"{key}: {exc}") from exc
+                    await writer.write(chunk)
             parts = await writer.flush()
         except (JobError, asyncio.CancelledError):
             await writer.cancel()
