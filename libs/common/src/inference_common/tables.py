@@ -99,3 +99,38 @@ class Server(Base):
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class DownloadJob(Base):
+    """An import of one model from the quantization cluster (the download service's rows).
+
+    `files`: per file of the manifest, in order: key, size_bytes, sha256, target_key,
+    source_etag, upload_id, parts ([number, etag, size] stored), bytes_done, state.
+    """
+
+    __tablename__ = "download_jobs"
+
+    model_uuid: Mapped[UUID] = mapped_column(primary_key=True)
+    source_endpoint: Mapped[str] = mapped_column(String(255))
+    source_bucket: Mapped[str] = mapped_column(String(63))
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    phase: Mapped[str] = mapped_column(String(16), default="Queued", index=True)
+    bytes_done: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_total: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_sent: Mapped[int] = mapped_column(BigInteger, default=0)  # PUT, re-sends included
+    bytes_resumed: Mapped[int] = mapped_column(BigInteger, default=0)  # skipped: already stored
+    files: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    error_class: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    error_message: Mapped[str | None] = mapped_column(Text, nullable=True)
+    owner_id: Mapped[UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    last_progress_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+    created_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )

@@ -1,0 +1,271 @@
+"""One streaming multipart path into S3, on aiobotocore's public API (the `multipart` extra).
+
+Bytes arrive as an async iterator of chunks (a source GET, a request body) and leave as a
+multipart upload: a bounded number of parts in flight (memory: `(in_flight + 1) x part`), no
+temporary file, the SHA-256 computed as the bytes pass. A writer resumes an upload from the
+parts already stored (number, ETag, size): those are read again from the stream (so the hash
+covers the whole file) but not sent again.
+
+Why aiobotocore and not minio-py: minio-py's public `put_object` cannot resume an upload (its
+per-part calls are private), and obstore's streaming `put` neither exposes the upload id nor
+the parts it stored. aiobotocore exposes every multipart call publicly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import math
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from aiobotocore.config import AioConfig
+from aiobotocore.session import get_session
+
+MIN_PART_BYTES = 5 * 1024**2
+MAX_PART_BYTES = 5 * 1024**3
+MAX_PARTS = 10_000
+PART_ALIGN = 1024**2
+CONTENT_TYPE = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class S3Location:
+    """How to reach one S3 server (host:port as in the settings)."""
+
+    endpoint: str
+    access_key: str
+    secret_key: str
+    secure: bool = False
+
+    @property
+    def url(self) -> str:
+        return f"{'https' if self.secure else 'http'}://{self.endpoint}"
+
+
+@dataclass(frozen=True)
+class CompletedPart:
+    number: int
+    etag: str
+    size: int
+
+    def as_list(self) -> list[Any]:
+        return [self.number, self.etag, self.size]
+
+    @classmethod
+    def from_list(cls, value: Iterable[Any]) -> CompletedPart:
+        number, etag, size = value
+        return cls(int(number), str(etag), int(size))
+
+
+def part_size_for(total_bytes: int, minimum: int = MIN_PART_BYTES) -> int:
+    """The smallest part size ≥ `minimum` (rounded up to whole MiB) that fits the file in
+    MAX_PARTS parts: a 1 TiB file gets 105 MiB parts."""
+    if total_bytes > MAX_PART_BYTES * MAX_PARTS:
+        raise ValueError(f"{total_bytes} bytes do not fit in {MAX_PARTS} parts")
+    needed = math.ceil(total_bytes / MAX_PARTS)
+    size = max(minimum, MIN_PART_BYTES, needed)
+    return min(MAX_PART_BYTES, math.ceil(size / PART_ALIGN) * PART_ALIGN)
+
+
+@asynccontextmanager
+async def s3_client(location: S3Location, max_connections: int = 10) -> AsyncIterator[Any]:
+    """An aiobotocore S3 client. Checksums only where the API requires them: the SHA-256
+    computed here covers the whole file instead of a CRC per part."""
+    config = AioConfig(
+        max_pool_connections=max_connections,
+        s3={"addressing_style": "path"},
+        retries={"max_attempts": 1, "mode": "standard"},
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        connect_timeout=10,
+        read_timeout=60,
+    )
+    async with get_session().create_client(
+        "s3",
+        endpoint_url=location.url,
+        aws_access_key_id=location.access_key,
+        aws_secret_access_key=location.secret_key,
+        region_name="us-east-1",
+        config=config,
+    ) as client:
+        yield client
+
+
+async def start_upload(client: Any, bucket: str, key: str) -> str:
+    response = await client.create_multipart_upload(
+        Bucket=bucket, Key=key, ContentType=CONTENT_TYPE
+    )
+    return str(response["UploadId"])
+
+
+async def abort_upload(client: Any, bucket: str, key: str, upload_id: str) -> None:
+    """Aborts; an upload that is already gone is fine."""
+    try:
+        await client.abort_multipart_upload(Bucket=bucket, Key=key, UploadId=upload_id)
+    except client.exceptions.NoSuchUpload:
+        return
+
+
+async def pending_uploads(client: Any, bucket: str, prefix: str) -> list[tuple[str, str]]:
+    """(key, upload id) of the incomplete multipart uploads under `prefix`."""
+    found: list[tuple[str, str]] = []
+    paginator = client.get_paginator("list_multipart_uploads")
+    async for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+        found.extend((u["Key"], u["UploadId"]) for u in page.get("Uploads", []))
+    return found
+
+
+async def stored_parts(client: Any, bucket: str, key: str, upload_id: str) -> list[CompletedPart]:
+    """The parts the server holds for an upload (to check the recorded ones against)."""
+    parts: list[CompletedPart] = []
+    paginator = client.get_paginator("list_parts")
+    async for page in paginator.paginate(Bucket=bucket, Key=key, UploadId=upload_id):
+        parts.extend(
+            CompletedPart(p["PartNumber"], str(p["ETag"]).strip('"'), p["Size"])
+            for p in page.get("Parts", [])
+        )
+    return parts
+
+
+PartCallback = Callable[[CompletedPart, bool], Awaitable[None]]
+
+
+class MultipartWriter:
+    """Cuts a stream into parts and uploads them, `in_flight` at a time at most.
+
+    `done`: parts stored earlier under the same upload id, skipped when the stream's part
+    has the same size. `on_part(part, sent)` runs (in part order of completion) after each
+    part is stored or skipped; `sent` is False for a skipped one.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        bucket: str,
+        key: str,
+        upload_id: str,
+        part_bytes: int,
+        *,
+        in_flight: int = 2,
+        done: Iterable[CompletedPart] = (),
+        on_part: PartCallback | None = None,
+    ) -> None:
+        self.client = client
+        self.bucket = bucket
+        self.key = key
+        self.upload_id = upload_id
+        self.part_bytes = part_bytes
+        self.sha256 = hashlib.sha256()
+        self.size = 0
+        self.bytes_sent = 0
+        self._done = {p.number: p for p in done}
+        self._parts: dict[int, CompletedPart] = {}
+        self._on_part = on_part
+        self._slots = asyncio.Semaphore(in_flight)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._buffer = bytearray()
+        self._next_number = 1
+        self._report_lock = asyncio.Lock()
+
+    async def write_all(self, chunks: AsyncIterator[bytes]) -> None:
+        async for chunk in chunks:
+            await self.write(chunk)
+
+    async def write(self, chunk: bytes) -> None:
+        self.sha256.update(chunk)
+        self.size += len(chunk)
+        view = memoryview(chunk)
+        while view:
+            room = self.part_bytes - len(self._buffer)
+            self._buffer += view[:room]
+            view = view[room:]
+            if len(self._buffer) == self.part_bytes:
+                await self._emit()
+
+    async def _emit(self) -> None:
+        """Hands the full buffer to an upload (no copy) and starts a new one."""
+        body, self._buffer = self._buffer, bytearray()
+        number = self._next_number
+        self._next_number += 1
+        earlier = self._done.get(number)
+        if earlier is not None and earlier.size == len(body):
+            self._parts[number] = earlier
+            await self._report(earlier, sent=False)
+            return
+        await self._raise_failed()
+        await self._slots.acquire()
+        task = asyncio.create_task(self._send(number, body))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _send(self, number: int, body: bytearray) -> None:
+        try:
+            response = await self.client.upload_part(
+                Bucket=self.bucket,
+                Key=self.key,
+                UploadId=self.upload_id,
+                PartNumber=number,
+                Body=body,
+            )
+            part = CompletedPart(number, str(response["ETag"]).strip('"'), len(body))
+            self.bytes_sent += len(body)
+            self._parts[number] = part
+            await self._report(part, sent=True)
+        finally:
+            self._slots.release()
+
+    async def _report(self, part: CompletedPart, *, sent: bool) -> None:
+        if self._on_part is not None:
+            async with self._report_lock:
+                await self._on_part(part, sent)
+
+    async def _raise_failed(self) -> None:
+        for task in list(self._tasks):
+            if task.done() and task.exception() is not None:
+                await self._drain()
+                task.result()
+
+    async def _drain(self) -> None:
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def flush(self) -> list[CompletedPart]:
+        """Sends the last (short) part and waits for every part; raises the first failure."""
+        if self._buffer or self._next_number == 1:
+            await self._emit()
+        tasks = list(self._tasks)
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return [self._parts[n] for n in sorted(self._parts)]
+
+    async def cancel(self) -> None:
+        """Stops the parts in flight (their slots are released)."""
+        for task in list(self._tasks):
+            task.cancel()
+        await self._drain()
+
+    async def complete(self, parts: list[CompletedPart]) -> None:
+        await self.client.complete_multipart_upload(
+            Bucket=self.bucket,
+            Key=self.key,
+            UploadId=self.upload_id,
+            MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]},
+        )
+
+
+async def read_object(
+    client: Any, bucket: str, key: str, chunk_bytes: int = 1024**2
+) -> AsyncGenerator[bytes, None]:
+    """The object's bytes, streamed."""
+    response = await client.get_object(Bucket=bucket, Key=key)
+    body = response["Body"]
+    try:
+        async for chunk in body.iter_chunks(chunk_bytes):
+            yield chunk
+    finally:
+        body.close()

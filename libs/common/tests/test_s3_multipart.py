@@ -1,0 +1,122 @@
+"""The shared multipart path against the stack's MinIO: content and hash, the last short
+part, and a resume that sends only the parts not stored yet."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+from minio import Minio
+
+from inference_common.s3_multipart import (
+    CompletedPart,
+    MultipartWriter,
+    S3Location,
+    abort_upload,
+    pending_uploads,
+    s3_client,
+    start_upload,
+    stored_parts,
+)
+
+MIB = 1024**2
+PART = 5 * MIB
+
+
+@pytest.fixture
+def bucket(s3: Minio) -> Iterator[str]:
+    name = f"test-mp-{secrets.token_hex(4)}"
+    s3.make_bucket(name)
+    yield name
+    for item in s3.list_objects(name, recursive=True):
+        s3.remove_object(name, str(item.object_name))
+    s3.remove_bucket(name)
+
+
+@pytest.fixture
+def where(stack_env: dict[str, str]) -> S3Location:
+    return S3Location(
+        stack_env["S3_ENDPOINT"], stack_env["S3_ACCESS_KEY"], stack_env["S3_SECRET_KEY"]
+    )
+
+
+async def chunks(data: bytes, size: int = 300 * 1024) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+async def test_stream_is_stored_whole_and_hashed(where: S3Location, bucket: str, s3: Minio) -> None:
+    data = os.urandom(23 * MIB + 17)
+    async with s3_client(where) as client:
+        upload_id = await start_upload(client, bucket, "k")
+        writer = MultipartWriter(client, bucket, "k", upload_id, PART, in_flight=2)
+        await writer.write_all(chunks(data))
+        parts = await writer.flush()
+        await writer.complete(parts)
+    assert [p.size for p in parts] == [PART] * 4 + [3 * MIB + 17]
+    assert writer.sha256.hexdigest() == hashlib.sha256(data).hexdigest()
+    assert writer.bytes_sent == len(data)
+    stored = s3.get_object(bucket, "k")
+    try:
+        assert stored.read() == data
+    finally:
+        stored.close()
+        stored.release_conn()
+
+
+async def test_resume_sends_only_the_missing_parts(
+    where: S3Location, bucket: str, s3: Minio
+) -> None:
+    data = os.urandom(18 * MIB)
+    recorded: list[CompletedPart] = []
+
+    async def record(part: CompletedPart, sent: bool) -> None:
+        recorded.append(part)
+
+    async with s3_client(where) as client:
+        upload_id = await start_upload(client, bucket, "k")
+        first = MultipartWriter(client, bucket, "k", upload_id, PART, in_flight=1, on_part=record)
+        await first.write_all(chunks(data[: 11 * MIB]))  # two full parts; the rest is lost
+        await first.flush()
+        assert [p.number for p in recorded] == [1, 2, 3]
+        kept = [p for p in recorded if p.size == PART]
+        assert (
+            sorted(await stored_parts(client, bucket, "k", upload_id), key=lambda p: p.number)[:2]
+            == kept
+        )
+
+        skipped: list[int] = []
+
+        async def note(part: CompletedPart, sent: bool) -> None:
+            if not sent:
+                skipped.append(part.number)
+
+        second = MultipartWriter(
+            client, bucket, "k", upload_id, PART, in_flight=2, done=kept, on_part=note
+        )
+        await second.write_all(chunks(data))
+        await second.complete(await second.flush())
+        assert await pending_uploads(client, bucket, "k") == []
+    assert skipped == [1, 2]
+    assert second.bytes_sent == len(data) - 2 * PART
+    assert second.sha256.hexdigest() == hashlib.sha256(data).hexdigest()
+    stored = s3.get_object(bucket, "k")
+    try:
+        assert stored.read() == data
+    finally:
+        stored.close()
+        stored.release_conn()
+
+
+async def test_abort_removes_the_upload_and_tolerates_a_second_abort(
+    where: S3Location, bucket: str
+) -> None:
+    async with s3_client(where) as client:
+        upload_id = await start_upload(client, bucket, "k")
+        assert await pending_uploads(client, bucket, "k") == [("k", upload_id)]
+        await abort_upload(client, bucket, "k", upload_id)
+        await abort_upload(client, bucket, "k", upload_id)
+        assert await pending_uploads(client, bucket, "k") == []

@@ -1,0 +1,1 @@
+"""Download service: imports models from the quantization cluster."""

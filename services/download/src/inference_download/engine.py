@@ -1,0 +1,287 @@
+"""Copies one job's files from the source into our bucket, verifies, then registers.
+
+Every stored part is recorded before the next progress step, so a restart resumes from the
+parts already in our bucket (when the source's ETag and size are unchanged). A file is read
+from its first byte on every attempt (the SHA-256 and the GGUF header need every byte); parts
+already stored are not sent again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from botocore.exceptions import ClientError
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from inference_api.gguf import GGUFError, GGUFHeader, GGUFStreamParser
+from inference_api.registry import model_columns
+from inference_common.db import unit_of_work
+from inference_common.errors import NotFoundError, UnavailableError, UnprocessableError
+from inference_common.s3_multipart import (
+    CompletedPart,
+    MultipartWriter,
+    abort_upload,
+    part_size_for,
+    read_object,
+    start_upload,
+    stored_parts,
+)
+from inference_common.tables import DownloadJob, Model
+from inference_download.failures import JobError, classify
+from inference_download.jobs import Jobs, initial_files, now
+from inference_download.manifest import source_key
+from inference_download.source import read_manifest
+
+HEADER_LIMIT = 256 * 1024**2
+
+
+@dataclass
+class CopyContext:
+    source: Any  # aiobotocore clients
+    target: Any
+    source_bucket: str
+    target_bucket: str
+    jobs: Jobs
+    part_bytes: int
+    parallel_parts: int
+    cluster_name: str
+    on_change: Callable[[UUID], None]
+    touch: Callable[[UUID], None]  # the stall watchdog's heartbeat
+
+
+class JobCopy:
+    def __init__(self, ctx: CopyContext, job: DownloadJob) -> None:
+        self.ctx = ctx
+        self.uuid = job.model_uuid
+        self.job = job
+        self.files: list[dict[str, Any]] = [dict(f) for f in job.files]
+        self.bytes_sent = job.bytes_sent
+        self.bytes_resumed = job.bytes_resumed
+
+    async def _save(self, **values: Any) -> None:
+        await self.ctx.jobs.set(self.uuid, files=self.files, **values)
+        self.ctx.on_change(self.uuid)
+
+    def _done_bytes(self) -> int:
+        return sum(int(f["bytes_done"]) for f in self.files)
+
+    async def run(self) -> None:
+        await self._save(phase="Copying", started_at=now(), last_progress_at=now())
+        await self._refresh_manifest()
+        headers: list[GGUFHeader] = []
+        for index, entry in enumerate(self.files):
+            if entry["state"] == "stored":  # verified and completed before a restart
+                headers.append(await self._stored_header(entry["target_key"]))
+            else:
+                headers.append(await self._copy_file(index))
+        await self._save(phase="Registering", bytes_done=self._done_bytes())
+        await self._register(headers[0])
+        self.ctx.on_change(self.uuid)
+
+    async def _copy_file(self, index: int) -> GGUFHeader:
+        entry = self.files[index]
+        key = source_key(self.uuid, entry["key"])
+        try:
+            head = await self.ctx.source.head_object(Bucket=self.ctx.source_bucket, Key=key)
+        except Exception as exc:
+            raise classify(exc, f"source file {key}") from exc
+        etag, size = str(head["ETag"]), int(head["ContentLength"])
+        if size != entry["size_bytes"]:
+            raise JobError(
+                "size_mismatch",
+                f"{key}: {size} bytes in the source, manifest says {entry['size_bytes']}",
+            )
+        done = await self._prepare_upload(entry, etag)
+        if not done or not entry.get("part_bytes"):
+            # a resumed upload keeps its part size (a changed setting would shift the parts)
+            entry["part_bytes"] = part_size_for(size, self.ctx.part_bytes)
+        part_bytes = int(entry["part_bytes"])
+        parser = GGUFStreamParser(HEADER_LIMIT)
+
+        async def on_part(part: CompletedPart, sent: bool) -> None:
+            if sent:
+                entry["parts"] = [*entry["parts"], part.as_list()]
+                self.bytes_sent += part.size
+            else:
+                self.bytes_resumed += part.size
+            entry["bytes_done"] = int(entry["bytes_done"]) + part.size
+            self.ctx.touch(self.uuid)
+            await self._save(
+                bytes_done=self._done_bytes(),
+                bytes_sent=self.bytes_sent,
+                bytes_resumed=self.bytes_resumed,
+                last_progress_at=now(),
+            )
+
+        writer = MultipartWriter(
+            self.ctx.target,
+            self.ctx.target_bucket,
+            entry["target_key"],
+            entry["upload_id"],
+            part_bytes,
+            in_flight=self.ctx.parallel_parts,
+            done=done,
+            on_part=on_part,
+        )
+        entry["bytes_done"] = 0
+        try:
+            chunks = read_object(self.ctx.source, self.ctx.source_bucket, key)
+            async with contextlib.aclosing(chunks):
+                async for chunk in chunks:
+                    self.ctx.touch(self.uuid)
+                    try:
+                        parser.feed(chunk)
+                    except GGUFError as exc:
+                        raise JobError("not_gguf", f"{key}: {exc}") from exc
+                    await writer.write(chunk)
+            parts = await writer.flush()
+        except (JobError, asyncio.CancelledError):
+            await writer.cancel()
+            raise
+        except Exception as exc:
+            await writer.cancel()
+            raise classify(exc, f"copy of {key}") from exc
+        return await self._verify(entry, key, writer, parser, parts)
+
+    async def _refresh_manifest(self) -> None:
+        """A manifest that changed since the job began (the model was re-published) starts
+        the copy over: what was stored of the old files is removed."""
+        try:
+            manifest = await read_manifest(self.ctx.source, self.ctx.source_bucket, self.uuid)
+        except NotFoundError as exc:
+            raise JobError("not_found", exc.message) from exc
+        except UnprocessableError as exc:
+            raise JobError("bad_manifest", exc.message) from exc
+        except UnavailableError as exc:
+            raise JobError("unavailable", exc.message, permanent=False) from exc
+        current = manifest.model_dump()
+        if current == self.job.manifest:
+            return
+        for entry in self.files:
+            if entry.get("upload_id"):
+                await abort_upload(
+                    self.ctx.target, self.ctx.target_bucket, entry["target_key"], entry["upload_id"]
+                )
+            if entry.get("state") == "stored":
+                await self.ctx.target.delete_object(
+                    Bucket=self.ctx.target_bucket, Key=entry["target_key"]
+                )
+        self.files = initial_files(self.uuid, manifest)
+        self.job.manifest = current
+        await self._save(manifest=current, bytes_total=manifest.total_bytes, bytes_done=0)
+
+    async def _stored_header(self, target_key: str) -> GGUFHeader:
+        parser = GGUFStreamParser(HEADER_LIMIT)
+        try:
+            chunks = read_object(self.ctx.target, self.ctx.target_bucket, target_key)
+            async with contextlib.aclosing(chunks):
+                async for chunk in chunks:
+                    parser.feed(chunk)
+                    if parser.header is not None:
+                        return parser.header
+        except GGUFError as exc:
+            raise JobError("not_gguf", f"{target_key}: {exc}") from exc
+        except Exception as exc:
+            raise classify(exc, f"reading {target_key}") from exc
+        raise JobError("not_gguf", f"{target_key}: no GGUF header")
+
+    async def _still_stored(self, entry: dict[str, Any]) -> list[CompletedPart] | None:
+        """The recorded parts our bucket still holds; None when the upload is gone."""
+        try:
+            stored = await stored_parts(
+                self.ctx.target, self.ctx.target_bucket, entry["target_key"], entry["upload_id"]
+            )
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+                return None
+            raise classify(exc, "our object store") from exc
+        except Exception as exc:
+            raise classify(exc, "our object store") from exc
+        recorded = {CompletedPart.from_list(p) for p in entry["parts"]}
+        return sorted(recorded & set(stored), key=lambda p: p.number)
+
+    async def _prepare_upload(self, entry: dict[str, Any], etag: str) -> list[CompletedPart]:
+        """The parts to keep: those of the recorded upload when the source is unchanged."""
+        if entry["upload_id"] and entry["source_etag"] == etag:
+            kept = await self._still_stored(entry)
+            if kept is not None:
+                return kept
+        elif entry["upload_id"]:  # the source changed: start over
+            await abort_upload(
+                self.ctx.target, self.ctx.target_bucket, entry["target_key"], entry["upload_id"]
+            )
+        try:
+            upload_id = await start_upload(
+                self.ctx.target, self.ctx.target_bucket, entry["target_key"]
+            )
+        except Exception as exc:
+            raise classify(exc, "our object store") from exc
+        entry.update(upload_id=upload_id, source_etag=etag, parts=[], bytes_done=0)
+        entry["state"] = "copying"
+        await self._save()
+        return []
+
+    async def _verify(
+        self,
+        entry: dict[str, Any],
+        key: str,
+        writer: MultipartWriter,
+        parser: GGUFStreamParser,
+        parts: list[CompletedPart],
+    ) -> GGUFHeader:
+        await self._save(phase="Verifying")
+        if writer.size != entry["size_bytes"]:
+            raise JobError("size_mismatch", f"{key}: read {writer.size} bytes")
+        digest = writer.sha256.hexdigest()
+        if digest != entry["sha256"]:
+            raise JobError(
+                "checksum_mismatch", f"{key}: sha256 {digest}, manifest says {entry['sha256']}"
+            )
+        try:
+            header = parser.finish()
+        except GGUFError as exc:
+            raise JobError("not_gguf", f"{key}: {exc}") from exc
+        try:
+            await writer.complete(parts)
+        except Exception as exc:
+            raise classify(exc, "completing the upload") from exc
+        entry.update(state="stored", upload_id=None, parts=[], bytes_done=entry["size_bytes"])
+        await self._save(phase="Copying", bytes_done=self._done_bytes(), last_progress_at=now())
+        return header
+
+    async def _register(self, header: GGUFHeader) -> None:
+        """Publish last: the row appears only once every file is stored and verified, in
+        the transaction that marks the job Done (a cancel or crash sees both or neither)."""
+        manifest = self.job.manifest
+        try:
+            async with unit_of_work(self.ctx.jobs.sessions) as session:
+                session.add(
+                    Model(
+                        uuid=self.uuid,
+                        name=manifest["name"],
+                        object_key=self.files[0]["target_key"],
+                        size_bytes=sum(int(f["size_bytes"]) for f in self.files),
+                        sha256=self.files[0]["sha256"],
+                        source=self.ctx.cluster_name,
+                        state="ready",
+                        owner_id=self.job.owner_id,
+                        **model_columns(header),
+                    )
+                )
+                await session.flush()
+                await session.execute(
+                    update(DownloadJob)
+                    .where(DownloadJob.model_uuid == self.uuid)
+                    .values(phase="Done", error_class=None, error_message=None, files=self.files)
+                )
+        except IntegrityError as exc:
+            raise JobError(
+                "conflict",
+                f"model {manifest['name']!r} or an identical file is already registered",
+            ) from exc

@@ -1,0 +1,150 @@
+"""Pure functions of the download service and the shared multipart path."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import pytest
+from botocore.exceptions import ClientError, EndpointConnectionError
+
+from inference_common.s3_multipart import MAX_PARTS, MIN_PART_BYTES, part_size_for
+from inference_download.failures import JobError, backoff_seconds, classify
+from inference_download.manifest import ManifestError, parse_manifest, source_key, target_keys
+from inference_download.progress import rate_and_eta
+
+MIB = 1024**2
+TIB = 1024**4
+SHA = "a" * 64
+MODEL = UUID("12345678-1234-5678-1234-567812345678")
+
+
+@pytest.mark.parametrize(
+    ("size", "minimum", "expected"),
+    [
+        (1, MIN_PART_BYTES, MIN_PART_BYTES),
+        (100 * MIB, 8 * MIB, 8 * MIB),
+        (TIB, 8 * MIB, 105 * MIB),
+        (TIB, 200 * MIB, 200 * MIB),
+        (80 * 1024**3, 8 * MIB, 9 * MIB),
+    ],
+)
+def test_part_size_fits_the_part_limit(size: int, minimum: int, expected: int) -> None:
+    chosen = part_size_for(size, minimum)
+    assert chosen == expected
+    assert -(-size // chosen) <= MAX_PARTS
+
+
+def test_part_size_refuses_what_cannot_fit() -> None:
+    with pytest.raises(ValueError, match="do not fit"):
+        part_size_for(5 * 1024**3 * MAX_PARTS + 1)
+
+
+def _manifest(keys: list[str], **extra: object) -> bytes:
+    files = [{"key": k, "size_bytes": 10, "sha256": SHA} for k in keys]
+    body = {"name": "m", "quantization": "Q4_K_M", "source_model": "org/m", "files": files}
+    return json.dumps({**body, **extra}).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [
+        (b"not json", "invalid manifest.json"),
+        (_manifest(["m.bin"]), "is not a .gguf"),
+        (_manifest(["m-00002-of-00002.gguf", "m-00001-of-00002.gguf"]), "in order"),
+        (_manifest(["m-00001-of-00003.gguf", "m-00002-of-00003.gguf"]), "in order"),
+        (_manifest(["m.gguf"], name=""), "name"),
+        (_manifest([]), "files"),
+        (
+            json.dumps(
+                {
+                    "name": "m",
+                    "quantization": "q",
+                    "source_model": "s",
+                    "files": [{"key": "m.gguf", "size_bytes": 1, "sha256": "xyz"}],
+                }
+            ).encode(),
+            "64 hex digits",
+        ),
+    ],
+)
+def test_bad_manifests_say_why(raw: bytes, problem: str) -> None:
+    with pytest.raises(ManifestError, match=problem):
+        parse_manifest(raw)
+
+
+@pytest.mark.parametrize(
+    ("keys", "targets"),
+    [
+        (["m.gguf"], [f"models/{MODEL}.gguf"]),
+        (
+            ["m-00001-of-00002.gguf", "sub/m-00002-of-00002.gguf"],
+            [f"models/{MODEL}/m-00001-of-00002.gguf", f"models/{MODEL}/m-00002-of-00002.gguf"],
+        ),
+    ],
+)
+def test_target_keys(keys: list[str], targets: list[str]) -> None:
+    assert target_keys(MODEL, parse_manifest(_manifest(keys))) == targets
+
+
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [("m.gguf", f"{MODEL}/m.gguf"), (f"{MODEL}/m.gguf", f"{MODEL}/m.gguf")],
+)
+def test_source_key(key: str, expected: str) -> None:
+    assert source_key(MODEL, key) == expected
+
+
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("done", "total", "started", "last", "rate", "eta"),
+    [
+        (0, 100, START, START + timedelta(seconds=1), None, None),
+        (50, 100, None, START, None, None),
+        (50, 100, START, START, None, None),
+        (50, 150, START, START + timedelta(seconds=10), 5.0, 20.0),
+        (150, 150, START, START + timedelta(seconds=10), 15.0, 0.0),
+    ],
+)
+def test_rate_and_eta(
+    done: int,
+    total: int,
+    started: datetime | None,
+    last: datetime | None,
+    rate: float | None,
+    eta: float | None,
+) -> None:
+    assert rate_and_eta(done, total, started, last) == (rate, eta)
+
+
+@pytest.mark.parametrize(
+    ("attempt", "expected"), [(1, 1.0), (2, 2.0), (3, 4.0), (6, 30.0), (50, 30.0)]
+)
+def test_backoff_is_bounded(attempt: int, expected: float) -> None:
+    assert backoff_seconds(attempt, 1.0, 30.0) == expected
+
+
+def _client_error(code: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": code}}, "GetObject")
+
+
+@pytest.mark.parametrize(
+    ("exc", "error_class", "permanent"),
+    [
+        (_client_error("NoSuchKey"), "not_found", True),
+        (_client_error("404"), "not_found", True),
+        (_client_error("SlowDown"), "unavailable", False),
+        (_client_error("InternalError"), "unavailable", False),
+        (EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), "unavailable", False),
+        (ConnectionResetError(), "unavailable", False),
+        (TimeoutError(), "unavailable", False),
+        (JobError("checksum_mismatch", "x"), "checksum_mismatch", True),
+        (RuntimeError("bug"), "internal", True),
+    ],
+)
+def test_classify(exc: BaseException, error_class: str, permanent: bool) -> None:
+    error = classify(exc, "what")
+    assert (error.error_class, error.permanent) == (error_class, permanent)

@@ -1,0 +1,151 @@
+"""`kill -9` of the service mid-copy, then a restart: the copy resumes from the parts already
+stored (re-sending at most the parts that were in flight) and orphaned uploads are aborted."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import httpx
+from minio import Minio
+
+from inference_common.db import make_engine, make_sessionmaker, unit_of_work
+from inference_common.s3_multipart import s3_client, start_upload, stored_parts
+from inference_common.tables import DownloadJob
+from inference_testkit.servers import free_port
+from inference_testkit.waiting import wait_for
+
+from .conftest import Users, download_service, incomplete_uploads, location, service_env
+from .sources import MIB, publish, sha256_of, write_gguf
+from .test_imports import model_rows, status, wait_final
+
+PART = 5 * MIB
+IN_FLIGHT = 2
+
+
+async def _job(database_url: str, model_uuid: UUID) -> DownloadJob:
+    engine = make_engine(database_url)
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as session:
+            job = await session.get(DownloadJob, model_uuid)
+            assert job is not None
+            return job
+    finally:
+        await engine.dispose()
+
+
+async def _server_side(
+    stack_env: dict[str, str], bucket: str, key: str, upload_id: str
+) -> tuple[int, str]:
+    """Bytes our bucket holds for the upload, and a stray upload of the same key (what a
+    crash between starting an upload and recording it leaves)."""
+    async with s3_client(location(stack_env)) as client:
+        held = sum(p.size for p in await stored_parts(client, bucket, key, upload_id))
+        stray = await start_upload(client, bucket, key)
+    return held, stray
+
+
+def test_kill_9_mid_copy_then_resume(
+    stack_env: dict[str, str],
+    database_url: str,
+    source_bucket: str,
+    target_bucket: str,
+    users: Users,
+    s3: Minio,
+    tmp_path: Path,
+) -> None:
+    path = write_gguf(tmp_path / "big.gguf", padding_bytes=300 * MIB)
+    size = path.stat().st_size
+    model_uuid = publish(s3, source_bucket, [path])
+    env = service_env(
+        stack_env,
+        database_url,
+        source_bucket,
+        target_bucket,
+        users,
+        free_port(),
+        PART_BYTES=str(PART),
+        PARALLEL_PARTS=str(IN_FLIGHT),
+    )
+    headers = users.headers()
+    with download_service(env, tmp_path / "first.log") as (url, process):
+        with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+            assert client.post(f"/download/{model_uuid}").status_code == 202
+            wait_for(
+                lambda: status(client, model_uuid)["bytes_done"] >= 100 * MIB,
+                timeout=300,
+                what="a third of the file copied",
+            )
+        process.kill()  # type: ignore[attr-defined]
+        process.wait()  # type: ignore[attr-defined]
+
+    before = asyncio.run(_job(database_url, model_uuid))
+    entry: dict[str, Any] = before.files[0]
+    assert before.phase == "Copying"
+    assert 0 < before.bytes_done < size
+    held, stray = asyncio.run(
+        _server_side(stack_env, target_bucket, entry["target_key"], entry["upload_id"])
+    )
+    assert held >= before.bytes_done
+
+    with (
+        download_service(env, tmp_path / "second.log") as (url, _),
+        httpx.Client(base_url=url, headers=headers, timeout=30) as client,
+    ):
+        body = wait_final(client, model_uuid, timeout=600)
+
+    assert body["phase"] == "Done", body
+    resent = held - body["bytes_resumed"]
+    assert 0 <= resent <= 2 * PART, (held, body["bytes_resumed"])
+    assert body["bytes_sent"] - before.bytes_sent == size - body["bytes_resumed"]
+    [row] = model_rows(database_url, model_uuid)
+    assert row.sha256 == sha256_of(path)
+    assert s3.stat_object(target_bucket, row.object_key).size == size
+    leftovers = incomplete_uploads(location(stack_env), target_bucket, entry["target_key"])
+    assert leftovers == [], f"stray upload {stray} or the job's own was left behind"
+
+
+def test_a_source_changed_while_down_restarts_cleanly(
+    stack_env: dict[str, str],
+    database_url: str,
+    source_bucket: str,
+    target_bucket: str,
+    users: Users,
+    s3: Minio,
+    tmp_path: Path,
+) -> None:
+    first = write_gguf(tmp_path / "m.gguf", padding_bytes=60 * MIB)
+    model_uuid = publish(s3, source_bucket, [first])
+    env = service_env(stack_env, database_url, source_bucket, target_bucket, users, free_port())
+    headers = users.headers()
+    with download_service(env, tmp_path / "first.log") as (url, process):
+        with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+            assert client.post(f"/download/{model_uuid}").status_code == 202
+            wait_for(
+                lambda: status(client, model_uuid)["bytes_done"] >= 10 * MIB,
+                timeout=300,
+                what="some parts copied",
+            )
+        process.kill()  # type: ignore[attr-defined]
+        process.wait()  # type: ignore[attr-defined]
+    old_upload = asyncio.run(_job(database_url, model_uuid)).files[0]["upload_id"]
+    assert old_upload
+
+    (tmp_path / "new").mkdir()
+    second = write_gguf(tmp_path / "new" / "m.gguf", padding_bytes=40 * MIB)
+    publish(s3, source_bucket, [second], model_uuid=model_uuid)
+
+    with (
+        download_service(env, tmp_path / "second.log") as (url, _),
+        httpx.Client(base_url=url, headers=headers, timeout=30) as client,
+    ):
+        body = wait_final(client, model_uuid, timeout=300)
+    assert body["phase"] == "Done", body
+    assert body["bytes_resumed"] == 0
+    assert body["bytes_total"] == second.stat().st_size
+    [row] = model_rows(database_url, model_uuid)
+    assert row.sha256 == sha256_of(second)
+    assert s3.stat_object(target_bucket, row.object_key).size == second.stat().st_size
+    assert incomplete_uploads(location(stack_env), target_bucket, row.object_key) == []

@@ -1,0 +1,116 @@
+"""The source store goes away or stalls mid-copy (a proxy in front of the stack's MinIO):
+bounded retries, then a clear failure, then success once it is back; a stall fails the job."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from minio import Minio
+
+from inference_testkit.servers import free_port
+from inference_testkit.waiting import wait_for
+
+from .conftest import Users, download_service, incomplete_uploads, location, service_env
+from .proxy import Proxy, tcp_proxy
+from .sources import MIB, publish, write_gguf
+from .test_imports import model_rows, objects_under, status, wait_final
+
+
+@pytest.fixture
+def proxy(stack_env: dict[str, str]) -> Iterator[Proxy]:
+    with tcp_proxy(stack_env["S3_ENDPOINT"]) as running:
+        yield running
+
+
+def _env(
+    stack_env: dict[str, str],
+    database_url: str,
+    source: str,
+    target: str,
+    users: Users,
+    proxy: Proxy,
+    **extra: str,
+) -> dict[str, str]:
+    env = service_env(stack_env, database_url, source, target, users, free_port(), **extra)
+    env["QUANT_S3_ENDPOINT"] = proxy.endpoint
+    return env
+
+
+def test_source_outage_retries_then_fails_then_succeeds_when_back(
+    stack_env: dict[str, str],
+    database_url: str,
+    source_bucket: str,
+    target_bucket: str,
+    users: Users,
+    s3: Minio,
+    proxy: Proxy,
+    tmp_path: Path,
+) -> None:
+    path = write_gguf(tmp_path / "m.gguf", padding_bytes=80 * MIB)
+    model_uuid = publish(s3, source_bucket, [path])
+    env = _env(
+        stack_env,
+        database_url,
+        source_bucket,
+        target_bucket,
+        users,
+        proxy,
+        MAX_ATTEMPTS="3",
+        RETRY_BASE_SECONDS="0.5",
+        RETRY_MAX_SECONDS="1",
+    )
+    with (
+        download_service(env, tmp_path / "service.log") as (url, _),
+        httpx.Client(base_url=url, headers=users.headers(), timeout=30) as client,
+    ):
+        assert client.post(f"/download/{model_uuid}").status_code == 202
+        wait_for(lambda: status(client, model_uuid)["bytes_done"] > 0, timeout=120, what="progress")
+        proxy.cut()
+        failed = wait_final(client, model_uuid, timeout=120)
+        assert failed["phase"] == "Failed"
+        assert failed["attempts"] == 3
+        assert failed["error"]["error_class"] == "unavailable"
+        assert objects_under(s3, target_bucket, model_uuid) == []
+        assert incomplete_uploads(location(stack_env), target_bucket, f"models/{model_uuid}") == []
+
+        proxy.up()
+        again = client.post(f"/download/{model_uuid}")
+        assert again.status_code == 202
+        assert again.json()["phase"] == "Queued"
+        done = wait_final(client, model_uuid, timeout=180)
+    assert done["phase"] == "Done", done
+    assert done["attempts"] == 0
+    assert len(model_rows(database_url, model_uuid)) == 1
+
+
+def test_stalled_source_fails_the_job(
+    stack_env: dict[str, str],
+    database_url: str,
+    source_bucket: str,
+    target_bucket: str,
+    users: Users,
+    s3: Minio,
+    proxy: Proxy,
+    tmp_path: Path,
+) -> None:
+    path = write_gguf(tmp_path / "m.gguf", padding_bytes=80 * MIB)
+    model_uuid = publish(s3, source_bucket, [path])
+    env = _env(
+        stack_env, database_url, source_bucket, target_bucket, users, proxy, STALL_SECONDS="3"
+    )
+    with (
+        download_service(env, tmp_path / "service.log") as (url, _),
+        httpx.Client(base_url=url, headers=users.headers(), timeout=30) as client,
+    ):
+        assert client.post(f"/download/{model_uuid}").status_code == 202
+        wait_for(lambda: status(client, model_uuid)["bytes_done"] > 0, timeout=120, what="progress")
+        proxy.pause()
+        body = wait_final(client, model_uuid, timeout=60)
+    assert body["phase"] == "Failed"
+    assert body["error"]["error_class"] == "stalled"
+    assert objects_under(s3, target_bucket, model_uuid) == []
+    assert incomplete_uploads(location(stack_env), target_bucket, f"models/{model_uuid}") == []
+    assert model_rows(database_url, model_uuid) == []
