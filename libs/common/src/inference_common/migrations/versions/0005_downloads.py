@@ -1,7 +1,7 @@
 """download_jobs: imports from the quantization cluster (the download service)
 
 Revision ID: 0005
-Revises: 0002 (relinked onto the latest revision when merged)
+Revises: 0003
 Create Date: 2026-11-29 23:00:00
 """
 
