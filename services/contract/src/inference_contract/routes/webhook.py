@@ -1,0 +1,98 @@
+"""POST /admission/modelserves: the validating webhook (AdmissionReview v1) for ModelServe
+CREATE, UPDATE and the scale subresource. Creates and updates reserve (unless dry-run), so
+kubectl and the API count against the same quotas in the same transactions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Body
+
+from inference_common.db import unit_of_work
+from inference_common.errors import BadRequestError
+from inference_contract.admission import (
+    Allow,
+    Deny,
+    MalformedReviewError,
+    Reserve,
+    Resize,
+    decided,
+    denied,
+    parse_review,
+    plan,
+    review_response,
+)
+from inference_contract.deps import StateDep
+from inference_contract.facts import Principal
+from inference_contract.policy import Reason
+from inference_contract.repository import ContractRepository, Held
+from inference_contract.state import AppState
+
+router = APIRouter(tags=["admission"])
+
+
+async def _reserve(state: AppState, uid: str, step: Reserve, dry_run: bool) -> dict[str, Any]:
+    request = step.request
+    async with unit_of_work(state.sessions) as session:
+        held = await ContractRepository(session).reservation(Held(request.namespace, request.name))
+    if step.is_create and step.server_uuid_label is not None:
+        if held is None or held.server_uuid != step.server_uuid_label:
+            return denied(
+                uid,
+                Deny(
+                    Reason.SERVER_UUID_NOT_ISSUED,
+                    f"server uuid {step.server_uuid_label!r} was not issued by the API for "
+                    f"{request.namespace}/{request.name}",
+                ),
+            )
+        return review_response(uid, True)  # reserved by the API moments ago
+    owner = held.owner if held is not None and not step.is_create else step.principal.username
+    principal = Principal(owner, step.principal.is_admin)
+    if dry_run:
+        decision = await state.contracts.evaluate(principal, request, step.model_uuid)
+        return decided(uid, decision)
+    outcome = await state.contracts.reserve(
+        principal,
+        request,
+        server_uuid=step.server_uuid_label or (held.server_uuid if held else None),
+        source="admission",
+        model_uuid=step.model_uuid,
+    )
+    return decided(uid, outcome.decision)
+
+
+async def _resize(state: AppState, uid: str, step: Resize, dry_run: bool) -> dict[str, Any]:
+    outcome = await state.contracts.resize(
+        step.principal, Held(step.namespace, step.name), step.replicas, dry_run=dry_run
+    )
+    if outcome is None:
+        warning = f"{step.namespace}/{step.name} is not counted yet: scale not checked"
+        return review_response(uid, True, warnings=[warning])
+    return decided(uid, outcome.decision)
+
+
+@router.post("/admission/modelserves")
+async def admit_modelserve(
+    state: StateDep,
+    body: dict[str, Any] = Body(...),  # noqa: B008
+) -> dict[str, Any]:
+    """Called by the apiserver; the answer is always 200 with allowed true or false."""
+    try:
+        review = parse_review(body)
+    except MalformedReviewError as exc:
+        raise BadRequestError(str(exc)) from exc
+    settings = state.settings
+    step = plan(
+        review,
+        settings.admin_groups,
+        settings.exempt_users,
+        settings.gpu_memory_gib,
+        settings.default_gpu_memory_gib,
+    )
+    if isinstance(step, Allow):
+        return review_response(review.uid, True, warnings=step.warnings)
+    if isinstance(step, Deny):
+        return denied(review.uid, step)
+    if isinstance(step, Resize):
+        return await _resize(state, review.uid, step, review.dry_run)
+    return await _reserve(state, review.uid, step, review.dry_run)
