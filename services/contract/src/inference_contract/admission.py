@@ -81,9 +81,10 @@ def parse_review(body: Any) -> Review:
     request = body.get("request")
     if not isinstance(request, Mapping) or not isinstance(request.get("uid"), str):
         raise MalformedReviewError("AdmissionReview.request.uid is missing")
-    obj = request.get("object") or {}
-    old = request.get("oldObject") or {}
-    user = request.get("userInfo") or {}
+    obj, old, user = (
+        {} if request.get(key) is None else request[key]
+        for key in ("object", "oldObject", "userInfo")
+    )
     if not all(isinstance(x, Mapping) for x in (obj, old, user)):
         raise MalformedReviewError("object, oldObject and userInfo must be objects")
     metadata = obj.get("metadata") or {}

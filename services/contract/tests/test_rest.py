@@ -1,0 +1,204 @@
+"""The REST API against the real Postgres: contracts, usage, evaluate, reservations."""
+
+from __future__ import annotations
+
+import secrets
+
+import httpx
+
+from .conftest import Users, modelserve_spec
+
+
+def _ns() -> str:
+    return f"team-{secrets.token_hex(3)}"
+
+
+async def test_contracts_put_subsets_and_null_inherits(
+    contract: httpx.AsyncClient, users: Users
+) -> None:
+    alice, alice_auth = await users.new()
+    _, admin = await users.new("admin")
+    response = await contract.get(f"/contracts/users/{alice}", headers=alice_auth)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["contract"] == {}
+    assert body["effective"]["max_replicas_per_server"] == 5
+    assert body["effective"]["allowed_namespaces"] == ["default", "inference"]
+
+    response = await contract.put(
+        f"/contracts/users/{alice}", json={"max_servers": 2, "max_parallel": 4}, headers=admin
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["effective"]["max_servers"] == 2
+    response = await contract.put(
+        f"/contracts/users/{alice}", json={"max_servers": None}, headers=admin
+    )
+    body = response.json()
+    assert body["contract"]["max_servers"] is None
+    assert body["contract"]["max_parallel"] == 4  # untouched by a PUT without it
+    assert body["effective"]["max_servers"] == 10  # the global default again
+
+
+async def test_users_read_their_own_and_only_admins_write(
+    contract: httpx.AsyncClient, users: Users
+) -> None:
+    alice, alice_auth = await users.new()
+    bob, _ = await users.new()
+    assert (await contract.get(f"/contracts/users/{bob}", headers=alice_auth)).status_code == 403
+    response = await contract.put(
+        f"/contracts/users/{alice}", json={"max_servers": 99}, headers=alice_auth
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["type"] == "forbidden"
+    assert (await contract.get(f"/contracts/users/{alice}")).status_code == 401
+    assert (await contract.get(f"/usage/users/{bob}", headers=alice_auth)).status_code == 403
+
+
+async def test_bad_input_is_4xx_in_the_one_error_shape(
+    contract: httpx.AsyncClient, users: Users
+) -> None:
+    _, admin = await users.new("admin")
+    response = await contract.put(
+        "/contracts/namespaces/Bad_NS", json={"max_servers": 1}, headers=admin
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["type"] == "validation_error"
+    response = await contract.put(
+        f"/contracts/namespaces/{_ns()}", json={"max_servers": -1}, headers=admin
+    )
+    assert response.status_code == 422
+    response = await contract.put(
+        f"/contracts/namespaces/{_ns()}", json={"allowed_namespaces": ["x"]}, headers=admin
+    )
+    assert response.status_code == 422  # a namespace has no namespace allow-list
+    response = await contract.post(
+        "/evaluate", json={"namespace": "inference", "name": "x", "spec": {}}, headers=admin
+    )
+    assert response.status_code == 422
+
+
+async def test_evaluate_reports_every_rule_and_never_reserves(
+    contract: httpx.AsyncClient, users: Users
+) -> None:
+    alice, auth = await users.new()
+    spec = modelserve_spec(replicas=6, image="docker.io/x/y:1", runtime={"extraArgs": ["--mlock"]})
+    response = await contract.post(
+        "/evaluate", json={"namespace": "elsewhere", "name": "s", "spec": spec}, headers=auth
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["allowed"] is False
+    assert body["status_code"] == 403
+    assert {v["code"] for v in body["violations"]} == {
+        "namespace_not_allowed",
+        "replicas_per_server_exceeded",
+        "image_not_allowed",
+        "admin_only_flag",
+    }
+    ok = await contract.post(
+        "/evaluate",
+        json={"namespace": "inference", "name": "s", "spec": modelserve_spec()},
+        headers=auth,
+    )
+    assert ok.json()["allowed"] is True
+    usage = (await contract.get(f"/usage/users/{alice}", headers=auth)).json()
+    assert usage["servers"] == {"used": 0, "limit": 10}
+
+
+async def test_only_admins_decide_for_another_principal(
+    contract: httpx.AsyncClient, users: Users
+) -> None:
+    _, auth = await users.new()
+    body = {
+        "namespace": "inference",
+        "name": "s",
+        "spec": modelserve_spec(runtime={"extraArgs": ["--no-mmap"]}),
+        "principal": {"username": "root", "is_admin": True},
+    }
+    assert (await contract.post("/evaluate", json=body, headers=auth)).status_code == 403
+    _, admin = await users.new("admin")
+    response = await contract.post("/evaluate", json=body, headers=admin)
+    assert response.json()["allowed"] is True
+
+
+async def test_reserve_resize_release_and_usage(contract: httpx.AsyncClient, users: Users) -> None:
+    alice, auth = await users.new()
+    _, admin = await users.new("admin")
+    namespace = _ns()
+    await contract.put(
+        f"/contracts/users/{alice}",
+        json={"allowed_namespaces": [namespace], "max_gpus": 4},
+        headers=admin,
+    )
+    reserve = {"namespace": namespace, "name": "a", "spec": modelserve_spec(2, gpus=1)}
+    response = await contract.post("/reservations", json=reserve, headers=auth)
+    assert response.status_code == 200, response.text
+    assert response.json()["reservation"]["owner"] == alice
+    usage = (await contract.get(f"/usage/users/{alice}", headers=auth)).json()
+    assert usage["gpus"] == {"used": 2, "limit": 4}
+    assert usage["gpu_memory_gib"]["used"] == 48  # 2 cards x the 24 GiB default
+
+    over = await contract.post(
+        "/reservations/resize",
+        json={"namespace": namespace, "name": "a", "replicas": 5},
+        headers=auth,
+    )
+    assert over.status_code == 409, over.text
+    assert over.json()["error"]["type"] == "conflict"
+    assert over.json()["error"]["detail"]["violations"][0]["code"] == "gpu_quota_exceeded"
+    near = await contract.post(
+        "/reservations/resize",
+        json={"namespace": namespace, "name": "a", "replicas": 4},
+        headers=auth,
+    )
+    assert near.status_code == 200, near.text
+    assert [w["code"] for w in near.json()["decision"]["warnings"]] == ["near_quota"]
+
+    ns_usage = (await contract.get(f"/usage/namespaces/{namespace}", headers=auth)).json()
+    assert ns_usage["servers"]["used"] == 1
+    assert ns_usage["gpus"]["used"] == 4
+
+    deleted = await contract.delete(f"/reservations/{namespace}/a", headers=auth)
+    assert deleted.status_code == 204
+    assert (await contract.delete(f"/reservations/{namespace}/a", headers=auth)).status_code == 404
+    usage = (await contract.get(f"/usage/users/{alice}", headers=auth)).json()
+    assert usage["gpus"]["used"] == 0
+
+
+async def test_users_cannot_touch_reservations_of_others(
+    contract: httpx.AsyncClient, users: Users
+) -> None:
+    alice, alice_auth = await users.new()
+    _, bob_auth = await users.new()
+    _, admin = await users.new("admin")
+    namespace = _ns()
+    for who in (alice,):
+        await contract.put(
+            f"/contracts/users/{who}", json={"allowed_namespaces": [namespace]}, headers=admin
+        )
+    reserve = {"namespace": namespace, "name": "a", "spec": modelserve_spec()}
+    assert (
+        await contract.post("/reservations", json=reserve, headers=alice_auth)
+    ).status_code == 200
+    response = await contract.delete(f"/reservations/{namespace}/a", headers=bob_auth)
+    assert response.status_code == 403
+
+
+async def test_namespace_quota_applies_to_every_user(
+    contract: httpx.AsyncClient, users: Users
+) -> None:
+    _, admin = await users.new("admin")
+    namespace = _ns()
+    await contract.put(f"/contracts/namespaces/{namespace}", json={"max_servers": 1}, headers=admin)
+    first, first_auth = await users.new()
+    second, second_auth = await users.new()
+    for who in (first, second):
+        await contract.put(
+            f"/contracts/users/{who}", json={"allowed_namespaces": [namespace]}, headers=admin
+        )
+    one = {"namespace": namespace, "name": "one", "spec": modelserve_spec()}
+    two = {"namespace": namespace, "name": "two", "spec": modelserve_spec()}
+    assert (await contract.post("/reservations", json=one, headers=first_auth)).status_code == 200
+    refused = await contract.post("/reservations", json=two, headers=second_auth)
+    assert refused.status_code == 409
+    assert refused.json()["error"]["detail"]["violations"][0]["scope"] == "namespace"
