@@ -202,3 +202,10 @@ async def test_namespace_quota_applies_to_every_user(
     refused = await contract.post("/reservations", json=two, headers=second_auth)
     assert refused.status_code == 409
     assert refused.json()["error"]["detail"]["violations"][0]["scope"] == "namespace"
+
+
+async def test_admission_is_not_served_on_the_plain_port(contract: httpx.AsyncClient) -> None:
+    review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {}}
+    response = await contract.post("/admission/modelserves", json=review)
+    assert response.status_code == 403
+    assert "HTTPS" in response.json()["error"]["message"]

@@ -42,15 +42,6 @@ class Usage:
     gpu_memory_gib: int = 0
     storage_bytes: int = 0
 
-    def plus(self, other: Usage) -> Usage:
-        return Usage(
-            self.servers + other.servers,
-            self.replicas + other.replicas,
-            self.gpus + other.gpus,
-            self.gpu_memory_gib + other.gpu_memory_gib,
-            self.storage_bytes + other.storage_bytes,
-        )
-
 
 def _tuple(value: Any) -> tuple[str, ...] | None:
     return None if value is None else tuple(value)

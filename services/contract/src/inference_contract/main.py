@@ -8,6 +8,7 @@ reservations' locks and the reconcile; only the apiserver needs TLS.
 from __future__ import annotations
 
 import asyncio
+import ssl
 import sys
 from typing import Any
 
@@ -34,6 +35,13 @@ def _config(app: FastAPI, host: str, port: int, **tls: Any) -> uvicorn.Config:
     )
 
 
+def _client_auth(client_ca_file: str | None) -> dict[str, Any]:
+    """Only the apiserver (a client certificate from this CA) may call the webhook."""
+    if client_ca_file is None:
+        return {}
+    return {"ssl_ca_certs": client_ca_file, "ssl_cert_reqs": ssl.CERT_REQUIRED}
+
+
 def servers(settings: ContractSettings) -> list[uvicorn.Server]:
     app = create_app(settings, freeze_gc=True)
     result = [uvicorn.Server(_config(app, settings.host, settings.port))]
@@ -44,6 +52,7 @@ def servers(settings: ContractSettings) -> list[uvicorn.Server]:
             settings.webhook_port,
             ssl_certfile=settings.webhook_tls_cert_file,
             ssl_keyfile=settings.webhook_tls_key_file,
+            **_client_auth(settings.webhook_client_ca_file),
             lifespan="off",  # the plain listener runs the one lifespan
         )
         result.append(uvicorn.Server(tls))

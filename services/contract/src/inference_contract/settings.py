@@ -27,6 +27,9 @@ class ContractSettings(CommonSettings):
     )
     webhook_tls_cert_file: str | None = Field(None, description="PEM serving certificate.")
     webhook_tls_key_file: str | None = Field(None, description="PEM key of the certificate.")
+    webhook_client_ca_file: str | None = Field(
+        None, description="When set, the HTTPS listener requires a client certificate it signed."
+    )
     admin_groups: list[str] = Field(
         default_factory=lambda: ["system:masters"],
         description="Kubernetes groups whose members act as platform admins in admission.",

@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 
 from inference_common.db import unit_of_work
-from inference_common.errors import BadRequestError
+from inference_common.errors import BadRequestError, ForbiddenError
 from inference_contract.admission import (
     Allow,
     Deny,
@@ -71,12 +71,16 @@ async def _resize(state: AppState, uid: str, step: Resize, dry_run: bool) -> dic
     return decided(uid, outcome.decision)
 
 
-@router.post("/admission/modelserves")
+@router.post("/admission/modelserves", responses={400: {}, 403: {}})
 async def admit_modelserve(
+    request: Request,
     state: StateDep,
     body: dict[str, Any] = Body(...),  # noqa: B008
 ) -> dict[str, Any]:
-    """Called by the apiserver; the answer is always 200 with allowed true or false."""
+    """Called by the apiserver over HTTPS (the TLS listener only: a review on the plain
+    port would let any local caller reserve as anyone); allowed true or false."""
+    if request.url.scheme != "https":
+        raise ForbiddenError("the admission webhook is served on the HTTPS listener only")
     try:
         review = parse_review(body)
     except MalformedReviewError as exc:
