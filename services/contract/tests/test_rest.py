@@ -172,10 +172,9 @@ async def test_users_cannot_touch_reservations_of_others(
     _, bob_auth = await users.new()
     _, admin = await users.new("admin")
     namespace = _ns()
-    for who in (alice,):
-        await contract.put(
-            f"/contracts/users/{who}", json={"allowed_namespaces": [namespace]}, headers=admin
-        )
+    await contract.put(
+        f"/contracts/users/{alice}", json={"allowed_namespaces": [namespace]}, headers=admin
+    )
     reserve = {"namespace": namespace, "name": "a", "spec": modelserve_spec()}
     assert (
         await contract.post("/reservations", json=reserve, headers=alice_auth)

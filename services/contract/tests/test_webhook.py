@@ -206,3 +206,26 @@ def test_webhook_in_the_real_apiserver(
         usage = httpx.get(f"{url}/usage/users/{alice}", headers=admin).json()
         assert usage["gpus"]["used"] == 3
         assert usage["servers"]["used"] == 2
+
+
+def test_webhook_down_fails_closed(
+    kube_api: client.ApiClient, tmp_path: Path, stack_env: dict[str, str]
+) -> None:
+    """Nothing listens on the webhook's port: ModelServe writes are refused, nothing made."""
+    token = secrets.token_hex(4)
+    alice = f"alice-{token}"
+    cert = serving_cert(tmp_path)
+    webhook = f"https://127.0.0.1:{free_port()}/admission/modelserves"
+    with (
+        temporary_namespace(kube_api, "opt-ct") as namespace,
+        webhook_configuration(kube_api, webhook, cert.ca_pem, token),
+    ):
+        _label_and_grant(kube_api, namespace, token, alice)
+        as_alice = AsUser(stack_env["KUBECONFIG"], alice)
+        message = as_alice.refused(namespace, _modelserve("s1"))
+        as_alice.api.close()
+        assert "failed calling webhook" in message
+        listed = client.CustomObjectsApi(kube_api).list_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL
+        )
+        assert listed["items"] == []
