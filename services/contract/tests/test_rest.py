@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
+from uuid import uuid4
 
 import httpx
+from sqlalchemy.pool import NullPool
+
+from inference_common.db import make_engine, make_sessionmaker, unit_of_work
+from inference_common.tables import Model
+from inference_contract.settings import ContractSettings
 
 from .conftest import Users, modelserve_spec
 
@@ -208,3 +215,37 @@ async def test_admission_is_not_served_on_the_plain_port(contract: httpx.AsyncCl
     response = await contract.post("/admission/modelserves", json=review)
     assert response.status_code == 403
     assert "HTTPS" in response.json()["error"]["message"]
+
+
+async def test_context_never_above_the_models_own(
+    contract: httpx.AsyncClient, users: Users, contract_settings: ContractSettings
+) -> None:
+    _, auth = await users.new()
+    name = f"m-{secrets.token_hex(4)}"
+    engine = make_engine(contract_settings.database_url, poolclass=NullPool)
+    async with unit_of_work(make_sessionmaker(engine)) as session:
+        session.add(
+            Model(
+                uuid=uuid4(),
+                name=name,
+                object_key=f"{name}.gguf",
+                size_bytes=1,
+                sha256=secrets.token_hex(32),
+                context_length=2048,
+            )
+        )
+    await engine.dispose()
+
+    async def decide(context: int) -> dict[str, Any]:
+        spec = modelserve_spec(runtime={"contextSize": context})
+        spec["model"]["name"] = name
+        body = {"namespace": "inference", "name": "s", "spec": spec}
+        response = await contract.post("/evaluate", json=body, headers=auth)
+        assert response.status_code == 200, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+    assert (await decide(2048))["allowed"] is True
+    refused = await decide(4096)
+    assert [v["code"] for v in refused["violations"]] == ["context_size_above_model"]
+    assert refused["violations"][0]["limit"] == 2048

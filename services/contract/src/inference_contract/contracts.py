@@ -45,24 +45,12 @@ class Contracts:
     async def accounts(
         self, repo: ContractRepository, owner: str | None, namespace: str, excluding: Held
     ) -> list[Account]:
+        owned, spaced = await repo.usages(owner, namespace, excluding)
         accounts = []
-        if owner is not None:
-            accounts.append(
-                Account(
-                    "user",
-                    owner,
-                    await self.user_limits(repo, owner),
-                    await repo.usage(owner=owner, excluding=excluding),
-                )
-            )
-        accounts.append(
-            Account(
-                "namespace",
-                namespace,
-                await self.namespace_limits(repo, namespace),
-                await repo.usage(namespace=namespace, excluding=excluding),
-            )
-        )
+        if owner is not None and owned is not None:
+            accounts.append(Account("user", owner, await self.user_limits(repo, owner), owned))
+        limits = await self.namespace_limits(repo, namespace)
+        accounts.append(Account("namespace", namespace, limits, spaced))
         return accounts
 
     async def _decide(
@@ -76,13 +64,22 @@ class Contracts:
         accounts = await self.accounts(repo, principal.username, request.namespace, held)
         return decide(request, principal, accounts, model, self.settings.near_quota_ratio)
 
+    @staticmethod
+    async def _model(
+        repo: ContractRepository, request: ServerRequest, model_uuid: str | None
+    ) -> ModelFacts:
+        """The registry is asked only when a context size needs checking."""
+        if request.context_size is None:
+            return ModelFacts()
+        return await repo.model_facts(request.model_name, model_uuid)
+
     async def evaluate(
         self, principal: Principal, request: ServerRequest, model_uuid: str | None = None
     ) -> Decision:
         """A dry run: nothing is written."""
         async with unit_of_work(self.sessions) as session:
             repo = ContractRepository(session)
-            model = await repo.model_facts(request.model_name, model_uuid)
+            model = await self._model(repo, request, model_uuid)
             return await self._decide(repo, principal, request, model)
 
     async def reserve(
@@ -98,7 +95,7 @@ class Contracts:
         async with unit_of_work(self.sessions) as session:
             repo = ContractRepository(session)
             await repo.lock(lock_keys(principal.username, request.namespace))
-            model = await repo.model_facts(request.model_name, model_uuid)
+            model = await self._model(repo, request, model_uuid)
             decision = await self._decide(repo, principal, request, model)
             if not decision.allowed:
                 return Outcome(decision)

@@ -4,11 +4,11 @@ work in `inference_common.db` commits)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import and_, func, not_, select, text
+from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -85,25 +85,38 @@ class ContractRepository:
         namespace: str | None = None,
         excluding: Held | None = None,
     ) -> Usage:
+        """One owner's or one namespace's usage, with the owner's model storage."""
+        owned, spaced = await self.usages(owner, namespace or "", excluding)
+        if owner is not None and owned is not None:
+            return replace(owned, storage_bytes=await self.storage_bytes(owner))
+        return spaced
+
+    async def usages(
+        self, owner: str | None, namespace: str, excluding: Held | None = None
+    ) -> tuple[Usage | None, Usage]:
+        """The owner's and the namespace's server usage in one query (no storage)."""
         r = Reservation
         gpus = r.replicas * r.gpus_per_replica
-        query = select(
-            func.count().filter(r.replicas > 0),
-            func.coalesce(func.sum(r.replicas), 0),
-            func.coalesce(func.sum(gpus), 0),
-            func.coalesce(func.sum(gpus * r.gpu_memory_gib_per_gpu), 0),
-        )
-        if owner is not None:
-            query = query.where(r.owner == owner)
-        if namespace is not None:
-            query = query.where(r.namespace == namespace)
+        memory = gpus * r.gpu_memory_gib_per_gpu
+
+        def sums(match: ColumnElement[bool]) -> list[Any]:
+            return [
+                func.count().filter(match, r.replicas > 0),
+                func.coalesce(func.sum(r.replicas).filter(match), 0),
+                func.coalesce(func.sum(gpus).filter(match), 0),
+                func.coalesce(func.sum(memory).filter(match), 0),
+            ]
+
+        by_owner = r.owner == owner if owner is not None else false()
+        by_namespace = r.namespace == namespace
+        query = select(*sums(by_owner), *sums(by_namespace)).where(or_(by_owner, by_namespace))
         if excluding is not None:
             query = query.where(
                 not_(and_(r.namespace == excluding.namespace, r.name == excluding.name))
             )
-        servers, replicas, gpu_count, memory = (await self.session.execute(query)).one()
-        storage = await self.storage_bytes(owner) if owner is not None else 0
-        return Usage(int(servers), int(replicas), int(gpu_count), int(memory), storage)
+        row = [int(v) for v in (await self.session.execute(query)).one()]
+        owned = Usage(*row[:4]) if owner is not None else None
+        return owned, Usage(*row[4:])
 
     async def storage_bytes(self, owner: str) -> int:
         total = await self.session.scalar(
