@@ -249,3 +249,18 @@ async def test_context_never_above_the_models_own(
     refused = await decide(4096)
     assert [v["code"] for v in refused["violations"]] == ["context_size_above_model"]
     assert refused["violations"][0]["limit"] == 2048
+
+
+async def test_a_server_uuid_is_reserved_once(contract: httpx.AsyncClient, users: Users) -> None:
+    _, admin = await users.new("admin")
+    server_uuid = str(uuid4())
+    for name, status in (("a", 200), ("a", 200), ("b", 409)):
+        body = {
+            "namespace": "inference",
+            "name": name,
+            "spec": modelserve_spec(),
+            "server_uuid": server_uuid,
+        }
+        response = await contract.post("/reservations", json=body, headers=admin)
+        assert response.status_code == status, response.text
+    assert "reserved for another server" in response.json()["error"]["message"]

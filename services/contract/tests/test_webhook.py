@@ -120,10 +120,11 @@ class AsUser:
         self.api.set_default_header("Impersonate-User", user)
         self.custom = client.CustomObjectsApi(self.api)
 
-    def create(self, namespace: str, body: dict[str, Any]) -> list[str]:
+    def create(self, namespace: str, body: dict[str, Any], dry_run: bool = False) -> list[str]:
         """Creates; returns the apiserver's Warning headers."""
+        extra = {"dry_run": "All"} if dry_run else {}
         _, _, headers = self.custom.create_namespaced_custom_object_with_http_info(
-            GROUP, VERSION, namespace, PLURAL, body
+            GROUP, VERSION, namespace, PLURAL, body, **extra
         )
         return [v for k, v in headers.items() if k.lower() == "warning"]
 
@@ -185,6 +186,7 @@ def test_webhook_in_the_real_apiserver(
             )
             assert "admin_only_flag" in message
 
+            as_alice.create(namespace, _modelserve("dry", gpus=1), dry_run=True)  # not held
             assert as_alice.create(namespace, _modelserve("s1", gpus=1)) == []
             warnings = as_alice.create(namespace, _modelserve("s2", gpus=1))
             assert any("near_quota" in w for w in warnings), warnings

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inference_common.db import unit_of_work
+from inference_common.errors import ConflictError
 from inference_common.tables import Reservation
 from inference_contract.facts import ModelFacts, Principal, ServerRequest
 from inference_contract.limits import Limits, effective, namespace_defaults, user_defaults
@@ -99,7 +101,12 @@ class Contracts:
             decision = await self._decide(repo, principal, request, model)
             if not decision.allowed:
                 return Outcome(decision)
-            row = await repo.hold(request, principal.username, server_uuid, source)
+            try:
+                row = await repo.hold(request, principal.username, server_uuid, source)
+            except IntegrityError as exc:  # the only unique key left: server_uuid
+                raise ConflictError(
+                    f"server uuid {server_uuid!r} is reserved for another server"
+                ) from exc
             return Outcome(decision, row)
 
     async def resize(
