@@ -6,7 +6,6 @@ the scale subresource is refused."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,55 +22,31 @@ from inference_common.modelserve import GROUP, PLURAL, SERVER_UUID_LABEL, VERSIO
 from inference_contract.settings import ContractSettings
 from inference_testkit.namespaces import temporary_namespace
 from inference_testkit.servers import free_port
+from inference_testkit.tls import serving_cert
+from inference_testkit.webhooks import label_namespace, scoped_validating_webhook
 
 from .conftest import Users, contract_process, modelserve_spec
-from .tls import serving_cert
-
-SELECTOR_LABEL = "contract-test.inference-service.dev/webhook"
 
 
 @contextmanager
 def webhook_configuration(
     kube_api: client.ApiClient, url: str, ca_pem: bytes, token: str
 ) -> Iterator[str]:
-    """Registers the webhook for namespaces labelled with `token` only; always removed."""
-    name = f"contract-test-{token}"
-    body: dict[str, Any] = {
-        "apiVersion": "admissionregistration.k8s.io/v1",
-        "kind": "ValidatingWebhookConfiguration",
-        "metadata": {"name": name},
-        "webhooks": [
-            {
-                "name": "modelserves.contract.inference-service.dev",
-                "clientConfig": {"url": url, "caBundle": base64.b64encode(ca_pem).decode()},
-                "rules": [
-                    {
-                        "apiGroups": [GROUP],
-                        "apiVersions": [VERSION],
-                        "resources": [PLURAL, f"{PLURAL}/scale"],
-                        "operations": ["CREATE", "UPDATE"],
-                        "scope": "Namespaced",
-                    }
-                ],
-                "namespaceSelector": {"matchLabels": {SELECTOR_LABEL: token}},
-                "failurePolicy": "Fail",
-                "sideEffects": "NoneOnDryRun",
-                "timeoutSeconds": 5,
-                "admissionReviewVersions": ["v1"],
-            }
-        ],
-    }
-    registration = client.AdmissionregistrationV1Api(kube_api)
-    registration.create_validating_webhook_configuration(body)
-    try:
+    """The contract webhook for this test's labelled namespaces only; always removed."""
+    with scoped_validating_webhook(
+        kube_api,
+        token=token,
+        url=url,
+        ca_pem=ca_pem,
+        group=GROUP,
+        version=VERSION,
+        resources=[PLURAL, f"{PLURAL}/scale"],
+    ) as name:
         yield name
-    finally:
-        registration.delete_validating_webhook_configuration(name)
 
 
 def _label_and_grant(kube_api: client.ApiClient, namespace: str, token: str, user: str) -> None:
-    core = client.CoreV1Api(kube_api)
-    core.patch_namespace(namespace, {"metadata": {"labels": {SELECTOR_LABEL: token}}})
+    label_namespace(kube_api, namespace, token)
     rbac = client.RbacAuthorizationV1Api(kube_api)
     rbac.create_namespaced_role(
         namespace,
@@ -203,7 +178,7 @@ def test_webhook_in_the_real_apiserver(
             as_alice.api.close()
         registered = client.AdmissionregistrationV1Api(kube_api)
         names = [c.metadata.name for c in registered.list_validating_webhook_configuration().items]
-        assert f"contract-test-{token}" not in names
+        assert f"test-webhook-{token}" not in names
 
         usage = httpx.get(f"{url}/usage/users/{alice}", headers=admin).json()
         assert usage["gpus"]["used"] == 3

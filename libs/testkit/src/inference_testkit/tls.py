@@ -1,4 +1,4 @@
-"""A throwaway CA and a serving certificate for 127.0.0.1, for the webhook's tests."""
+"""A throwaway CA and a serving certificate for 127.0.0.1 (webhooks under test)."""
 
 from __future__ import annotations
 
