@@ -173,14 +173,11 @@ class ContractRepository:
         statement = insert(Reservation).values(
             namespace=request.namespace, name=request.name, **values
         )
-        await self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["namespace", "name"], set_={**values, "updated_at": func.now()}
-            )
-        )
-        row = await self.reservation(Held(request.namespace, request.name))
+        upsert = statement.on_conflict_do_update(
+            index_elements=["namespace", "name"], set_={**values, "updated_at": func.now()}
+        ).returning(Reservation)
+        row = await self.session.scalar(upsert, execution_options={"populate_existing": True})
         assert row is not None
-        await self.session.refresh(row)
         return row
 
     async def set_replicas(self, row: Reservation, replicas: int) -> None:

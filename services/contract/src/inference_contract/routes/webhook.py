@@ -33,8 +33,11 @@ router = APIRouter(tags=["admission"])
 
 async def _reserve(state: AppState, uid: str, step: Reserve, dry_run: bool) -> dict[str, Any]:
     request = step.request
-    async with unit_of_work(state.sessions) as session:
-        held = await ContractRepository(session).reservation(Held(request.namespace, request.name))
+    held = None
+    if not step.is_create or step.server_uuid_label is not None:
+        async with unit_of_work(state.sessions) as session:
+            repo = ContractRepository(session)
+            held = await repo.reservation(Held(request.namespace, request.name))
     if step.is_create and step.server_uuid_label is not None:
         if held is None or held.server_uuid != step.server_uuid_label:
             return denied(
