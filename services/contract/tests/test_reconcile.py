@@ -87,5 +87,12 @@ async def test_reconcile_on_start_and_while_running(
 
         body = await async_wait_for(released, timeout=30, what="extra released")
         assert body["gpus"]["used"] == 2
+
+        # A reservation whose ModelServe never comes is swept (grace 0 here).
+        late = {"namespace": namespace, "name": "never", "spec": modelserve_spec(1, gpus=1)}
+        response = await contract.post("/reservations", json=late, headers=auth)
+        assert response.status_code == 200, response.text
+        body = await async_wait_for(released, timeout=30, what="the late reservation swept")
+        assert body["gpus"]["used"] == 2
         health = await contract.get("/health")
         assert health.json()["checks"]["reconcile"] == "ok"

@@ -2,14 +2,18 @@
 informer) is counted, a reservation whose ModelServe is gone is released.
 
 A full list (at start, and when the watch expires) releases the reservations of servers
-not listed, unless younger than the grace period (the API reserves before it creates).
+not listed, unless younger than the grace period (the API reserves before it creates); so
+does a sweep against the informer's cache every grace period, for reservations whose
+ModelServe never came (a create refused after admission, an API create that failed).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kubernetes import client
@@ -23,6 +27,8 @@ from inference_contract.facts import ServerRequest, server_request
 from inference_contract.repository import ContractRepository, Held
 
 logger = logging.getLogger(__name__)
+
+MIN_SWEEP_SECONDS = 5.0
 
 
 def observed(
@@ -68,12 +74,41 @@ class Reconciler:
             on_relist=self._listed,
         )
         self.synced = self.informer.synced
+        self._sweeper: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self.informer.start()
+        self._sweeper = asyncio.create_task(self._sweep_forever(), name="contract-sweep")
 
     async def stop(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sweeper
         await self.informer.stop()
+
+    async def _sweep_forever(self) -> None:
+        await self.synced.wait()
+        interval = max(self.grace.total_seconds(), MIN_SWEEP_SECONDS)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.sweep()
+            except Exception:  # the next sweep tries again
+                logger.exception("reservation sweep failed")
+
+    async def sweep(self) -> int:
+        """Releases reservations older than the grace period whose ModelServe the informer
+        does not hold."""
+        held_in_cache = self.informer.cache.keys()  # a Cache, not a dict: no iteration
+        present = {tuple(key.split("/", 1)) for key in held_in_cache}
+        async with unit_of_work(self.sessions) as session:
+            released = await ContractRepository(session).release_missing(
+                present, datetime.now(UTC) - self.grace
+            )
+        if released:
+            logger.info("reservations without a ModelServe released", extra={"count": released})
+        return released
 
     def _observed(self, obj: Mapping[str, Any]) -> tuple[ServerRequest, str | None] | None:
         return observed(obj, self.product_memory, self.default_gib)
@@ -91,7 +126,7 @@ class Reconciler:
                 await repo.observe(request, server_uuid)
 
     async def _listed(self, listed: Listed) -> None:
-        present: set[tuple[str, str]] = set()
+        present: set[tuple[str, ...]] = set()
         async with unit_of_work(self.sessions) as session:
             repo = ContractRepository(session)
             for obj in listed.items:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -228,7 +229,7 @@ class ContractRepository:
         await self.session.flush()
         return True
 
-    async def release_missing(self, present: set[tuple[str, str]], before: Any) -> int:
+    async def release_missing(self, present: set[tuple[str, ...]], before: datetime) -> int:
         """Releases reservations of ModelServes not listed, made before `before`."""
         released = 0
         for row in await self.all_reservations():
