@@ -26,7 +26,7 @@ from kubernetes import client
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from api_common import percentile, stack_env, throwaway_database
+from api_common import cpu_seconds, percentile, stack_env, throwaway_database
 
 from inference_common.kube import api_client
 from inference_common.modelserve import GROUP, PLURAL, VERSION
@@ -107,7 +107,7 @@ def main() -> None:
                 process_env,
                 f"http://127.0.0.1:{port}/health",
                 log=Path(tmp) / "contract.log",
-            ),
+            ) as process,
             scoped_validating_webhook(
                 kube,
                 token=token,
@@ -124,9 +124,11 @@ def main() -> None:
                 timed_create(custom, baseline, f"warm-{i}")
             with_webhook: list[float] = []
             without: list[float] = []
+            cpu_before = cpu_seconds(process.pid)
             for i in range(args.creates):
                 with_webhook.append(timed_create(custom, checked, f"s-{i}"))
                 without.append(timed_create(custom, baseline, f"s-{i}"))
+            cpu_ms = (cpu_seconds(process.pid) - cpu_before) * 1000 / args.creates
             served = server_mean_ms(f"http://127.0.0.1:{port}/metrics")
     kube.close()
     print(summary("create with the webhook   ", with_webhook))
@@ -135,6 +137,7 @@ def main() -> None:
     added_p99 = percentile(sorted(with_webhook), 0.99) - percentile(sorted(without), 0.99)
     print(f"added: p50 {added_p50:.1f} ms, p99 {added_p99:.1f} ms")
     print(f"the webhook's own time per review (mean, its metrics): {served:.1f} ms")
+    print(f"the webhook's CPU per review: {cpu_ms:.1f} ms (load-independent; see `uptime`)")
 
 
 if __name__ == "__main__":

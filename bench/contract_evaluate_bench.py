@@ -23,7 +23,7 @@ from sqlalchemy import insert
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from api_common import percentile, stack_env, throwaway_database
+from api_common import cpu_seconds, percentile, stack_env, throwaway_database
 
 from inference_common.auth import TokenSigner
 from inference_common.db import make_engine
@@ -110,7 +110,7 @@ def main() -> None:
         with (
             http_process(
                 [sys.executable, "-m", "inference_contract.main"], process_env, f"{url}/health"
-            ),
+            ) as process,
             httpx.Client(base_url=url, timeout=30) as client,
         ):
             headers = [{"Authorization": f"Bearer {signer.issue(i, n, 'user')}"} for i, n in people]
@@ -129,6 +129,7 @@ def main() -> None:
                     headers=headers[i % len(headers)],
                 )
             latencies: list[float] = []
+            cpu_before = cpu_seconds(process.pid)
             for i in range(args.requests):
                 body = {"namespace": f"team-{i % NAMESPACES}", "name": f"new-{i}", "spec": spec}
                 started = time.perf_counter()
@@ -136,10 +137,12 @@ def main() -> None:
                 latencies.append((time.perf_counter() - started) * 1000)
                 if response.status_code != 200 or not response.json()["allowed"]:
                     raise SystemExit(f"unexpected answer: {response.status_code} {response.text}")
+            cpu_ms = (cpu_seconds(process.pid) - cpu_before) * 1000 / args.requests
     latencies.sort()
     print(
         f"POST /evaluate, {args.servers} servers, {args.users} users, {args.requests} requests: "
-        f"p50 {percentile(latencies, 0.5):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms"
+        f"p50 {percentile(latencies, 0.5):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms; "
+        f"service CPU {cpu_ms:.1f} ms per request (load-independent; see `uptime`)"
     )
 
 
