@@ -34,7 +34,7 @@ async def build_state(settings: ContractSettings) -> AppState:
         engine=engine,
         sessions=sessions,
         signer=TokenSigner(settings.jwt_secret.get_secret_value()),
-        contracts=Contracts(settings, sessions),
+        contracts=Contracts(settings),
     )
     if settings.watch_modelserves:
         state.kube = api_client(settings.kubeconfig)

@@ -1,14 +1,13 @@
 """Decisions against the database: evaluate (read only), reserve and resize (check and
-count in one transaction, under advisory locks of the owner and the namespace), release."""
+count in one transaction, under advisory locks of the owner and the namespace)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from inference_common.db import unit_of_work
 from inference_common.errors import ConflictError
 from inference_common.tables import Reservation
 from inference_contract.facts import ModelFacts, Principal, ServerRequest
@@ -31,10 +30,12 @@ class Outcome:
     reservation: Reservation | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Contracts:
+    """The decisions, in the caller's session (one per request: its transaction is the
+    check-and-count's)."""
+
     settings: ContractSettings
-    sessions: async_sessionmaker[AsyncSession]
 
     async def user_limits(self, repo: ContractRepository, username: str) -> Limits:
         row = await repo.user_contract(username)
@@ -76,16 +77,20 @@ class Contracts:
         return await repo.model_facts(request.model_name, model_uuid)
 
     async def evaluate(
-        self, principal: Principal, request: ServerRequest, model_uuid: str | None = None
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        request: ServerRequest,
+        model_uuid: str | None = None,
     ) -> Decision:
         """A dry run: nothing is written."""
-        async with unit_of_work(self.sessions) as session:
-            repo = ContractRepository(session)
-            model = await self._model(repo, request, model_uuid)
-            return await self._decide(repo, principal, request, model)
+        repo = ContractRepository(session)
+        model = await self._model(repo, request, model_uuid)
+        return await self._decide(repo, principal, request, model)
 
     async def reserve(
         self,
+        session: AsyncSession,
         principal: Principal,
         request: ServerRequest,
         *,
@@ -93,49 +98,50 @@ class Contracts:
         source: str,
         model_uuid: str | None = None,
     ) -> Outcome:
-        """Holds (or replaces) the reservation of (namespace, name) when the policy allows."""
-        async with unit_of_work(self.sessions) as session:
-            repo = ContractRepository(session)
-            await repo.lock(lock_keys(principal.username, request.namespace))
-            model = await self._model(repo, request, model_uuid)
-            decision = await self._decide(repo, principal, request, model)
-            if not decision.allowed:
-                return Outcome(decision)
-            try:
-                row = await repo.hold(request, principal.username, server_uuid, source)
-            except IntegrityError as exc:  # the only unique key left: server_uuid
-                raise ConflictError(
-                    f"server uuid {server_uuid!r} is reserved for another server"
-                ) from exc
-            return Outcome(decision, row)
+        """Holds (or replaces) the reservation of (namespace, name) when the policy allows.
+        The locks last until `session`'s transaction ends: the caller commits at once."""
+        repo = ContractRepository(session)
+        await repo.lock(lock_keys(principal.username, request.namespace))
+        model = await self._model(repo, request, model_uuid)
+        decision = await self._decide(repo, principal, request, model)
+        if not decision.allowed:
+            return Outcome(decision)
+        try:
+            row = await repo.hold(request, principal.username, server_uuid, source)
+        except IntegrityError as exc:  # the only unique key left: server_uuid
+            raise ConflictError(
+                f"server uuid {server_uuid!r} is reserved for another server"
+            ) from exc
+        return Outcome(decision, row)
 
     async def resize(
-        self, principal: Principal, held: Held, replicas: int, *, dry_run: bool = False
+        self,
+        session: AsyncSession,
+        principal: Principal,
+        held: Held,
+        replicas: int,
+        *,
+        dry_run: bool = False,
     ) -> Outcome | None:
         """New replicas of a held server, checked against the quotas; None: not held.
         Scaling down is always allowed; a dry run writes nothing."""
-        async with unit_of_work(self.sessions) as session:
-            repo = ContractRepository(session)
-            current = await repo.reservation(held)
-            if current is None:
-                return None
-            await repo.lock(lock_keys(current.owner, held.namespace))
-            await session.refresh(current)
-            if replicas > current.replicas:
-                request = replace(reserved_request(current), replicas=replicas)
-                owner = replace(principal, username=current.owner)
-                decision = await self._decide(repo, owner, request, ModelFacts())
-                if not decision.allowed:
-                    return Outcome(decision, current)
-            else:
-                decision = Decision()
-            if not dry_run:
-                await repo.set_replicas(current, replicas)
-            return Outcome(decision, current)
-
-    async def release(self, held: Held) -> bool:
-        async with unit_of_work(self.sessions) as session:
-            return await ContractRepository(session).release(held)
+        repo = ContractRepository(session)
+        current = await repo.reservation(held)
+        if current is None:
+            return None
+        await repo.lock(lock_keys(current.owner, held.namespace))
+        await session.refresh(current)
+        if replicas > current.replicas:
+            request = replace(reserved_request(current), replicas=replicas)
+            owner = replace(principal, username=current.owner)
+            decision = await self._decide(repo, owner, request, ModelFacts())
+            if not decision.allowed:
+                return Outcome(decision, current)
+        else:
+            decision = Decision()
+        if not dry_run:
+            await repo.set_replicas(current, replicas)
+        return Outcome(decision, current)
 
 
 def reserved_request(row: Reservation) -> ServerRequest:

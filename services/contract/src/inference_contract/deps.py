@@ -3,12 +3,14 @@ signer and secret), and the rules of who may read or write what."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 from uuid import UUID
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.exceptions import HTTPException
 
 from inference_common.db import unit_of_work
@@ -30,6 +32,16 @@ async def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
+async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
+    """One session per request (the caller's lookup and the work share it); committed, or
+    rolled back, before the response is sent."""
+    async with unit_of_work(state.sessions) as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
 @dataclass(frozen=True)
 class Caller:
     username: str
@@ -45,7 +57,7 @@ def _unauthorized(message: str) -> HTTPException:
 
 
 async def current_caller(
-    state: StateDep, token: Annotated[str | None, Depends(oauth2_scheme)]
+    state: StateDep, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Caller:
     """The active user named by a valid bearer JWT (role read from the database)."""
     if not token:
@@ -56,8 +68,7 @@ async def current_caller(
         raise _unauthorized(exc.message) from exc
     except ValueError as exc:
         raise _unauthorized("invalid token subject") from exc
-    async with unit_of_work(state.sessions) as session:
-        user = await ContractRepository(session).user(user_id)
+    user = await ContractRepository(session).user(user_id)
     if user is None or not user.is_active:
         raise _unauthorized("user no longer exists or is disabled")
     return Caller(user.username, user.role == "admin")

@@ -6,9 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 
-from inference_common.db import unit_of_work
 from inference_common.errors import ForbiddenError
-from inference_contract.deps import AdminDep, CallerDep, StateDep
+from inference_contract.deps import AdminDep, CallerDep, SessionDep, StateDep
 from inference_contract.repository import ContractRepository, contract_values
 from inference_contract.schemas import (
     NAMESPACE_PATTERN,
@@ -28,14 +27,13 @@ NamespacePath = Annotated[str, Path(max_length=63, pattern=NAMESPACE_PATTERN)]
 
 @router.get("/contracts/users/{username}", response_model=ContractOut)
 async def get_user_contract(
-    username: UsernamePath, caller: CallerDep, state: StateDep
+    username: UsernamePath, caller: CallerDep, state: StateDep, session: SessionDep
 ) -> ContractOut:
     """Admins read any user's contract, users their own."""
     caller.require_self_or_admin(username)
-    async with unit_of_work(state.sessions) as session:
-        repo = ContractRepository(session)
-        row = await repo.user_contract(username)
-        limits = await state.contracts.user_limits(repo, username)
+    repo = ContractRepository(session)
+    row = await repo.user_contract(username)
+    limits = await state.contracts.user_limits(repo, username)
     return ContractOut(
         subject=username, contract=contract_values(row), effective=LimitsOut.of(limits)
     )
@@ -43,13 +41,12 @@ async def get_user_contract(
 
 @router.put("/contracts/users/{username}", response_model=ContractOut)
 async def put_user_contract(
-    username: UsernamePath, body: UserContractIn, _: AdminDep, state: StateDep
+    username: UsernamePath, body: UserContractIn, _: AdminDep, state: StateDep, session: SessionDep
 ) -> ContractOut:
     """Sets the fields sent (null: inherit the global default); the others stay."""
-    async with unit_of_work(state.sessions) as session:
-        repo = ContractRepository(session)
-        row = await repo.put_user_contract(username, body.model_dump(exclude_unset=True))
-        limits = await state.contracts.user_limits(repo, username)
+    repo = ContractRepository(session)
+    row = await repo.put_user_contract(username, body.model_dump(exclude_unset=True))
+    limits = await state.contracts.user_limits(repo, username)
     return ContractOut(
         subject=username, contract=contract_values(row), effective=LimitsOut.of(limits)
     )
@@ -57,13 +54,12 @@ async def put_user_contract(
 
 @router.get("/contracts/namespaces/{namespace}", response_model=ContractOut)
 async def get_namespace_contract(
-    namespace: NamespacePath, _: CallerDep, state: StateDep
+    namespace: NamespacePath, _: CallerDep, state: StateDep, session: SessionDep
 ) -> ContractOut:
     """Any signed-in user may read a namespace's contract."""
-    async with unit_of_work(state.sessions) as session:
-        repo = ContractRepository(session)
-        row = await repo.namespace_contract(namespace)
-        limits = await state.contracts.namespace_limits(repo, namespace)
+    repo = ContractRepository(session)
+    row = await repo.namespace_contract(namespace)
+    limits = await state.contracts.namespace_limits(repo, namespace)
     return ContractOut(
         subject=namespace, contract=contract_values(row), effective=LimitsOut.of(limits)
     )
@@ -71,38 +67,41 @@ async def get_namespace_contract(
 
 @router.put("/contracts/namespaces/{namespace}", response_model=ContractOut)
 async def put_namespace_contract(
-    namespace: NamespacePath, body: NamespaceContractIn, _: AdminDep, state: StateDep
+    namespace: NamespacePath,
+    body: NamespaceContractIn,
+    _: AdminDep,
+    state: StateDep,
+    session: SessionDep,
 ) -> ContractOut:
-    async with unit_of_work(state.sessions) as session:
-        repo = ContractRepository(session)
-        row = await repo.put_namespace_contract(namespace, body.model_dump(exclude_unset=True))
-        limits = await state.contracts.namespace_limits(repo, namespace)
+    repo = ContractRepository(session)
+    row = await repo.put_namespace_contract(namespace, body.model_dump(exclude_unset=True))
+    limits = await state.contracts.namespace_limits(repo, namespace)
     return ContractOut(
         subject=namespace, contract=contract_values(row), effective=LimitsOut.of(limits)
     )
 
 
 @router.get("/usage/users/{username}", response_model=UsageOut)
-async def get_user_usage(username: UsernamePath, caller: CallerDep, state: StateDep) -> UsageOut:
+async def get_user_usage(
+    username: UsernamePath, caller: CallerDep, state: StateDep, session: SessionDep
+) -> UsageOut:
     caller.require_self_or_admin(username)
-    async with unit_of_work(state.sessions) as session:
-        repo = ContractRepository(session)
-        usage = await repo.usage(owner=username)
-        limits = await state.contracts.user_limits(repo, username)
+    repo = ContractRepository(session)
+    usage = await repo.usage(owner=username)
+    limits = await state.contracts.user_limits(repo, username)
     return UsageOut.of(username, usage, limits)
 
 
 @router.get("/usage/namespaces/{namespace}", response_model=UsageOut)
 async def get_namespace_usage(
-    namespace: NamespacePath, caller: CallerDep, state: StateDep
+    namespace: NamespacePath, caller: CallerDep, state: StateDep, session: SessionDep
 ) -> UsageOut:
     """Admins, and users whose contract allows the namespace."""
-    async with unit_of_work(state.sessions) as session:
-        repo = ContractRepository(session)
-        if not caller.is_admin:
-            allowed = (await state.contracts.user_limits(repo, caller.username)).allowed_namespaces
-            if allowed is not None and namespace not in allowed:
-                raise ForbiddenError(f"namespace {namespace!r} is not one of yours")
-        usage = await repo.usage(namespace=namespace)
-        limits = await state.contracts.namespace_limits(repo, namespace)
+    repo = ContractRepository(session)
+    if not caller.is_admin:
+        allowed = (await state.contracts.user_limits(repo, caller.username)).allowed_namespaces
+        if allowed is not None and namespace not in allowed:
+            raise ForbiddenError(f"namespace {namespace!r} is not one of yours")
+    usage = await repo.usage(namespace=namespace)
+    limits = await state.contracts.namespace_limits(repo, namespace)
     return UsageOut.of(namespace, usage, limits)

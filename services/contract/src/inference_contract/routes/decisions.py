@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from inference_common.db import unit_of_work
 from inference_common.errors import (
     AppError,
     ConflictError,
@@ -15,7 +15,7 @@ from inference_common.errors import (
     NotFoundError,
     UnprocessableError,
 )
-from inference_contract.deps import Caller, CallerDep, StateDep
+from inference_contract.deps import Caller, CallerDep, SessionDep, StateDep
 from inference_contract.facts import Principal, ServerRequest, server_request
 from inference_contract.policy import Decision
 from inference_contract.repository import ContractRepository, Held
@@ -68,11 +68,13 @@ def request_of(body: ServeIn, state: AppState) -> ServerRequest:
 
 
 @router.post("/evaluate", response_model=DecisionOut)
-async def evaluate(body: ServeIn, caller: CallerDep, state: StateDep) -> DecisionOut:
+async def evaluate(
+    body: ServeIn, caller: CallerDep, state: StateDep, session: SessionDep
+) -> DecisionOut:
     """Would this ModelServe be admitted for this principal? Never reserves."""
     request = request_of(body, state)
     decision = await state.contracts.evaluate(
-        principal_of(body, caller), request, body.spec.model.uuid
+        session, principal_of(body, caller), request, body.spec.model.uuid
     )
     return DecisionOut.of(decision)
 
@@ -82,11 +84,14 @@ async def evaluate(body: ServeIn, caller: CallerDep, state: StateDep) -> Decisio
     response_model=ReservedOut,
     responses={403: {}, 409: {}, 422: {}},
 )
-async def reserve(body: ReserveIn, caller: CallerDep, state: StateDep) -> ReservedOut:
+async def reserve(
+    body: ReserveIn, caller: CallerDep, state: StateDep, session: SessionDep
+) -> ReservedOut:
     """Checks and holds in one transaction: admitted servers never exceed a quota, however
     many requests race. Reserving (namespace, name) again replaces its reservation."""
     request = request_of(body, state)
     outcome = await state.contracts.reserve(
+        session,
         principal_of(body, caller),
         request,
         server_uuid=body.server_uuid,
@@ -101,22 +106,23 @@ async def reserve(body: ReserveIn, caller: CallerDep, state: StateDep) -> Reserv
     )
 
 
-async def _check_owner(state: AppState, caller: Caller, held: Held) -> None:
+async def _check_owner(session: AsyncSession, caller: Caller, held: Held) -> None:
     if caller.is_admin:
         return
-    async with unit_of_work(state.sessions) as session:
-        row = await ContractRepository(session).reservation(held)
+    row = await ContractRepository(session).reservation(held)
     if row is not None and row.owner != caller.username:
         raise ForbiddenError("users may change only their own reservations")
 
 
 @router.post("/reservations/resize", response_model=ReservedOut, responses={404: {}, 409: {}})
-async def resize(body: ResizeIn, caller: CallerDep, state: StateDep) -> ReservedOut:
+async def resize(
+    body: ResizeIn, caller: CallerDep, state: StateDep, session: SessionDep
+) -> ReservedOut:
     """New replicas for a held server; more replicas are checked against the quotas."""
     held = Held(body.namespace, body.name)
-    await _check_owner(state, caller, held)
+    await _check_owner(session, caller, held)
     outcome = await state.contracts.resize(
-        Principal(caller.username, caller.is_admin), held, body.replicas
+        session, Principal(caller.username, caller.is_admin), held, body.replicas
     )
     if outcome is None:
         raise NotFoundError(f"no reservation for {body.namespace}/{body.name}")
@@ -133,11 +139,11 @@ async def release(
     namespace: Annotated[str, Path(max_length=63, pattern=NAMESPACE_PATTERN)],
     name: Annotated[str, Path(max_length=253, pattern=NAME_PATTERN)],
     caller: CallerDep,
-    state: StateDep,
+    session: SessionDep,
 ) -> Response:
     """Stop or delete: what the server held is free again."""
     held = Held(namespace, name)
-    await _check_owner(state, caller, held)
-    if not await state.contracts.release(held):
+    await _check_owner(session, caller, held)
+    if not await ContractRepository(session).release(held):
         raise NotFoundError(f"no reservation for {namespace}/{name}")
     return Response(status_code=204)

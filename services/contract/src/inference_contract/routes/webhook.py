@@ -7,8 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Body, Request
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from inference_common.db import unit_of_work
 from inference_common.errors import BadRequestError, ForbiddenError
 from inference_contract.admission import (
     Allow,
@@ -22,7 +22,7 @@ from inference_contract.admission import (
     plan,
     review_response,
 )
-from inference_contract.deps import StateDep
+from inference_contract.deps import SessionDep, StateDep
 from inference_contract.facts import Principal
 from inference_contract.policy import Reason
 from inference_contract.repository import ContractRepository, Held
@@ -31,13 +31,13 @@ from inference_contract.state import AppState
 router = APIRouter(tags=["admission"])
 
 
-async def _reserve(state: AppState, uid: str, step: Reserve, dry_run: bool) -> dict[str, Any]:
+async def _reserve(
+    state: AppState, session: AsyncSession, uid: str, step: Reserve, dry_run: bool
+) -> dict[str, Any]:
     request = step.request
     held = None
     if not step.is_create or step.server_uuid_label is not None:
-        async with unit_of_work(state.sessions) as session:
-            repo = ContractRepository(session)
-            held = await repo.reservation(Held(request.namespace, request.name))
+        held = await ContractRepository(session).reservation(Held(request.namespace, request.name))
     if step.is_create and step.server_uuid_label is not None:
         if held is None or held.server_uuid != step.server_uuid_label:
             return denied(
@@ -52,9 +52,10 @@ async def _reserve(state: AppState, uid: str, step: Reserve, dry_run: bool) -> d
     owner = held.owner if held is not None and not step.is_create else step.principal.username
     principal = Principal(owner, step.principal.is_admin)
     if dry_run:
-        decision = await state.contracts.evaluate(principal, request, step.model_uuid)
+        decision = await state.contracts.evaluate(session, principal, request, step.model_uuid)
         return decided(uid, decision)
     outcome = await state.contracts.reserve(
+        session,
         principal,
         request,
         server_uuid=step.server_uuid_label or (held.server_uuid if held else None),
@@ -64,9 +65,11 @@ async def _reserve(state: AppState, uid: str, step: Reserve, dry_run: bool) -> d
     return decided(uid, outcome.decision)
 
 
-async def _resize(state: AppState, uid: str, step: Resize, dry_run: bool) -> dict[str, Any]:
+async def _resize(
+    state: AppState, session: AsyncSession, uid: str, step: Resize, dry_run: bool
+) -> dict[str, Any]:
     outcome = await state.contracts.resize(
-        step.principal, Held(step.namespace, step.name), step.replicas, dry_run=dry_run
+        session, step.principal, Held(step.namespace, step.name), step.replicas, dry_run=dry_run
     )
     if outcome is None:
         warning = f"{step.namespace}/{step.name} is not counted yet: scale not checked"
@@ -78,6 +81,7 @@ async def _resize(state: AppState, uid: str, step: Resize, dry_run: bool) -> dic
 async def admit_modelserve(
     request: Request,
     state: StateDep,
+    session: SessionDep,
     body: dict[str, Any] = Body(...),  # noqa: B008
 ) -> dict[str, Any]:
     """Called by the apiserver over HTTPS (the TLS listener only: a review on the plain
@@ -101,5 +105,5 @@ async def admit_modelserve(
     if isinstance(step, Deny):
         return denied(review.uid, step)
     if isinstance(step, Resize):
-        return await _resize(state, review.uid, step, review.dry_run)
-    return await _reserve(state, review.uid, step, review.dry_run)
+        return await _resize(state, session, review.uid, step, review.dry_run)
+    return await _reserve(state, session, review.uid, step, review.dry_run)
