@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.schema import UniqueConstraint
 
 from inference_common.db import Base
 
@@ -130,6 +131,65 @@ class DownloadJob(Base):
     last_progress_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True
     )
+    created_at: Mapped[datetime] = _now_column()
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+# --- contracts (the contract service owns these rows) ---------------------------------------
+
+
+class _ContractLimits:
+    """Limits shared by user and namespace contracts; null inherits the global default."""
+
+    max_servers: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_replicas_per_server: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_gpus: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_gpus_per_replica: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_gpu_memory_gib: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_storage_bytes: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    allowed_gpu_products: Mapped[list[str] | None] = mapped_column(ARRAY(Text), nullable=True)
+    allowed_images: Mapped[list[str] | None] = mapped_column(ARRAY(Text), nullable=True)
+    max_context_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_parallel: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
+    )
+
+
+class UserContract(_ContractLimits, Base):
+    """Keyed by username: a Kubernetes user maps to the platform user of the same name."""
+
+    __tablename__ = "user_contracts"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    allowed_namespaces: Mapped[list[str] | None] = mapped_column(ARRAY(Text), nullable=True)
+
+
+class NamespaceContract(_ContractLimits, Base):
+    __tablename__ = "namespace_contracts"
+
+    namespace: Mapped[str] = mapped_column(String(63), primary_key=True)
+
+
+class Reservation(Base):
+    """What one ModelServe holds against its owner's and its namespace's quotas."""
+
+    __tablename__ = "reservations"
+    __table_args__ = (UniqueConstraint("namespace", "name"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
+    namespace: Mapped[str] = mapped_column(String(63))
+    name: Mapped[str] = mapped_column(String(253))
+    server_uuid: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    owner: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    model_name: Mapped[str] = mapped_column(String(256), default="")
+    replicas: Mapped[int] = mapped_column(Integer)
+    gpus_per_replica: Mapped[int] = mapped_column(Integer, default=0)
+    gpu_memory_gib_per_gpu: Mapped[int] = mapped_column(Integer, default=0)
+    gpu_product: Mapped[str | None] = mapped_column(String(63), nullable=True)
+    source: Mapped[str] = mapped_column(String(16))  # api | admission | cluster
     created_at: Mapped[datetime] = _now_column()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

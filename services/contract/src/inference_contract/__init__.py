@@ -1,0 +1,1 @@
+"""Contract service: quotas, serving policy, reservations and the ModelServe webhook."""

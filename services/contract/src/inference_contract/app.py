@@ -1,0 +1,87 @@
+"""The application factory: settings in, FastAPI app out; resources live in the lifespan."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+
+from inference_common.auth import TokenSigner
+from inference_common.db import make_engine, make_sessionmaker
+from inference_common.kube import api_client
+from inference_common.web import install_common, operation_id
+from inference_contract.contracts import Contracts
+from inference_contract.reconcile import Reconciler
+from inference_contract.routes import contracts, decisions, health, webhook
+from inference_contract.settings import ContractSettings
+from inference_contract.state import AppState
+
+SERVICE = "inference-contract"
+
+
+async def build_state(settings: ContractSettings) -> AppState:
+    if settings.run_migrations:
+        from inference_contract.migrate import upgrade_in_child_process
+
+        await upgrade_in_child_process(settings.database_url)
+    engine = make_engine(settings.database_url, pool_size=10, max_overflow=10)
+    sessions = make_sessionmaker(engine)
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        signer=TokenSigner(settings.jwt_secret.get_secret_value()),
+        contracts=Contracts(settings),
+    )
+    if settings.watch_modelserves:
+        state.kube = api_client(settings.kubeconfig)
+        state.reconciler = Reconciler(
+            state.kube,
+            sessions,
+            settings.gpu_memory_gib,
+            settings.default_gpu_memory_gib,
+            timedelta(seconds=settings.orphan_grace_seconds),
+        )
+    return state
+
+
+async def close_state(state: AppState) -> None:
+    if state.reconciler is not None:
+        await state.reconciler.stop()
+    await state.engine.dispose()
+    if state.kube is not None:
+        state.kube.close()
+
+
+def create_app(settings: ContractSettings | None = None, *, freeze_gc: bool = False) -> FastAPI:
+    settings = settings or ContractSettings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        state = await build_state(settings)
+        try:
+            if state.reconciler is not None:
+                state.reconciler.start()
+            app.state.services = state
+            if freeze_gc:
+                gc.collect()
+                gc.freeze()
+            yield
+        finally:
+            await close_state(state)
+
+    app = FastAPI(
+        title="Inference Service contract service",
+        version="0.1.0",
+        description="Quotas and serving policy: contracts, usage, evaluate, reservations, "
+        "and the ModelServe validating admission webhook.",
+        lifespan=lifespan,
+        generate_unique_id_function=operation_id,
+    )
+    install_common(app, SERVICE)
+    for router in (health.router, contracts.router, decisions.router, webhook.router):
+        app.include_router(router)
+    return app
