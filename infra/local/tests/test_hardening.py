@@ -9,6 +9,7 @@ Postgres); the `stack_*` tests check the running stack itself."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import signal
@@ -24,8 +25,9 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
-from inference_localstack import pki, stack, state_dirs
+from inference_localstack import components, pki, processes, stack, state_dirs
 from inference_localstack.config import StackConfig
+from inference_testkit.servers import free_port
 from inference_testkit.throwaway import (
     ThrowawayEtcd,
     ThrowawayPostgres,
@@ -104,6 +106,40 @@ def modes(paths: list[Path]) -> dict[Path, int]:
     return {path: stat.S_IMODE(path.stat().st_mode) for path in paths}
 
 
+# --- flags and rules (pure) -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("component", "required"),
+    [
+        (
+            "etcd",
+            {"--client-cert-auth", "--peer-client-cert-auth", "--trusted-ca-file", "--cert-file"},
+        ),
+        ("kube-apiserver", {"--etcd-cafile", "--etcd-certfile", "--etcd-keyfile"}),
+    ],
+)
+def test_etcd_and_its_client_speak_tls_only(component: str, required: set[str]) -> None:
+    cfg = StackConfig()
+    argv = {"etcd": components.etcd, "kube-apiserver": components.kube_apiserver}[component](
+        cfg, Path("/bin")
+    ).argv
+    assert required <= {a.split("=", 1)[0] for a in argv}
+    assert not [a for a in argv if "http://" in a]
+
+
+def test_postgres_rules_trust_no_one() -> None:
+    rules = [line.split() for line in components.PG_HBA.splitlines() if not line.startswith("#")]
+    assert rules == [
+        ["local", "all", "postgres", "peer"],
+        ["local", "all", "all", "scram-sha-256"],
+        ["host", "all", "all", "127.0.0.1/32", "scram-sha-256"],
+    ]
+    argv = components.postgres(StackConfig(), Path("/bin")).argv
+    assert "password_encryption=scram-sha-256" in argv
+    assert "unix_socket_permissions=0700" in argv
+
+
 # --- etcd ----------------------------------------------------------------------------
 
 
@@ -166,6 +202,34 @@ def test_etcd_of_an_older_stack_keeps_its_data_behind_tls(etcd: ThrowawayEtcd) -
     assert answer is not None
     assert [kv["value"] for kv in answer["kvs"]] == [_b64("v1")]
     assert_etcd_refuses_clients_without_certificate(etcd.config.ports.etcd, etcd.ca)
+
+
+@pytest.mark.stack
+def test_apiserver_stores_in_the_tls_etcd(etcd: ThrowawayEtcd) -> None:
+    config = dataclasses.replace(
+        etcd.config, ports=dataclasses.replace(etcd.config.ports, apiserver=free_port())
+    )
+    pki.ensure_secrets(config)
+    etcd.start()
+    _wait_etcd_tls(etcd)
+    apiserver = components.kube_apiserver(config, etcd.bin_dir)
+    processes.start(config, apiserver.name, apiserver.argv)
+    try:
+        ca = _client_context(etcd.ca, None)
+
+        def ready() -> bool:
+            try:
+                return httpx.get(apiserver.health_url, verify=ca, timeout=2.0).text == "ok"
+            except httpx.HTTPError:
+                return False
+
+        wait_for(ready, timeout=120, what="kube-apiserver ready on the TLS etcd")
+    finally:
+        processes.stop(config, apiserver.name)
+    context = _client_context(etcd.ca, pki.etcd_client_cert(config))
+    stored = etcd_range(f"https://127.0.0.1:{config.ports.etcd}", context, "/registry/namespaces/")
+    assert stored is not None
+    assert int(stored["count"]) >= 1
 
 
 # --- postgres ------------------------------------------------------------------------
