@@ -73,7 +73,9 @@ def assert_etcd_refuses_clients_without_certificate(port: int, ca: Path) -> None
 
 def psql(os_user: str, host: str, port: int, db_user: str, database: str = "postgres") -> int:
     """`psql -c 'SELECT 1'` run as `os_user`, never prompting for a password."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")} | {
+        "PGPASSFILE": "/dev/null"
+    }
     argv = ["psql", "-w", "-X", "-q", "-h", host, "-p", str(port), "-U", db_user]
     return subprocess.run(
         ["runuser", "-u", os_user, "--", *argv, "-d", database, "-c", "SELECT 1"],

@@ -315,7 +315,7 @@ async def ensure_app_role(config: StackConfig, creds: pki.Secrets) -> bool:
     )
     try:
         exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", APP_ROLE)
-        password_set = exists and await _can_log_in(
+        password_set = bool(exists) and await _can_log_in(
             config, APP_ROLE, creds.postgres_app_password, "postgres"
         )
         # Passwords are generated from [A-Za-z0-9_-] only (token_urlsafe).
@@ -473,6 +473,7 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
     )
     platform_services.register_embedded_model(config, creds)
 
+    state_dirs.secure(config)  # folders the components made on their first start
     values = env_values(config, creds, bin_dir)
     write_env(config, values)
     say(f"up in {time.monotonic() - t_start:.1f}s; `. {config.env_file}` to use it")
