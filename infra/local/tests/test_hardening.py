@@ -50,9 +50,12 @@ def _client_context(ca: Path, cert: tuple[Path, Path] | None) -> ssl.SSLContext:
     return context
 
 
-def etcd_range(url: str, verify: bool | ssl.SSLContext, key: str) -> dict[str, Any] | None:
-    """etcd's gRPC gateway `POST /v3/kv/range` for one key (prefix); None when refused."""
-    body = {"key": _b64(key), "range_end": _b64(key[:-1] + chr(ord(key[-1]) + 1))}
+def etcd_range(
+    url: str, verify: bool | ssl.SSLContext, key: str, count_only: bool = True
+) -> dict[str, Any] | None:
+    """etcd's gRPC gateway `POST /v3/kv/range` for one key prefix; None when refused."""
+    body: dict[str, Any] = {"key": _b64(key), "range_end": _b64(key[:-1] + chr(ord(key[-1]) + 1))}
+    body["count_only"] = count_only
     try:
         response = httpx.post(f"{url}/v3/kv/range", json=body, verify=verify, timeout=5.0)
     except (httpx.HTTPError, ssl.SSLError, OSError):
@@ -200,7 +203,7 @@ def test_etcd_of_an_older_stack_keeps_its_data_behind_tls(etcd: ThrowawayEtcd) -
     _wait_etcd_tls(etcd)
     context = _client_context(etcd.ca, pki.etcd_client_cert(etcd.config))
     url = f"https://127.0.0.1:{etcd.config.ports.etcd}"
-    answer = etcd_range(url, context, SECRETS_PREFIX)
+    answer = etcd_range(url, context, SECRETS_PREFIX, count_only=False)
     assert answer is not None
     assert [kv["value"] for kv in answer["kvs"]] == [_b64("v1")]
     assert_etcd_refuses_clients_without_certificate(etcd.config.ports.etcd, etcd.ca)
