@@ -8,6 +8,7 @@ Postgres); the `stack_*` tests check the running stack itself."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import json
@@ -281,6 +282,9 @@ def test_postgres_of_an_older_stack_is_closed_on_the_next_up(
     (data / "pgdata" / "pg_hba.conf").write_text(OLDER_STACK_HBA)
     for path in (server.config.state_dir, data.parent, data, socket_dir):
         path.chmod(0o755)
+    # the older stack's application role shared the superuser's password
+    older_role = f"CREATE ROLE inference LOGIN CREATEDB PASSWORD '{server.creds.postgres_password}'"
+    asyncio.run(_as_superuser(server, older_role))
     pid = server.config.run_dir / "postgres.pid"
     os.kill(int(pid.read_text()), signal.SIGHUP)
     wait_for(
@@ -298,6 +302,33 @@ def test_postgres_of_an_older_stack_is_closed_on_the_next_up(
     assert psql("nobody", str(socket_dir), server.port, "postgres") != 0
     assert psql("postgres", str(socket_dir), server.port, "postgres") == 0
     assert stat.S_IMODE(socket_dir.stat().st_mode) == 0o700
+
+    assert asyncio.run(stack.ensure_app_role(server.config, server.creds)) is True
+    app_url = stack.database_url(server.config, server.creds)
+    asyncio.run(assert_app_role_is_no_administrator(app_url, server.creds.postgres_password))
+    with pytest.raises(asyncpg.InvalidPasswordError):
+        asyncio.run(_connect_closed(server.port, "inference", server.creds.postgres_password))
+
+
+async def _as_superuser(server: ThrowawayPostgres, statement: str) -> None:
+    conn = await asyncpg.connect(
+        host="127.0.0.1",
+        port=server.port,
+        user="postgres",
+        password=server.creds.postgres_password,
+        database="postgres",
+    )
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+async def _connect_closed(port: int, user: str, password: str) -> None:
+    conn = await asyncpg.connect(
+        host="127.0.0.1", port=port, user=user, password=password, database="postgres"
+    )
+    await conn.close()
 
 
 # --- the state folder ----------------------------------------------------------------
