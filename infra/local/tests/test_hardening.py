@@ -26,6 +26,7 @@ import httpx
 import pytest
 from sqlalchemy.engine import make_url
 
+from inference_common import migrate
 from inference_localstack import components, pki, processes, stack, state_dirs
 from inference_localstack.config import StackConfig
 from inference_testkit.servers import free_port
@@ -283,8 +284,14 @@ def test_postgres_of_an_older_stack_is_closed_on_the_next_up(
     for path in (server.config.state_dir, data.parent, data, socket_dir):
         path.chmod(0o755)
     # the older stack's application role shared the superuser's password
-    older_role = f"CREATE ROLE inference LOGIN CREATEDB PASSWORD '{server.creds.postgres_password}'"
-    asyncio.run(_as_superuser(server, older_role))
+    older_password = server.creds.postgres_password
+    for statement in (
+        "DROP DATABASE inference WITH (FORCE)",
+        f"CREATE ROLE inference LOGIN CREATEDB PASSWORD '{older_password}'",
+        "CREATE DATABASE inference OWNER inference",
+    ):
+        asyncio.run(_as_superuser(server, statement))
+    migrate.upgrade(server.url.replace("//postgres:", "//inference:"))
     pid = server.config.run_dir / "postgres.pid"
     os.kill(int(pid.read_text()), signal.SIGHUP)
     wait_for(
@@ -306,8 +313,10 @@ def test_postgres_of_an_older_stack_is_closed_on_the_next_up(
     assert asyncio.run(stack.ensure_app_role(server.config, server.creds)) is True
     app_url = stack.database_url(server.config, server.creds)
     asyncio.run(assert_app_role_is_no_administrator(app_url, server.creds.postgres_password))
+    migrate.downgrade(app_url, "base")  # the role that owns the database owns its schema
+    migrate.upgrade(app_url)
     with pytest.raises(asyncpg.InvalidPasswordError):
-        asyncio.run(_connect_closed(server.port, "inference", server.creds.postgres_password))
+        asyncio.run(_connect_closed(server.port, "inference", older_password))
 
 
 async def _as_superuser(server: ThrowawayPostgres, statement: str) -> None:
