@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from inference_localstack.config import StackConfig
-from inference_localstack.pki import Secrets
+from inference_localstack.pki import ETCD_SERVER, Secrets, etcd_client_cert
 
 
 @dataclass(frozen=True)
@@ -19,13 +19,17 @@ class Component:
     env: dict[str, str] = field(default_factory=dict)
     user: str | None = None
     verify_tls: bool = False
+    client_cert: tuple[Path, Path] | None = None
+    """Certificate and key the health check presents (etcd requires one)."""
     healthy_body: Callable[[str], bool] = lambda _body: True
 
 
 def etcd(cfg: StackConfig, bin_dir: Path) -> Component:
-    p = cfg.ports
-    client = f"http://127.0.0.1:{p.etcd}"
-    peer = f"http://127.0.0.1:{p.etcd_peer}"
+    """TLS on both ports; clients and the peer must present a certificate of the stack's CA."""
+    p, pki = cfg.ports, cfg.pki_dir
+    client = f"https://127.0.0.1:{p.etcd}"
+    peer = f"https://127.0.0.1:{p.etcd_peer}"
+    cert, key = pki / f"{ETCD_SERVER}.crt", pki / f"{ETCD_SERVER}.key"
     return Component(
         "etcd",
         [
@@ -37,21 +41,35 @@ def etcd(cfg: StackConfig, bin_dir: Path) -> Component:
             f"--listen-peer-urls={peer}",
             f"--initial-advertise-peer-urls={peer}",
             f"--initial-cluster=local={peer}",
+            f"--cert-file={cert}",
+            f"--key-file={key}",
+            f"--trusted-ca-file={pki / 'ca.crt'}",
+            "--client-cert-auth",
+            f"--peer-cert-file={cert}",
+            f"--peer-key-file={key}",
+            f"--peer-trusted-ca-file={pki / 'ca.crt'}",
+            "--peer-client-cert-auth",
             "--unsafe-no-fsync",
             "--log-level=warn",
         ],
         f"{client}/health",
+        verify_tls=True,
+        client_cert=etcd_client_cert(cfg),
         healthy_body=lambda body: '"health":"true"' in body.replace(" ", ""),
     )
 
 
 def kube_apiserver(cfg: StackConfig, bin_dir: Path) -> Component:
     pki, net = cfg.pki_dir, cfg.network
+    etcd_cert, etcd_key = etcd_client_cert(cfg)
     return Component(
         "kube-apiserver",
         [
             str(bin_dir / "kube-apiserver"),
-            f"--etcd-servers=http://127.0.0.1:{cfg.ports.etcd}",
+            f"--etcd-servers=https://127.0.0.1:{cfg.ports.etcd}",
+            f"--etcd-cafile={pki / 'ca.crt'}",
+            f"--etcd-certfile={etcd_cert}",
+            f"--etcd-keyfile={etcd_key}",
             "--bind-address=127.0.0.1",
             f"--secure-port={cfg.ports.apiserver}",
             f"--advertise-address={net.host_node_ip}",
@@ -158,6 +176,17 @@ def local_kubelet(cfg: StackConfig, python: str) -> Component:
     )
 
 
+PG_HBA = """\
+# Written by the local stack on every `up`; anything not matched here is refused.
+# TYPE  DATABASE  USER      ADDRESS       METHOD
+local   all       postgres                peer
+local   all       all                     scram-sha-256
+host    all       all       127.0.0.1/32  scram-sha-256
+"""
+"""The socket lets only the `postgres` OS user in as the superuser (and its directory is
+private to that user); over TCP every role needs its password."""
+
+
 def postgres(cfg: StackConfig, pg_bin: Path) -> Component:
     data = cfg.data_dir("postgres")
     return Component(
@@ -172,6 +201,10 @@ def postgres(cfg: StackConfig, pg_bin: Path) -> Component:
             "listen_addresses=127.0.0.1",
             "-c",
             f"unix_socket_directories={data / 'socket'}",
+            "-c",
+            "unix_socket_permissions=0700",
+            "-c",
+            "password_encryption=scram-sha-256",
             "-c",
             "fsync=off",
             "-c",

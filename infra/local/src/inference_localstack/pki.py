@@ -36,6 +36,9 @@ IDENTITIES: dict[str, tuple[str, list[str]]] = {
 class Secrets:
     tokens: dict[str, str]
     postgres_password: str
+    """The Postgres superuser's; only the stack's own set-up and test fixtures use it."""
+    postgres_app_password: str
+    """The application role's (`inference`), the one in DATABASE_URL."""
     minio_user: str
     minio_password: str
     jwt_secret: str
@@ -146,6 +149,7 @@ def ensure_secrets(config: StackConfig) -> Secrets:
     data = json.loads(path.read_text()) if path.exists() else {}
     generated = {
         "postgres_password": secrets.token_urlsafe(24),
+        "postgres_app_password": secrets.token_urlsafe(24),
         "minio_user": "inference-admin",
         "minio_password": secrets.token_urlsafe(24),
         "jwt_secret": secrets.token_urlsafe(48),
@@ -172,6 +176,7 @@ def ensure_secrets(config: StackConfig) -> Secrets:
     return Secrets(
         tokens=data["tokens"],
         postgres_password=data["postgres_password"],
+        postgres_app_password=data["postgres_app_password"],
         minio_user=data["minio_user"],
         minio_password=data["minio_password"],
         jwt_secret=data["jwt_secret"],
@@ -199,3 +204,69 @@ def write_kubeconfigs(config: StackConfig, creds: Secrets) -> None:
         doc = kubeconfig_document(server, config.pki_dir / "ca.crt", name, creds.tokens[name])
         path = config.kubeconfig if name == "admin" else config.pki_dir / f"{name}.kubeconfig"
         _write_private(path, yaml.safe_dump(doc, sort_keys=False))
+
+
+ETCD_SERVER = "etcd-server"
+ETCD_CLIENT = "etcd-client"
+
+
+def etcd_sans() -> list[str]:
+    return ["DNS:localhost", "IP:127.0.0.1"]
+
+
+def _signed_by_ca(pki: Path, name: str, subject: str, extensions: str) -> None:
+    """`<name>.key` and `<name>.crt`, signed by the stack's CA, unless they exist."""
+    if (pki / f"{name}.crt").exists():
+        return
+    csr, ext = pki / f"{name}.csr", pki / f"{name}.ext"
+    key, crt = pki / f"{name}.key", pki / f"{name}.crt"
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        subject,
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+    )
+    ext.write_text(extensions)
+    ca = ("-CA", str(pki / "ca.crt"), "-CAkey", str(pki / "ca.key"), "-CAcreateserial")
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        *ca,
+        "-days",
+        "3650",
+        "-out",
+        str(crt),
+        "-extfile",
+        str(ext),
+    )
+    key.chmod(0o600)
+
+
+def ensure_etcd_certificates(config: StackConfig) -> None:
+    """etcd's serving (and peer) certificate, and the client certificate the apiserver and
+    the stack's health checks present: etcd accepts no client without one."""
+    pki = config.pki_dir
+    usage = "keyUsage=critical,digitalSignature,keyEncipherment\n"
+    _signed_by_ca(
+        pki,
+        ETCD_SERVER,
+        "/CN=etcd",
+        "subjectAltName=" + ",".join(etcd_sans()) + "\n"
+        "extendedKeyUsage=serverAuth,clientAuth\n" + usage,
+    )
+    _signed_by_ca(
+        pki, ETCD_CLIENT, "/CN=kube-apiserver-etcd-client", "extendedKeyUsage=clientAuth\n" + usage
+    )
+
+
+def etcd_client_cert(config: StackConfig) -> tuple[Path, Path]:
+    pki = config.pki_dir
+    return pki / f"{ETCD_CLIENT}.crt", pki / f"{ETCD_CLIENT}.key"

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from inference_localstack.config import StackConfig
+from inference_localstack.state_dirs import PROCESS_UMASK
 
 
 def pid_file(config: StackConfig, name: str) -> Path:
@@ -53,7 +54,8 @@ def start(
     env: Mapping[str, str] | None = None,
     user: str | None = None,
 ) -> int:
-    """Starts argv detached in its own session; output appends to the component's log."""
+    """Starts argv detached in its own session, with a umask that keeps what it writes to
+    itself; output appends to the component's log."""
     config.run_dir.mkdir(parents=True, exist_ok=True)
     config.log_dir.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, **(env or {})}
@@ -68,6 +70,7 @@ def start(
             env=full_env,
             start_new_session=True,
             user=user,
+            umask=PROCESS_UMASK,
         )
     pid_file(config, name).write_text(str(proc.pid))
     return proc.pid

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -18,7 +19,14 @@ from typing import Any
 import httpx
 import yaml
 
-from inference_localstack import components, network, pki, platform_services, processes
+from inference_localstack import (
+    components,
+    network,
+    pki,
+    platform_services,
+    processes,
+    state_dirs,
+)
 from inference_localstack.cluster_objects import gpu_nodes, rbac_objects
 from inference_localstack.components import Component
 from inference_localstack.config import REPO_ROOT, StackConfig
@@ -41,6 +49,9 @@ COMPONENT_ORDER = [
     "minio",
     "postgres",
 ]
+
+
+PLATFORM_SERVICES = ("gateway", "api", "operator")
 
 
 class StackError(RuntimeError):
@@ -84,11 +95,20 @@ def check_prerequisites() -> None:
 # --- waiting -------------------------------------------------------------------------
 
 
+def _tls_verify(component: Component, ca: Path | None) -> bool | ssl.SSLContext:
+    if not (component.verify_tls and ca):
+        return False
+    context = ssl.create_default_context(cafile=str(ca))
+    if component.client_cert:
+        cert, key = component.client_cert
+        context.load_cert_chain(cert, key)
+    return context
+
+
 def _healthy(component: Component, ca: Path | None) -> bool:
-    verify: bool | str = str(ca) if (component.verify_tls and ca) else False
     try:
-        response = httpx.get(component.health_url, verify=verify, timeout=2.0)
-    except httpx.HTTPError:
+        response = httpx.get(component.health_url, verify=_tls_verify(component, ca), timeout=2.0)
+    except (httpx.HTTPError, OSError):
         return False
     return response.status_code == 200 and component.healthy_body(response.text)
 
@@ -109,9 +129,9 @@ def wait_until(
     )
 
 
-def start_components(config: StackConfig, *parts: Component, timeout: float = 90.0) -> None:
+def start_components(config: StackConfig, *parts: Component, timeout: float = 90.0) -> list[str]:
     """Starts the parts that are not already running and healthy, side by side, then waits
-    for each to become healthy."""
+    for each to become healthy; returns the names of those it started."""
     ca = config.pki_dir / "ca.crt"
     launched: list[tuple[Component, float]] = []
     for component in parts:
@@ -124,10 +144,12 @@ def start_components(config: StackConfig, *parts: Component, timeout: float = 90
     for component, t0 in launched:
         wait_until(config, component.name, lambda c=component: _healthy(c, ca), timeout)
         say(f"{component.name}: healthy in {time.monotonic() - t0:.1f}s")
+    return [component.name for component, _ in launched]
 
 
-def start_component(config: StackConfig, component: Component, timeout: float = 90.0) -> None:
-    start_components(config, component, timeout=timeout)
+def start_component(config: StackConfig, component: Component, timeout: float = 90.0) -> bool:
+    """True when it was (re)started."""
+    return bool(start_components(config, component, timeout=timeout))
 
 
 # --- kubernetes objects --------------------------------------------------------------
@@ -185,13 +207,29 @@ def bootstrap_cluster(config: StackConfig, bin_dir: Path) -> None:
 
 
 def prepare_postgres(config: StackConfig, pg_bin: Path, creds: pki.Secrets) -> None:
+    """Initialises the cluster (superuser password from the PKI) unless it exists, and
+    (re)writes its access rules: a cluster made by an older stack trusted every socket
+    connection; a running one reloads them."""
     data = config.data_dir("postgres")
     pgdata = data / "pgdata"
-    (data / "socket").mkdir(parents=True, exist_ok=True)
-    shutil.chown(data, "postgres")
-    shutil.chown(data / "socket", "postgres")
-    if (pgdata / "PG_VERSION").exists():
-        return
+    for path in (data, data / "socket"):
+        path.mkdir(parents=True, exist_ok=True)
+        shutil.chown(path, "postgres")
+        path.chmod(0o700)
+    if not (pgdata / "PG_VERSION").exists():
+        _initdb(data, pg_bin, creds)
+    hba = pgdata / "pg_hba.conf"
+    if hba.read_text() != components.PG_HBA:
+        hba.write_text(components.PG_HBA)
+        shutil.chown(hba, "postgres")
+        hba.chmod(0o600)
+        pid = processes.running_pid(config, "postgres")
+        if pid is not None:
+            os.kill(pid, signal.SIGHUP)
+            say("postgres: access rules rewritten and reloaded")
+
+
+def _initdb(data: Path, pg_bin: Path, creds: pki.Secrets) -> None:
     say("postgres: initdb")
     pwfile = data / "initdb.pw"
     pwfile.write_text(creds.postgres_password)
@@ -202,10 +240,10 @@ def prepare_postgres(config: StackConfig, pg_bin: Path, creds: pki.Secrets) -> N
             [
                 str(pg_bin / "initdb"),
                 "-D",
-                str(pgdata),
+                str(data / "pgdata"),
                 "-U",
                 "postgres",
-                "--auth-local=trust",
+                "--auth-local=peer",
                 "--auth-host=scram-sha-256",
                 f"--pwfile={pwfile}",
                 "--encoding=UTF8",
@@ -240,8 +278,33 @@ def wait_postgres(config: StackConfig, pg_bin: Path) -> None:
     say(f"postgres: ready in {time.monotonic() - t0:.1f}s")
 
 
-async def _ensure_database(config: StackConfig, creds: pki.Secrets) -> None:
+APP_ROLE = "inference"
+APP_DATABASE = "inference"
+
+
+async def _can_log_in(config: StackConfig, user: str, password: str, database: str) -> bool:
     import asyncpg  # type: ignore[import-untyped]
+
+    try:
+        conn = await asyncpg.connect(
+            host="127.0.0.1",
+            port=config.ports.postgres,
+            user=user,
+            password=password,
+            database=database,
+        )
+    except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError):
+        return False
+    await conn.close()
+    return True
+
+
+async def ensure_app_role(config: StackConfig, creds: pki.Secrets) -> bool:
+    """The application role (DATABASE_URL's) with its own password, owning the application
+    database: no superuser, may not create roles; it may create databases, which the test
+    sessions make beside the application's. True when the role's password was (re)set,
+    i.e. services still holding the old one must be restarted."""
+    import asyncpg
 
     conn = await asyncpg.connect(
         host="127.0.0.1",
@@ -251,20 +314,35 @@ async def _ensure_database(config: StackConfig, creds: pki.Secrets) -> None:
         database="postgres",
     )
     try:
-        if not await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = 'inference'"):
-            # The password is generated from [A-Za-z0-9_-] only (token_urlsafe).
+        exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", APP_ROLE)
+        password_set = bool(exists) and await _can_log_in(
+            config, APP_ROLE, creds.postgres_app_password, "postgres"
+        )
+        # Passwords are generated from [A-Za-z0-9_-] only (token_urlsafe).
+        attributes = "LOGIN CREATEDB NOCREATEROLE NOSUPERUSER NOREPLICATION NOBYPASSRLS"
+        if not exists:
             await conn.execute(
-                f"CREATE ROLE inference LOGIN CREATEDB PASSWORD '{creds.postgres_password}'"
+                f"CREATE ROLE {APP_ROLE} {attributes} PASSWORD '{creds.postgres_app_password}'"
             )
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = 'inference'"):
-            await conn.execute("CREATE DATABASE inference OWNER inference")
+        elif not password_set:
+            await conn.execute(
+                f"ALTER ROLE {APP_ROLE} {attributes} PASSWORD '{creds.postgres_app_password}'"
+            )
+        else:
+            await conn.execute(f"ALTER ROLE {APP_ROLE} {attributes}")
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", APP_DATABASE):
+            await conn.execute(f"CREATE DATABASE {APP_DATABASE} OWNER {APP_ROLE}")
+        await conn.execute(f"ALTER DATABASE {APP_DATABASE} OWNER TO {APP_ROLE}")
+        await conn.execute(f"REVOKE ALL ON DATABASE {APP_DATABASE} FROM PUBLIC")
     finally:
         await conn.close()
+    return not password_set
 
 
-def database_url(config: StackConfig, creds: pki.Secrets, database: str = "inference") -> str:
+def database_url(config: StackConfig, creds: pki.Secrets, database: str = APP_DATABASE) -> str:
+    """The application role's URL (DATABASE_URL)."""
     return (
-        f"postgresql+asyncpg://inference:{creds.postgres_password}"
+        f"postgresql+asyncpg://{APP_ROLE}:{creds.postgres_app_password}"
         f"@127.0.0.1:{config.ports.postgres}/{database}"
     )
 
@@ -331,10 +409,10 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
     check_prerequisites()
     bin_dir = toolchain_bin_dir(build=True)
     pg_bin = postgres_bin_dir()
-    for d in (config.state_dir, config.run_dir, config.log_dir):
-        d.mkdir(parents=True, exist_ok=True)
+    state_dirs.secure(config)
     network.up(config.network)
     pki.ensure_certificates(config)
+    pki.ensure_etcd_certificates(config)
     tokens_file = config.pki_dir / "tokens.csv"
     tokens_before = tokens_file.read_text() if tokens_file.exists() else ""
     creds = pki.ensure_secrets(config)
@@ -342,11 +420,12 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
         processes.stop(config, "kube-apiserver")  # it reads the token file only at start
     pki.write_kubeconfigs(config, creds)
     prepare_postgres(config, pg_bin, creds)
-    config.data_dir("minio").mkdir(parents=True, exist_ok=True)
 
     # Independent groups start side by side: the control plane, Postgres, MinIO.
     def control_plane() -> None:
-        start_component(config, components.etcd(config, bin_dir))
+        if start_component(config, components.etcd(config, bin_dir)):
+            # an apiserver of an older stack still dials the plain-HTTP etcd
+            processes.stop(config, "kube-apiserver")
         start_component(config, components.kube_apiserver(config, bin_dir))
         bootstrap_cluster(config, bin_dir)
         traefik_cfg = components.traefik_config_path(config)
@@ -372,7 +451,9 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
         if processes.running_pid(config, "postgres") is None:
             processes.start(config, component.name, component.argv, user=component.user)
         wait_postgres(config, pg_bin)
-        asyncio.run(_ensure_database(config, creds))
+        if asyncio.run(ensure_app_role(config, creds)):
+            for name in PLATFORM_SERVICES:  # they hold the role's former password
+                processes.stop(config, name)
 
     def object_store() -> None:
         start_component(config, components.minio(config, bin_dir, creds))
@@ -392,6 +473,7 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
     )
     platform_services.register_embedded_model(config, creds)
 
+    state_dirs.secure(config)  # folders the components made on their first start
     values = env_values(config, creds, bin_dir)
     write_env(config, values)
     say(f"up in {time.monotonic() - t_start:.1f}s; `. {config.env_file}` to use it")

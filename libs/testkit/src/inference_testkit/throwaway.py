@@ -3,8 +3,9 @@ without touching the shared stack: the stack's own start-up code, run against a 
 folder of their own and free loopback ports.
 
 Postgres runs as the `postgres` user (it refuses root), so the folder is made traversable
-for it. Both run the stack's binaries: PostgreSQL's from the system, MinIO's from the
-toolchain cache (built by the stack's first `make up`).
+for it. An etcd of a test's own, with the stack's TLS and client-certificate rules and a
+PKI of its own, is here too. They run the stack's binaries: PostgreSQL's from the system,
+MinIO's and etcd's from the toolchain cache (built by the stack's first `make up`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from inference_localstack import components, pki, processes, stack
+from inference_localstack import components, pki, processes, stack, state_dirs
 from inference_localstack.config import Ports, StackConfig
 from inference_testkit.database import create_database
 from inference_testkit.servers import free_port, wait_http_ok
@@ -30,6 +31,7 @@ def _secrets() -> pki.Secrets:
     return pki.Secrets(
         tokens={},
         postgres_password=secrets.token_urlsafe(18),
+        postgres_app_password=secrets.token_urlsafe(18),
         minio_user=f"throwaway{secrets.token_hex(4)}",
         minio_password=secrets.token_urlsafe(24),
         jwt_secret="",
@@ -41,7 +43,7 @@ def _secrets() -> pki.Secrets:
 @contextmanager
 def _state_dir() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="throwaway-"))
-    path.chmod(0o755)  # the postgres user walks through it
+    path.chmod(state_dirs.TRAVERSE_ONLY)  # the postgres user walks through it
     try:
         yield path
     finally:
@@ -81,8 +83,7 @@ def postgres_server() -> Iterator[ThrowawayPostgres]:
     """A running Postgres with an empty `inference` database."""
     with _state_dir() as state:
         config = StackConfig(state_dir=state, ports=Ports(postgres=free_port()))
-        config.data_dir("postgres").mkdir(parents=True)
-        config.data_dir("postgres").parent.chmod(0o755)
+        state_dirs.secure(config)
         server = ThrowawayPostgres(config, _secrets(), stack.postgres_bin_dir())
         stack.prepare_postgres(config, server.pg_bin, server.creds)
         server.start()
@@ -132,6 +133,47 @@ def minio_server() -> Iterator[ThrowawayMinio]:
         )
         server = ThrowawayMinio(config, _secrets(), bin_dir)
         server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@dataclass
+class ThrowawayEtcd:
+    config: StackConfig
+    bin_dir: Path
+
+    @property
+    def component(self) -> components.Component:
+        return components.etcd(self.config, self.bin_dir)
+
+    @property
+    def ca(self) -> Path:
+        return self.config.pki_dir / "ca.crt"
+
+    def start(self, argv: list[str] | None = None) -> None:
+        """Starts it with the stack's flags, or with `argv` (an older stack's, say)."""
+        component = self.component
+        processes.start(self.config, component.name, argv or component.argv)
+
+    def stop(self) -> None:
+        processes.stop(self.config, "etcd")
+
+
+@contextmanager
+def etcd_server() -> Iterator[ThrowawayEtcd]:
+    """A PKI (CA, etcd's certificates) and an etcd data folder, on free ports; started by
+    the caller (`start`), stopped at the end."""
+    bin_dir = stack.toolchain_bin_dir(build=False)
+    if not (bin_dir / "etcd").exists():
+        raise RuntimeError(f"no etcd binary in {bin_dir}: the stack's toolchain builds it")
+    with _state_dir() as state:
+        config = StackConfig(state_dir=state, ports=Ports(etcd=free_port(), etcd_peer=free_port()))
+        state_dirs.secure(config)
+        pki.ensure_certificates(config)
+        pki.ensure_etcd_certificates(config)
+        server = ThrowawayEtcd(config, bin_dir)
         try:
             yield server
         finally:
