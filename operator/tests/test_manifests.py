@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,9 +12,9 @@ from inference_common.gpus import GPU_MEMORY_LABEL, min_memory_mib
 from inference_common.modelserve import MODELSERVE_LABEL, SERVER_UUID_LABEL, ModelServeSpec
 from modelserve_operator.kinds import CHILD_KINDS
 from modelserve_operator.manifests import (
+    FetchUrl,
     ManifestConfig,
     Owner,
-    S3Credentials,
     children,
     deployment,
     fetch_secret,
@@ -28,7 +29,10 @@ SHA = "b" * 64
 CONFIG = ManifestConfig(
     llama_image="llama:cpu", llama_cuda_image="llama:cuda", fetch_image="fetch:1", entry_point="web"
 )
-CREDS = S3Credentials(endpoint="minio:9000", access_key="ak", secret_key="sk", secure=False)
+FETCH = FetchUrl(
+    url="http://minio:9000/inference-models/m.gguf?X-Amz-Signature=s1",
+    expires=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+)
 
 
 def owner(**spec: Any) -> Owner:
@@ -51,7 +55,7 @@ def owner(**spec: Any) -> Owner:
 
 
 def pod_spec(o: Owner) -> dict[str, Any]:
-    spec: dict[str, Any] = deployment(o, CONFIG)["spec"]["template"]["spec"]
+    spec: dict[str, Any] = deployment(o, CONFIG, FETCH)["spec"]["template"]["spec"]
     return spec
 
 
@@ -115,7 +119,7 @@ def test_server_probes_ports_security() -> None:
     assert ps["securityContext"]["runAsNonRoot"] is True
     assert ps["securityContext"]["runAsUser"] != 0
     assert ps["automountServiceAccountToken"] is False
-    annotations = deployment(owner(), CONFIG)["spec"]["template"]["metadata"]["annotations"]
+    annotations = deployment(owner(), CONFIG, FETCH)["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true"
     assert annotations["prometheus.io/port"] == "8080"
 
@@ -127,18 +131,14 @@ def test_runtime_args_reach_the_server() -> None:
     assert c["args"].count("--metrics") == 1
 
 
-def test_init_container_fetches_from_s3() -> None:
+def test_init_container_fetches_from_the_presigned_url_of_its_secret() -> None:
     init = pod_spec(owner())["initContainers"][0]
     assert init["image"] == "fetch:1"
     assert init["command"] == [
         "python",
         "-m",
         "inference_common.model_fetch",
-        "s3",
-        "--bucket",
-        "inference-models",
-        "--key",
-        "m.gguf",
+        "url",
         "--sha256",
         SHA,
         "--dest",
@@ -146,7 +146,7 @@ def test_init_container_fetches_from_s3() -> None:
         "--size",
         "1000",
     ]
-    assert init["envFrom"] == [{"secretRef": {"name": fetch_secret_name(owner(), CONFIG)}}]
+    assert init["envFrom"] == [{"secretRef": {"name": fetch_secret_name(owner(), FETCH)}}]
     volumes = {v["name"]: v for v in pod_spec(owner())["volumes"]}
     assert "emptyDir" in volumes["model"]
 
@@ -174,8 +174,8 @@ def test_pvc_source(sha: str | None, init_command: list[str] | None) -> None:
         assert "initContainers" not in ps
     else:
         assert ps["initContainers"][0]["command"][3:] == init_command
-    assert fetch_secret(o, CONFIG, CREDS) is None
-    assert [c["kind"] for c in children(o, CONFIG, CREDS)] == [
+    assert fetch_secret(o, FETCH) is None
+    assert [c["kind"] for c in children(o, CONFIG, FETCH)] == [
         "Service",
         "Middleware",
         "IngressRoute",
@@ -237,13 +237,13 @@ def test_user_scheduling_fields_merge() -> None:
     [({}, 1, 0), ({"gpu": {"count": 1}}, 0, 1)],
 )
 def test_rollout_strategy(spec: dict[str, Any], surge: int, unavailable: int) -> None:
-    strategy = deployment(owner(**spec), CONFIG)["spec"]["strategy"]["rollingUpdate"]
+    strategy = deployment(owner(**spec), CONFIG, FETCH)["spec"]["strategy"]["rollingUpdate"]
     assert strategy == {"maxSurge": surge, "maxUnavailable": unavailable}
 
 
 @pytest.mark.parametrize("replicas", [0, 1, 3])
 def test_replicas(replicas: int) -> None:
-    assert deployment(owner(replicas=replicas), CONFIG)["spec"]["replicas"] == replicas
+    assert deployment(owner(replicas=replicas), CONFIG, FETCH)["spec"]["replicas"] == replicas
 
 
 def test_resources() -> None:
@@ -258,9 +258,9 @@ def test_resources() -> None:
 
 def test_children_identity() -> None:
     o = owner()
-    objs = children(o, CONFIG, CREDS)
+    objs = children(o, CONFIG, FETCH)
     assert [(c["kind"], c["metadata"]["name"]) for c in objs] == [
-        ("Secret", fetch_secret_name(o, CONFIG)),
+        ("Secret", fetch_secret_name(o, FETCH)),
         ("Service", "sm"),
         ("Middleware", "sm-strip"),
         ("IngressRoute", "sm"),
@@ -275,7 +275,7 @@ def test_children_identity() -> None:
         assert ref["uid"] == "uid-1"
         assert ref["controller"] is True
         assert ref["kind"] == "ModelServe"
-    dep = deployment(o, CONFIG)
+    dep = deployment(o, CONFIG, FETCH)
     assert dep["spec"]["selector"]["matchLabels"] == {MODELSERVE_LABEL: "sm"}
     assert service(o)["spec"]["selector"] == {MODELSERVE_LABEL: "sm"}
     assert service(o)["spec"]["ports"][0]["name"] == "http"
@@ -293,20 +293,15 @@ def test_route_and_middleware() -> None:
     assert middleware(o)["spec"] == {"stripPrefix": {"prefixes": ["/7f0c"]}}
 
 
-def test_fetch_secret() -> None:
-    secret = fetch_secret(owner(), CONFIG, CREDS)
+def test_fetch_secret_holds_the_url_and_no_key() -> None:
+    secret = fetch_secret(owner(), FETCH)
     assert secret is not None
     decoded = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
-    assert decoded == {
-        "S3_ENDPOINT": "minio:9000",
-        "S3_ACCESS_KEY": "ak",
-        "S3_SECRET_KEY": "sk",
-        "S3_SECURE": "false",
-    }
+    assert decoded == {"MODEL_URL": FETCH.url, "MODEL_URL_EXPIRES": "2026-01-02T03:04:05Z"}
 
 
 def test_manifests_are_deterministic() -> None:
-    assert children(owner(), CONFIG, CREDS) == children(owner(), CONFIG, CREDS)
+    assert children(owner(), CONFIG, FETCH) == children(owner(), CONFIG, FETCH)
 
 
 @pytest.mark.parametrize(
@@ -328,26 +323,21 @@ def test_is_subset(desired: Any, observed: Any, expected: bool) -> None:
 
 
 def test_every_child_matches_itself() -> None:
-    for child in children(owner(gpu={"count": 2}), CONFIG, CREDS):
+    for child in children(owner(gpu={"count": 2}), CONFIG, FETCH):
         assert is_subset(child, child)
 
 
 def test_every_child_kind_is_in_the_operators_table() -> None:
-    made = {(c["apiVersion"], c["kind"]) for c in children(owner(), CONFIG, CREDS)}
+    made = {(c["apiVersion"], c["kind"]) for c in children(owner(), CONFIG, FETCH)}
     assert made == {(k.api_version, k.kind) for k in CHILD_KINDS}
 
 
-def test_fetch_secret_name_changes_with_the_credentials_and_the_owner() -> None:
-    rotated = ManifestConfig(
-        llama_image="llama:cpu",
-        llama_cuda_image="llama:cuda",
-        fetch_image="fetch:1",
-        credentials_digest=S3Credentials("minio:9000", "ak", "sk2", False).digest(),
-    )
+def test_fetch_secret_name_changes_with_the_url_and_the_owner() -> None:
+    renewed = FetchUrl(url=FETCH.url.replace("s1", "s2"), expires=FETCH.expires)
     names = {
-        fetch_secret_name(owner(), CONFIG),
-        fetch_secret_name(owner(), rotated),
-        fetch_secret_name(Owner("sm", "ns", "uid-2", "7f0c", owner().spec), CONFIG),
+        fetch_secret_name(owner(), FETCH),
+        fetch_secret_name(owner(), renewed),
+        fetch_secret_name(Owner("sm", "ns", "uid-2", "7f0c", owner().spec), FETCH),
     }
     assert len(names) == 3
     assert all(n.startswith("sm-model-fetch-") for n in names)

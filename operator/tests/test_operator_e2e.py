@@ -3,15 +3,19 @@ GPU nodes: one namespace and one operator process per test, waiting on condition
 
 from __future__ import annotations
 
+import base64
 import threading
+import urllib.request
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from inference_common.modelserve import GROUP, MODELSERVE_LABEL, PLURAL, SERVER_UUID_LABEL, VERSION
+from inference_localstack.object_store_users import ScopedUser
 from inference_testkit.waiting import wait_for
 
 from .conftest import Cluster, OperatorProcess, ms_body
@@ -338,3 +342,52 @@ def test_kill9_during_creation_then_restart_converges(
             )
             == 1
         )
+
+
+def test_fetch_secret_holds_a_url_for_its_one_object_and_no_key(
+    cluster: Cluster,
+    operator_factory: Callable[[], OperatorProcess],
+    stack_env: dict[str, str],
+    model_reader: ScopedUser,
+) -> None:
+    """Issue 11, item 4: the init container gets a presigned URL of its model, never the
+    object store's root user and password (nor any key); an operator restart signs the same
+    URL, so it changes no Secret and rolls no pod."""
+    operator = operator_factory().start()
+    cluster.create(ms_body("sm"))
+    dep = wait_for(lambda: cluster.deployment("sm"), timeout=30, what="deployment")
+    (init,) = dep.spec.template.spec.init_containers
+    (source,) = init.env_from
+    secret = cluster.core.read_namespaced_secret(source.secret_ref.name, cluster.ns)
+    values = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+
+    assert set(values) == {"MODEL_URL", "MODEL_URL_EXPIRES"}
+    for value in values.values():
+        assert stack_env["S3_ACCESS_KEY"] not in value
+        assert stack_env["S3_SECRET_KEY"] not in value
+        assert model_reader.secret_key not in value
+    url = values["MODEL_URL"]
+    assert not any(url in arg for arg in [*init.command, *(init.args or [])])
+    query = parse_qs(urlsplit(url).query)
+    assert query["X-Amz-Credential"][0].startswith(f"{model_reader.access_key}/")
+    assert urlsplit(url).path == "/inference-models/smollm2-135m-instruct-q4_1.gguf"
+    ranged = urllib.request.Request(url, headers={"Range": "bytes=0-3"})  # noqa: S310 - MinIO
+    with urllib.request.urlopen(ranged, timeout=10) as response:  # noqa: S310
+        assert response.read() == b"GGUF"
+
+    operator.stop()
+    operator_factory().start()
+    cluster.patch_spec("sm", {"replicas": 2})  # reconciled by the restarted operator
+
+    def scaled() -> client.V1Deployment | None:
+        found = cluster.deployment("sm")
+        return found if found is not None and found.spec.replicas == 2 else None
+
+    again = wait_for(scaled, timeout=30, what="the deployment scaled to 2")
+    assert again.spec.template.spec.init_containers[0].env_from[0].secret_ref.name == (
+        source.secret_ref.name
+    )
+    replica_sets = cluster.apps.list_namespaced_replica_set(
+        cluster.ns, label_selector=f"{MODELSERVE_LABEL}=sm"
+    ).items
+    assert len(replica_sets) == 1  # one pod template: nothing rolled

@@ -199,7 +199,8 @@ def reconcile(
         log.warning("invalid spec: %s", error, extra=extra)
         raise kopf.PermanentError(error) from None
     began = time.monotonic()
-    objects = children(owner, ctx.manifest_config, ctx.credentials)
+    now = time.time()
+    objects = children(owner, ctx.manifest_config, ctx.fetch_urls.url_for(owner, now))
     try:
         skipped = write_children(
             ctx.api, ctx.apply_pool, owner, objects, lambda c: _observed_child(kwargs, c)
@@ -219,6 +220,7 @@ def reconcile(
         raise_for(failed.error, failed.what)
     status.remember(namespace, name, obj)
     status.request(namespace, name)
+    ctx.renewals.schedule(owner, now)
     log.info(
         "reconciled generation %s",
         generation,

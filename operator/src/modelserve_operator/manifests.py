@@ -1,7 +1,8 @@
 """The children of a ModelServe, as pure functions of its spec.
 
 Per ModelServe named N with server uuid U:
-- Secret `N-model-fetch-<digest>`: S3 settings for the init container (s3 sources only);
+- Secret `N-model-fetch-<digest>`: the presigned URL of the model for the init container (s3
+  sources only; see fetchurl);
 - Deployment N: init container fetching + verifying the GGUF, llama.cpp server container;
 - Service N: port `http` 8080 → the pods;
 - Middleware `N-strip` (StripPrefix `/U`) and IngressRoute N (PathPrefix `/U/` on entry `web`).
@@ -14,6 +15,7 @@ import base64
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from inference_common.gpus import GPU_MEMORY_LABEL, GPU_PRODUCT_LABEL, GPU_RESOURCE, min_memory_mib
@@ -60,20 +62,14 @@ class ManifestConfig:
     llama_cuda_image: str
     fetch_image: str
     entry_point: str = "web"
-    credentials_digest: str = ""
-    """`S3Credentials.digest()` of the credentials the fetch Secrets hold: part of their names."""
 
 
 @dataclass(frozen=True)
-class S3Credentials:
-    endpoint: str
-    access_key: str
-    secret_key: str
-    secure: bool
+class FetchUrl:
+    """A presigned GET URL of the model's object (a credential: it goes in a Secret only)."""
 
-    def digest(self) -> str:
-        fields = [self.endpoint, self.access_key, self.secret_key, str(self.secure)]
-        return hashlib.sha256("\0".join(fields).encode()).hexdigest()
+    url: str
+    expires: datetime
 
 
 def owner_of(
@@ -130,11 +126,12 @@ def _metadata(owner: Owner, name: str) -> dict[str, Any]:
     }
 
 
-def fetch_secret_name(owner: Owner, config: ManifestConfig) -> str:
-    """`N-model-fetch-<digest of uid and credentials>`: the operator may create Secrets but
-    never read or patch them, so new credentials make a new Secret (the old one goes with the
-    ModelServe), and nobody can create one under this name ahead of the operator."""
-    digest = hashlib.sha256(f"{owner.uid}\0{config.credentials_digest}".encode()).hexdigest()
+def fetch_secret_name(owner: Owner, fetch: FetchUrl) -> str:
+    """`N-model-fetch-<digest of uid and URL>`: the operator may create Secrets but never read
+    or patch them, so a new URL makes a new Secret (the old ones go with the ModelServe), and
+    nobody can create one under this name ahead of the operator (the URL's signature is in
+    the digest)."""
+    digest = hashlib.sha256(f"{owner.uid}\0{fetch.url}".encode()).hexdigest()
     return f"{owner.name}-model-fetch-{digest[:10]}"
 
 
@@ -246,8 +243,11 @@ _CONTAINER_SECURITY = {
 }
 
 
-def fetch_container(owner: Owner, config: ManifestConfig) -> dict[str, Any] | None:
-    """Init container: fetch from MinIO (s3) or verify in place (pvc with sha256)."""
+def fetch_container(
+    owner: Owner, config: ManifestConfig, fetch: FetchUrl | None
+) -> dict[str, Any] | None:
+    """Init container: fetch from the object's presigned URL (s3) or verify in place (pvc
+    with sha256). The URL comes from the fetch Secret, never the command line."""
     model = owner.spec.model
     base = ["python", "-m", "inference_common.model_fetch"]
     container: dict[str, Any] = {
@@ -262,13 +262,10 @@ def fetch_container(owner: Owner, config: ManifestConfig) -> dict[str, Any] | No
     }
     if model.source.s3 is not None:
         assert model.sha256 is not None
+        assert fetch is not None, "an s3 source needs its presigned URL"
         command = [
             *base,
-            "s3",
-            "--bucket",
-            model.source.s3.bucket,
-            "--key",
-            model.source.s3.key,
+            "url",
             "--sha256",
             model.sha256,
             "--dest",
@@ -277,7 +274,7 @@ def fetch_container(owner: Owner, config: ManifestConfig) -> dict[str, Any] | No
         if model.size_bytes is not None:
             command += ["--size", str(model.size_bytes)]
         container["command"] = command
-        container["envFrom"] = [{"secretRef": {"name": fetch_secret_name(owner, config)}}]
+        container["envFrom"] = [{"secretRef": {"name": fetch_secret_name(owner, fetch)}}]
         return container
     if model.sha256 is not None:
         container["command"] = [
@@ -316,7 +313,7 @@ def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
     }
 
 
-def deployment(owner: Owner, config: ManifestConfig) -> dict[str, Any]:
+def deployment(owner: Owner, config: ManifestConfig, fetch: FetchUrl | None) -> dict[str, Any]:
     spec = owner.spec
     server: dict[str, Any] = {
         "name": SERVER_CONTAINER,
@@ -350,7 +347,7 @@ def deployment(owner: Owner, config: ManifestConfig) -> dict[str, Any]:
         "volumes": [model_volume(spec), {"name": "tmp", "emptyDir": {}}],
         "terminationGracePeriodSeconds": 30,
     }
-    init = fetch_container(owner, config)
+    init = fetch_container(owner, config, fetch)
     if init is not None:
         pod_spec["initContainers"] = [init]
     selector = node_selector(spec)
@@ -431,36 +428,31 @@ def ingress_route(owner: Owner, config: ManifestConfig) -> dict[str, Any]:
     }
 
 
-def fetch_secret(
-    owner: Owner, config: ManifestConfig, credentials: S3Credentials
-) -> dict[str, Any] | None:
-    if owner.spec.model.source.s3 is None:
+def fetch_secret(owner: Owner, fetch: FetchUrl | None) -> dict[str, Any] | None:
+    if owner.spec.model.source.s3 is None or fetch is None:
         return None
     values = {
-        "S3_ENDPOINT": credentials.endpoint,
-        "S3_ACCESS_KEY": credentials.access_key,
-        "S3_SECRET_KEY": credentials.secret_key,
-        "S3_SECURE": "true" if credentials.secure else "false",
+        "MODEL_URL": fetch.url,
+        "MODEL_URL_EXPIRES": fetch.expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": _metadata(owner, fetch_secret_name(owner, config)),
+        "metadata": _metadata(owner, fetch_secret_name(owner, fetch)),
         "type": "Opaque",
         "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
     }
 
 
-def children(
-    owner: Owner, config: ManifestConfig, credentials: S3Credentials
-) -> list[dict[str, Any]]:
-    """Every child, in apply order (what the pods need comes before the pods)."""
+def children(owner: Owner, config: ManifestConfig, fetch: FetchUrl | None) -> list[dict[str, Any]]:
+    """Every child, in apply order (what the pods need comes before the pods). `fetch`: the
+    presigned URL of an s3 model (see fetchurl)."""
     out: list[dict[str, Any]] = []
-    secret = fetch_secret(owner, config, credentials)
+    secret = fetch_secret(owner, fetch)
     if secret is not None:
         out.append(secret)
     out += [service(owner), middleware(owner), ingress_route(owner, config)]
-    out.append(deployment(owner, config))
+    out.append(deployment(owner, config, fetch))
     return out
 
 

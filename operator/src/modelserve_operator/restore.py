@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -33,7 +34,8 @@ def _desired_child(
         )
     except ValidationError:
         return None
-    for child in children(owner, ctx.manifest_config, ctx.credentials):
+    fetch = ctx.fetch_urls.url_for(owner, time.time())
+    for child in children(owner, ctx.manifest_config, fetch):
         if child["kind"] == kind and child["metadata"]["name"] == child_name:
             return child
     return None

@@ -377,6 +377,7 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
     def object_store() -> None:
         start_component(config, components.minio(config, bin_dir, creds))
         ensure_buckets(config, creds)
+        platform_services.ensure_scoped_users(config, creds)
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures = [pool.submit(fn) for fn in (control_plane, database, object_store)]
