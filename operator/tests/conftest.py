@@ -132,11 +132,12 @@ def operator_factory(
     model_reader: ScopedUser,
     namespace: str,
     tmp_path: Path,
-) -> Iterator[Callable[[], OperatorProcess]]:
+) -> Iterator[Callable[..., OperatorProcess]]:
+    """Makes operator processes; keyword arguments are extra settings (environment)."""
     started: list[OperatorProcess] = []
 
-    def make() -> OperatorProcess:
-        env = operator_env(stack_env, model_reader)
+    def make(**settings: str) -> OperatorProcess:
+        env = {**operator_env(stack_env, model_reader), **settings}
         proc = OperatorProcess(env, [namespace], tmp_path / "operator.log")
         started.append(proc)
         return proc

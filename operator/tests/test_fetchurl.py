@@ -7,17 +7,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from minio import Minio
 
 from inference_common.modelserve import ModelServeSpec
 from modelserve_operator.fetchurl import FetchUrlSigner, signing_window
 from modelserve_operator.manifests import Owner
 
 HOUR = 3600.0
-SIGNER = FetchUrlSigner(
-    Minio("minio:9000", access_key="ak", secret_key="sk", secure=False, region="us-east-1"),
-    timedelta(hours=12),
-)
+SIGNER = FetchUrlSigner.with_key("minio:9000", "ak", "sk", False, "us-east-1", timedelta(hours=12))
 
 
 def owner(uid: str = "uid-1", **model: Any) -> Owner:
@@ -42,7 +38,10 @@ def test_window_contains_now_and_leaves_half_the_lifetime(
     assert window.start <= now < window.end
     assert window.end - window.start == pytest.approx(lifetime / 2)
     assert window.start + lifetime - now >= lifetime / 2
-    assert signing_window(window.end, lifetime, uid).start == pytest.approx(window.end)
+    following = signing_window(window.end, lifetime, uid)
+    assert following.start == pytest.approx(window.end)
+    assert following.index == window.index + 1
+    assert {following.slot, window.slot} == {0, 1}
 
 
 def test_windows_are_offset_per_modelserve() -> None:
@@ -56,15 +55,17 @@ def test_windows_are_offset_per_modelserve() -> None:
 )
 def test_the_url_changes_only_with_the_window(later: float, same: bool) -> None:
     now = SIGNER.window(owner(), 1_800_000_000.0).start + 1
-    first, second = SIGNER.url_for(owner(), now), SIGNER.url_for(owner(), now + later)
+    first = SIGNER.url_for(owner(), SIGNER.window(owner(), now))
+    second = SIGNER.url_for(owner(), SIGNER.window(owner(), now + later))
     assert first is not None
     assert second is not None
     assert (first == second) is same
 
 
 def test_the_url_names_the_one_object_and_its_lifetime() -> None:
-    fetch = SIGNER.url_for(owner(), 1_800_000_000.0)
+    fetch = SIGNER.url_for(owner(), SIGNER.window(owner(), 1_800_000_000.0))
     assert fetch is not None
+    assert fetch.expires - fetch.signed == timedelta(hours=12)
     parts = urlsplit(fetch.url)
     query = parse_qs(parts.query)
     assert (parts.netloc, parts.path) == ("minio:9000", "/inference-models/dir/m.gguf")
@@ -76,4 +77,9 @@ def test_the_url_names_the_one_object_and_its_lifetime() -> None:
 
 def test_a_pvc_model_has_no_url() -> None:
     pvc = owner(source={"pvc": {"claimName": "models", "path": "m.gguf"}})
-    assert SIGNER.url_for(pvc, 1_800_000_000.0) is None
+    assert SIGNER.url_for(pvc, SIGNER.window(pvc, 1_800_000_000.0)) is None
+
+
+def test_the_signer_digest_changes_with_the_key() -> None:
+    other = FetchUrlSigner.with_key("minio:9000", "ak", "sk2", False, "us-east-1", SIGNER.lifetime)
+    assert other.digest != SIGNER.digest

@@ -17,8 +17,9 @@ from modelserve_operator.manifests import (
     Owner,
     children,
     deployment,
+    fetch_holder,
     fetch_secret,
-    fetch_secret_name,
+    fetch_slot_name,
     ingress_route,
     is_subset,
     middleware,
@@ -27,23 +28,29 @@ from modelserve_operator.manifests import (
 
 SHA = "b" * 64
 CONFIG = ManifestConfig(
-    llama_image="llama:cpu", llama_cuda_image="llama:cuda", fetch_image="fetch:1", entry_point="web"
+    llama_image="llama:cpu",
+    llama_cuda_image="llama:cuda",
+    fetch_image="fetch:1",
+    entry_point="web",
+    signer_digest="d1",
 )
 FETCH = FetchUrl(
     url="http://minio:9000/inference-models/m.gguf?X-Amz-Signature=s1",
+    signed=datetime(2026, 1, 1, 15, 4, 5, tzinfo=UTC),
     expires=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
 )
 
 
+MODEL: dict[str, Any] = {
+    "name": "smollm2:135m",
+    "source": {"s3": {"bucket": "inference-models", "key": "m.gguf"}},
+    "sha256": SHA,
+    "sizeBytes": 1000,
+}
+
+
 def owner(**spec: Any) -> Owner:
-    base: dict[str, Any] = {
-        "model": {
-            "name": "smollm2:135m",
-            "source": {"s3": {"bucket": "inference-models", "key": "m.gguf"}},
-            "sha256": SHA,
-            "sizeBytes": 1000,
-        }
-    }
+    base: dict[str, Any] = {"model": dict(MODEL)}
     base.update(spec)
     return Owner(
         name="sm",
@@ -55,7 +62,7 @@ def owner(**spec: Any) -> Owner:
 
 
 def pod_spec(o: Owner) -> dict[str, Any]:
-    spec: dict[str, Any] = deployment(o, CONFIG, FETCH)["spec"]["template"]["spec"]
+    spec: dict[str, Any] = deployment(o, CONFIG)["spec"]["template"]["spec"]
     return spec
 
 
@@ -119,7 +126,7 @@ def test_server_probes_ports_security() -> None:
     assert ps["securityContext"]["runAsNonRoot"] is True
     assert ps["securityContext"]["runAsUser"] != 0
     assert ps["automountServiceAccountToken"] is False
-    annotations = deployment(owner(), CONFIG, FETCH)["spec"]["template"]["metadata"]["annotations"]
+    annotations = deployment(owner(), CONFIG)["spec"]["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true"
     assert annotations["prometheus.io/port"] == "8080"
 
@@ -131,7 +138,7 @@ def test_runtime_args_reach_the_server() -> None:
     assert c["args"].count("--metrics") == 1
 
 
-def test_init_container_fetches_from_the_presigned_url_of_its_secret() -> None:
+def test_init_container_fetches_from_the_presigned_url_of_its_slots() -> None:
     init = pod_spec(owner())["initContainers"][0]
     assert init["image"] == "fetch:1"
     assert init["command"] == [
@@ -139,6 +146,8 @@ def test_init_container_fetches_from_the_presigned_url_of_its_secret() -> None:
         "-m",
         "inference_common.model_fetch",
         "url",
+        "--env-prefix=SLOT0_",
+        "--env-prefix=SLOT1_",
         "--sha256",
         SHA,
         "--dest",
@@ -146,7 +155,13 @@ def test_init_container_fetches_from_the_presigned_url_of_its_secret() -> None:
         "--size",
         "1000",
     ]
-    assert init["envFrom"] == [{"secretRef": {"name": fetch_secret_name(owner(), FETCH)}}]
+    assert init["envFrom"] == [
+        {
+            "prefix": f"SLOT{i}_",
+            "secretRef": {"name": fetch_slot_name(owner(), CONFIG, i), "optional": True},
+        }
+        for i in (0, 1)
+    ]
     volumes = {v["name"]: v for v in pod_spec(owner())["volumes"]}
     assert "emptyDir" in volumes["model"]
 
@@ -174,8 +189,7 @@ def test_pvc_source(sha: str | None, init_command: list[str] | None) -> None:
         assert "initContainers" not in ps
     else:
         assert ps["initContainers"][0]["command"][3:] == init_command
-    assert fetch_secret(o, FETCH) is None
-    assert [c["kind"] for c in children(o, CONFIG, FETCH)] == [
+    assert [c["kind"] for c in children(o, CONFIG)] == [
         "Service",
         "Middleware",
         "IngressRoute",
@@ -237,13 +251,13 @@ def test_user_scheduling_fields_merge() -> None:
     [({}, 1, 0), ({"gpu": {"count": 1}}, 0, 1)],
 )
 def test_rollout_strategy(spec: dict[str, Any], surge: int, unavailable: int) -> None:
-    strategy = deployment(owner(**spec), CONFIG, FETCH)["spec"]["strategy"]["rollingUpdate"]
+    strategy = deployment(owner(**spec), CONFIG)["spec"]["strategy"]["rollingUpdate"]
     assert strategy == {"maxSurge": surge, "maxUnavailable": unavailable}
 
 
 @pytest.mark.parametrize("replicas", [0, 1, 3])
 def test_replicas(replicas: int) -> None:
-    assert deployment(owner(replicas=replicas), CONFIG, FETCH)["spec"]["replicas"] == replicas
+    assert deployment(owner(replicas=replicas), CONFIG)["spec"]["replicas"] == replicas
 
 
 def test_resources() -> None:
@@ -258,9 +272,8 @@ def test_resources() -> None:
 
 def test_children_identity() -> None:
     o = owner()
-    objs = children(o, CONFIG, FETCH)
+    objs = children(o, CONFIG)
     assert [(c["kind"], c["metadata"]["name"]) for c in objs] == [
-        ("Secret", fetch_secret_name(o, FETCH)),
         ("Service", "sm"),
         ("Middleware", "sm-strip"),
         ("IngressRoute", "sm"),
@@ -275,7 +288,7 @@ def test_children_identity() -> None:
         assert ref["uid"] == "uid-1"
         assert ref["controller"] is True
         assert ref["kind"] == "ModelServe"
-    dep = deployment(o, CONFIG, FETCH)
+    dep = deployment(o, CONFIG)
     assert dep["spec"]["selector"]["matchLabels"] == {MODELSERVE_LABEL: "sm"}
     assert service(o)["spec"]["selector"] == {MODELSERVE_LABEL: "sm"}
     assert service(o)["spec"]["ports"][0]["name"] == "http"
@@ -293,15 +306,27 @@ def test_route_and_middleware() -> None:
     assert middleware(o)["spec"] == {"stripPrefix": {"prefixes": ["/7f0c"]}}
 
 
-def test_fetch_secret_holds_the_url_and_no_key() -> None:
-    secret = fetch_secret(owner(), FETCH)
-    assert secret is not None
+def test_fetch_slot_holds_the_url_and_no_key() -> None:
+    holder = fetch_holder(owner(), CONFIG, 1, FETCH)
+    assert holder["metadata"]["name"] == fetch_slot_name(owner(), CONFIG, 1)
+    assert holder["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    assert holder["data"] == {"window": "2026-01-01T15:04:05Z", "expires": "2026-01-02T03:04:05Z"}
+    created = {**holder, "metadata": {**holder["metadata"], "uid": "cm-uid"}}
+    secret = fetch_secret(created, FETCH)
+    assert secret["metadata"]["name"] == holder["metadata"]["name"]
+    (ref,) = secret["metadata"]["ownerReferences"]
+    assert (ref["kind"], ref["uid"], ref["controller"], ref["blockOwnerDeletion"]) == (
+        "ConfigMap",
+        "cm-uid",
+        True,
+        True,
+    )
     decoded = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
     assert decoded == {"MODEL_URL": FETCH.url, "MODEL_URL_EXPIRES": "2026-01-02T03:04:05Z"}
 
 
 def test_manifests_are_deterministic() -> None:
-    assert children(owner(), CONFIG, FETCH) == children(owner(), CONFIG, FETCH)
+    assert children(owner(), CONFIG) == children(owner(), CONFIG)
 
 
 @pytest.mark.parametrize(
@@ -323,21 +348,32 @@ def test_is_subset(desired: Any, observed: Any, expected: bool) -> None:
 
 
 def test_every_child_matches_itself() -> None:
-    for child in children(owner(gpu={"count": 2}), CONFIG, FETCH):
+    for child in children(owner(gpu={"count": 2}), CONFIG):
         assert is_subset(child, child)
 
 
 def test_every_child_kind_is_in_the_operators_table() -> None:
-    made = {(c["apiVersion"], c["kind"]) for c in children(owner(), CONFIG, FETCH)}
+    holder = fetch_holder(owner(), CONFIG, 0, FETCH)
+    slot = [holder, fetch_secret({**holder, "metadata": {**holder["metadata"], "uid": "u"}}, FETCH)]
+    made = {(c["apiVersion"], c["kind"]) for c in [*children(owner(), CONFIG), *slot]}
     assert made == {(k.api_version, k.kind) for k in CHILD_KINDS}
 
 
-def test_fetch_secret_name_changes_with_the_url_and_the_owner() -> None:
-    renewed = FetchUrl(url=FETCH.url.replace("s1", "s2"), expires=FETCH.expires)
-    names = {
-        fetch_secret_name(owner(), FETCH),
-        fetch_secret_name(owner(), renewed),
-        fetch_secret_name(Owner("sm", "ns", "uid-2", "7f0c", owner().spec), FETCH),
-    }
-    assert len(names) == 3
-    assert all(n.startswith("sm-model-fetch-") for n in names)
+@pytest.mark.parametrize(
+    ("other", "config"),
+    [
+        (Owner("sm", "ns", "uid-2", "7f0c", owner().spec), CONFIG),  # another ModelServe
+        (owner(), ManifestConfig("llama:cpu", "llama:cuda", "fetch:1", signer_digest="d2")),
+        (
+            owner(model={**MODEL, "source": {"s3": {"bucket": "inference-models", "key": "n"}}}),
+            CONFIG,
+        ),
+    ],
+)
+def test_fetch_slot_names_change_with_owner_key_and_object_only(
+    other: Owner, config: ManifestConfig
+) -> None:
+    assert fetch_slot_name(owner(), CONFIG, 0) == fetch_slot_name(owner(replicas=3), CONFIG, 0)
+    assert fetch_slot_name(owner(), CONFIG, 0) != fetch_slot_name(owner(), CONFIG, 1)
+    assert fetch_slot_name(other, config, 0) != fetch_slot_name(owner(), CONFIG, 0)
+    assert fetch_slot_name(owner(), CONFIG, 0).startswith("sm-model-fetch-")

@@ -56,10 +56,6 @@ def reader_client(stack_env: dict[str, str], model_reader: ScopedUser) -> Minio:
     )
 
 
-def signer(client: Minio, lifetime: timedelta = timedelta(hours=12)) -> FetchUrlSigner:
-    return FetchUrlSigner(client, lifetime)
-
-
 def url_of(client: Minio, key: str, lifetime: timedelta = timedelta(hours=12)) -> str:
     spec = {
         "model": {
@@ -69,7 +65,8 @@ def url_of(client: Minio, key: str, lifetime: timedelta = timedelta(hours=12)) -
         }
     }
     owner = Owner("m", "ns", secrets.token_hex(8), "u", ModelServeSpec.model_validate(spec))
-    fetch = signer(client, lifetime).url_for(owner, time.time())
+    signer = FetchUrlSigner(client, lifetime, "")
+    fetch = signer.url_for(owner, signer.window(owner, time.time()))
     assert fetch is not None
     return fetch.url
 

@@ -344,9 +344,32 @@ def test_kill9_during_creation_then_restart_converges(
         )
 
 
+def slot_urls(cluster: Cluster, init: client.V1Container) -> dict[str, dict[str, str]]:
+    """The fetch slots' Secrets that exist now, by env prefix, decoded."""
+    found = {}
+    for source in init.env_from:
+        assert source.secret_ref.optional is True
+        try:
+            secret = cluster.core.read_namespaced_secret(source.secret_ref.name, cluster.ns)
+        except ApiException as exc:
+            if exc.status == 404:
+                continue
+            raise
+        data = secret.data or {}
+        found[source.prefix] = {k: base64.b64decode(v).decode() for k, v in data.items()}
+    return found
+
+
+def first_bytes(url: str) -> bytes:
+    ranged = urllib.request.Request(url, headers={"Range": "bytes=0-3"})  # noqa: S310 - MinIO
+    with urllib.request.urlopen(ranged, timeout=10) as response:  # noqa: S310
+        data: bytes = response.read()
+        return data
+
+
 def test_fetch_secret_holds_a_url_for_its_one_object_and_no_key(
     cluster: Cluster,
-    operator_factory: Callable[[], OperatorProcess],
+    operator_factory: Callable[..., OperatorProcess],
     stack_env: dict[str, str],
     model_reader: ScopedUser,
 ) -> None:
@@ -357,9 +380,8 @@ def test_fetch_secret_holds_a_url_for_its_one_object_and_no_key(
     cluster.create(ms_body("sm"))
     dep = wait_for(lambda: cluster.deployment("sm"), timeout=30, what="deployment")
     (init,) = dep.spec.template.spec.init_containers
-    (source,) = init.env_from
-    secret = cluster.core.read_namespaced_secret(source.secret_ref.name, cluster.ns)
-    values = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+    slots = wait_for(lambda: slot_urls(cluster, init), timeout=30, what="a fetch slot")
+    (values,) = slots.values()  # one window so far: one slot filled
 
     assert set(values) == {"MODEL_URL", "MODEL_URL_EXPIRES"}
     for value in values.values():
@@ -371,9 +393,7 @@ def test_fetch_secret_holds_a_url_for_its_one_object_and_no_key(
     query = parse_qs(urlsplit(url).query)
     assert query["X-Amz-Credential"][0].startswith(f"{model_reader.access_key}/")
     assert urlsplit(url).path == "/inference-models/smollm2-135m-instruct-q4_1.gguf"
-    ranged = urllib.request.Request(url, headers={"Range": "bytes=0-3"})  # noqa: S310 - MinIO
-    with urllib.request.urlopen(ranged, timeout=10) as response:  # noqa: S310
-        assert response.read() == b"GGUF"
+    assert first_bytes(url) == b"GGUF"
 
     operator.stop()
     operator_factory().start()
@@ -384,10 +404,53 @@ def test_fetch_secret_holds_a_url_for_its_one_object_and_no_key(
         return found if found is not None and found.spec.replicas == 2 else None
 
     again = wait_for(scaled, timeout=30, what="the deployment scaled to 2")
-    assert again.spec.template.spec.init_containers[0].env_from[0].secret_ref.name == (
-        source.secret_ref.name
-    )
+    assert again.spec.template == dep.spec.template
+    assert slot_urls(cluster, init) == slots
     replica_sets = cluster.apps.list_namespaced_replica_set(
         cluster.ns, label_selector=f"{MODELSERVE_LABEL}=sm"
     ).items
     assert len(replica_sets) == 1  # one pod template: nothing rolled
+
+
+def test_model_urls_are_renewed_without_a_rollout(
+    cluster: Cluster, operator_factory: Callable[..., OperatorProcess]
+) -> None:
+    """URLs live 20 s here (a new one every 10 s): the two fetch slots take turns, an expired
+    slot is replaced (its Secret goes with its ConfigMap, the operator never deletes a
+    Secret), the pod template never changes, and a valid URL is there all along."""
+    operator_factory(MODEL_URL_TTL_SECONDS="20").start()
+    cluster.create(ms_body("sm"))
+    dep = wait_for(lambda: cluster.deployment("sm"), timeout=30, what="deployment")
+    (init,) = dep.spec.template.spec.init_containers
+    slot_names = {source.prefix: source.secret_ref.name for source in init.env_from}
+    first = wait_for(lambda: slot_urls(cluster, init), timeout=30, what="a fetch slot")
+    (filled,) = first
+    holder_uid = cluster.core.read_namespaced_config_map(
+        slot_names[filled], cluster.ns
+    ).metadata.uid
+    seen_urls = {v["MODEL_URL"] for v in first.values()}
+
+    def replaced() -> bool:
+        slots = slot_urls(cluster, init)
+        seen_urls.update(v["MODEL_URL"] for v in slots.values())
+        try:
+            holder = cluster.core.read_namespaced_config_map(slot_names[filled], cluster.ns)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return holder.metadata.uid != holder_uid and filled in slots
+
+    wait_for(replaced, timeout=60, interval=0.5, what="the first slot renewed")
+    assert len(seen_urls) >= 3  # windows k, k+1, k+2
+    now = slot_urls(cluster, init)
+    newest = max(now.values(), key=lambda v: v["MODEL_URL_EXPIRES"])
+    assert first_bytes(newest["MODEL_URL"]) == b"GGUF"
+    after = cluster.deployment("sm")
+    assert after is not None
+    assert after.metadata.generation == dep.metadata.generation
+    assert after.spec.template == dep.spec.template
+    replica_sets = cluster.apps.list_namespaced_replica_set(
+        cluster.ns, label_selector=f"{MODELSERVE_LABEL}=sm"
+    ).items
+    assert len(replica_sets) == 1

@@ -17,6 +17,7 @@ from inference_common.model_fetch import (
     fetch,
     main,
     marker_path,
+    model_url,
     redacted,
     verify_local,
 )
@@ -133,3 +134,47 @@ def test_cli_url_refuses_a_missing_or_non_http_url(
 )
 def test_redacted_drops_the_signature(url: str, expected: str) -> None:
     assert redacted(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"MODEL_URL": "http://h/u"}, "http://h/u"),
+        (
+            {
+                "SLOT0_MODEL_URL": "http://h/old",
+                "SLOT0_MODEL_URL_EXPIRES": "2026-01-01T12:00:00Z",
+                "SLOT1_MODEL_URL": "http://h/new",
+                "SLOT1_MODEL_URL_EXPIRES": "2026-01-01T18:00:00Z",
+            },
+            "http://h/new",
+        ),
+        (
+            {
+                "SLOT0_MODEL_URL": "http://h/new",
+                "SLOT0_MODEL_URL_EXPIRES": "2026-01-02T00:00:00Z",
+                "SLOT1_MODEL_URL": "http://h/old",
+                "SLOT1_MODEL_URL_EXPIRES": "2026-01-01T18:00:00Z",
+            },
+            "http://h/new",
+        ),
+        ({"SLOT1_MODEL_URL": "http://h/only", "SLOT1_MODEL_URL_EXPIRES": "x"}, "http://h/only"),
+        (
+            {
+                "SLOT0_MODEL_URL": "http://h/unknown",
+                "SLOT1_MODEL_URL": "http://h/dated",
+                "SLOT1_MODEL_URL_EXPIRES": "2026-01-01T18:00:00Z",
+            },
+            "http://h/dated",
+        ),
+    ],
+)
+def test_model_url_is_the_one_valid_longest(env: dict[str, str], expected: str) -> None:
+    prefixes = [""] if "MODEL_URL" in env else ["SLOT0_", "SLOT1_"]
+    assert model_url(env, prefixes) == expected
+
+
+def test_model_url_names_what_is_missing() -> None:
+    with pytest.raises(FetchError, match="SLOT0_MODEL_URL, SLOT1_MODEL_URL") as info:
+        model_url({"MODEL_URL": "http://h/u"}, ["SLOT0_", "SLOT1_"])
+    assert info.value.code == 64

@@ -199,9 +199,9 @@ def reconcile(
         log.warning("invalid spec: %s", error, extra=extra)
         raise kopf.PermanentError(error) from None
     began = time.monotonic()
-    now = time.time()
-    objects = children(owner, ctx.manifest_config, ctx.fetch_urls.url_for(owner, now))
+    objects = children(owner, ctx.manifest_config)
     try:
+        ctx.renewals.step(owner, time.time())  # the fetch slots: what the pods need first
         skipped = write_children(
             ctx.api, ctx.apply_pool, owner, objects, lambda c: _observed_child(kwargs, c)
         )
@@ -220,7 +220,6 @@ def reconcile(
         raise_for(failed.error, failed.what)
     status.remember(namespace, name, obj)
     status.request(namespace, name)
-    ctx.renewals.schedule(owner, now)
     log.info(
         "reconciled generation %s",
         generation,

@@ -1,12 +1,14 @@
 """The children of a ModelServe, as pure functions of its spec.
 
 Per ModelServe named N with server uuid U:
-- Secret `N-model-fetch-<digest>`: the presigned URL of the model for the init container (s3
-  sources only; see fetchurl);
+- fetch slots 0 and 1 (s3 sources only; see fetchslots): ConfigMap `N-model-fetch-<digest>-<i>`
+  (which URL window the slot holds) owning Secret `N-model-fetch-<digest>-<i>` (the presigned
+  URL of the model for the init container);
 - Deployment N: init container fetching + verifying the GGUF, llama.cpp server container;
 - Service N: port `http` 8080 → the pods;
 - Middleware `N-strip` (StripPrefix `/U`) and IngressRoute N (PathPrefix `/U/` on entry `web`).
-Every child carries the same labels and a controller ownerReference to the ModelServe.
+Every child carries the same labels and a controller ownerReference to the ModelServe (a slot's
+Secret: to its ConfigMap).
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ FETCH_CONTAINER = "model-fetch"
 RUN_AS = 65532
 STARTUP_PROBE_SECONDS = 1800
 """How long a replica may take to load its model before liveness checks start."""
+FETCH_SLOTS = 2
+MODEL_URL_KEY = "MODEL_URL"
+WINDOW_KEY = "window"
 
 
 @dataclass(frozen=True)
@@ -62,13 +67,18 @@ class ManifestConfig:
     llama_cuda_image: str
     fetch_image: str
     entry_point: str = "web"
+    signer_digest: str = ""
+    """`FetchUrlSigner.digest` (of the key the URLs are signed with): part of the fetch slots'
+    names, so nobody can create an object of such a name ahead of the operator."""
 
 
 @dataclass(frozen=True)
 class FetchUrl:
-    """A presigned GET URL of the model's object (a credential: it goes in a Secret only)."""
+    """A presigned GET URL of the model's object (a credential: it goes in a Secret only),
+    signed at `signed` (its window's start) and valid until `expires`."""
 
     url: str
+    signed: datetime
     expires: datetime
 
 
@@ -126,13 +136,19 @@ def _metadata(owner: Owner, name: str) -> dict[str, Any]:
     }
 
 
-def fetch_secret_name(owner: Owner, fetch: FetchUrl) -> str:
-    """`N-model-fetch-<digest of uid and URL>`: the operator may create Secrets but never read
-    or patch them, so a new URL makes a new Secret (the old ones go with the ModelServe), and
-    nobody can create one under this name ahead of the operator (the URL's signature is in
-    the digest)."""
-    digest = hashlib.sha256(f"{owner.uid}\0{fetch.url}".encode()).hexdigest()
-    return f"{owner.name}-model-fetch-{digest[:10]}"
+def fetch_slot_name(owner: Owner, config: ManifestConfig, slot: int) -> str:
+    """`N-model-fetch-<digest>-<slot>`, the digest of the uid, the signing key and the object:
+    stable while they are (the pod template names both slots, so renewing a URL rolls no pod),
+    and new for a new model or key."""
+    s3 = owner.spec.model.source.s3
+    target = f"{s3.bucket}/{s3.key}" if s3 is not None else ""
+    fields = f"{owner.uid}\0{config.signer_digest}\0{target}"
+    digest = hashlib.sha256(fields.encode()).hexdigest()
+    return f"{owner.name}-model-fetch-{digest[:10]}-{slot}"
+
+
+def slot_env_prefix(slot: int) -> str:
+    return f"SLOT{slot}_"
 
 
 def middleware_name(owner: Owner) -> str:
@@ -243,11 +259,10 @@ _CONTAINER_SECURITY = {
 }
 
 
-def fetch_container(
-    owner: Owner, config: ManifestConfig, fetch: FetchUrl | None
-) -> dict[str, Any] | None:
+def fetch_container(owner: Owner, config: ManifestConfig) -> dict[str, Any] | None:
     """Init container: fetch from the object's presigned URL (s3) or verify in place (pvc
-    with sha256). The URL comes from the fetch Secret, never the command line."""
+    with sha256). The URL comes from the fetch slots' Secrets (the newest valid one), never
+    the command line; a slot may be absent while it is renewed."""
     model = owner.spec.model
     base = ["python", "-m", "inference_common.model_fetch"]
     container: dict[str, Any] = {
@@ -262,10 +277,11 @@ def fetch_container(
     }
     if model.source.s3 is not None:
         assert model.sha256 is not None
-        assert fetch is not None, "an s3 source needs its presigned URL"
+        prefixes = [f"--env-prefix={slot_env_prefix(slot)}" for slot in range(FETCH_SLOTS)]
         command = [
             *base,
             "url",
+            *prefixes,
             "--sha256",
             model.sha256,
             "--dest",
@@ -274,7 +290,13 @@ def fetch_container(
         if model.size_bytes is not None:
             command += ["--size", str(model.size_bytes)]
         container["command"] = command
-        container["envFrom"] = [{"secretRef": {"name": fetch_secret_name(owner, fetch)}}]
+        container["envFrom"] = [
+            {
+                "prefix": slot_env_prefix(slot),
+                "secretRef": {"name": fetch_slot_name(owner, config, slot), "optional": True},
+            }
+            for slot in range(FETCH_SLOTS)
+        ]
         return container
     if model.sha256 is not None:
         container["command"] = [
@@ -313,7 +335,7 @@ def _probe(path: str, period: int, failures: int) -> dict[str, Any]:
     }
 
 
-def deployment(owner: Owner, config: ManifestConfig, fetch: FetchUrl | None) -> dict[str, Any]:
+def deployment(owner: Owner, config: ManifestConfig) -> dict[str, Any]:
     spec = owner.spec
     server: dict[str, Any] = {
         "name": SERVER_CONTAINER,
@@ -347,7 +369,7 @@ def deployment(owner: Owner, config: ManifestConfig, fetch: FetchUrl | None) -> 
         "volumes": [model_volume(spec), {"name": "tmp", "emptyDir": {}}],
         "terminationGracePeriodSeconds": 30,
     }
-    init = fetch_container(owner, config, fetch)
+    init = fetch_container(owner, config)
     if init is not None:
         pod_spec["initContainers"] = [init]
     selector = node_selector(spec)
@@ -428,32 +450,59 @@ def ingress_route(owner: Owner, config: ManifestConfig) -> dict[str, Any]:
     }
 
 
-def fetch_secret(owner: Owner, fetch: FetchUrl | None) -> dict[str, Any] | None:
-    if owner.spec.model.source.s3 is None or fetch is None:
-        return None
-    values = {
-        "MODEL_URL": fetch.url,
-        "MODEL_URL_EXPIRES": fetch.expires.strftime("%Y-%m-%dT%H:%M:%SZ"),
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def fetch_holder(
+    owner: Owner, config: ManifestConfig, slot: int, fetch: FetchUrl
+) -> dict[str, Any]:
+    """The ConfigMap of a fetch slot: which window's URL the slot holds (nothing secret). It
+    owns the slot's Secret, so deleting it removes the Secret (see fetchslots)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(owner, fetch_slot_name(owner, config, slot)),
+        "data": {WINDOW_KEY: _iso(fetch.signed), "expires": _iso(fetch.expires)},
     }
+
+
+def fetch_secret(holder: Mapping[str, Any], fetch: FetchUrl) -> dict[str, Any]:
+    """The Secret of a fetch slot: the URL, owned by the slot's ConfigMap as it exists."""
+    meta = holder["metadata"]
+    values = {MODEL_URL_KEY: fetch.url, f"{MODEL_URL_KEY}_EXPIRES": _iso(fetch.expires)}
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": _metadata(owner, fetch_secret_name(owner, fetch)),
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "labels": dict(meta.get("labels") or {}),
+            "ownerReferences": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
         "type": "Opaque",
         "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
     }
 
 
-def children(owner: Owner, config: ManifestConfig, fetch: FetchUrl | None) -> list[dict[str, Any]]:
-    """Every child, in apply order (what the pods need comes before the pods). `fetch`: the
-    presigned URL of an s3 model (see fetchurl)."""
-    out: list[dict[str, Any]] = []
-    secret = fetch_secret(owner, fetch)
-    if secret is not None:
-        out.append(secret)
-    out += [service(owner), middleware(owner), ingress_route(owner, config)]
-    out.append(deployment(owner, config, fetch))
-    return out
+def children(owner: Owner, config: ManifestConfig) -> list[dict[str, Any]]:
+    """Every child but the fetch slots (see fetchslots), in apply order (what the pods need
+    comes before the pods)."""
+    return [
+        service(owner),
+        middleware(owner),
+        ingress_route(owner, config),
+        deployment(owner, config),
+    ]
 
 
 def is_subset(desired: Any, observed: Any) -> bool:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -34,8 +33,7 @@ def _desired_child(
         )
     except ValidationError:
         return None
-    fetch = ctx.fetch_urls.url_for(owner, time.time())
-    for child in children(owner, ctx.manifest_config, fetch):
+    for child in children(owner, ctx.manifest_config):
         if child["kind"] == kind and child["metadata"]["name"] == child_name:
             return child
     return None

@@ -39,7 +39,7 @@ class OperatorSettings(CommonSettings):
     )
     model_url_ttl_seconds: int = Field(
         12 * 3600,
-        ge=1200,
+        ge=20,
         le=7 * 24 * 3600,
         description="MODEL_URL_TTL_SECONDS: lifetime of the init containers' presigned URLs "
         "(S3 allows at most 7 days); a new one is signed at half-life.",

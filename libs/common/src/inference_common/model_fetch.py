@@ -4,12 +4,15 @@ The init container of every llama.cpp pod runs this (and the local kubelet can r
 same command):
 
     python -m inference_common.model_fetch url --sha256 H --dest /models/H.gguf
+    python -m inference_common.model_fetch url --env-prefix SLOT0_ --env-prefix SLOT1_ …
     python -m inference_common.model_fetch verify --path /models/x.gguf --sha256 H
 
-`url` downloads from the presigned GET URL in the environment variable MODEL_URL (the pod's
-fetch Secret): a capability for that one object, valid for a limited time, so the init
-container never holds an object-store key. The URL is a credential too: it is never logged
-(only its scheme, host and path) and never passed on the command line.
+`url` downloads from a presigned GET URL: a capability for that one object, valid for a
+limited time, so the init container never holds an object-store key. It comes from the
+environment (the pod's fetch Secrets): `<prefix>MODEL_URL`, valid until
+`<prefix>MODEL_URL_EXPIRES`, for each `--env-prefix` (default: none); the one valid longest is
+used. The URL is a credential too: it is never logged (only its scheme, host and path) and
+never passed on the command line.
 
 A verified file is cached: next to `dest` a marker `dest.verified` records the checksum, size
 and mtime the file had when it was last verified; when they still match, nothing is read or
@@ -30,8 +33,9 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 CHUNK = 1 << 20
@@ -141,6 +145,7 @@ def verify_local(path: Path, sha256: str) -> str:
 
 
 MODEL_URL_ENV = "MODEL_URL"
+EXPIRES_SUFFIX = "_EXPIRES"
 READ_TIMEOUT_SECONDS = 60.0
 
 
@@ -186,17 +191,37 @@ def fetch(
     return "fetched"
 
 
-def model_url() -> str:
-    url = os.environ.get(MODEL_URL_ENV, "")
-    if not url:
-        raise FetchError(EXIT_USAGE, f"{MODEL_URL_ENV} is not set")
-    return url
+def _expiry(value: str | None) -> datetime:
+    try:
+        return datetime.fromisoformat(value or "").astimezone(UTC)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
+def model_url(env: Mapping[str, str], prefixes: Sequence[str]) -> str:
+    """The URL among `<prefix>MODEL_URL` that stays valid longest (per its _EXPIRES; one
+    without a readable expiry counts as the oldest)."""
+    found = [
+        (_expiry(env.get(p + MODEL_URL_ENV + EXPIRES_SUFFIX)), env[p + MODEL_URL_ENV])
+        for p in prefixes
+        if env.get(p + MODEL_URL_ENV)
+    ]
+    if not found:
+        names = ", ".join(p + MODEL_URL_ENV for p in prefixes)
+        raise FetchError(EXIT_USAGE, f"no model URL in the environment ({names})")
+    return max(found, key=lambda item: item[0])[1]
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m inference_common.model_fetch")
     sub = parser.add_subparsers(dest="command", required=True)
-    url = sub.add_parser("url", help=f"fetch the object at ${MODEL_URL_ENV} and verify it")
+    url = sub.add_parser("url", help="fetch the object at a presigned URL and verify it")
+    url.add_argument(
+        "--env-prefix",
+        action="append",
+        dest="env_prefixes",
+        help=f"read <prefix>{MODEL_URL_ENV} (repeatable; default: {MODEL_URL_ENV})",
+    )
     url.add_argument("--sha256", required=True)
     url.add_argument("--size", type=int, default=None)
     url.add_argument("--dest", required=True, type=Path)
@@ -214,7 +239,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "url":
-            url = model_url()
+            url = model_url(os.environ, args.env_prefixes or [""])
             result = fetch(http_chunks(url), args.sha256.lower(), args.dest, args.size)
             _log("info", f"model {result}", source=redacted(url), dest=str(args.dest))
         else:
