@@ -4,9 +4,13 @@ GPU nodes: one namespace and one operator process per test, waiting on condition
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
+import sys
 import threading
 import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -15,10 +19,11 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from inference_common.modelserve import GROUP, MODELSERVE_LABEL, PLURAL, SERVER_UUID_LABEL, VERSION
+from inference_localstack.node.plan import plan_container, referenced_objects, resolve_env
 from inference_localstack.object_store_users import ScopedUser
 from inference_testkit.waiting import wait_for
 
-from .conftest import Cluster, OperatorProcess, ms_body
+from .conftest import SHA, Cluster, OperatorProcess, ms_body
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -454,3 +459,44 @@ def test_model_urls_are_renewed_without_a_rollout(
         cluster.ns, label_selector=f"{MODELSERVE_LABEL}=sm"
     ).items
     assert len(replica_sets) == 1
+
+
+def test_the_init_container_fetches_its_model_as_the_local_kubelet_runs_it(
+    cluster: Cluster, operator: OperatorProcess, tmp_path: Path
+) -> None:
+    """The pod spec this operator writes, planned by the local kubelet's own code (env from
+    the fetch slots' Secrets, paths under the model volume), run with this checkout's
+    model_fetch: the real model comes from MinIO through its presigned URL and is verified.
+    (The stack's kubelet runs the stack's checkout, so the whole-pod test of this path is
+    test_local_node_e2e once the stack runs this code.)"""
+    cluster.create(ms_body("sm"))
+    dep = wait_for(lambda: cluster.deployment("sm"), timeout=30, what="deployment")
+    init = cluster.core.api_client.sanitize_for_serialization(
+        dep.spec.template.spec.init_containers[0]
+    )
+    secret_names, _ = referenced_objects([init])
+    wait_for(lambda: slot_urls(cluster, dep.spec.template.spec.init_containers[0]), timeout=30)
+    secrets = {}
+    for name in secret_names:
+        try:
+            data = cluster.core.read_namespaced_secret(name, cluster.ns).data or {}
+        except ApiException as exc:
+            if exc.status == 404:
+                continue  # an empty slot: the kubelet skips it as optional
+            raise
+        secrets[name] = {k: base64.b64decode(v).decode() for k, v in data.items()}
+    env = resolve_env(init, secrets, {}, {})
+    plan = plan_container(init, {"model": tmp_path}, env, sys.executable)
+    assert not plan.in_pod_network
+    result = subprocess.run(
+        plan.argv,
+        env={"PATH": os.environ.get("PATH", ""), **plan.env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "model fetched" in result.stderr
+    assert (tmp_path / f"{SHA}.gguf").stat().st_size > 90 << 20
+    assert (tmp_path / f"{SHA}.gguf.verified").exists()
