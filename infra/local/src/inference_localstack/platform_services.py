@@ -7,12 +7,16 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 from minio import Minio
 from pydantic import SecretStr
 
+from inference_common.kube import api_client
+from inference_common.modelserve_base import MANAGED_BY_LABEL, MANAGED_BY_OPERATOR
 from inference_common.s3 import minio_client
 from inference_common.settings import MODELS_BUCKET, CommonSettings
 from inference_localstack import embedded_model, object_store_users
@@ -98,6 +102,51 @@ def service_env(
     if user is not None:
         env.update(s3_env(cfg, user))
     return env
+
+
+LEGACY_FETCH_KEYS = frozenset({"S3_ACCESS_KEY", "S3_SECRET_KEY"})
+
+
+def legacy_fetch_secrets(secrets: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """(namespace, name) of the fetch Secrets older operators wrote: they held the object
+    store's key (today's hold a presigned URL of one object)."""
+    found = []
+    for secret in secrets:
+        meta = secret.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        if labels.get(MANAGED_BY_LABEL) != MANAGED_BY_OPERATOR:
+            continue
+        if "-model-fetch-" in str(meta.get("name")) and LEGACY_FETCH_KEYS & set(
+            secret.get("data") or {}
+        ):
+            found.append((str(meta.get("namespace")), str(meta.get("name"))))
+    return found
+
+
+def remove_legacy_fetch_secrets(cfg: StackConfig, namespace: str | None = None) -> int:
+    """Deletes the fetch Secrets that still hold an object-store key (in one namespace, or
+    all); returns how many. Pods already running keep their environment; new pods use the
+    operator's fetch slots."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    with api_client(str(cfg.kubeconfig)) as kube:
+        core = client.CoreV1Api(kube)
+        selector = f"{MANAGED_BY_LABEL}={MANAGED_BY_OPERATOR}"
+        listed = (
+            core.list_namespaced_secret(namespace, label_selector=selector)
+            if namespace
+            else core.list_secret_for_all_namespaces(label_selector=selector)
+        )
+        items = [kube.sanitize_for_serialization(item) for item in listed.items]
+        legacy = legacy_fetch_secrets(items)
+        for ns, name in legacy:
+            try:
+                core.delete_namespaced_secret(name, ns)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+    return len(legacy)
 
 
 def local_placement() -> dict[str, str]:

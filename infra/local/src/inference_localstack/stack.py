@@ -392,6 +392,9 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
         platform_services.gateway(config, creds, db_url),
     )
     platform_services.register_embedded_model(config, creds)
+    removed = platform_services.remove_legacy_fetch_secrets(config)
+    if removed:
+        say(f"removed {removed} fetch Secrets of an older operator (they held a MinIO key)")
 
     values = env_values(config, creds, bin_dir)
     write_env(config, values)
