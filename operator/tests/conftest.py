@@ -18,6 +18,9 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from inference_common.modelserve import GROUP, PLURAL, VERSION
+from inference_common.settings import MODELS_BUCKET
+from inference_localstack import object_store_users
+from inference_localstack.object_store_users import ScopedUser
 from inference_testkit.namespaces import temporary_namespace
 from inference_testkit.servers import free_port
 from inference_testkit.waiting import wait_for
@@ -85,15 +88,35 @@ class OperatorProcess:
             return self.proc.wait(timeout=10)
 
 
-def operator_env(stack_env: dict[str, str]) -> dict[str, str]:
+@pytest.fixture(scope="session")
+def model_reader(stack_env: dict[str, str]) -> Iterator[ScopedUser]:
+    """A MinIO user of this session with the operator's read-only policy (what `make up`
+    gives the stack's operator), removed afterwards."""
+    admin = object_store_users.admin_client(
+        stack_env["S3_ENDPOINT"], stack_env["S3_ACCESS_KEY"], stack_env["S3_SECRET_KEY"]
+    )
+    name = f"optr{secrets.token_hex(4)}"
+    user = ScopedUser(
+        name,
+        secrets.token_urlsafe(24),
+        f"{name}-read",
+        object_store_users.model_reader_policy(MODELS_BUCKET),
+    )
+    object_store_users.ensure_user(admin, user)
+    yield user
+    admin.user_remove(user.access_key)
+    admin.policy_remove(user.policy_name)
+
+
+def operator_env(stack_env: dict[str, str], reader: ScopedUser) -> dict[str, str]:
     keep = {"PATH", "HOME", "LANG", "XDG_CACHE_HOME", "VIRTUAL_ENV"}
     env = {k: v for k, v in os.environ.items() if k in keep}
     env.update(
         {
             "KUBECONFIG": stack_env["KUBECONFIG"],
             "S3_ENDPOINT": stack_env["S3_ENDPOINT"],
-            "S3_ACCESS_KEY": stack_env["S3_ACCESS_KEY"],
-            "S3_SECRET_KEY": stack_env["S3_SECRET_KEY"],
+            "S3_ACCESS_KEY": reader.access_key,
+            "S3_SECRET_KEY": reader.secret_key,
             "SERVER_UUID_KEY": SERVER_UUID_KEY,
             "LOG_LEVEL": "INFO",
             "MAX_WORKERS": "8",
@@ -104,12 +127,18 @@ def operator_env(stack_env: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture
 def operator_factory(
-    crd: dict[str, Any], stack_env: dict[str, str], namespace: str, tmp_path: Path
-) -> Iterator[Callable[[], OperatorProcess]]:
+    crd: dict[str, Any],
+    stack_env: dict[str, str],
+    model_reader: ScopedUser,
+    namespace: str,
+    tmp_path: Path,
+) -> Iterator[Callable[..., OperatorProcess]]:
+    """Makes operator processes; keyword arguments are extra settings (environment)."""
     started: list[OperatorProcess] = []
 
-    def make() -> OperatorProcess:
-        proc = OperatorProcess(operator_env(stack_env), [namespace], tmp_path / "operator.log")
+    def make(**settings: str) -> OperatorProcess:
+        env = {**operator_env(stack_env, model_reader), **settings}
+        proc = OperatorProcess(env, [namespace], tmp_path / "operator.log")
         started.append(proc)
         return proc
 

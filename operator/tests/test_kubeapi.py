@@ -12,6 +12,7 @@ from modelserve_operator.kubeapi import object_path
     ("api_version", "kind", "path"),
     [
         ("v1", "Secret", "/api/v1/namespaces/ns/secrets/n"),
+        ("v1", "ConfigMap", "/api/v1/namespaces/ns/configmaps/n"),
         ("v1", "Service", "/api/v1/namespaces/ns/services/n"),
         ("apps/v1", "Deployment", "/apis/apps/v1/namespaces/ns/deployments/n"),
         (
@@ -37,7 +38,7 @@ def test_object_path(api_version: str, kind: str, path: str) -> None:
 
 def test_unknown_kind_is_refused() -> None:
     with pytest.raises(KeyError):
-        object_path("v1", "ConfigMap", "ns", "n")
+        object_path("v1", "PersistentVolumeClaim", "ns", "n")
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -11,13 +12,14 @@ from inference_common.gpus import GPU_MEMORY_LABEL, min_memory_mib
 from inference_common.modelserve import MODELSERVE_LABEL, SERVER_UUID_LABEL, ModelServeSpec
 from modelserve_operator.kinds import CHILD_KINDS
 from modelserve_operator.manifests import (
+    FetchUrl,
     ManifestConfig,
     Owner,
-    S3Credentials,
     children,
     deployment,
+    fetch_holder,
     fetch_secret,
-    fetch_secret_name,
+    fetch_slot_name,
     ingress_route,
     is_subset,
     middleware,
@@ -26,20 +28,29 @@ from modelserve_operator.manifests import (
 
 SHA = "b" * 64
 CONFIG = ManifestConfig(
-    llama_image="llama:cpu", llama_cuda_image="llama:cuda", fetch_image="fetch:1", entry_point="web"
+    llama_image="llama:cpu",
+    llama_cuda_image="llama:cuda",
+    fetch_image="fetch:1",
+    entry_point="web",
+    signer_digest="d1",
 )
-CREDS = S3Credentials(endpoint="minio:9000", access_key="ak", secret_key="sk", secure=False)
+FETCH = FetchUrl(
+    url="http://minio:9000/inference-models/m.gguf?X-Amz-Signature=s1",
+    signed=datetime(2026, 1, 1, 15, 4, 5, tzinfo=UTC),
+    expires=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+)
+
+
+MODEL: dict[str, Any] = {
+    "name": "smollm2:135m",
+    "source": {"s3": {"bucket": "inference-models", "key": "m.gguf"}},
+    "sha256": SHA,
+    "sizeBytes": 1000,
+}
 
 
 def owner(**spec: Any) -> Owner:
-    base: dict[str, Any] = {
-        "model": {
-            "name": "smollm2:135m",
-            "source": {"s3": {"bucket": "inference-models", "key": "m.gguf"}},
-            "sha256": SHA,
-            "sizeBytes": 1000,
-        }
-    }
+    base: dict[str, Any] = {"model": dict(MODEL)}
     base.update(spec)
     return Owner(
         name="sm",
@@ -127,18 +138,16 @@ def test_runtime_args_reach_the_server() -> None:
     assert c["args"].count("--metrics") == 1
 
 
-def test_init_container_fetches_from_s3() -> None:
+def test_init_container_fetches_from_the_presigned_url_of_its_slots() -> None:
     init = pod_spec(owner())["initContainers"][0]
     assert init["image"] == "fetch:1"
     assert init["command"] == [
         "python",
         "-m",
         "inference_common.model_fetch",
-        "s3",
-        "--bucket",
-        "inference-models",
-        "--key",
-        "m.gguf",
+        "url",
+        "--env-prefix=SLOT0_",
+        "--env-prefix=SLOT1_",
         "--sha256",
         SHA,
         "--dest",
@@ -146,7 +155,13 @@ def test_init_container_fetches_from_s3() -> None:
         "--size",
         "1000",
     ]
-    assert init["envFrom"] == [{"secretRef": {"name": fetch_secret_name(owner(), CONFIG)}}]
+    assert init["envFrom"] == [
+        {
+            "prefix": f"SLOT{i}_",
+            "secretRef": {"name": fetch_slot_name(owner(), CONFIG, i), "optional": True},
+        }
+        for i in (0, 1)
+    ]
     volumes = {v["name"]: v for v in pod_spec(owner())["volumes"]}
     assert "emptyDir" in volumes["model"]
 
@@ -174,8 +189,7 @@ def test_pvc_source(sha: str | None, init_command: list[str] | None) -> None:
         assert "initContainers" not in ps
     else:
         assert ps["initContainers"][0]["command"][3:] == init_command
-    assert fetch_secret(o, CONFIG, CREDS) is None
-    assert [c["kind"] for c in children(o, CONFIG, CREDS)] == [
+    assert [c["kind"] for c in children(o, CONFIG)] == [
         "Service",
         "Middleware",
         "IngressRoute",
@@ -258,9 +272,8 @@ def test_resources() -> None:
 
 def test_children_identity() -> None:
     o = owner()
-    objs = children(o, CONFIG, CREDS)
+    objs = children(o, CONFIG)
     assert [(c["kind"], c["metadata"]["name"]) for c in objs] == [
-        ("Secret", fetch_secret_name(o, CONFIG)),
         ("Service", "sm"),
         ("Middleware", "sm-strip"),
         ("IngressRoute", "sm"),
@@ -293,20 +306,27 @@ def test_route_and_middleware() -> None:
     assert middleware(o)["spec"] == {"stripPrefix": {"prefixes": ["/7f0c"]}}
 
 
-def test_fetch_secret() -> None:
-    secret = fetch_secret(owner(), CONFIG, CREDS)
-    assert secret is not None
+def test_fetch_slot_holds_the_url_and_no_key() -> None:
+    holder = fetch_holder(owner(), CONFIG, 1, FETCH)
+    assert holder["metadata"]["name"] == fetch_slot_name(owner(), CONFIG, 1)
+    assert holder["metadata"]["ownerReferences"][0]["uid"] == "uid-1"
+    assert holder["data"] == {"window": "2026-01-01T15:04:05Z", "expires": "2026-01-02T03:04:05Z"}
+    created = {**holder, "metadata": {**holder["metadata"], "uid": "cm-uid"}}
+    secret = fetch_secret(created, FETCH)
+    assert secret["metadata"]["name"] == holder["metadata"]["name"]
+    (ref,) = secret["metadata"]["ownerReferences"]
+    assert (ref["kind"], ref["uid"], ref["controller"], ref["blockOwnerDeletion"]) == (
+        "ConfigMap",
+        "cm-uid",
+        True,
+        True,
+    )
     decoded = {k: base64.b64decode(v).decode() for k, v in secret["data"].items()}
-    assert decoded == {
-        "S3_ENDPOINT": "minio:9000",
-        "S3_ACCESS_KEY": "ak",
-        "S3_SECRET_KEY": "sk",
-        "S3_SECURE": "false",
-    }
+    assert decoded == {"MODEL_URL": FETCH.url, "MODEL_URL_EXPIRES": "2026-01-02T03:04:05Z"}
 
 
 def test_manifests_are_deterministic() -> None:
-    assert children(owner(), CONFIG, CREDS) == children(owner(), CONFIG, CREDS)
+    assert children(owner(), CONFIG) == children(owner(), CONFIG)
 
 
 @pytest.mark.parametrize(
@@ -328,26 +348,32 @@ def test_is_subset(desired: Any, observed: Any, expected: bool) -> None:
 
 
 def test_every_child_matches_itself() -> None:
-    for child in children(owner(gpu={"count": 2}), CONFIG, CREDS):
+    for child in children(owner(gpu={"count": 2}), CONFIG):
         assert is_subset(child, child)
 
 
 def test_every_child_kind_is_in_the_operators_table() -> None:
-    made = {(c["apiVersion"], c["kind"]) for c in children(owner(), CONFIG, CREDS)}
+    holder = fetch_holder(owner(), CONFIG, 0, FETCH)
+    slot = [holder, fetch_secret({**holder, "metadata": {**holder["metadata"], "uid": "u"}}, FETCH)]
+    made = {(c["apiVersion"], c["kind"]) for c in [*children(owner(), CONFIG), *slot]}
     assert made == {(k.api_version, k.kind) for k in CHILD_KINDS}
 
 
-def test_fetch_secret_name_changes_with_the_credentials_and_the_owner() -> None:
-    rotated = ManifestConfig(
-        llama_image="llama:cpu",
-        llama_cuda_image="llama:cuda",
-        fetch_image="fetch:1",
-        credentials_digest=S3Credentials("minio:9000", "ak", "sk2", False).digest(),
-    )
-    names = {
-        fetch_secret_name(owner(), CONFIG),
-        fetch_secret_name(owner(), rotated),
-        fetch_secret_name(Owner("sm", "ns", "uid-2", "7f0c", owner().spec), CONFIG),
-    }
-    assert len(names) == 3
-    assert all(n.startswith("sm-model-fetch-") for n in names)
+@pytest.mark.parametrize(
+    ("other", "config"),
+    [
+        (Owner("sm", "ns", "uid-2", "7f0c", owner().spec), CONFIG),  # another ModelServe
+        (owner(), ManifestConfig("llama:cpu", "llama:cuda", "fetch:1", signer_digest="d2")),
+        (
+            owner(model={**MODEL, "source": {"s3": {"bucket": "inference-models", "key": "n"}}}),
+            CONFIG,
+        ),
+    ],
+)
+def test_fetch_slot_names_change_with_owner_key_and_object_only(
+    other: Owner, config: ManifestConfig
+) -> None:
+    assert fetch_slot_name(owner(), CONFIG, 0) == fetch_slot_name(owner(replicas=3), CONFIG, 0)
+    assert fetch_slot_name(owner(), CONFIG, 0) != fetch_slot_name(owner(), CONFIG, 1)
+    assert fetch_slot_name(other, config, 0) != fetch_slot_name(owner(), CONFIG, 0)
+    assert fetch_slot_name(owner(), CONFIG, 0).startswith("sm-model-fetch-")

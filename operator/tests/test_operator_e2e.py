@@ -3,18 +3,27 @@ GPU nodes: one namespace and one operator process per test, waiting on condition
 
 from __future__ import annotations
 
+import base64
+import os
+import subprocess
+import sys
 import threading
+import urllib.request
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from inference_common.modelserve import GROUP, MODELSERVE_LABEL, PLURAL, SERVER_UUID_LABEL, VERSION
+from inference_localstack.node.plan import plan_container, referenced_objects, resolve_env
+from inference_localstack.object_store_users import ScopedUser
 from inference_testkit.waiting import wait_for
 
-from .conftest import Cluster, OperatorProcess, ms_body
+from .conftest import SHA, Cluster, OperatorProcess, ms_body
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -338,3 +347,156 @@ def test_kill9_during_creation_then_restart_converges(
             )
             == 1
         )
+
+
+def slot_urls(cluster: Cluster, init: client.V1Container) -> dict[str, dict[str, str]]:
+    """The fetch slots' Secrets that exist now, by env prefix, decoded."""
+    found = {}
+    for source in init.env_from:
+        assert source.secret_ref.optional is True
+        try:
+            secret = cluster.core.read_namespaced_secret(source.secret_ref.name, cluster.ns)
+        except ApiException as exc:
+            if exc.status == 404:
+                continue
+            raise
+        data = secret.data or {}
+        found[source.prefix] = {k: base64.b64decode(v).decode() for k, v in data.items()}
+    return found
+
+
+def first_bytes(url: str) -> bytes:
+    ranged = urllib.request.Request(url, headers={"Range": "bytes=0-3"})  # noqa: S310 - MinIO
+    with urllib.request.urlopen(ranged, timeout=10) as response:  # noqa: S310
+        data: bytes = response.read()
+        return data
+
+
+def test_fetch_secret_holds_a_url_for_its_one_object_and_no_key(
+    cluster: Cluster,
+    operator_factory: Callable[..., OperatorProcess],
+    stack_env: dict[str, str],
+    model_reader: ScopedUser,
+) -> None:
+    """Issue 11, item 4: the init container gets a presigned URL of its model, never the
+    object store's root user and password (nor any key); an operator restart signs the same
+    URL, so it changes no Secret and rolls no pod."""
+    operator = operator_factory().start()
+    cluster.create(ms_body("sm"))
+    dep = wait_for(lambda: cluster.deployment("sm"), timeout=30, what="deployment")
+    (init,) = dep.spec.template.spec.init_containers
+    slots = wait_for(lambda: slot_urls(cluster, init), timeout=30, what="a fetch slot")
+    (values,) = slots.values()  # one window so far: one slot filled
+
+    assert set(values) == {"MODEL_URL", "MODEL_URL_EXPIRES"}
+    for value in values.values():
+        assert stack_env["S3_ACCESS_KEY"] not in value
+        assert stack_env["S3_SECRET_KEY"] not in value
+        assert model_reader.secret_key not in value
+    url = values["MODEL_URL"]
+    assert not any(url in arg for arg in [*init.command, *(init.args or [])])
+    query = parse_qs(urlsplit(url).query)
+    assert query["X-Amz-Credential"][0].startswith(f"{model_reader.access_key}/")
+    assert urlsplit(url).path == "/inference-models/smollm2-135m-instruct-q4_1.gguf"
+    assert first_bytes(url) == b"GGUF"
+
+    operator.stop()
+    operator_factory().start()
+    cluster.patch_spec("sm", {"replicas": 2})  # reconciled by the restarted operator
+
+    def scaled() -> client.V1Deployment | None:
+        found = cluster.deployment("sm")
+        return found if found is not None and found.spec.replicas == 2 else None
+
+    again = wait_for(scaled, timeout=30, what="the deployment scaled to 2")
+    assert again.spec.template == dep.spec.template
+    assert slot_urls(cluster, init) == slots
+    replica_sets = cluster.apps.list_namespaced_replica_set(
+        cluster.ns, label_selector=f"{MODELSERVE_LABEL}=sm"
+    ).items
+    assert len(replica_sets) == 1  # one pod template: nothing rolled
+
+
+def test_model_urls_are_renewed_without_a_rollout(
+    cluster: Cluster, operator_factory: Callable[..., OperatorProcess]
+) -> None:
+    """URLs live 20 s here (a new one every 10 s): the two fetch slots take turns, an expired
+    slot is replaced (its Secret goes with its ConfigMap, the operator never deletes a
+    Secret), the pod template never changes, and a valid URL is there all along."""
+    operator_factory(MODEL_URL_TTL_SECONDS="20").start()
+    cluster.create(ms_body("sm"))
+    dep = wait_for(lambda: cluster.deployment("sm"), timeout=30, what="deployment")
+    (init,) = dep.spec.template.spec.init_containers
+    slot_names = {source.prefix: source.secret_ref.name for source in init.env_from}
+    first = wait_for(lambda: slot_urls(cluster, init), timeout=30, what="a fetch slot")
+    (filled,) = first
+    holder_uid = cluster.core.read_namespaced_config_map(
+        slot_names[filled], cluster.ns
+    ).metadata.uid
+    seen_urls = {v["MODEL_URL"] for v in first.values()}
+
+    def replaced() -> bool:
+        slots = slot_urls(cluster, init)
+        seen_urls.update(v["MODEL_URL"] for v in slots.values())
+        try:
+            holder = cluster.core.read_namespaced_config_map(slot_names[filled], cluster.ns)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return holder.metadata.uid != holder_uid and filled in slots
+
+    wait_for(replaced, timeout=60, interval=0.5, what="the first slot renewed")
+    assert len(seen_urls) >= 3  # windows k, k+1, k+2
+    now = slot_urls(cluster, init)
+    newest = max(now.values(), key=lambda v: v["MODEL_URL_EXPIRES"])
+    assert first_bytes(newest["MODEL_URL"]) == b"GGUF"
+    after = cluster.deployment("sm")
+    assert after is not None
+    assert after.metadata.generation == dep.metadata.generation
+    assert after.spec.template == dep.spec.template
+    replica_sets = cluster.apps.list_namespaced_replica_set(
+        cluster.ns, label_selector=f"{MODELSERVE_LABEL}=sm"
+    ).items
+    assert len(replica_sets) == 1
+
+
+def test_the_init_container_fetches_its_model_as_the_local_kubelet_runs_it(
+    cluster: Cluster, operator: OperatorProcess, tmp_path: Path
+) -> None:
+    """The pod spec this operator writes, planned by the local kubelet's own code (env from
+    the fetch slots' Secrets, paths under the model volume), run with this checkout's
+    model_fetch: the real model comes from MinIO through its presigned URL and is verified.
+    (The stack's kubelet runs the stack's checkout, so the whole-pod test of this path is
+    test_local_node_e2e once the stack runs this code.)"""
+    cluster.create(ms_body("sm"))
+    dep = wait_for(lambda: cluster.deployment("sm"), timeout=30, what="deployment")
+    init = cluster.core.api_client.sanitize_for_serialization(
+        dep.spec.template.spec.init_containers[0]
+    )
+    secret_names, _ = referenced_objects([init])
+    wait_for(lambda: slot_urls(cluster, dep.spec.template.spec.init_containers[0]), timeout=30)
+    secrets = {}
+    for name in secret_names:
+        try:
+            data = cluster.core.read_namespaced_secret(name, cluster.ns).data or {}
+        except ApiException as exc:
+            if exc.status == 404:
+                continue  # an empty slot: the kubelet skips it as optional
+            raise
+        secrets[name] = {k: base64.b64decode(v).decode() for k, v in data.items()}
+    env = resolve_env(init, secrets, {}, {})
+    plan = plan_container(init, {"model": tmp_path}, env, sys.executable)
+    assert not plan.in_pod_network
+    result = subprocess.run(
+        plan.argv,
+        env={"PATH": os.environ.get("PATH", ""), **plan.env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "model fetched" in result.stderr
+    assert (tmp_path / f"{SHA}.gguf").stat().st_size > 90 << 20
+    assert (tmp_path / f"{SHA}.gguf.verified").exists()

@@ -57,6 +57,8 @@ CASES = [
     ("update", "secrets", "-n=inference", False),
     ("delete", "secrets", "-n=inference", False),
     ("create", "secrets", "-n=inference", True),
+    ("delete", "configmaps", "-n=inference", True),
+    ("list", "configmaps", "--all-namespaces", False),
     ("patch", "deployments.apps", "-n=inference", True),
     ("get", "services", "-n=inference", True),
     ("patch", "ingressroutes.traefik.io", "-n=inference", True),

@@ -4,7 +4,7 @@ MinIO path runs against the real stack in the operator's tests)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,8 @@ from inference_common.model_fetch import (
     fetch,
     main,
     marker_path,
+    model_url,
+    redacted,
     verify_local,
 )
 
@@ -29,7 +31,7 @@ class Reader:
         self.data = data
         self.calls = 0
 
-    def __call__(self, bucket: str, key: str) -> Iterable[bytes]:
+    def __iter__(self) -> Iterator[bytes]:
         self.calls += 1
         for i in range(0, len(self.data), 4096):
             yield self.data[i : i + 4096]
@@ -38,10 +40,10 @@ class Reader:
 def test_fetch_then_cached(tmp_path: Path) -> None:
     reader = Reader(DATA)
     dest = tmp_path / "m" / f"{SHA}.gguf"
-    assert fetch(reader, "b", "k", SHA, dest, size=len(DATA)) == "fetched"
+    assert fetch(reader, SHA, dest, size=len(DATA)) == "fetched"
     assert dest.read_bytes() == DATA
     assert cached(dest, SHA)
-    assert fetch(reader, "b", "k", SHA, dest) == "cached"
+    assert fetch(reader, SHA, dest) == "cached"
     assert reader.calls == 1
     assert not (dest.parent / f"{SHA}.gguf.partial").exists()
 
@@ -50,7 +52,7 @@ def test_existing_good_file_without_marker_is_verified_not_copied(tmp_path: Path
     dest = tmp_path / "m.gguf"
     dest.write_bytes(DATA)
     reader = Reader(DATA)
-    assert fetch(reader, "b", "k", SHA, dest) == "verified"
+    assert fetch(reader, SHA, dest) == "verified"
     assert reader.calls == 0
     assert cached(dest, SHA)
 
@@ -66,16 +68,16 @@ def test_existing_good_file_without_marker_is_verified_not_copied(tmp_path: Path
 )
 def test_cache_invalidation(tmp_path: Path, tamper: object, expected: str) -> None:
     dest = tmp_path / "m.gguf"
-    fetch(Reader(DATA), "b", "k", SHA, dest)
+    fetch(Reader(DATA), SHA, dest)
     tamper(dest)  # type: ignore[operator]
-    assert fetch(Reader(DATA), "b", "k", SHA, dest) == expected
+    assert fetch(Reader(DATA), SHA, dest) == expected
     assert dest.read_bytes() == DATA
 
 
 def test_checksum_mismatch_leaves_nothing(tmp_path: Path) -> None:
     dest = tmp_path / "m.gguf"
     with pytest.raises(FetchError) as info:
-        fetch(Reader(DATA + b"!"), "b", "k", SHA, dest)
+        fetch(Reader(DATA + b"!"), SHA, dest)
     assert info.value.code == EXIT_MISMATCH
     assert "sha256 mismatch" in str(info.value)
     assert not dest.exists()
@@ -84,12 +86,12 @@ def test_checksum_mismatch_leaves_nothing(tmp_path: Path) -> None:
 
 def test_size_mismatch(tmp_path: Path) -> None:
     with pytest.raises(FetchError, match="size mismatch"):
-        fetch(Reader(DATA), "b", "k", SHA, tmp_path / "m.gguf", size=len(DATA) + 1)
+        fetch(Reader(DATA), SHA, tmp_path / "m.gguf", size=len(DATA) + 1)
 
 
 def test_marker_for_other_checksum_is_not_a_hit(tmp_path: Path) -> None:
     dest = tmp_path / "m.gguf"
-    fetch(Reader(DATA), "b", "k", SHA, dest)
+    fetch(Reader(DATA), SHA, dest)
     assert not cached(dest, "0" * 64)
 
 
@@ -110,7 +112,69 @@ def test_cli_verify_exit_codes(tmp_path: Path) -> None:
     assert main(["verify", "--path", str(path), "--sha256", "1" * 64]) == EXIT_MISMATCH
 
 
-def test_cli_s3_without_endpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("S3_ENDPOINT", raising=False)
-    argv = ["s3", "--bucket", "b", "--key", "k", "--sha256", SHA, "--dest", str(tmp_path / "m")]
-    assert main(argv) == 64
+@pytest.mark.parametrize("url", ["", "file:///etc/passwd", "ftp://127.0.0.1/m.gguf"])
+def test_cli_url_refuses_a_missing_or_non_http_url(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str
+) -> None:
+    monkeypatch.setenv("MODEL_URL", url)
+    assert main(["url", "--sha256", SHA, "--dest", str(tmp_path / "m")]) == 64
+    assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        (
+            "http://127.0.0.1:9000/b/k.gguf?X-Amz-Signature=abc&X-Amz-Credential=ak",
+            "http://127.0.0.1:9000/b/k.gguf",
+        ),
+        ("https://minio.example/b/dir/k.gguf", "https://minio.example/b/dir/k.gguf"),
+        ("http://h/b/k#frag", "http://h/b/k"),
+    ],
+)
+def test_redacted_drops_the_signature(url: str, expected: str) -> None:
+    assert redacted(url) == expected
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"MODEL_URL": "http://h/u"}, "http://h/u"),
+        (
+            {
+                "SLOT0_MODEL_URL": "http://h/old",
+                "SLOT0_MODEL_URL_EXPIRES": "2026-01-01T12:00:00Z",
+                "SLOT1_MODEL_URL": "http://h/new",
+                "SLOT1_MODEL_URL_EXPIRES": "2026-01-01T18:00:00Z",
+            },
+            "http://h/new",
+        ),
+        (
+            {
+                "SLOT0_MODEL_URL": "http://h/new",
+                "SLOT0_MODEL_URL_EXPIRES": "2026-01-02T00:00:00Z",
+                "SLOT1_MODEL_URL": "http://h/old",
+                "SLOT1_MODEL_URL_EXPIRES": "2026-01-01T18:00:00Z",
+            },
+            "http://h/new",
+        ),
+        ({"SLOT1_MODEL_URL": "http://h/only", "SLOT1_MODEL_URL_EXPIRES": "x"}, "http://h/only"),
+        (
+            {
+                "SLOT0_MODEL_URL": "http://h/unknown",
+                "SLOT1_MODEL_URL": "http://h/dated",
+                "SLOT1_MODEL_URL_EXPIRES": "2026-01-01T18:00:00Z",
+            },
+            "http://h/dated",
+        ),
+    ],
+)
+def test_model_url_is_the_one_valid_longest(env: dict[str, str], expected: str) -> None:
+    prefixes = [""] if "MODEL_URL" in env else ["SLOT0_", "SLOT1_"]
+    assert model_url(env, prefixes) == expected
+
+
+def test_model_url_names_what_is_missing() -> None:
+    with pytest.raises(FetchError, match="SLOT0_MODEL_URL, SLOT1_MODEL_URL") as info:
+        model_url({"MODEL_URL": "http://h/u"}, ["SLOT0_", "SLOT1_"])
+    assert info.value.code == 64

@@ -12,7 +12,6 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from modelserve_operator import kubeapi
-from modelserve_operator.kinds import kind_of
 from modelserve_operator.manifests import Owner, is_subset
 from modelserve_operator.ownership import refusal
 from modelserve_operator.status import Problem
@@ -33,21 +32,14 @@ class ChildWriteError(Exception):
         self.error = error
 
 
-def _create_only(child: Child) -> bool:
-    return kind_of(child["apiVersion"], child["kind"]).create_only
-
-
 def _observe(api: ApiClient, child: Child, indexed: Any) -> Any:
-    """The child as it is: from the watch index, else read (a create-only kind is never read)."""
-    if indexed is not None or _create_only(child):
+    """The child as it is: from the watch index, else read."""
+    if indexed is not None:
         return indexed
     return kubeapi.get_object(api, child)
 
 
 def _write(api: ApiClient, child: Child, observed: Any, owner: Owner) -> None:
-    if _create_only(child):
-        kubeapi.create(api, child)  # its name is unique to the owner and credentials
-        return
     if observed is not None:
         kubeapi.apply(api, child)
         return

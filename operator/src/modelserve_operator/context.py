@@ -1,16 +1,20 @@
 """What the handlers share, kept in kopf's memo: the operator's settings, the API client, the
-pool children are applied in, the manifests' inputs, and the status writer."""
+pool children are applied in, the manifests' inputs, the model URL signer, the fetch slots'
+renewer and the status writer."""
 
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from typing import Any
 
 from kubernetes.client import ApiClient
 
 from inference_common.kube import api_client
+from modelserve_operator.fetchurl import FetchUrlSigner
 from modelserve_operator.indices import StatusIndices
-from modelserve_operator.manifests import ManifestConfig, S3Credentials
+from modelserve_operator.manifests import ManifestConfig
+from modelserve_operator.renewal import SlotRenewer
 from modelserve_operator.settings import OperatorSettings
 from modelserve_operator.statuswriter import STATUS_WORKERS, StatusWriter
 
@@ -26,23 +30,33 @@ class OperatorContext:
         configuration.connection_pool_maxsize = 2 * settings.max_workers + STATUS_WORKERS
         self.api = ApiClient(configuration)
         self.apply_pool = ThreadPoolExecutor(settings.max_workers, thread_name_prefix="apply")
-        self.credentials = S3Credentials(
-            endpoint=settings.fetch_s3_endpoint,
-            access_key=settings.s3_access_key,
-            secret_key=settings.s3_secret_key.get_secret_value(),
-            secure=settings.s3_secure,
+        self.fetch_urls = FetchUrlSigner.with_key(
+            settings.fetch_s3_endpoint,
+            settings.s3_access_key,
+            settings.s3_secret_key.get_secret_value(),
+            settings.s3_secure,
+            settings.model_fetch_s3_region,
+            timedelta(seconds=settings.model_url_ttl_seconds),
         )
         self.manifest_config = ManifestConfig(
             llama_image=settings.llama_image,
             llama_cuda_image=settings.llama_cuda_image,
             fetch_image=settings.model_fetch_image,
             entry_point=settings.traefik_entry_point,
-            credentials_digest=self.credentials.digest(),
+            signer_digest=self.fetch_urls.digest,
         )
         self.server_uuid_key = settings.server_uuid_key.get_secret_value()
         self.status = StatusWriter(self.api, indices, self.server_uuid_key, STATUS_WORKERS)
+        self.renewals = SlotRenewer(
+            self.api,
+            self.fetch_urls,
+            self.manifest_config,
+            self.server_uuid_key,
+            indices.modelserves,
+        )
 
     def close(self) -> None:
+        self.renewals.close()
         self.status.close()
         self.apply_pool.shutdown(wait=True)
         self.api.close()

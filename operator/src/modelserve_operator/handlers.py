@@ -199,8 +199,9 @@ def reconcile(
         log.warning("invalid spec: %s", error, extra=extra)
         raise kopf.PermanentError(error) from None
     began = time.monotonic()
-    objects = children(owner, ctx.manifest_config, ctx.credentials)
+    objects = children(owner, ctx.manifest_config)
     try:
+        ctx.renewals.step(owner, time.time())  # the fetch slots: what the pods need first
         skipped = write_children(
             ctx.api, ctx.apply_pool, owner, objects, lambda c: _observed_child(kwargs, c)
         )

@@ -17,7 +17,10 @@ class Kind:
     plural: str
     create_only: bool = False
     """The operator creates objects of this kind but never reads, watches or patches them (its
-    role grants `create` alone: Secrets), so they are neither indexed nor restored."""
+    role grants `create` alone: Secrets)."""
+    watched: bool = True
+    """Watched, indexed and restored from the spec (the fetch slots' objects are not: see
+    fetchslots)."""
 
     @property
     def api_version(self) -> str:
@@ -45,12 +48,13 @@ MODELSERVE = Kind(GROUP, VERSION, KIND, PLURAL)
 CHILD_KINDS: tuple[Kind, ...] = (
     Kind("apps", "v1", "Deployment", "deployments"),
     Kind("", "v1", "Service", "services"),
-    Kind("", "v1", "Secret", "secrets", create_only=True),
+    Kind("", "v1", "Secret", "secrets", create_only=True, watched=False),
+    Kind("", "v1", "ConfigMap", "configmaps", watched=False),
     Kind("traefik.io", "v1alpha1", "Middleware", "middlewares"),
     Kind("traefik.io", "v1alpha1", "IngressRoute", "ingressroutes"),
 )
 
-WATCHED_CHILD_KINDS = tuple(k for k in CHILD_KINDS if not k.create_only)
+WATCHED_CHILD_KINDS = tuple(k for k in CHILD_KINDS if k.watched)
 
 _BY_NAME = {(k.api_version, k.kind): k for k in (*CHILD_KINDS, MODELSERVE)}
 

@@ -1,5 +1,6 @@
-"""The operator's writes to the Kubernetes API: server-side apply of children and merge-patch of
-the ModelServe status, through the official client's HTTP layer (it has no typed SSA call)."""
+"""The operator's writes to the Kubernetes API: server-side apply of children, merge-patch of
+the ModelServe status and the deletion of a fetch slot, through the official client's HTTP layer
+(it has no typed SSA call)."""
 
 from __future__ import annotations
 
@@ -88,6 +89,22 @@ def create(api: ApiClient, obj: Mapping[str, Any]) -> bool:
             return False
         raise
     return True
+
+
+def delete_foreground(api: ApiClient, obj: Mapping[str, Any]) -> None:
+    """Deletes the object (this very one: the uid is a precondition) after its dependents
+    (foreground propagation: it stays, marked deleted, until they are gone)."""
+    body = {
+        "kind": "DeleteOptions",
+        "apiVersion": "v1",
+        "propagationPolicy": "Foreground",
+        "preconditions": {"uid": obj["metadata"]["uid"]},
+    }
+    try:
+        _request(api, "DELETE", _path_of(obj), body=body, content_type="application/json")
+    except ApiException as exc:
+        if exc.status not in (404, 409):  # gone already, or replaced by another (uid)
+            raise
 
 
 def get_object(api: ApiClient, obj: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -1,11 +1,14 @@
 """The children of a ModelServe, as pure functions of its spec.
 
 Per ModelServe named N with server uuid U:
-- Secret `N-model-fetch-<digest>`: S3 settings for the init container (s3 sources only);
+- fetch slots 0 and 1 (s3 sources only; see fetchslots): ConfigMap `N-model-fetch-<digest>-<i>`
+  (which URL window the slot holds) owning Secret `N-model-fetch-<digest>-<i>` (the presigned
+  URL of the model for the init container);
 - Deployment N: init container fetching + verifying the GGUF, llama.cpp server container;
 - Service N: port `http` 8080 → the pods;
 - Middleware `N-strip` (StripPrefix `/U`) and IngressRoute N (PathPrefix `/U/` on entry `web`).
-Every child carries the same labels and a controller ownerReference to the ModelServe.
+Every child carries the same labels and a controller ownerReference to the ModelServe (a slot's
+Secret: to its ConfigMap).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import base64
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from inference_common.gpus import GPU_MEMORY_LABEL, GPU_PRODUCT_LABEL, GPU_RESOURCE, min_memory_mib
@@ -39,6 +43,9 @@ FETCH_CONTAINER = "model-fetch"
 RUN_AS = 65532
 STARTUP_PROBE_SECONDS = 1800
 """How long a replica may take to load its model before liveness checks start."""
+FETCH_SLOTS = 2
+MODEL_URL_KEY = "MODEL_URL"
+WINDOW_KEY = "window"
 
 
 @dataclass(frozen=True)
@@ -60,20 +67,19 @@ class ManifestConfig:
     llama_cuda_image: str
     fetch_image: str
     entry_point: str = "web"
-    credentials_digest: str = ""
-    """`S3Credentials.digest()` of the credentials the fetch Secrets hold: part of their names."""
+    signer_digest: str = ""
+    """`FetchUrlSigner.digest` (of the key the URLs are signed with): part of the fetch slots'
+    names, so nobody can create an object of such a name ahead of the operator."""
 
 
 @dataclass(frozen=True)
-class S3Credentials:
-    endpoint: str
-    access_key: str
-    secret_key: str
-    secure: bool
+class FetchUrl:
+    """A presigned GET URL of the model's object (a credential: it goes in a Secret only),
+    signed at `signed` (its window's start) and valid until `expires`."""
 
-    def digest(self) -> str:
-        fields = [self.endpoint, self.access_key, self.secret_key, str(self.secure)]
-        return hashlib.sha256("\0".join(fields).encode()).hexdigest()
+    url: str
+    signed: datetime
+    expires: datetime
 
 
 def owner_of(
@@ -130,12 +136,19 @@ def _metadata(owner: Owner, name: str) -> dict[str, Any]:
     }
 
 
-def fetch_secret_name(owner: Owner, config: ManifestConfig) -> str:
-    """`N-model-fetch-<digest of uid and credentials>`: the operator may create Secrets but
-    never read or patch them, so new credentials make a new Secret (the old one goes with the
-    ModelServe), and nobody can create one under this name ahead of the operator."""
-    digest = hashlib.sha256(f"{owner.uid}\0{config.credentials_digest}".encode()).hexdigest()
-    return f"{owner.name}-model-fetch-{digest[:10]}"
+def fetch_slot_name(owner: Owner, config: ManifestConfig, slot: int) -> str:
+    """`N-model-fetch-<digest>-<slot>`, the digest of the uid, the signing key and the object:
+    stable while they are (the pod template names both slots, so renewing a URL rolls no pod),
+    and new for a new model or key."""
+    s3 = owner.spec.model.source.s3
+    target = f"{s3.bucket}/{s3.key}" if s3 is not None else ""
+    fields = f"{owner.uid}\0{config.signer_digest}\0{target}"
+    digest = hashlib.sha256(fields.encode()).hexdigest()
+    return f"{owner.name}-model-fetch-{digest[:10]}-{slot}"
+
+
+def slot_env_prefix(slot: int) -> str:
+    return f"SLOT{slot}_"
 
 
 def middleware_name(owner: Owner) -> str:
@@ -247,7 +260,9 @@ _CONTAINER_SECURITY = {
 
 
 def fetch_container(owner: Owner, config: ManifestConfig) -> dict[str, Any] | None:
-    """Init container: fetch from MinIO (s3) or verify in place (pvc with sha256)."""
+    """Init container: fetch from the object's presigned URL (s3) or verify in place (pvc
+    with sha256). The URL comes from the fetch slots' Secrets (the newest valid one), never
+    the command line; a slot may be absent while it is renewed."""
     model = owner.spec.model
     base = ["python", "-m", "inference_common.model_fetch"]
     container: dict[str, Any] = {
@@ -262,13 +277,11 @@ def fetch_container(owner: Owner, config: ManifestConfig) -> dict[str, Any] | No
     }
     if model.source.s3 is not None:
         assert model.sha256 is not None
+        prefixes = [f"--env-prefix={slot_env_prefix(slot)}" for slot in range(FETCH_SLOTS)]
         command = [
             *base,
-            "s3",
-            "--bucket",
-            model.source.s3.bucket,
-            "--key",
-            model.source.s3.key,
+            "url",
+            *prefixes,
             "--sha256",
             model.sha256,
             "--dest",
@@ -277,7 +290,13 @@ def fetch_container(owner: Owner, config: ManifestConfig) -> dict[str, Any] | No
         if model.size_bytes is not None:
             command += ["--size", str(model.size_bytes)]
         container["command"] = command
-        container["envFrom"] = [{"secretRef": {"name": fetch_secret_name(owner, config)}}]
+        container["envFrom"] = [
+            {
+                "prefix": slot_env_prefix(slot),
+                "secretRef": {"name": fetch_slot_name(owner, config, slot), "optional": True},
+            }
+            for slot in range(FETCH_SLOTS)
+        ]
         return container
     if model.sha256 is not None:
         container["command"] = [
@@ -431,37 +450,59 @@ def ingress_route(owner: Owner, config: ManifestConfig) -> dict[str, Any]:
     }
 
 
-def fetch_secret(
-    owner: Owner, config: ManifestConfig, credentials: S3Credentials
-) -> dict[str, Any] | None:
-    if owner.spec.model.source.s3 is None:
-        return None
-    values = {
-        "S3_ENDPOINT": credentials.endpoint,
-        "S3_ACCESS_KEY": credentials.access_key,
-        "S3_SECRET_KEY": credentials.secret_key,
-        "S3_SECURE": "true" if credentials.secure else "false",
+def _iso(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def fetch_holder(
+    owner: Owner, config: ManifestConfig, slot: int, fetch: FetchUrl
+) -> dict[str, Any]:
+    """The ConfigMap of a fetch slot: which window's URL the slot holds (nothing secret). It
+    owns the slot's Secret, so deleting it removes the Secret (see fetchslots)."""
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": _metadata(owner, fetch_slot_name(owner, config, slot)),
+        "data": {WINDOW_KEY: _iso(fetch.signed), "expires": _iso(fetch.expires)},
     }
+
+
+def fetch_secret(holder: Mapping[str, Any], fetch: FetchUrl) -> dict[str, Any]:
+    """The Secret of a fetch slot: the URL, owned by the slot's ConfigMap as it exists."""
+    meta = holder["metadata"]
+    values = {MODEL_URL_KEY: fetch.url, f"{MODEL_URL_KEY}_EXPIRES": _iso(fetch.expires)}
     return {
         "apiVersion": "v1",
         "kind": "Secret",
-        "metadata": _metadata(owner, fetch_secret_name(owner, config)),
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "labels": dict(meta.get("labels") or {}),
+            "ownerReferences": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "ConfigMap",
+                    "name": meta["name"],
+                    "uid": meta["uid"],
+                    "controller": True,
+                    "blockOwnerDeletion": True,
+                }
+            ],
+        },
         "type": "Opaque",
         "data": {k: base64.b64encode(v.encode()).decode() for k, v in values.items()},
     }
 
 
-def children(
-    owner: Owner, config: ManifestConfig, credentials: S3Credentials
-) -> list[dict[str, Any]]:
-    """Every child, in apply order (what the pods need comes before the pods)."""
-    out: list[dict[str, Any]] = []
-    secret = fetch_secret(owner, config, credentials)
-    if secret is not None:
-        out.append(secret)
-    out += [service(owner), middleware(owner), ingress_route(owner, config)]
-    out.append(deployment(owner, config))
-    return out
+def children(owner: Owner, config: ManifestConfig) -> list[dict[str, Any]]:
+    """Every child but the fetch slots (see fetchslots), in apply order (what the pods need
+    comes before the pods)."""
+    return [
+        service(owner),
+        middleware(owner),
+        ingress_route(owner, config),
+        deployment(owner, config),
+    ]
 
 
 def is_subset(desired: Any, observed: Any) -> bool:

@@ -33,7 +33,7 @@ def _desired_child(
         )
     except ValidationError:
         return None
-    for child in children(owner, ctx.manifest_config, ctx.credentials):
+    for child in children(owner, ctx.manifest_config):
         if child["kind"] == kind and child["metadata"]["name"] == child_name:
             return child
     return None

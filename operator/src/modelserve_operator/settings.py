@@ -14,8 +14,9 @@ DEFAULT_FETCH_IMAGE = "inference-service/modelserve-operator:0.1.0"
 
 
 class OperatorSettings(CommonSettings):
-    """S3_* (from CommonSettings) are what the init containers use to fetch models: give the
-    operator a read-only key for the models bucket. KUBECONFIG unset → in-cluster config."""
+    """S3_* (from CommonSettings): the key the operator signs the init containers' GET URLs
+    with — give it a key that may only read the models bucket's objects; the pods never see
+    it. KUBECONFIG unset → in-cluster config."""
 
     namespaces: list[str] = Field(
         default_factory=list,
@@ -32,6 +33,16 @@ class OperatorSettings(CommonSettings):
     )
     model_fetch_s3_endpoint: str | None = Field(
         None, description="S3 endpoint as pods reach it; defaults to S3_ENDPOINT."
+    )
+    model_fetch_s3_region: str = Field(
+        "us-east-1", description="Region the URLs are signed for (MinIO's default)."
+    )
+    model_url_ttl_seconds: int = Field(
+        12 * 3600,
+        ge=20,
+        le=7 * 24 * 3600,
+        description="MODEL_URL_TTL_SECONDS: lifetime of the init containers' presigned URLs "
+        "(S3 allows at most 7 days); a new one is signed at half-life.",
     )
     traefik_entry_point: str = Field("web", description="Traefik entry point of the routes.")
     max_workers: int = Field(16, ge=1, le=256, description="Threads running sync handlers.")

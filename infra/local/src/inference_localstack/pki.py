@@ -45,6 +45,9 @@ class Secrets:
     admin_password: str
     server_uuid_key: str
     """HMAC key of the server uuids the API issues (the API signs, the operator checks)."""
+    minio_operator_password: str = ""
+    minio_api_password: str = ""
+    """Passwords of the scoped MinIO users of the operator and the API (object_store_users)."""
 
 
 def _openssl(*args: str) -> None:
@@ -152,6 +155,8 @@ def ensure_secrets(config: StackConfig) -> Secrets:
         "postgres_app_password": secrets.token_urlsafe(24),
         "minio_user": "inference-admin",
         "minio_password": secrets.token_urlsafe(24),
+        "minio_operator_password": secrets.token_urlsafe(24),
+        "minio_api_password": secrets.token_urlsafe(24),
         "jwt_secret": secrets.token_urlsafe(48),
         "admin_password": secrets.token_urlsafe(18),
         "server_uuid_key": secrets.token_urlsafe(48),
@@ -179,6 +184,8 @@ def ensure_secrets(config: StackConfig) -> Secrets:
         postgres_app_password=data["postgres_app_password"],
         minio_user=data["minio_user"],
         minio_password=data["minio_password"],
+        minio_operator_password=data["minio_operator_password"],
+        minio_api_password=data["minio_api_password"],
         jwt_secret=data["jwt_secret"],
         admin_password=data["admin_password"],
         server_uuid_key=data["server_uuid_key"],

@@ -7,18 +7,23 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 import httpx
 from minio import Minio
 from pydantic import SecretStr
 
+from inference_common.kube import api_client
+from inference_common.modelserve_base import MANAGED_BY_LABEL, MANAGED_BY_OPERATOR
 from inference_common.s3 import minio_client
 from inference_common.settings import MODELS_BUCKET, CommonSettings
-from inference_localstack import embedded_model
+from inference_localstack import embedded_model, object_store_users
 from inference_localstack.components import Component
 from inference_localstack.config import StackConfig
 from inference_localstack.node.node_object import LOCAL_NODE_LABEL
+from inference_localstack.object_store_users import ScopedUser
 from inference_localstack.pki import Secrets
 
 SERVERS_NAMESPACE = "inference"
@@ -45,28 +50,103 @@ def object_store(cfg: StackConfig, creds: Secrets) -> Minio:
     return minio_client(
         CommonSettings(
             dev_mode=True,
-            s3_endpoint=f"127.0.0.1:{cfg.ports.minio}",
+            s3_endpoint=minio_endpoint(cfg),
             s3_access_key=creds.minio_user,
             s3_secret_key=SecretStr(creds.minio_password),
         )
     )
 
 
+def minio_endpoint(cfg: StackConfig) -> str:
+    return f"127.0.0.1:{cfg.ports.minio}"
+
+
+def scoped_users(creds: Secrets) -> dict[str, ScopedUser]:
+    """The object-store user of each service that has one (the gateway has none)."""
+    return {
+        "operator": object_store_users.operator_user(creds.minio_operator_password, MODELS_BUCKET),
+        "api": object_store_users.api_user(creds.minio_api_password, MODELS_BUCKET),
+    }
+
+
+def ensure_scoped_users(cfg: StackConfig, creds: Secrets) -> None:
+    admin = object_store_users.admin_client(
+        minio_endpoint(cfg), creds.minio_user, creds.minio_password
+    )
+    for user in scoped_users(creds).values():
+        object_store_users.ensure_user(admin, user)
+
+
+def s3_env(cfg: StackConfig, user: ScopedUser) -> dict[str, str]:
+    return {
+        "S3_ENDPOINT": minio_endpoint(cfg),
+        "S3_ACCESS_KEY": user.access_key,
+        "S3_SECRET_KEY": user.secret_key,
+        "S3_SECURE": "false",
+    }
+
+
 def service_env(
     cfg: StackConfig, creds: Secrets, database_url: str, identity: str
 ) -> dict[str, str]:
-    """What every platform service gets: dev mode, the stores, the JWT secret, and a
-    kubeconfig of its own least-privilege identity (see pki.IDENTITIES)."""
-    return {
+    """What every platform service gets: dev mode, the database, the JWT secret, a kubeconfig
+    of its own least-privilege identity (see pki.IDENTITIES) and, when it uses the object
+    store, its own scoped MinIO user (never the root user)."""
+    env = {
         "KUBECONFIG": str(cfg.pki_dir / f"{identity}.kubeconfig"),
         "DEV_MODE": "true",
         "DATABASE_URL": database_url,
-        "S3_ENDPOINT": f"127.0.0.1:{cfg.ports.minio}",
-        "S3_ACCESS_KEY": creds.minio_user,
-        "S3_SECRET_KEY": creds.minio_password,
-        "S3_SECURE": "false",
         "JWT_SECRET": creds.jwt_secret,
     }
+    user = scoped_users(creds).get(identity)
+    if user is not None:
+        env.update(s3_env(cfg, user))
+    return env
+
+
+LEGACY_FETCH_KEYS = frozenset({"S3_ACCESS_KEY", "S3_SECRET_KEY"})
+
+
+def legacy_fetch_secrets(secrets: Iterable[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """(namespace, name) of the fetch Secrets older operators wrote: they held the object
+    store's key (today's hold a presigned URL of one object)."""
+    found = []
+    for secret in secrets:
+        meta = secret.get("metadata") or {}
+        labels = meta.get("labels") or {}
+        if labels.get(MANAGED_BY_LABEL) != MANAGED_BY_OPERATOR:
+            continue
+        if "-model-fetch-" in str(meta.get("name")) and LEGACY_FETCH_KEYS & set(
+            secret.get("data") or {}
+        ):
+            found.append((str(meta.get("namespace")), str(meta.get("name"))))
+    return found
+
+
+def remove_legacy_fetch_secrets(cfg: StackConfig, namespace: str | None = None) -> int:
+    """Deletes the fetch Secrets that still hold an object-store key (in one namespace, or
+    all); returns how many. Pods already running keep their environment; new pods use the
+    operator's fetch slots."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    with api_client(str(cfg.kubeconfig)) as kube:
+        core = client.CoreV1Api(kube)
+        selector = f"{MANAGED_BY_LABEL}={MANAGED_BY_OPERATOR}"
+        listed = (
+            core.list_namespaced_secret(namespace, label_selector=selector)
+            if namespace
+            else core.list_secret_for_all_namespaces(label_selector=selector)
+        )
+        items = [kube.sanitize_for_serialization(item) for item in listed.items]
+        legacy = legacy_fetch_secrets(items)
+        for ns, name in legacy:
+            try:
+                core.delete_namespaced_secret(name, ns)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+    return len(legacy)
 
 
 def local_placement() -> dict[str, str]:

@@ -458,6 +458,7 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
     def object_store() -> None:
         start_component(config, components.minio(config, bin_dir, creds))
         ensure_buckets(config, creds)
+        platform_services.ensure_scoped_users(config, creds)
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures = [pool.submit(fn) for fn in (control_plane, database, object_store)]
@@ -472,6 +473,9 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
         platform_services.gateway(config, creds, db_url),
     )
     platform_services.register_embedded_model(config, creds)
+    removed = platform_services.remove_legacy_fetch_secrets(config)
+    if removed:
+        say(f"removed {removed} fetch Secrets of an older operator (they held a MinIO key)")
 
     state_dirs.secure(config)  # folders the components made on their first start
     values = env_values(config, creds, bin_dir)

@@ -3,10 +3,16 @@
 The init container of every llama.cpp pod runs this (and the local kubelet can run the very
 same command):
 
-    python -m inference_common.model_fetch s3 --bucket B --key K --sha256 H --dest /models/H.gguf
+    python -m inference_common.model_fetch url --sha256 H --dest /models/H.gguf
+    python -m inference_common.model_fetch url --env-prefix SLOT0_ --env-prefix SLOT1_ …
     python -m inference_common.model_fetch verify --path /models/x.gguf --sha256 H
 
-S3 settings come from the environment (S3_ENDPOINT, S3_ACCESS_KEY, S3_SECRET_KEY, S3_SECURE).
+`url` downloads from a presigned GET URL: a capability for that one object, valid for a
+limited time, so the init container never holds an object-store key. It comes from the
+environment (the pod's fetch Secrets): `<prefix>MODEL_URL`, valid until
+`<prefix>MODEL_URL_EXPIRES`, for each `--env-prefix` (default: none); the one valid longest is
+used. The URL is a credential too: it is never logged (only its scheme, host and path) and
+never passed on the command line.
 
 A verified file is cached: next to `dest` a marker `dest.verified` records the checksum, size
 and mtime the file had when it was last verified; when they still match, nothing is read or
@@ -24,10 +30,13 @@ import hashlib
 import json
 import os
 import sys
-from collections.abc import Iterable, Sequence
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
 
 CHUNK = 1 << 20
 
@@ -135,67 +144,87 @@ def verify_local(path: Path, sha256: str) -> str:
     return "verified"
 
 
-class ObjectReader(Protocol):
-    def __call__(self, bucket: str, key: str) -> Iterable[bytes]: ...
+MODEL_URL_ENV = "MODEL_URL"
+EXPIRES_SUFFIX = "_EXPIRES"
+READ_TIMEOUT_SECONDS = 60.0
+
+
+def redacted(url: str) -> str:
+    """The URL without its query (a presigned URL's signature is a credential)."""
+    parts = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
+
+
+def http_chunks(url: str, timeout: float = READ_TIMEOUT_SECONDS) -> Iterator[bytes]:
+    """Streams the body of a GET of `url` (a presigned object URL)."""
+    if urllib.parse.urlsplit(url).scheme not in {"http", "https"}:
+        raise FetchError(EXIT_USAGE, f"{MODEL_URL_ENV} is not an http(s) URL")
+    try:
+        response = urllib.request.urlopen(url, timeout=timeout)  # noqa: S310 - scheme checked
+    except urllib.error.HTTPError as exc:
+        code = EXIT_NOT_FOUND if exc.code == 404 else EXIT_STORAGE
+        reason = "the URL has expired or is not valid" if exc.code == 403 else exc.reason
+        raise FetchError(code, f"{redacted(url)}: HTTP {exc.code}: {reason}") from None
+    except urllib.error.URLError as exc:
+        raise FetchError(EXIT_STORAGE, f"{redacted(url)}: {exc.reason}") from None
+    except TimeoutError:
+        raise FetchError(EXIT_STORAGE, f"{redacted(url)}: timed out") from None
+    with response:
+        while chunk := response.read(CHUNK):
+            yield chunk
 
 
 def fetch(
-    read_object: ObjectReader,
-    bucket: str,
-    key: str,
+    chunks: Iterable[bytes],
     sha256: str,
     dest: Path,
     size: int | None = None,
 ) -> str:
-    """Ensures dest holds the verified object; returns 'cached', 'verified' or 'fetched'."""
+    """Ensures dest holds the verified object; returns 'cached', 'verified' or 'fetched'.
+    `chunks` is consumed only when the object has to be downloaded."""
     if cached(dest, sha256):
         return "cached"
     if dest.is_file() and sha256_file(dest) == sha256:
         write_marker(dest, Marker.of(dest, sha256))
         return "verified"
-    write_verified(read_object(bucket, key), dest, sha256, size)
+    write_verified(chunks, dest, sha256, size)
     return "fetched"
 
 
-def minio_reader() -> ObjectReader:
-    """Reads objects from the MinIO named by the S3_* environment variables."""
-    from minio import Minio
-    from minio.error import S3Error
+def _expiry(value: str | None) -> datetime:
+    try:
+        return datetime.fromisoformat(value or "").astimezone(UTC)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
 
-    endpoint = os.environ.get("S3_ENDPOINT", "")
-    if not endpoint:
-        raise FetchError(EXIT_USAGE, "S3_ENDPOINT is not set")
-    client = Minio(
-        endpoint,
-        access_key=os.environ.get("S3_ACCESS_KEY", ""),
-        secret_key=os.environ.get("S3_SECRET_KEY", ""),
-        secure=os.environ.get("S3_SECURE", "false").lower() in {"1", "true", "yes"},
-    )
 
-    def read(bucket: str, key: str) -> Iterable[bytes]:
-        try:
-            response = client.get_object(bucket, key)
-        except S3Error as exc:
-            code = EXIT_NOT_FOUND if exc.code in {"NoSuchKey", "NoSuchBucket"} else EXIT_STORAGE
-            raise FetchError(code, f"s3://{bucket}/{key}: {exc.code}: {exc.message}") from None
-        try:
-            yield from response.stream(CHUNK)
-        finally:
-            response.close()
-            response.release_conn()
-
-    return read
+def model_url(env: Mapping[str, str], prefixes: Sequence[str]) -> str:
+    """The URL among `<prefix>MODEL_URL` that stays valid longest (per its _EXPIRES; one
+    without a readable expiry counts as the oldest)."""
+    found = [
+        (_expiry(env.get(p + MODEL_URL_ENV + EXPIRES_SUFFIX)), env[p + MODEL_URL_ENV])
+        for p in prefixes
+        if env.get(p + MODEL_URL_ENV)
+    ]
+    if not found:
+        names = ", ".join(p + MODEL_URL_ENV for p in prefixes)
+        raise FetchError(EXIT_USAGE, f"no model URL in the environment ({names})")
+    return max(found, key=lambda item: item[0])[1]
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m inference_common.model_fetch")
     sub = parser.add_subparsers(dest="command", required=True)
-    s3 = sub.add_parser("s3", help="fetch an object from MinIO and verify it")
-    s3.add_argument("--bucket", required=True)
-    s3.add_argument("--key", required=True)
-    s3.add_argument("--sha256", required=True)
-    s3.add_argument("--size", type=int, default=None)
-    s3.add_argument("--dest", required=True, type=Path)
+    url = sub.add_parser("url", help="fetch the object at a presigned URL and verify it")
+    url.add_argument(
+        "--env-prefix",
+        action="append",
+        dest="env_prefixes",
+        help=f"read <prefix>{MODEL_URL_ENV} (repeatable; default: {MODEL_URL_ENV})",
+    )
+    url.add_argument("--sha256", required=True)
+    url.add_argument("--size", type=int, default=None)
+    url.add_argument("--dest", required=True, type=Path)
     verify = sub.add_parser("verify", help="verify a file already in place")
     verify.add_argument("--path", required=True, type=Path)
     verify.add_argument("--sha256", required=True)
@@ -209,11 +238,10 @@ def _log(level: str, msg: str, **fields: object) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "s3":
-            result = fetch(
-                minio_reader(), args.bucket, args.key, args.sha256.lower(), args.dest, args.size
-            )
-            _log("info", f"model {result}", bucket=args.bucket, key=args.key, dest=str(args.dest))
+        if args.command == "url":
+            url = model_url(os.environ, args.env_prefixes or [""])
+            result = fetch(http_chunks(url), args.sha256.lower(), args.dest, args.size)
+            _log("info", f"model {result}", source=redacted(url), dest=str(args.dest))
         else:
             result = verify_local(args.path, args.sha256.lower())
             _log("info", f"model {result}", path=str(args.path))
