@@ -7,6 +7,7 @@ stops once answered."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import select
@@ -23,7 +24,7 @@ import pytest
 from inference_common.auth import TokenSigner
 from inference_testkit.servers import free_port, http_process
 
-from .conftest import JWT_SECRET
+from .conftest import JWT_SECRET, create_user
 
 LIMIT = 1024 * 1024
 HUGE = 256 * 1024 * 1024
@@ -61,7 +62,8 @@ def gateway_process(
     entry = str(Path(sys.executable).parent / "inference-gateway")
     log = tmp_path_factory.mktemp("limits") / "gateway.log"
     with http_process([entry], env, f"http://127.0.0.1:{port}/healthz", log=log) as process:
-        token = TokenSigner(JWT_SECRET).issue("00000000-0000-0000-0000-000000000003", "l", "user")
+        user_id = asyncio.run(create_user(database_url))  # tokens need a real, active user
+        token = TokenSigner(JWT_SECRET).issue(str(user_id), "l", "user")
         yield GatewayProcess(port, process.pid, token)
 
 

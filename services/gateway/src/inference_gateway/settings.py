@@ -61,4 +61,4 @@ class GatewaySettings(CommonSettings):
         return value
 
     def secrets_to_check(self) -> dict[str, SecretStr]:
-        return {**super().secrets_to_check(), "JWT_SECRET": self.jwt_secret}
+        return {"JWT_SECRET": self.jwt_secret}  # the gateway holds no object-store key
