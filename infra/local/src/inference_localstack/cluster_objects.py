@@ -132,11 +132,19 @@ def rbac_objects(traefik_cluster_role: str) -> list[dict[str, Any]]:
             },
         ],
     )
+    # the contract service counts every ModelServe (list-watch) to reconcile reservations
+    contract_role = _role(
+        "local:inference-contract", [{**modelserves, "verbs": ["get", "list", "watch"]}]
+    )
     return [
         kwok_role,
         node_runtime_role,
         api_role,
         gateway_role,
+        contract_role,
+        _binding(
+            "local:inference-contract", "local:inference-contract", "local:inference-contract"
+        ),
         _binding("local:inference-api", "local:inference-api", "local:inference-api"),
         _binding("local:inference-gateway", "local:inference-gateway", "local:inference-gateway"),
         _binding("local:kwok", "local:kwok", "local:kwok"),
