@@ -158,6 +158,8 @@ def test_contract_service_listens_on_loopback_with_its_webhook_cert_and_exempts_
     assert platform_services.service_urls(cfg)["CONTRACT_URL"] == "http://127.0.0.1:8201"
     assert platform_services.api(cfg, creds, "x").env["CONTRACT_URL"] == "http://127.0.0.1:8201"
     roles = {o["metadata"]["name"]: o for o in rbac_objects("t") if o["kind"] == "ClusterRole"}
+    scale = {"apiGroups": ["inference-service.dev"], "resources": ["modelserves/scale"]}
+    assert {**scale, "verbs": ["get", "patch", "update"]} in roles["local:inference-api"]["rules"]
     assert roles["local:inference-contract"]["rules"] == [
         {
             "apiGroups": ["inference-service.dev"],

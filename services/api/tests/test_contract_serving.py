@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from kubernetes import client
 
 from inference_api.app import create_app
@@ -181,3 +182,80 @@ async def test_restarted_contract_service_recomputes_usage_from_the_cluster(
         await async_wait_for(synced, timeout=60, what="the contract service's first list")
         usage = await contract.get(f"/usage/users/{username}", headers=await api.admin())
         assert usage.json()["servers"]["used"] == 1
+
+
+GPU = "NVIDIA-GeForce-RTX-4090"
+ALICE_CONTRACT = {
+    "max_replicas_per_server": 2,
+    "max_gpus_per_replica": 2,
+    "allowed_gpu_products": [GPU],
+    "max_context_size": 1024,
+    "max_parallel": 8,
+}
+
+
+@pytest.mark.parametrize(
+    ("rule", "status", "refused", "allowed"),
+    [
+        ("replicas_per_server_exceeded", 422, {"replicas": 3}, {"replicas": 2}),
+        (
+            "gpus_per_replica_exceeded",
+            422,
+            {"gpu": {"count": 3, "product": GPU}},
+            {"gpu": {"count": 2, "product": GPU}},
+        ),
+        (
+            "gpu_product_not_allowed",
+            403,
+            {"gpu": {"count": 1}},
+            {"gpu": {"count": 1, "product": GPU}},
+        ),
+        (
+            "context_size_exceeded",
+            422,
+            {"runtime_params": "--ctx-size 2048"},
+            {"runtime_params": "--ctx-size 1024"},
+        ),
+        (
+            "parallel_exceeded",
+            422,
+            {"runtime_params": "--parallel 9"},
+            {"runtime_params": "--parallel 8"},
+        ),
+        ("namespace_not_allowed", 403, {"namespace": "default"}, {}),
+        ("admin_only_flag", 403, {"runtime_params": "--no-mmap"}, {"runtime_params": "--temp 1"}),
+    ],
+)
+async def test_each_rule_refuses_through_the_api_and_allows_within_it(
+    api: Api,
+    kube_api: client.ApiClient,
+    namespace: str,
+    tmp_path: Path,
+    rule: str,
+    status: int,
+    refused: dict[str, Any],
+    allowed: dict[str, Any],
+) -> None:
+    _, alice = await api.new_user()
+    username = await _username(api, alice)
+    put = await api.contract.put(
+        f"/contracts/users/{username}",
+        json={**ALICE_CONTRACT, "allowed_namespaces": [namespace]},
+        headers=await api.admin(),
+    )
+    assert put.status_code == 200, put.text
+    model = await upload(api, alice, tmp_path)
+    body = {"model_uuid": model["uuid"]}
+
+    denied = await api.client.post("/serve", json={**body, **refused}, headers=alice)
+    assert denied.status_code == status, denied.text
+    error = denied.json()["error"]
+    assert error["detail"]["rule"] == rule
+    assert error["message"].startswith(f"{rule}: ")
+    assert await asyncio.to_thread(_modelserves, kube_api, namespace) == []
+
+    served = await api.client.post("/serve", json={**body, **allowed}, headers=alice)
+    assert served.status_code == 201, served.text
+    stopped = await api.client.delete(f"/stop/{served.json()['server_uuid']}", headers=alice)
+    assert stopped.status_code == 200, stopped.text
+    assert (await _usage(api, username))["servers"]["used"] == 0

@@ -117,6 +117,12 @@ def rbac_objects(traefik_cluster_role: str) -> list[dict[str, Any]]:
         "local:inference-api",
         [
             {**modelserves, "verbs": ["get", "list", "watch", "create", "delete", "patch"]},
+            # PATCH /servers/{uuid} scales through the scale subresource, as kubectl does
+            {
+                "apiGroups": ["inference-service.dev"],
+                "resources": ["modelserves/scale"],
+                "verbs": ["get", "patch", "update"],
+            },
             # GPU capacity of the nodes, checked before a GPU ModelServe is created
             {"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["list"]},
         ],
