@@ -12,7 +12,7 @@ import pytest
 from inference_localstack import components, contract_webhook, network, pki, platform_services
 from inference_localstack.cluster_objects import gpu_nodes, kwok_pod_cidr, rbac_objects
 from inference_localstack.config import GpuNodeType, Network, StackConfig, parse_gpu_nodes
-from inference_localstack.pki import Secrets, apiserver_sans
+from inference_localstack.pki import apiserver_sans
 from inference_testkit.namespaces import CONTRACT_WEBHOOK_OFF
 
 NET = Network()
@@ -142,11 +142,13 @@ def test_contract_webhook_fails_closed_for_modelserves_and_their_scale_only() ->
     assert CONTRACT_WEBHOOK_OFF == {contract_webhook.OFF_LABEL: "off"}
 
 
-def test_contract_service_listens_on_loopback_with_its_webhook_cert_and_exempts_the_operator() -> (
-    None
-):
+def test_contract_service_listens_on_loopback_with_its_webhook_cert_and_exempts_the_operator(
+    tmp_path: Path,
+) -> None:
     cfg = StackConfig()
-    creds = Secrets({"contract": "t"}, "pg", "u", "p", "j" * 48, "a", "k")
+    private = StackConfig(state_dir=tmp_path)
+    private.pki_dir.mkdir()
+    creds = pki.ensure_secrets(private)
     component = platform_services.contract(cfg, creds, "postgresql+asyncpg://x")
     env = component.env
     assert env["HOST"] == "127.0.0.1"
