@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import json
+import subprocess
 from pathlib import Path
 
 import pytest
 
-from inference_localstack import components, network
+from inference_localstack import components, contract_webhook, network, pki, platform_services
 from inference_localstack.cluster_objects import gpu_nodes, kwok_pod_cidr, rbac_objects
 from inference_localstack.config import GpuNodeType, Network, StackConfig, parse_gpu_nodes
 from inference_localstack.pki import apiserver_sans
+from inference_testkit.namespaces import CONTRACT_WEBHOOK_OFF
 
 NET = Network()
 
@@ -117,3 +121,74 @@ def test_rbac_binds_each_identity_to_its_role() -> None:
     bindings = {o["metadata"]["name"]: o for o in objects if o["kind"] == "ClusterRoleBinding"}
     assert bindings["local:traefik"]["roleRef"]["name"] == "traefik-ingress-controller"
     assert bindings["local:kwok"]["subjects"][0]["name"] == "local:kwok"
+
+
+def test_contract_webhook_fails_closed_for_modelserves_and_their_scale_only() -> None:
+    doc = contract_webhook.webhook_configuration("https://127.0.0.1:8204/admission/x", b"PEM")
+    (hook,) = doc["webhooks"]
+    assert hook["failurePolicy"] == "Fail"
+    assert hook["sideEffects"] == "NoneOnDryRun"
+    assert hook["timeoutSeconds"] <= 10
+    assert base64.b64decode(hook["clientConfig"]["caBundle"]) == b"PEM"
+    (rule,) = hook["rules"]
+    assert rule["resources"] == ["modelserves", "modelserves/scale"]
+    assert rule["operations"] == ["CREATE", "UPDATE"]
+    excluded = {e["key"]: e["values"] for e in hook["namespaceSelector"]["matchExpressions"]}
+    assert excluded == {
+        "kubernetes.io/metadata.name": ["kube-system"],
+        contract_webhook.OFF_LABEL: ["off"],
+    }
+    # the testkit's namespaces carry exactly the label the webhook skips
+    assert CONTRACT_WEBHOOK_OFF == {contract_webhook.OFF_LABEL: "off"}
+
+
+def test_contract_service_listens_on_loopback_with_its_webhook_cert_and_exempts_the_operator(
+    tmp_path: Path,
+) -> None:
+    cfg = StackConfig()
+    private = StackConfig(state_dir=tmp_path)
+    private.pki_dir.mkdir()
+    creds = pki.ensure_secrets(private)
+    component = platform_services.contract(cfg, creds, "postgresql+asyncpg://x")
+    env = component.env
+    assert env["HOST"] == "127.0.0.1"
+    assert (env["PORT"], env["WEBHOOK_PORT"]) == ("8201", "8204")
+    assert env["WEBHOOK_TLS_CERT_FILE"].endswith("contract-webhook.crt")
+    assert env["KUBECONFIG"].endswith("contract.kubeconfig")
+    assert json.loads(env["EXEMPT_USERS"]) == [pki.IDENTITIES["operator"][0]]
+    assert component.health_url == "https://127.0.0.1:8204/health"
+    assert platform_services.service_urls(cfg)["CONTRACT_URL"] == "http://127.0.0.1:8201"
+    assert platform_services.api(cfg, creds, "x").env["CONTRACT_URL"] == "http://127.0.0.1:8201"
+    roles = {o["metadata"]["name"]: o for o in rbac_objects("t") if o["kind"] == "ClusterRole"}
+    scale = {"apiGroups": ["inference-service.dev"], "resources": ["modelserves/scale"]}
+    assert {**scale, "verbs": ["get", "patch", "update"]} in roles["local:inference-api"]["rules"]
+    assert roles["local:inference-contract"]["rules"] == [
+        {
+            "apiGroups": ["inference-service.dev"],
+            "resources": ["modelserves"],
+            "verbs": ["get", "list", "watch"],
+        }
+    ]
+
+
+def test_contract_webhook_certificate_is_signed_by_the_stack_ca_for_loopback(
+    tmp_path: Path,
+) -> None:
+    cfg = StackConfig(state_dir=tmp_path)
+    pki.ensure_certificates(cfg)
+    pki.ensure_serving_certificate(cfg, pki.CONTRACT_WEBHOOK_CERT, ["IP:127.0.0.1"])
+    crt = cfg.pki_dir / "contract-webhook.crt"
+    verified = subprocess.run(
+        ["openssl", "verify", "-CAfile", str(cfg.pki_dir / "ca.crt"), str(crt)],
+        capture_output=True,
+        text=True,
+    )
+    assert verified.returncode == 0, verified.stderr
+    text = subprocess.run(
+        ["openssl", "x509", "-in", str(crt), "-noout", "-ext", "subjectAltName"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "IP Address:127.0.0.1" in text
+    assert (cfg.pki_dir / "contract-webhook.key").stat().st_mode & 0o777 == 0o600

@@ -18,8 +18,12 @@ from minio import Minio
 from minio.deleteobjects import DeleteObject
 
 from inference_api.app import create_app
+from inference_api.policy import ContractServePolicy
 from inference_api.settings import ApiSettings
 from inference_api.state import AppState
+from inference_common.auth import TokenSigner
+from inference_contract.app import create_app as create_contract_app
+from inference_contract.settings import ContractSettings
 from inference_testkit.namespaces import temporary_namespace
 
 ADMIN = "admin"
@@ -63,8 +67,27 @@ def api_settings(
         admin_password=secrets.token_urlsafe(18),  # type: ignore[arg-type]
         run_migrations=False,  # the testkit migrated the database already
         servers_namespace=namespace,
-        allowed_namespaces=[namespace],
     )
+
+
+def contract_settings_for(api_settings: ApiSettings, **overrides: Any) -> ContractSettings:
+    """The contract service the API's tests decide with: the API's database and JWT secret,
+    the test's namespace allowed, no aggregate quotas unless a test sets them (the session's
+    admin serves in many tests); every other rule at its default."""
+    values: dict[str, Any] = {
+        "dev_mode": False,
+        "database_url": api_settings.database_url,
+        "kubeconfig": api_settings.kubeconfig,
+        "jwt_secret": api_settings.jwt_secret,
+        "run_migrations": False,
+        "watch_modelserves": False,
+        "webhook_port": None,
+        "allowed_namespaces": [api_settings.servers_namespace],
+        "max_servers": None,
+        "max_gpus": None,
+        **overrides,
+    }
+    return ContractSettings(**values)
 
 
 @dataclass
@@ -72,6 +95,8 @@ class Api:
     app: FastAPI
     client: httpx.AsyncClient
     settings: ApiSettings
+    contract: httpx.AsyncClient
+    """The contract service this API decides with (in-process, same database and secret)."""
 
     @property
     def state(self) -> AppState:
@@ -110,15 +135,34 @@ ApiFactory = Callable[..., AbstractAsyncContextManager[Api]]
 @pytest.fixture
 def api_factory(api_settings: ApiSettings) -> ApiFactory:
     @asynccontextmanager
-    async def make(client_host: str = "127.0.0.1", **overrides: Any) -> AsyncIterator[Api]:
+    async def make(
+        client_host: str = "127.0.0.1",
+        contract: dict[str, Any] | None = None,
+        **overrides: Any,
+    ) -> AsyncIterator[Api]:
+        """`contract`: settings of the contract service (global defaults) to override."""
         settings = api_settings.model_copy(update=overrides)
-        app = create_app(settings)
-        async with app.router.lifespan_context(app):
-            transport = httpx.ASGITransport(app=app, client=(client_host, 40000))
-            async with httpx.AsyncClient(
-                transport=transport, base_url="http://api.test", timeout=60
-            ) as client:
-                yield Api(app, client, settings)
+        contract_app = create_contract_app(contract_settings_for(settings, **(contract or {})))
+        async with (
+            contract_app.router.lifespan_context(contract_app),
+            httpx.AsyncClient(
+                transport=httpx.ASGITransport(app=contract_app),
+                base_url="http://contract.test",
+                timeout=60,
+            ) as contract_http,
+        ):
+            signer = TokenSigner(
+                settings.jwt_secret.get_secret_value(),
+                issuer=settings.jwt_issuer,
+                audience=settings.jwt_audience,
+            )
+            app = create_app(settings, ContractServePolicy(contract_http, signer))
+            async with app.router.lifespan_context(app):
+                transport = httpx.ASGITransport(app=app, client=(client_host, 40000))
+                async with httpx.AsyncClient(
+                    transport=transport, base_url="http://api.test", timeout=60
+                ) as client:
+                    yield Api(app, client, settings, contract_http)
 
     return make
 

@@ -30,11 +30,40 @@ def settings_env(settings: ApiSettings, port: int) -> dict[str, str]:
         "ADMIN_USERNAME": settings.admin_username,
         "ADMIN_PASSWORD": admin_password,
         "SERVERS_NAMESPACE": settings.servers_namespace,
-        "ALLOWED_NAMESPACES": f'["{settings.servers_namespace}"]',
+        "CONTRACT_URL": settings.contract_url,
         "RUN_MIGRATIONS": "true" if settings.run_migrations else "false",
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",
     }
+
+
+@contextmanager
+def contract_server(settings: ApiSettings, log: Path, **env: str) -> Iterator[str]:
+    """Starts the contract service (`inference-contract`) the API at `settings` decides
+    with: the API's database and JWT secret, its namespace allowed, no webhook, no watch.
+    `env`: more of its settings. Yields its base URL."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    contract_env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", ""),
+        "DEV_MODE": "false",
+        "DATABASE_URL": settings.database_url,
+        "KUBECONFIG": settings.kubeconfig or "",
+        "JWT_SECRET": settings.jwt_secret.get_secret_value(),
+        "JWT_ISSUER": settings.jwt_issuer,
+        "JWT_AUDIENCE": settings.jwt_audience,
+        "RUN_MIGRATIONS": "false",
+        "WATCH_MODELSERVES": "false",
+        "ALLOWED_NAMESPACES": f'["{settings.servers_namespace}"]',
+        "PORT": str(port),
+        "LOG_LEVEL": "WARNING",
+        **env,
+    }
+    with http_process(
+        [sys.executable, "-m", "inference_contract.main"], contract_env, f"{url}/health", log=log
+    ):
+        yield url
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from inference_api.settings import ApiSettings
 from inference_testkit.namespaces import temporary_namespace
 
 from .conftest import ADMIN
-from .process import api_process
+from .process import api_process, contract_server
 
 EXAMPLES_PER_OPERATION = 15
 
@@ -51,16 +51,17 @@ def fuzz_target(
         admin_password=password,  # type: ignore[arg-type]
         run_migrations=False,
         servers_namespace=fuzz_namespace,
-        allowed_namespaces=[fuzz_namespace],
         login_max_failures=1_000_000,
         login_max_attempts_per_address=1_000_000,
     )
-    log = tmp_path_factory.mktemp("fuzz") / "api.log"
-    with api_process(api_settings, log) as url:
-        token = httpx.post(
-            f"{url}/auth/token", json={"username": ADMIN, "password": password}, timeout=10
-        ).json()["access_token"]
-        yield url, {"Authorization": f"Bearer {token}"}
+    logs = tmp_path_factory.mktemp("fuzz")
+    with contract_server(api_settings, logs / "contract.log") as contract_url:
+        api_settings = api_settings.model_copy(update={"contract_url": contract_url})
+        with api_process(api_settings, logs / "api.log") as url:
+            token = httpx.post(
+                f"{url}/auth/token", json={"username": ADMIN, "password": password}, timeout=10
+            ).json()["access_token"]
+            yield url, {"Authorization": f"Bearer {token}"}
 
 
 def test_no_input_causes_a_server_error(fuzz_target: tuple[str, dict[str, str]]) -> None:

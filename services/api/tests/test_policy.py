@@ -1,59 +1,90 @@
+"""How the contract service's answers become the API's (pure)."""
+
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
-from inference_api.policy import DefaultServePolicy, ServeRequestFacts
-from inference_common.errors import AppError, ForbiddenError, UnprocessableError
-from inference_common.llama_flags import parse_runtime_params
-from inference_common.modelserve import GpuSpec
+from inference_api.policy import refusal_error, warnings_of
+from inference_common.errors import ConflictError, ForbiddenError, UnprocessableError
 
 
-def facts(
-    namespace: str = "inference", replicas: int = 1, role: str = "user", runtime: str = ""
-) -> ServeRequestFacts:
-    return ServeRequestFacts(
-        "u", role, namespace, "m", replicas, GpuSpec(), parse_runtime_params(runtime)
-    )
+def _refusal(code: str, message: str) -> dict[str, Any]:
+    finding = {"code": code, "message": message, "scope": "user", "limit": 1, "requested": 2}
+    return {
+        "error": {
+            "type": "conflict",
+            "message": f"{code}: {message}",
+            "detail": {
+                "allowed": False,
+                "status_code": 409,
+                "message": f"{code}: {message}",
+                "violations": [finding],
+                "warnings": [],
+            },
+        }
+    }
 
 
 @pytest.mark.parametrize(
-    ("request_facts", "error"),
+    ("status", "body", "error", "message", "rule"),
     [
-        (facts(), None),
-        (facts(replicas=5), None),
-        (facts(replicas=6), UnprocessableError),
-        (facts(namespace="kube-system"), ForbiddenError),
+        (
+            409,
+            _refusal("server_quota_exceeded", "user a would hold 2 servers"),
+            ConflictError,
+            "server_quota_exceeded: user a would hold 2 servers",
+            "server_quota_exceeded",
+        ),
+        (
+            403,
+            _refusal("namespace_not_allowed", "namespace 'x' is not allowed"),
+            ForbiddenError,
+            "namespace_not_allowed: namespace 'x' is not allowed",
+            "namespace_not_allowed",
+        ),
+        (
+            422,
+            _refusal("parallel_exceeded", "parallel slots 64 is above the limit"),
+            UnprocessableError,
+            "parallel_exceeded: parallel slots 64 is above the limit",
+            "parallel_exceeded",
+        ),
+        (
+            422,
+            {"error": {"message": "name: bad", "detail": [{"loc": []}]}},
+            UnprocessableError,
+            "name: bad",
+            None,
+        ),
+        (403, "not json", ForbiddenError, "refused by the contract service", None),
     ],
 )
-async def test_default_policy(
-    request_facts: ServeRequestFacts, error: type[AppError] | None
+def test_refusals_keep_status_message_and_name_the_rule(
+    status: int, body: Any, error: type[Exception], message: str, rule: str | None
 ) -> None:
-    policy = DefaultServePolicy(max_replicas=5, allowed_namespaces={"inference"})
-    if error is None:
-        await policy.check(request_facts)
+    refused = refusal_error(status, body)
+    assert type(refused) is error
+    assert refused.message == message
+    if rule is None:
+        assert not isinstance(refused.detail, dict) or "rule" not in refused.detail
     else:
-        with pytest.raises(error):
-            await policy.check(request_facts)
+        assert refused.detail["rule"] == rule
+        assert refused.detail["violations"][0]["code"] == rule
 
 
 @pytest.mark.parametrize(
-    ("role", "runtime", "rule"),
+    ("body", "warnings"),
     [
-        ("user", "--mlock", "admin_only_flag"),
-        ("user", "--ctx-size 2048 --no-mmap", "admin_only_flag"),
-        ("user", "--parallel 65", "max_parallel"),
-        ("user", "-np 256", "max_parallel"),
-        ("user", "--parallel 64 --temp 0.5", None),
-        ("admin", "--mlock --no-mmap --parallel 256", None),
+        ({"decision": {"warnings": []}}, ()),
+        (
+            {"decision": {"warnings": [{"code": "near_quota", "message": "4 of 5 servers"}]}},
+            ("near_quota: 4 of 5 servers",),
+        ),
+        (None, ()),
+        ({"decision": "odd"}, ()),
     ],
 )
-async def test_runtime_rules_for_users(role: str, runtime: str, rule: str | None) -> None:
-    policy = DefaultServePolicy(max_replicas=5, allowed_namespaces={"inference"})
-    request_facts = facts(role=role, runtime=runtime)
-    if rule is None:
-        await policy.check(request_facts)
-        return
-    with pytest.raises(ForbiddenError) as caught:
-        await policy.check(request_facts)
-    assert caught.value.detail["rule"] == rule
-    assert caught.value.message.startswith(f"runtime_params: {caught.value.detail['flag']} ")
+def test_warnings_of_a_reservation(body: Any, warnings: tuple[str, ...]) -> None:
+    assert warnings_of(body) == warnings

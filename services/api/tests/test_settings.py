@@ -15,7 +15,7 @@ STRONG = {
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (*STRONG, "DEV_MODE", "ADMIN_USERNAME", "SERVERS_NAMESPACE", "ALLOWED_NAMESPACES"):
+    for name in (*STRONG, "DEV_MODE", "ADMIN_USERNAME", "SERVERS_NAMESPACE", "CONTRACT_URL"):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -28,7 +28,7 @@ def test_production_settings_with_strong_secrets() -> None:
     assert s.port == 8200
     assert s.host == "127.0.0.1"
     assert s.servers_namespace == "inference"
-    assert s.max_replicas == 5
+    assert s.contract_url == "http://127.0.0.1:8201"
     # The default upload limit fits in S3's 10,000 parts of the default part size.
     assert s.max_upload_bytes <= s.upload_part_bytes * 10_000
 
@@ -44,7 +44,6 @@ def test_production_settings_with_strong_secrets() -> None:
         ({"ADMIN_PASSWORD": "short"}, "ADMIN_PASSWORD must be a non-default"),
         ({"S3_SECRET_KEY": "minioadmin"}, "S3_SECRET_KEY"),
         ({"SERVER_UUID_KEY": ""}, "SERVER_UUID_KEY"),
-        ({"SERVERS_NAMESPACE": "other"}, "not in ALLOWED_NAMESPACES"),
         ({"UPLOAD_PART_BYTES": str(5 * 1024**2)}, "MAX_UPLOAD_BYTES needs more than 10000"),
         ({"UPLOAD_PART_BYTES": str(4 * 1024**2)}, "upload_part_bytes"),
         ({"UPLOAD_PARALLEL_PARTS": "0"}, "upload_parallel_parts"),

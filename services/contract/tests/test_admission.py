@@ -172,3 +172,18 @@ def test_denied_answer() -> None:
     assert response["status"]["code"] == 422
     assert response["status"]["reason"] == "Invalid"
     assert response["status"]["message"] == "contract: invalid_spec: spec: bad"
+
+
+@pytest.mark.parametrize(
+    ("decision_status", "admission", "reason"),
+    [(403, 403, "Forbidden"), (409, 403, "Forbidden"), (422, 422, "Invalid")],
+)
+def test_quota_refusals_reach_the_apiserver_as_403_never_a_retried_409(
+    decision_status: int, admission: int, reason: str
+) -> None:
+    code = {403: Reason.IMAGE_NOT_ALLOWED, 409: Reason.GPU_QUOTA, 422: Reason.PARALLEL_LIMIT}
+    decision = Decision((Finding(code[decision_status], "m", "user"),))
+    assert decision.status_code == decision_status
+    status = decided("u", decision)["response"]["status"]
+    assert (status["code"], status["reason"]) == (admission, reason)
+    assert status["details"]["causes"][0]["field"] == "spec"

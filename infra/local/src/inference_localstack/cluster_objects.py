@@ -117,6 +117,12 @@ def rbac_objects(traefik_cluster_role: str) -> list[dict[str, Any]]:
         "local:inference-api",
         [
             {**modelserves, "verbs": ["get", "list", "watch", "create", "delete", "patch"]},
+            # PATCH /servers/{uuid} scales through the scale subresource, as kubectl does
+            {
+                "apiGroups": ["inference-service.dev"],
+                "resources": ["modelserves/scale"],
+                "verbs": ["get", "patch", "update"],
+            },
             # GPU capacity of the nodes, checked before a GPU ModelServe is created
             {"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["list"]},
         ],
@@ -132,11 +138,19 @@ def rbac_objects(traefik_cluster_role: str) -> list[dict[str, Any]]:
             },
         ],
     )
+    # the contract service counts every ModelServe (list-watch) to reconcile reservations
+    contract_role = _role(
+        "local:inference-contract", [{**modelserves, "verbs": ["get", "list", "watch"]}]
+    )
     return [
         kwok_role,
         node_runtime_role,
         api_role,
         gateway_role,
+        contract_role,
+        _binding(
+            "local:inference-contract", "local:inference-contract", "local:inference-contract"
+        ),
         _binding("local:inference-api", "local:inference-api", "local:inference-api"),
         _binding("local:inference-gateway", "local:inference-gateway", "local:inference-gateway"),
         _binding("local:kwok", "local:kwok", "local:kwok"),

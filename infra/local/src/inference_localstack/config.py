@@ -55,6 +55,8 @@ class Ports:
     traefik_web: int = int(_env("LOCAL_TRAEFIK_PORT", "8080"))
     traefik_admin: int = int(_env("LOCAL_TRAEFIK_ADMIN_PORT", "8089"))
     api: int = int(_env("LOCAL_API_PORT", "8200"))
+    contract: int = int(_env("LOCAL_CONTRACT_PORT", "8201"))
+    contract_webhook: int = int(_env("LOCAL_CONTRACT_WEBHOOK_PORT", "8204"))
     gateway: int = int(_env("LOCAL_GATEWAY_PORT", "8203"))
     operator: int = int(_env("LOCAL_OPERATOR_HEALTH_PORT", "8210"))
 

@@ -24,6 +24,7 @@ IDENTITIES: dict[str, tuple[str, list[str]]] = {
     "node-runtime": ("local:node-runtime", []),
     "api": ("local:inference-api", []),
     "gateway": ("local:inference-gateway", []),
+    "contract": ("local:inference-contract", []),
     # The operator's own ServiceAccount name, so deploy/operator/rbac.yaml binds it as is.
     "operator": (
         "system:serviceaccount:inference-system:modelserve-operator",
@@ -145,6 +146,52 @@ def ensure_certificates(config: StackConfig) -> None:
         _openssl("pkey", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))
     for key in pki.glob("*.key"):
         key.chmod(0o600)
+
+
+def ensure_serving_certificate(config: StackConfig, name: str, sans: list[str]) -> None:
+    """`pki/<name>.{crt,key}` signed by the stack's CA, once (needs ensure_certificates)."""
+    pki = config.pki_dir
+    if (pki / f"{name}.crt").exists():
+        return
+    _openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        f"/CN={name}",
+        "-keyout",
+        str(pki / f"{name}.key"),
+        "-out",
+        str(pki / f"{name}.csr"),
+    )
+    (pki / f"{name}.key").chmod(0o600)
+    ext = pki / f"{name}.ext"
+    ext.write_text(
+        "subjectAltName=" + ",".join(sans) + "\n"
+        "extendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+    )
+    _openssl(
+        "x509",
+        "-req",
+        "-in",
+        str(pki / f"{name}.csr"),
+        "-CA",
+        str(pki / "ca.crt"),
+        "-CAkey",
+        str(pki / "ca.key"),
+        "-CAcreateserial",
+        "-days",
+        "3650",
+        "-out",
+        str(pki / f"{name}.crt"),
+        "-extfile",
+        str(ext),
+    )
+
+
+CONTRACT_WEBHOOK_CERT = "contract-webhook"
+"""The contract service's webhook listener (the apiserver dials https://127.0.0.1:…)."""
 
 
 def ensure_secrets(config: StackConfig) -> Secrets:

@@ -24,7 +24,7 @@ from inference_localstack.components import Component
 from inference_localstack.config import StackConfig
 from inference_localstack.node.node_object import LOCAL_NODE_LABEL
 from inference_localstack.object_store_users import ScopedUser
-from inference_localstack.pki import Secrets
+from inference_localstack.pki import CONTRACT_WEBHOOK_CERT, IDENTITIES, Secrets
 
 SERVERS_NAMESPACE = "inference"
 EXAMPLE_OBJECT_KEY = "smollm2-135m-instruct-q4_1.gguf"
@@ -42,6 +42,7 @@ def service_urls(cfg: StackConfig) -> dict[str, str]:
     return {
         "API_URL": f"http://127.0.0.1:{cfg.ports.api}",
         "GATEWAY_URL": f"http://127.0.0.1:{cfg.ports.gateway}",
+        "CONTRACT_URL": f"http://127.0.0.1:{cfg.ports.contract}",
     }
 
 
@@ -175,6 +176,32 @@ def operator(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
     )
 
 
+def contract_webhook_url(cfg: StackConfig) -> str:
+    return f"https://127.0.0.1:{cfg.ports.contract_webhook}/admission/modelserves"
+
+
+def contract(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
+    """REST on `contract`; the admission webhook over HTTPS on `contract_webhook` (healthy
+    means both listen and the first ModelServe list is counted)."""
+    pki = cfg.pki_dir
+    return Component(
+        "contract",
+        [_script("inference-contract")],
+        f"https://127.0.0.1:{cfg.ports.contract_webhook}/health",
+        verify_tls=True,
+        env={
+            **service_env(cfg, creds, database_url, "contract"),
+            "HOST": "127.0.0.1",
+            "PORT": str(cfg.ports.contract),
+            "WEBHOOK_PORT": str(cfg.ports.contract_webhook),
+            "WEBHOOK_TLS_CERT_FILE": str(pki / f"{CONTRACT_WEBHOOK_CERT}.crt"),
+            "WEBHOOK_TLS_KEY_FILE": str(pki / f"{CONTRACT_WEBHOOK_CERT}.key"),
+            # the operator only adds finalizers and status, but it must never be refused
+            "EXEMPT_USERS": json.dumps([IDENTITIES["operator"][0]]),
+        },
+    )
+
+
 def api(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
     return Component(
         "api",
@@ -189,6 +216,7 @@ def api(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
             "ADMIN_PASSWORD": creds.admin_password,
             "SERVER_UUID_KEY": creds.server_uuid_key,
             "SERVERS_NAMESPACE": SERVERS_NAMESPACE,
+            "CONTRACT_URL": service_urls(cfg)["CONTRACT_URL"],
         },
     )
 

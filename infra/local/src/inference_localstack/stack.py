@@ -21,6 +21,7 @@ import yaml
 
 from inference_localstack import (
     components,
+    contract_webhook,
     network,
     pki,
     platform_services,
@@ -38,6 +39,7 @@ TRAEFIK_CLUSTER_ROLE = "traefik-ingress-controller"
 COMPONENT_ORDER = [
     "gateway",
     "api",
+    "contract",
     "operator",
     "node-runtime",
     "traefik",
@@ -413,6 +415,7 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
     network.up(config.network)
     pki.ensure_certificates(config)
     pki.ensure_etcd_certificates(config)
+    pki.ensure_serving_certificate(config, pki.CONTRACT_WEBHOOK_CERT, ["IP:127.0.0.1"])
     tokens_file = config.pki_dir / "tokens.csv"
     tokens_before = tokens_file.read_text() if tokens_file.exists() else ""
     creds = pki.ensure_secrets(config)
@@ -466,6 +469,10 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
             future.result()
 
     db_url = database_url(config, creds)
+    # The contract service first: the API reserves through it, and its webhook decides
+    # every ModelServe write once registered (fail closed), so it must be healthy first.
+    start_component(config, platform_services.contract(config, creds, db_url))
+    register_contract_webhook(config, bin_dir)
     start_components(
         config,
         platform_services.operator(config, creds, db_url),
@@ -484,8 +491,36 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
     return values
 
 
+def register_contract_webhook(config: StackConfig, bin_dir: Path) -> None:
+    ca_pem = (config.pki_dir / "ca.crt").read_bytes()
+    url = platform_services.contract_webhook_url(config)
+    apply_objects(config, bin_dir, [contract_webhook.webhook_configuration(url, ca_pem)])
+    say(f"contract: webhook {contract_webhook.NAME} registered (failurePolicy Fail)")
+
+
+def unregister_contract_webhook(config: StackConfig) -> None:
+    """Before the contract service stops: with it gone, the registered webhook would refuse
+    every ModelServe write. Skipped when the apiserver is not running."""
+    if processes.running_pid(config, "kube-apiserver") is None or not config.kubeconfig.exists():
+        return
+    try:
+        bin_dir = toolchain_bin_dir(build=False)
+        kubectl(
+            config,
+            bin_dir,
+            "delete",
+            "validatingwebhookconfiguration",
+            contract_webhook.NAME,
+            "--ignore-not-found",
+            "--request-timeout=10s",
+        )
+    except StackError as exc:
+        say(f"contract: the webhook configuration was not deleted: {exc}")
+
+
 def down(config: StackConfig | None = None) -> None:
     config = config or StackConfig()
+    unregister_contract_webhook(config)
     for name in COMPONENT_ORDER:
         # Postgres: SIGTERM waits for clients to leave; SIGINT is its fast shutdown.
         processes.stop(config, name, sig=signal.SIGINT if name == "postgres" else signal.SIGTERM)

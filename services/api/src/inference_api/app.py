@@ -18,7 +18,7 @@ from inference_api.migrate import upgrade_in_child_process
 from inference_api.modelserve_client import ModelServeClient
 from inference_api.node_gpus import NodeGpuReader
 from inference_api.objectstore import api_minio_client
-from inference_api.policy import DefaultServePolicy, ServePolicy
+from inference_api.policy import ContractServePolicy, ServePolicy, contract_client
 from inference_api.ratelimit import Backoff, LoginRateLimiter
 from inference_api.registry import Registry
 from inference_api.routes import api_keys, auth, health, models, servers, users
@@ -84,8 +84,10 @@ async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) 
         settings.login_max_attempts_per_address,
         settings.login_window_seconds,
     )
+    contract_http = contract_client(settings.contract_url, settings.contract_timeout_seconds)
     return AppState(
         settings=settings,
+        contract_http=contract_http,
         engine=engine,
         sessions=sessions,
         s3=s3,
@@ -108,8 +110,7 @@ async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) 
         serving=Serving(
             modelserves=modelserves,
             nodes=NodeGpuReader(kube),
-            policy=policy
-            or DefaultServePolicy(settings.max_replicas, frozenset(settings.allowed_namespaces)),
+            policy=policy or ContractServePolicy(contract_http, signer),
             bucket=settings.models_bucket,
             default_namespace=settings.servers_namespace,
             placement=placement(settings),
@@ -121,6 +122,7 @@ async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) 
 async def close_state(state: AppState) -> None:
     if state.watcher is not None:
         await state.watcher.stop()
+    await state.contract_http.aclose()
     await state.engine.dispose()
     state.kube.close()
 

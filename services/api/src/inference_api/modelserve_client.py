@@ -13,7 +13,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError as TransportError
 
-from inference_common.errors import ConflictError, UnavailableError
+from inference_common.errors import ConflictError, NotFoundError, UnavailableError
 from inference_common.modelserve import GROUP, PLURAL, VERSION
 
 REQUEST_TIMEOUT = 10.0
@@ -61,6 +61,28 @@ class ModelServeClient:
             raise UnavailableError("Kubernetes API unreachable") from exc
         return True
 
+    def scale_sync(self, namespace: str, name: str, replicas: int) -> None:
+        """Sets spec.replicas through the scale subresource (what `kubectl scale` does)."""
+        try:
+            self.custom.patch_namespaced_custom_object_scale(
+                GROUP,
+                VERSION,
+                namespace,
+                PLURAL,
+                name,
+                {"spec": {"replicas": replicas}},
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                raise NotFoundError(f"ModelServe {name!r} is gone from {namespace!r}") from exc
+            raise UnavailableError(
+                f"Kubernetes refused to scale the ModelServe ({exc.status} {exc.reason})",
+                {"status": exc.status},
+            ) from exc
+        except TransportError as exc:
+            raise UnavailableError("Kubernetes API unreachable") from exc
+
     def version_sync(self) -> str:
         info = client.VersionApi(self.api).get_code(_request_timeout=REQUEST_TIMEOUT)
         return str(info.git_version)
@@ -72,6 +94,9 @@ class ModelServeClient:
 
     async def delete(self, namespace: str, name: str) -> bool:
         return await asyncio.to_thread(self.delete_sync, namespace, name)
+
+    async def scale(self, namespace: str, name: str, replicas: int) -> None:
+        await asyncio.to_thread(self.scale_sync, namespace, name, replicas)
 
     async def version(self) -> str:
         return await asyncio.to_thread(self.version_sync)

@@ -158,12 +158,19 @@ class ServeRequest(_Body):
         return self
 
 
+class ScaleRequest(_Body):
+    replicas: int = Field(ge=0, le=MAX_REPLICAS, description="0 keeps the server, idle.")
+
+
 class ServeResponse(BaseModel):
     server_uuid: UUID
     endpoint: str
     name: str
     namespace: str
     phase: str
+    warnings: list[str] = Field(
+        default_factory=list, description='From the contract service, e.g. "near_quota: …".'
+    )
 
 
 class ServerOut(BaseModel):

@@ -14,11 +14,11 @@ from inference_api.feasibility import check_context, check_gpu_capacity
 from inference_api.modelserve_client import ModelServeClient
 from inference_api.naming import modelserve_name
 from inference_api.node_gpus import NodeGpuReader
-from inference_api.policy import ServePolicy, ServeRequestFacts
+from inference_api.policy import Principal, ServePolicy
 from inference_api.repositories.models import ModelRepository
 from inference_api.repositories.servers import ServerRepository
-from inference_api.schemas import GpuRequest, ServeRequest, ServeResponse
-from inference_common.errors import NotFoundError, UnprocessableError
+from inference_api.schemas import GpuRequest, ScaleRequest, ServeRequest, ServeResponse
+from inference_common.errors import AppError, ConflictError, NotFoundError, UnprocessableError
 from inference_common.llama_flags import RuntimeFlagError, parse_runtime_params
 from inference_common.modelserve import (
     GpuSpec,
@@ -119,22 +119,37 @@ class Serving:
             raise UnprocessableError(f"model {model.name!r} is not ready ({model.state})")
         spec = build_spec(model, self.bucket, request, self.placement)
         namespace = request.namespace or self.default_namespace
-        await self.policy.check(
-            ServeRequestFacts(
-                user_id=str(user.id),
-                role=user.role,
-                namespace=namespace,
-                model_name=model.name,
-                replicas=spec.replicas,
-                gpu=spec.gpu,
-                runtime=spec.runtime,
-            )
-        )
         check_context(spec.runtime, model.context_length)
         if spec.gpu.count > 0:
             check_gpu_capacity(spec, await self.nodes.read())
         server_uuid = uuid4()
         name = modelserve_name(model.name, str(server_uuid))
+        principal = principal_of(user)
+        admission = await self.policy.reserve(principal, namespace, name, spec, str(server_uuid))
+        try:
+            row = await self._create(session, user, model, spec, namespace, name, server_uuid)
+        except BaseException:
+            await self._release_quietly(principal, namespace, name)
+            raise
+        return ServeResponse(
+            server_uuid=row.uuid,
+            endpoint=row.endpoint,
+            name=row.name,
+            namespace=row.namespace,
+            phase=row.phase,
+            warnings=list(admission.warnings),
+        )
+
+    async def _create(
+        self,
+        session: AsyncSession,
+        user: User,
+        model: Model,
+        spec: ModelServeSpec,
+        namespace: str,
+        name: str,
+        server_uuid: UUID,
+    ) -> Server:
         row = await ServerRepository(session).add(
             uuid=server_uuid,
             name=name,
@@ -164,13 +179,18 @@ class Serving:
             "server created",
             extra={"server_uuid": str(server_uuid), "model": model.name, "namespace": namespace},
         )
-        return ServeResponse(
-            server_uuid=row.uuid,
-            endpoint=row.endpoint,
-            name=row.name,
-            namespace=row.namespace,
-            phase=row.phase,
-        )
+        return row
+
+    async def _release_quietly(self, principal: Principal, namespace: str, name: str) -> None:
+        """Best effort: what the contract service cannot release now, its reconcile frees
+        (a reservation whose ModelServe never came, or is gone)."""
+        try:
+            await self.policy.release(principal, namespace, name)
+        except AppError as exc:
+            logger.warning(
+                "reservation not released",
+                extra={"namespace": namespace, "server": name, "reason": exc.message},
+            )
 
     async def get(self, session: AsyncSession, user: User, server_uuid: UUID) -> Server:
         row = await ServerRepository(session).get(server_uuid)
@@ -197,7 +217,46 @@ class Serving:
         await self.modelserves.delete(row.namespace, row.name)
         servers = ServerRepository(session)
         await servers.mark_stopped(row, datetime.now(UTC))
+        await self._release_quietly(principal_of(user), row.namespace, row.name)
         logger.info("server stopped", extra={"server_uuid": str(server_uuid)})
         rendered = await servers.get_json(row.uuid)
         assert rendered is not None
         return rendered
+
+    async def scale(
+        self, session: AsyncSession, user: User, server_uuid: UUID, request: ScaleRequest
+    ) -> str:
+        """New replicas: the reservation is resized first (more replicas are checked against
+        the quotas), then the ModelServe; a failed patch puts the reservation back."""
+        row = await self.get(session, user, server_uuid)
+        if row.stopped_at is not None:
+            raise ConflictError(f"server {server_uuid} is stopped")
+        principal = principal_of(user)
+        before = row.replicas
+        admission = await self.policy.resize(principal, row.namespace, row.name, request.replicas)
+        if admission is None:
+            raise ConflictError(
+                f"server {server_uuid} holds no reservation in the contract service "
+                "(it is reconciled from the cluster; retry shortly)"
+            )
+        try:
+            await self.modelserves.scale(row.namespace, row.name, request.replicas)
+        except BaseException:
+            try:
+                await self.policy.resize(principal, row.namespace, row.name, before)
+            except AppError as exc:
+                logger.warning("reservation not restored", extra={"reason": exc.message})
+            raise
+        servers = ServerRepository(session)
+        await servers.set_replicas(row, request.replicas)
+        logger.info(
+            "server scaled",
+            extra={"server_uuid": str(server_uuid), "replicas": request.replicas},
+        )
+        rendered = await servers.get_json(row.uuid)
+        assert rendered is not None
+        return rendered
+
+
+def principal_of(user: User) -> Principal:
+    return Principal(str(user.id), user.username, user.role)

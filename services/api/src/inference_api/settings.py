@@ -63,8 +63,13 @@ class ApiSettings(CommonSettings):
     max_gguf_header_bytes: int = Field(256 * 1024**2, ge=1024)
 
     servers_namespace: str = Field("inference", description="Namespace of new ModelServes.")
-    allowed_namespaces: list[str] = Field(default_factory=lambda: ["inference"])
-    max_replicas: int = Field(5, ge=0)
+    contract_url: str = Field(
+        "http://127.0.0.1:8201",
+        description="The contract service, which decides and counts every serve and scale.",
+    )
+    contract_timeout_seconds: float = Field(
+        5.0, gt=0, le=60, description="Longest wait on the contract service (then 503)."
+    )
     serve_node_selector: dict[str, str] | None = Field(
         None, description="nodeSelector put on every new ModelServe (JSON object)."
     )
@@ -101,10 +106,6 @@ class ApiSettings(CommonSettings):
             raise SettingsError(
                 f"MAX_UPLOAD_BYTES needs more than {MAX_UPLOAD_PARTS} parts of "
                 "UPLOAD_PART_BYTES (the S3 limit): raise UPLOAD_PART_BYTES"
-            )
-        if self.servers_namespace not in self.allowed_namespaces:
-            raise SettingsError(
-                f"SERVERS_NAMESPACE {self.servers_namespace!r} is not in ALLOWED_NAMESPACES"
             )
         if self.dev_mode:
             if not self.jwt_secret.get_secret_value():

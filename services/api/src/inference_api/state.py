@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
 from kubernetes import client
 from minio import Minio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -19,6 +20,7 @@ from inference_api.watcher import ModelServeWatcher
 @dataclass
 class AppState:
     settings: ApiSettings
+    contract_http: httpx.AsyncClient
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     s3: Minio

@@ -538,9 +538,30 @@ def largest_gpu_node(kube_api: client.ApiClient) -> int:
         (
             "user",
             {"runtime_params": "--parallel 256"},
+            422,
+            "parallel slots 256 is above the limit of 32",
+            "parallel_exceeded",
+        ),
+        (
+            "admin",
+            {"runtime_params": "--parallel 33"},
+            422,
+            "parallel slots 33 is above the limit of 32",
+            "parallel_exceeded",
+        ),
+        (
+            "user",
+            {"replicas": 6},
+            422,
+            "replicas_per_server_exceeded",
+            "replicas_per_server_exceeded",
+        ),
+        (
+            "user",
+            {"namespace": "kube-system"},
             403,
-            "--parallel 256 exceeds 64 slots",
-            "max_parallel",
+            "namespace_not_allowed",
+            "namespace_not_allowed",
         ),
         (
             "admin",
@@ -618,8 +639,8 @@ async def test_serves_within_the_limits_still_work(
     admin = await api.admin()
     model = await upload(api, alice, tmp_path)
     requests = [
-        (alice, {"runtime_params": "--ctx-size 4096 --parallel 64", "gpu": {"count": 1}}),
-        (admin, {"runtime_params": "--mlock --no-mmap --parallel 256"}),
+        (alice, {"runtime_params": "--ctx-size 4096 --parallel 32", "gpu": {"count": 1}}),
+        (admin, {"runtime_params": "--mlock --no-mmap --parallel 32"}),
     ]
     names: set[str] = set()
     for headers, body in requests:

@@ -177,11 +177,22 @@ def review_response(
             "code": code,
             "message": message,
             "reason": "Forbidden" if code == 403 else "Invalid" if code == 422 else "Conflict",
-            "details": {"causes": [{"reason": reason, "message": message}]} if reason else {},
+            # kubectl prints an Invalid refusal as "The request is invalid: <field>: <message>"
+            "details": (
+                {"causes": [{"reason": reason, "message": message, "field": "spec"}]}
+                if reason
+                else {}
+            ),
         }
     if warnings:
         response["warnings"] = list(warnings)
     return {"apiVersion": ADMISSION_API_VERSION, "kind": "AdmissionReview", "response": response}
+
+
+def admission_status(status_code: int) -> int:
+    """A quota refusal is 403 to the apiserver, as ResourceQuota's own ("exceeded quota"):
+    kubectl retries a 409 as an update conflict (`kubectl scale` for a minute)."""
+    return 403 if status_code == 409 else status_code
 
 
 def decided(uid: str, decision: Decision) -> dict[str, Any]:
@@ -193,7 +204,7 @@ def decided(uid: str, decision: Decision) -> dict[str, Any]:
         uid,
         False,
         message=f"contract: {decision.message}",
-        code=decision.status_code,
+        code=admission_status(decision.status_code),
         reason=codes,
         warnings=decision_warnings(decision),
     )

@@ -33,7 +33,11 @@ async def build_state(settings: ContractSettings) -> AppState:
         settings=settings,
         engine=engine,
         sessions=sessions,
-        signer=TokenSigner(settings.jwt_secret.get_secret_value()),
+        signer=TokenSigner(
+            settings.jwt_secret.get_secret_value(),
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+        ),
         contracts=Contracts(settings),
     )
     if settings.watch_modelserves:

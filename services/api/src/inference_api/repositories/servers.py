@@ -114,6 +114,11 @@ class ServerRepository:
         await self.session.flush()
         await self.session.refresh(row)  # updated_at is set by the database
 
+    async def set_replicas(self, row: Server, replicas: int) -> None:
+        row.replicas = replicas
+        await self.session.flush()
+        await self.session.refresh(row)
+
     async def upsert_mirror(self, mirrored: MirroredServer) -> None:
         """Inserts a server first seen in Kubernetes (kubectl) or updates the status columns
         of a known one. A stopped record stays stopped. A record is only ever updated from

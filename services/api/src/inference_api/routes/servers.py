@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 
 from inference_api.deps import CurrentUser, SessionDep, StateDep
-from inference_api.schemas import ServeRequest, ServeResponse, ServerOut
+from inference_api.schemas import ScaleRequest, ServeRequest, ServeResponse, ServerOut
 
 router = APIRouter(tags=["servers"])
 
@@ -44,6 +44,15 @@ async def get_server(
     server_uuid: UUID, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> Response:
     return Response(await state.serving.get_json(session, user, server_uuid), media_type=JSON)
+
+
+@router.patch("/servers/{server_uuid}", response_model=ServerOut)
+async def scale_server(
+    server_uuid: UUID, body: ScaleRequest, user: CurrentUser, session: SessionDep, state: StateDep
+) -> Response:
+    """Scales a server: more replicas are checked against the contract's quotas (403 / 409 /
+    422 naming the rule), fewer always pass."""
+    return Response(await state.serving.scale(session, user, server_uuid, body), media_type=JSON)
 
 
 @router.delete("/stop/{server_uuid}", response_model=ServerOut)
