@@ -56,6 +56,7 @@ class Ports:
     traefik_admin: int = int(_env("LOCAL_TRAEFIK_ADMIN_PORT", "8089"))
     api: int = int(_env("LOCAL_API_PORT", "8200"))
     gateway: int = int(_env("LOCAL_GATEWAY_PORT", "8203"))
+    frontend: int = int(_env("LOCAL_FRONTEND_PORT", "5173"))
     operator: int = int(_env("LOCAL_OPERATOR_HEALTH_PORT", "8210"))
 
 

@@ -18,7 +18,15 @@ from typing import Any
 import httpx
 import yaml
 
-from inference_localstack import components, network, pki, platform_services, processes
+from inference_localstack import (
+    components,
+    frontend,
+    network,
+    pki,
+    platform_services,
+    processes,
+    ui_process,
+)
 from inference_localstack.cluster_objects import gpu_nodes, rbac_objects
 from inference_localstack.components import Component
 from inference_localstack.config import REPO_ROOT, StackConfig
@@ -28,6 +36,7 @@ MODELSERVE_CRD = REPO_ROOT / "crds" / "modelserve.yaml"
 TRAEFIK_CLUSTER_ROLE = "traefik-ingress-controller"
 # Stopped in this order; started in the reverse.
 COMPONENT_ORDER = [
+    "ui",
     "gateway",
     "api",
     "operator",
@@ -293,6 +302,7 @@ def env_values(config: StackConfig, creds: pki.Secrets, bin_dir: Path) -> dict[s
         "S3_SECURE": "false",
         "TRAEFIK_URL": f"http://127.0.0.1:{p.traefik_web}",
         **platform_services.service_urls(config),
+        "FRONTEND_URL": ui_process.frontend_url(config),
         "ADMIN_USERNAME": platform_services.ADMIN_USERNAME,
         "ADMIN_PASSWORD": creds.admin_password,
         "JWT_SECRET": creds.jwt_secret,
@@ -391,11 +401,22 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
         platform_services.gateway(config, creds, db_url),
     )
     platform_services.register_embedded_model(config, creds)
+    start_ui(config)
 
     values = env_values(config, creds, bin_dir)
     write_env(config, values)
     say(f"up in {time.monotonic() - t_start:.1f}s; `. {config.env_file}` to use it")
     return values
+
+
+def start_ui(config: StackConfig) -> None:
+    """Builds the web UI when its sources changed (npm ci + vite build) and serves it at
+    FRONTEND_URL; a UI server already running keeps serving (its files are read per request)."""
+    try:
+        dist = frontend.ensure_built()
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise StackError(f"building the web UI failed ({exc}); see the npm output above") from exc
+    start_component(config, ui_process.ui_component(config, dist))
 
 
 def down(config: StackConfig | None = None) -> None:
@@ -419,7 +440,9 @@ def status(config: StackConfig | None = None) -> dict[str, bool]:
 def is_healthy(config: StackConfig | None = None) -> bool:
     """True when every part runs and the env file exists: a running stack can be reused."""
     config = config or StackConfig()
-    if not config.env_file.exists() or not all(status(config).values()):
+    running = status(config)
+    running.pop("ui", None)  # tests never need the web UI; its own test starts one
+    if not config.env_file.exists() or not all(running.values()):
         return False
     bin_dir = toolchain_bin_dir(build=False)
     return _healthy(components.kube_apiserver(config, bin_dir), None)
