@@ -10,7 +10,8 @@ export default defineConfig({
   plugins: [react()],
   server: {
     host: '127.0.0.1',
-    port: 5173,
+    // 5173 is the served UI's (FRONTEND_URL); the dev server runs beside it.
+    port: Number(process.env.UI_DEV_PORT ?? 5174),
     strictPort: true,
     proxy: {
       '/_/api': { target: apiUrl, rewrite: (p) => p.replace(/^\/_\/api/, '') },
