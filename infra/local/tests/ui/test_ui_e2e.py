@@ -15,15 +15,12 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import gguf
-import httpx
 import numpy as np
 import pytest
 
@@ -31,43 +28,9 @@ from inference_localstack import platform_services
 from inference_localstack.config import StackConfig
 from inference_localstack.frontend import FRONTEND_DIR, ensure_built, npm_env
 from inference_localstack.ui_process import ui_argv
+from inference_testkit.servers import free_port, http_process
 
 E2E_TIMEOUT = 900
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_healthy(url: str, proc: subprocess.Popen[bytes], log: Path, within: float = 60) -> None:
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"{url} exited ({proc.returncode}): {log.read_text()[-3000:]}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"{url} not healthy within {within}s: {log.read_text()[-3000:]}")
-
-
-def started(argv: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
 
 
 def server_uuid_key(cfg: StackConfig) -> str:
@@ -104,23 +67,15 @@ def ui_url(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
         "RUN_MIGRATIONS": "false",  # the stack's API migrated the database
         "WATCH_MODELSERVES": "false",  # the stack's API mirrors status already
     }
-    api = started([str(Path(sys.executable).parent / "inference-api")], api_env, logs / "api.log")
-    ui = None
-    try:
-        wait_healthy(f"http://127.0.0.1:{api_port}/health", api, logs / "api.log")
+    api_argv = [str(Path(sys.executable).parent / "inference-api")]
+    api_url = f"http://127.0.0.1:{api_port}"
+    with http_process(api_argv, api_env, f"{api_url}/health", logs / "api.log"):
         dist = ensure_built()
         ui_port = free_port()
-        ui = started(
-            ui_argv(ui_port, dist, f"http://127.0.0.1:{api_port}", stack_env["GATEWAY_URL"]),
-            dict(os.environ),
-            logs / "ui.log",
-        )
-        wait_healthy(f"http://127.0.0.1:{ui_port}/", ui, logs / "ui.log")
-        yield f"http://127.0.0.1:{ui_port}"
-    finally:
-        if ui is not None:
-            stop(ui)
-        stop(api)
+        ui_url = f"http://127.0.0.1:{ui_port}"
+        argv = ui_argv(ui_port, dist, api_url, stack_env["GATEWAY_URL"])
+        with http_process(argv, dict(os.environ), f"{ui_url}/", logs / "ui.log"):
+            yield ui_url
 
 
 @pytest.fixture

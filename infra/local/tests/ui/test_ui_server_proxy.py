@@ -6,7 +6,6 @@ ASGI app standing in for "any HTTP service" (the proxy is what is tested here)."
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -21,15 +20,9 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from inference_localstack.ui_server import create_app
+from inference_testkit.servers import free_port
 
 RELEASE_TIMEOUT = 10.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 class Upstream:
