@@ -34,6 +34,14 @@ test('every page passes axe and is captured at 1280 and 390 px', async ({ page }
     await expectAccessible(page, path)
     await screenshots(page, testInfo, path.slice(1))
   }
+  await page.emulateMedia({ colorScheme: 'dark' })
+  for (const path of ['/models', '/servers', '/playground', '/gpus', '/keys', '/users']) {
+    await page.goto(path)
+    await page.waitForLoadState('networkidle')
+    await expectAccessible(page, `${path} (dark)`)
+    await page.screenshot({ path: `${testInfo.project.outputDir}/screenshots${path}-dark-1280.png` })
+  }
+  await page.emulateMedia({ colorScheme: 'light' })
   await page.goto('/gpus')
   await expect(page.getByText('simulated', { exact: true }).first()).toBeVisible()
   await expect(page.getByText(/not reported \(simulated node\)/).first()).toBeVisible()
@@ -74,36 +82,43 @@ test('serve: bad runtime params show the API message inline; serve, Ready, chat 
   await expect(started).toBeVisible()
   const endpoint = (await started.locator('code').textContent()) ?? ''
   const uuid = endpoint.replace(/\//g, '')
-  const row = page.locator(`tr[data-server="${uuid}"]`)
-  await expect(row.getByText('Ready', { exact: true })).toBeVisible({ timeout: 240_000 })
-  await screenshots(page, testInfo, 'servers-ready')
+  try {
+    const row = page.locator(`tr[data-server="${uuid}"]`)
+    await expect(row.getByText('Ready', { exact: true })).toBeVisible({ timeout: 240_000 })
+    await screenshots(page, testInfo, 'servers-ready')
 
-  await page.goto('/playground')
-  await expect(page.getByLabel('Model', { exact: true })).toContainText(SERVE_MODEL, { timeout: 60_000 })
-  await page.getByLabel('Model', { exact: true }).selectOption(SERVE_MODEL)
-  await page.getByLabel('System prompt', { exact: true }).fill('Answer in one short sentence.')
-  await page.getByLabel('Max tokens', { exact: true }).fill('32')
-  await page.getByLabel('Message', { exact: true }).fill('What is the capital of France?')
-  await page.getByRole('button', { name: 'Send' }).click()
-  // Clear is enabled once the stream has ended (it is disabled while one runs).
-  await expect(page.getByRole('button', { name: 'Clear' })).toBeEnabled({ timeout: 120_000 })
-  await expect(page.getByTestId('stats')).toContainText('tokens/s')
-  await expect(page.getByTestId('answer')).not.toHaveText('')
-  await expect(page.getByTestId('stats')).toContainText(/TTFT \d+ ms/)
-  for (const [flavour, path] of [
-    ['OpenAI', '/v1/chat/completions'],
-    ['Ollama', '/api/chat'],
-    ['Anthropic', '/v1/messages'],
-  ] as const) {
-    await page.getByLabel(flavour, { exact: true }).check()
-    await expect(page.getByTestId('curl')).toContainText(path)
+    await page.goto('/playground')
+    await expect(page.getByLabel('Model', { exact: true })).toContainText(SERVE_MODEL, { timeout: 60_000 })
+    await page.getByLabel('Model', { exact: true }).selectOption(SERVE_MODEL)
+    await page.getByLabel('System prompt', { exact: true }).fill('Answer in one short sentence.')
+    await page.getByLabel('Max tokens', { exact: true }).fill('32')
+    await page.getByLabel('Message', { exact: true }).fill('What is the capital of France?')
+    await page.getByRole('button', { name: 'Send' }).click()
+    // Clear is enabled once the stream has ended (it is disabled while one runs).
+    await expect(page.getByRole('button', { name: 'Clear' })).toBeEnabled({ timeout: 120_000 })
+    await expect(page.getByTestId('stats')).toContainText('tokens/s')
+    await expect(page.getByTestId('answer')).not.toHaveText('')
+    await expect(page.getByTestId('stats')).toContainText(/TTFT \d+ ms/)
+    for (const [flavour, path] of [
+      ['OpenAI', '/v1/chat/completions'],
+      ['Ollama', '/api/chat'],
+      ['Anthropic', '/v1/messages'],
+    ] as const) {
+      await page.getByLabel(flavour, { exact: true }).check()
+      await expect(page.getByTestId('curl')).toContainText(path)
+    }
+    await expectAccessible(page, 'playground with an answer')
+    await screenshots(page, testInfo, 'playground-answer')
+
+    await page.goto('/servers')
+    await row.getByRole('button', { name: /^Stop / }).click()
+    await expect(row).toHaveCount(0, { timeout: 60_000 })
+  } finally {
+    // A failed run must not leave its server on the shared stack.
+    const session = await page.evaluate(() => sessionStorage.getItem('inference.session'))
+    const token = session ? (JSON.parse(session) as { token: string }).token : ''
+    await page.request.delete(`/_/api/stop/${uuid}`, { headers: { Authorization: `Bearer ${token}` } })
   }
-  await expectAccessible(page, 'playground with an answer')
-  await screenshots(page, testInfo, 'playground-answer')
-
-  await page.goto('/servers')
-  await row.getByRole('button', { name: /^Stop / }).click()
-  await expect(row).toHaveCount(0, { timeout: 60_000 })
 })
 
 test('create an API key (shown once), then revoke it', async ({ page }, testInfo) => {
