@@ -162,7 +162,9 @@ export function PlaygroundPage() {
                 </label>
               ))}
             </div>
-            <pre className="mono" data-testid="curl">{curl}</pre>
+            <pre className="mono" data-testid="curl" tabIndex={0} aria-label="curl command">
+              {curl}
+            </pre>
             <CopyButton text={curl} label="Copy curl" />
           </fieldset>
         </form>

@@ -101,6 +101,21 @@ function ServeFormCard() {
   )
 }
 
+const REASONS_SHOWN = 140
+
+/** Reasons can be long (a crash's log tail): the start, with the rest one click away. */
+function Reasons({ reasons }: { reasons: string[] }) {
+  const text = reasons.join('; ')
+  if (!text) return <>—</>
+  if (text.length <= REASONS_SHOWN) return <>{text}</>
+  return (
+    <details>
+      <summary>{text.slice(0, REASONS_SHOWN)}…</summary>
+      {text}
+    </details>
+  )
+}
+
 function gpuText(server: Server): string {
   const count = Number(server.gpu?.count ?? 0)
   if (!count) return 'CPU'
@@ -142,7 +157,7 @@ export function ServersTable({ servers, onStop, stopping }: { servers: Server[];
               </td>
               <td data-label="GPUs">{gpuText(s)}</td>
               <td data-label="Reasons" className="reasons">
-                {s.reasons.length ? s.reasons.join('; ') : '—'}
+                <Reasons reasons={s.reasons} />
               </td>
               <td className="actions-cell">
                 <button type="button" className="danger" aria-label={`Stop ${s.name}`} disabled={stopping} onClick={() => onStop(s.server_uuid)}>
