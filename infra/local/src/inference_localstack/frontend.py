@@ -4,6 +4,8 @@ when its output is older than its inputs, with npm's cache outside the repositor
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
@@ -20,8 +22,33 @@ BUILD_INPUTS = (
     "vite.config.ts",
     "tsconfig.app.json",
 )
+MIN_NODE = (20, 19)
+"""Vite 8 and vitest 4 need Node 20.19 or newer."""
 INSTALL_TIMEOUT = 900.0
 BUILD_TIMEOUT = 600.0
+
+
+class NodeMissingError(RuntimeError):
+    pass
+
+
+def parse_node_version(text: str) -> tuple[int, int] | None:
+    """`node --version` output (`v20.20.2`) as (major, minor); None when unreadable (pure)."""
+    match = re.fullmatch(r"v?(\d+)\.(\d+)\.\d+\S*", text.strip())
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def check_node() -> None:
+    """Node and npm present and new enough, or a message that says what to install."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not node or not npm:
+        raise NodeMissingError("the web UI needs Node >= 20.19 with npm (node and npm not found)")
+    found = subprocess.run([node, "--version"], capture_output=True, text=True, timeout=30)
+    version = parse_node_version(found.stdout)
+    if version is None or version < MIN_NODE:
+        raise NodeMissingError(
+            f"the web UI needs Node >= 20.19; this machine has {found.stdout.strip() or 'none'}"
+        )
 
 
 def npm_env() -> dict[str, str]:
@@ -57,6 +84,7 @@ def ensure_built(root: Path = FRONTEND_DIR) -> Path:
     """dist/ for the current sources; builds only when a source is newer than dist/index.html."""
     dist = root / "dist"
     if is_stale(dist / "index.html", [root / name for name in BUILD_INPUTS]):
+        check_node()
         ensure_node_modules(root)
         _run(["npm", "run", "build"], BUILD_TIMEOUT, root)
     return dist

@@ -414,6 +414,8 @@ def start_ui(config: StackConfig) -> None:
     FRONTEND_URL; a UI server already running keeps serving (its files are read per request)."""
     try:
         dist = frontend.ensure_built()
+    except frontend.NodeMissingError as exc:
+        raise StackError(str(exc)) from exc
     except (OSError, subprocess.SubprocessError) as exc:
         raise StackError(f"building the web UI failed ({exc}); see the npm output above") from exc
     start_component(config, ui_process.ui_component(config, dist))

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from inference_localstack.frontend import FRONTEND_DIR, ensure_node_modules, is_stale, npm_env
+from inference_localstack.frontend import (
+    FRONTEND_DIR,
+    ensure_node_modules,
+    is_stale,
+    npm_env,
+    parse_node_version,
+)
 
 SCHEMA_DIR = FRONTEND_DIR / "src" / "api" / "schema"
 REGENERATE = "regenerate it: (cd frontend && npm run generate), then commit"
@@ -89,3 +95,18 @@ def test_is_stale(
         output.write_text("x")
         os.utime(output, (now - output_age, now - output_age))
     assert is_stale(output, inputs) is stale
+
+
+@pytest.mark.parametrize(
+    ("output", "expected"),
+    [
+        ("v20.20.2\n", (20, 20)),
+        ("v22.1.0", (22, 1)),
+        ("v18.19.0", (18, 19)),
+        ("v21.0.0-nightly2024", (21, 0)),
+        ("", None),
+        ("node: not found", None),
+    ],
+)
+def test_parse_node_version(output: str, expected: tuple[int, int] | None) -> None:
+    assert parse_node_version(output) == expected
