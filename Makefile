@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 PYTEST_ARGS ?=
 
-.PHONY: up down reset status logs test test-unit lint format bootstrap sync toolchain
+.PHONY: up down reset status logs test test-unit lint format bootstrap sync toolchain browser ui-deps ui-build ui-dev
 
 bootstrap:
 	@infra/local/bootstrap.sh
@@ -18,6 +18,23 @@ toolchain: bootstrap
 
 up: sync toolchain
 	@$(UV) run --no-sync infstack up
+
+# The web UI (frontend/): npm's cache lives outside the repository.
+export npm_config_cache ?= $(HOME)/.cache/inference-service/npm
+
+browser:
+	@infra/local/bootstrap.sh browser
+
+ui-deps:
+	@cd frontend && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; }
+
+ui-build: ui-deps
+	@cd frontend && npm run build
+
+# Vite's dev server with hot reload on 127.0.0.1:5174 (UI_DEV_PORT), proxying /_/api and /_/gateway to the
+# stack's API and gateway (the same prefixes the served UI uses).
+ui-dev: ui-deps
+	@set -a; [ -f .local/env ] && . .local/env; set +a; cd frontend && npm run dev
 
 down:
 	@$(UV) run --no-sync infstack down
@@ -40,9 +57,9 @@ format: sync
 	$(UV) run --no-sync ruff format .
 	$(UV) run --no-sync ruff check --fix .
 
-test: lint toolchain
+test: lint toolchain browser ui-deps
 	$(UV) run --no-sync pytest $(PYTEST_ARGS)
 
 # No bootstrap, toolchain or stack: `stack` marks every test that needs them (inference_testkit).
-test-unit:
+test-unit: ui-deps
 	$(UV) run --all-packages --all-extras --locked pytest -m "not stack" $(PYTEST_ARGS)

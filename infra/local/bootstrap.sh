@@ -1,9 +1,33 @@
 #!/usr/bin/env bash
 # Installs what `make up` and `make test` need and a fresh machine may lack: Debian packages
 # (PostgreSQL server, iproute2, openssl, curl, jq) and uv. Each step is skipped when already present.
+# `bootstrap.sh browser` installs only what the UI's browser tests need: Debian's chromium (and
+# node/npm when missing); `make test` runs it (Playwright never downloads a browser here).
 set -euo pipefail
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
+
+install_debian() {
+  if [[ $(id -u) -ne 0 ]]; then
+    log "missing Debian packages: $*; run as root or: sudo apt-get install $*"
+    exit 1
+  fi
+  log "installing Debian packages: $*"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+ensure_browser() {
+  local wanted=()
+  command -v chromium >/dev/null || wanted+=(chromium)
+  command -v npm >/dev/null || wanted+=(nodejs npm)
+  if (( ${#wanted[@]} )); then install_debian "${wanted[@]}"; fi
+}
+
+if [[ "${1:-}" == browser ]]; then
+  ensure_browser
+  exit 0
+fi
 
 missing=()
 command -v ip >/dev/null || missing+=(iproute2)

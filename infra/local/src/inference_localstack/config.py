@@ -58,6 +58,7 @@ class Ports:
     contract: int = int(_env("LOCAL_CONTRACT_PORT", "8201"))
     contract_webhook: int = int(_env("LOCAL_CONTRACT_WEBHOOK_PORT", "8204"))
     gateway: int = int(_env("LOCAL_GATEWAY_PORT", "8203"))
+    frontend: int = int(_env("LOCAL_FRONTEND_PORT", "5173"))
     operator: int = int(_env("LOCAL_OPERATOR_HEALTH_PORT", "8210"))
 
 

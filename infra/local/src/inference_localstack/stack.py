@@ -22,11 +22,13 @@ import yaml
 from inference_localstack import (
     components,
     contract_webhook,
+    frontend,
     network,
     pki,
     platform_services,
     processes,
     state_dirs,
+    ui_process,
 )
 from inference_localstack.cluster_objects import gpu_nodes, rbac_objects
 from inference_localstack.components import Component
@@ -37,6 +39,7 @@ MODELSERVE_CRD = REPO_ROOT / "crds" / "modelserve.yaml"
 TRAEFIK_CLUSTER_ROLE = "traefik-ingress-controller"
 # Stopped in this order; started in the reverse.
 COMPONENT_ORDER = [
+    "ui",
     "gateway",
     "api",
     "contract",
@@ -373,6 +376,7 @@ def env_values(config: StackConfig, creds: pki.Secrets, bin_dir: Path) -> dict[s
         "S3_SECURE": "false",
         "TRAEFIK_URL": f"http://127.0.0.1:{p.traefik_web}",
         **platform_services.service_urls(config),
+        "FRONTEND_URL": ui_process.frontend_url(config),
         "ADMIN_USERNAME": platform_services.ADMIN_USERNAME,
         "ADMIN_PASSWORD": creds.admin_password,
         "JWT_SECRET": creds.jwt_secret,
@@ -483,6 +487,7 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
     removed = platform_services.remove_legacy_fetch_secrets(config)
     if removed:
         say(f"removed {removed} fetch Secrets of an older operator (they held a MinIO key)")
+    start_ui(config)
 
     state_dirs.secure(config)  # folders the components made on their first start
     values = env_values(config, creds, bin_dir)
@@ -518,6 +523,18 @@ def unregister_contract_webhook(config: StackConfig) -> None:
         say(f"contract: the webhook configuration was not deleted: {exc}")
 
 
+def start_ui(config: StackConfig) -> None:
+    """Builds the web UI when its sources changed (npm ci + vite build) and serves it at
+    FRONTEND_URL; a UI server already running keeps serving (its files are read per request)."""
+    try:
+        dist = frontend.ensure_built()
+    except frontend.NodeMissingError as exc:
+        raise StackError(str(exc)) from exc
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise StackError(f"building the web UI failed ({exc}); see the npm output above") from exc
+    start_component(config, ui_process.ui_component(config, dist))
+
+
 def down(config: StackConfig | None = None) -> None:
     config = config or StackConfig()
     unregister_contract_webhook(config)
@@ -540,7 +557,9 @@ def status(config: StackConfig | None = None) -> dict[str, bool]:
 def is_healthy(config: StackConfig | None = None) -> bool:
     """True when every part runs and the env file exists: a running stack can be reused."""
     config = config or StackConfig()
-    if not config.env_file.exists() or not all(status(config).values()):
+    running = status(config)
+    running.pop("ui", None)  # tests never need the web UI; its own test starts one
+    if not config.env_file.exists() or not all(running.values()):
         return False
     bin_dir = toolchain_bin_dir(build=False)
     return _healthy(components.kube_apiserver(config, bin_dir), None)

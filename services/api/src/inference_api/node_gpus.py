@@ -41,7 +41,8 @@ class NodeGpuReader:
     def __init__(self, api: client.ApiClient) -> None:
         self.core = client.CoreV1Api(api)
 
-    def read_sync(self) -> list[NodeGpus]:
+    def read_objects_sync(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """The raw Node objects and the pods bound to nodes that still hold resources."""
         try:
             nodes: Any = self.core.list_node(
                 _preload_content=False, _request_timeout=REQUEST_TIMEOUT
@@ -59,7 +60,13 @@ class NodeGpuReader:
             ) from exc
         except TransportError as exc:
             raise UnavailableError("Kubernetes API unreachable") from exc
-        return node_gpus(node_items, pod_items)
+        return node_items, pod_items
+
+    def read_sync(self) -> list[NodeGpus]:
+        return node_gpus(*self.read_objects_sync())
 
     async def read(self) -> list[NodeGpus]:
         return await asyncio.to_thread(self.read_sync)
+
+    async def read_objects(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        return await asyncio.to_thread(self.read_objects_sync)

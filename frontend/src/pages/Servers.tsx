@@ -1,0 +1,192 @@
+import { useState, type FormEvent } from 'react'
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { api, unwrap, type Server } from '../api/client'
+import { Empty, ErrorNote, Field, PageHeader, PhaseBadge } from '../components/ui'
+import { fieldErrors } from '../lib/errors'
+import { serveRequest, validateServeForm, type ServeForm } from '../lib/validate'
+import { useModels } from './Models'
+import { useNodes, gpuProducts } from './Gpus'
+
+const SERVE_FIELDS = ['model_name', 'replicas', 'gpu.count', 'gpu.product', 'runtime_params'] as const
+const EMPTY: ServeForm = { model: '', replicas: '1', gpuCount: '0', gpuProduct: '', runtimeParams: '' }
+
+export function useServers() {
+  return useQuery({
+    queryKey: ['servers'],
+    queryFn: async () => unwrap(await api.GET('/status', { params: { query: { limit: 1000 } } })),
+    refetchInterval: 2_000,
+  })
+}
+
+function ServeFormCard() {
+  const models = useModels()
+  const nodes = useNodes()
+  const queryClient = useQueryClient()
+  const [form, setForm] = useState<ServeForm>(EMPTY)
+  const [local, setLocal] = useState<Record<string, string>>({})
+  const serve = useMutation({
+    mutationFn: async (body: ReturnType<typeof serveRequest>) => unwrap(await api.POST('/serve', { body })),
+    onSuccess: () => {
+      setForm(EMPTY)
+      return queryClient.invalidateQueries({ queryKey: ['servers'] })
+    },
+  })
+  const remote = fieldErrors(serve.error, SERVE_FIELDS)
+  const errors: Record<string, string> = { ...remote, ...local }
+  if (remote.model_name && !errors.model) errors.model = remote.model_name
+  const general = serve.error && Object.keys(remote).length === 0 ? serve.error : null
+  const products = gpuProducts(nodes.data ?? [])
+  const set = (key: keyof ServeForm) => (e: { target: { value: string } }) => setForm({ ...form, [key]: e.target.value })
+
+  function submit(event: FormEvent) {
+    event.preventDefault()
+    const found = validateServeForm(form)
+    setLocal(found)
+    serve.reset()
+    if (Object.keys(found).length === 0) serve.mutate(serveRequest(form))
+  }
+
+  const describedBy = (id: string, key: string) => (errors[key] ? `${id}-error` : undefined)
+  return (
+    <form className="card" onSubmit={submit} aria-labelledby="serve-title" noValidate>
+      <h2 id="serve-title">Serve a model</h2>
+      <div className="row">
+        <Field label="Model" htmlFor="serve-model" error={errors.model}>
+          <select id="serve-model" value={form.model} onChange={set('model')} aria-invalid={!!errors.model} aria-describedby={describedBy('serve-model', 'model')}>
+            <option value="">Choose…</option>
+            {(models.data ?? []).map((m) => (
+              <option key={m.uuid} value={m.name}>
+                {m.name}
+              </option>
+            ))}
+          </select>
+        </Field>
+        <Field label="Replicas" htmlFor="serve-replicas" error={errors.replicas}>
+          <input id="serve-replicas" inputMode="numeric" value={form.replicas} onChange={set('replicas')} aria-invalid={!!errors.replicas} aria-describedby={describedBy('serve-replicas', 'replicas')} />
+        </Field>
+        <Field label="GPUs per replica" htmlFor="serve-gpus" error={errors['gpu.count']} hint="0 runs on CPU">
+          <input id="serve-gpus" inputMode="numeric" value={form.gpuCount} onChange={set('gpuCount')} aria-invalid={!!errors['gpu.count']} aria-describedby={describedBy('serve-gpus', 'gpu.count')} />
+        </Field>
+        <Field label="GPU product" htmlFor="serve-product" error={errors['gpu.product']}>
+          <select id="serve-product" value={form.gpuProduct} onChange={set('gpuProduct')} aria-invalid={!!errors['gpu.product']} aria-describedby={describedBy('serve-product', 'gpu.product')}>
+            <option value="">Any</option>
+            {products.map((p) => (
+              <option key={p.product} value={p.product}>
+                {p.product} ({p.free} of {p.total} free)
+              </option>
+            ))}
+          </select>
+        </Field>
+      </div>
+      <Field label="Runtime parameters" htmlFor="serve-params" error={errors.runtime_params} hint='llama.cpp flags, e.g. "--ctx-size 2048"'>
+        <input
+          id="serve-params"
+          className="mono"
+          value={form.runtimeParams}
+          onChange={set('runtimeParams')}
+          aria-invalid={!!errors.runtime_params}
+          aria-describedby={describedBy('serve-params', 'runtime_params') ?? 'serve-params-hint'}
+        />
+      </Field>
+      <ErrorNote error={general} />
+      <button type="submit" disabled={serve.isPending}>
+        {serve.isPending ? 'Starting…' : 'Serve'}
+      </button>
+      {serve.data ? (
+        <p className="note" role="status">
+          Started {serve.data.name}: endpoint <code>{serve.data.endpoint}</code>
+        </p>
+      ) : null}
+    </form>
+  )
+}
+
+const REASONS_SHOWN = 140
+
+/** Reasons can be long (a crash's log tail): the start, with the rest one click away. */
+function Reasons({ reasons }: { reasons: string[] }) {
+  const text = reasons.join('; ')
+  if (!text) return <>—</>
+  if (text.length <= REASONS_SHOWN) return <>{text}</>
+  return (
+    <details>
+      <summary>{text.slice(0, REASONS_SHOWN)}…</summary>
+      {text}
+    </details>
+  )
+}
+
+function gpuText(server: Server): string {
+  const count = Number(server.gpu?.count ?? 0)
+  if (!count) return 'CPU'
+  return `${count}× ${typeof server.gpu?.product === 'string' ? server.gpu.product : 'GPU'}`
+}
+
+export function ServersTable({ servers, onStop, stopping }: { servers: Server[]; onStop: (uuid: string) => void; stopping: boolean }) {
+  return (
+    <div className="table-wrap">
+      <table>
+        <caption className="sr-only">Servers</caption>
+        <thead>
+          <tr>
+            <th scope="col">Server</th>
+            <th scope="col">Model</th>
+            <th scope="col">Phase</th>
+            <th scope="col">Replicas</th>
+            <th scope="col">GPUs</th>
+            <th scope="col">Reasons</th>
+            <th scope="col">
+              <span className="sr-only">Actions</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {servers.map((s) => (
+            <tr key={s.server_uuid} data-server={s.server_uuid}>
+              <td data-label="Server">
+                <strong>{s.name}</strong>
+                <br />
+                <small className="mono">{s.endpoint}</small>
+              </td>
+              <td data-label="Model">{s.model_name}</td>
+              <td data-label="Phase">
+                <PhaseBadge phase={s.phase} />
+              </td>
+              <td data-label="Replicas">
+                {s.ready_replicas}/{s.replicas}
+              </td>
+              <td data-label="GPUs">{gpuText(s)}</td>
+              <td data-label="Reasons" className="reasons">
+                <Reasons reasons={s.reasons} />
+              </td>
+              <td className="actions-cell">
+                <button type="button" className="danger" aria-label={`Stop ${s.name}`} disabled={stopping} onClick={() => onStop(s.server_uuid)}>
+                  Stop
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  )
+}
+
+export function ServersPage() {
+  const servers = useServers()
+  const queryClient = useQueryClient()
+  const stop = useMutation({
+    mutationFn: async (uuid: string) => unwrap(await api.DELETE('/stop/{server_uuid}', { params: { path: { server_uuid: uuid } } })),
+    onSuccess: () => queryClient.invalidateQueries({ queryKey: ['servers'] }),
+  })
+  return (
+    <section>
+      <PageHeader title="Servers" />
+      <ServeFormCard />
+      <ErrorNote error={stop.error} />
+      <ErrorNote error={servers.error} />
+      {servers.data && servers.data.length === 0 ? <Empty>No servers running.</Empty> : null}
+      {servers.data && servers.data.length > 0 ? <ServersTable servers={servers.data} onStop={(uuid) => stop.mutate(uuid)} stopping={stop.isPending} /> : null}
+    </section>
+  )
+}
