@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make up` and `make test` need and a fresh machine may lack: Debian packages
 # (PostgreSQL server, iproute2, openssl, curl, jq) and uv. Each step is skipped when already present.
+# `bootstrap.sh --images` adds what `make images` needs (buildah, podman, runc, skopeo,
+# mmdebstrap); `make up` does not ask for them.
 set -euo pipefail
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
@@ -11,6 +13,11 @@ command -v openssl >/dev/null || missing+=(openssl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v curl >/dev/null || missing+=(curl)
 command -v jq >/dev/null || missing+=(jq)  # the README's walk-through reads JSON with it
+if [[ ${1:-} == --images ]]; then
+  for tool in buildah podman runc skopeo mmdebstrap; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+  done
+fi
 if (( ${#missing[@]} )); then
   if [[ $(id -u) -ne 0 ]]; then
     log "missing Debian packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}"
