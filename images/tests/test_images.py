@@ -29,9 +29,21 @@ SHA = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 STACK_SETTINGS = ("S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_SECURE", "DEV_MODE")
 
 
+class Images:
+    """Image name → reference, each built (or found in the cache) on first use."""
+
+    def __init__(self) -> None:
+        self.refs: dict[str, str] = {}
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self.refs:
+            self.refs |= build([name])
+        return self.refs[name]
+
+
 @pytest.fixture(scope="session")
-def images() -> dict[str, str]:
-    return build(["api", "gateway", "operator"])
+def images() -> Images:
+    return Images()
 
 
 @pytest.fixture
@@ -81,7 +93,7 @@ def _assert_hardened(container: str) -> None:
 
 
 def test_api_image_answers_health(
-    images: dict[str, str], stack_env: dict[str, str], database_url: str, kubeconfig: list[str]
+    images: Images, stack_env: dict[str, str], database_url: str, kubeconfig: list[str]
 ) -> None:
     port = free_port()
     settings = {k: stack_env[k] for k in (*STACK_SETTINGS, "JWT_SECRET", "ADMIN_PASSWORD")}
@@ -96,7 +108,7 @@ def test_api_image_answers_health(
 
 
 def test_gateway_image_answers_health(
-    images: dict[str, str], stack_env: dict[str, str], database_url: str, kubeconfig: list[str]
+    images: Images, stack_env: dict[str, str], database_url: str, kubeconfig: list[str]
 ) -> None:
     port = free_port()
     settings = {k: stack_env[k] for k in (*STACK_SETTINGS, "JWT_SECRET")}
@@ -120,7 +132,7 @@ def test_gateway_image_answers_health(
 
 
 def test_operator_image_reconciles_a_modelserve(
-    images: dict[str, str],
+    images: Images,
     stack_env: dict[str, str],
     kube_api: client.ApiClient,
     crd: dict[str, Any],
