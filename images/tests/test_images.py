@@ -108,12 +108,12 @@ def test_api_image_answers_health(
 
 
 def test_gateway_image_answers_health(
-    images: Images, stack_env: dict[str, str], database_url: str, kubeconfig: list[str]
+    images: Images, stack_env: dict[str, str], kubeconfig: list[str]
 ) -> None:
     port = free_port()
-    settings = {k: stack_env[k] for k in (*STACK_SETTINGS, "JWT_SECRET")}
+    # the gateway only reads the database (API keys): the stack's own
+    settings = {k: stack_env[k] for k in (*STACK_SETTINGS, "JWT_SECRET", "DATABASE_URL")}
     settings |= {
-        "DATABASE_URL": database_url,
         "GATEWAY_HOST": "127.0.0.1",
         "GATEWAY_PORT": str(port),
     }
