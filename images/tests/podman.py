@@ -30,9 +30,15 @@ NON_ROOT = "65532"
 
 def build(names: list[str]) -> dict[str, str]:
     """Image name → reference, built (or found cached) and present in podman's storage."""
-    for tool in ("buildah", "podman", "mmdebstrap"):
-        if shutil.which(tool) is None:
-            raise AssertionError(f"{tool} is missing: run `make images` (bootstrap.sh --images)")
+    if any(shutil.which(tool) is None for tool in ("buildah", "podman", "runc", "mmdebstrap")):
+        installed = subprocess.run(
+            [str(REPO / "infra" / "local" / "bootstrap.sh"), "--images"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert installed.returncode == 0, f"bootstrap.sh --images: {installed.stderr[-2000:]}"
     done = subprocess.run(
         [str(REPO / "images" / "build.sh"), *names],
         capture_output=True,
