@@ -93,7 +93,7 @@ build_one() {
   log "building $ref"
   # RUN steps see this machine's CA bundle (a proxy's CA included); the image does not keep it.
   [[ -f $CA_BUNDLE ]] && args+=(--volume "$CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:ro")
-  "${BUILDAH[@]}" bud --quiet --isolation chroot --layers --build-arg "VERSION=$version" \
+  "${BUILDAH[@]}" bud --quiet --isolation chroot --build-arg "VERSION=$version" \
     "${args[@]}" -t "$ref" . >/dev/null
   rm -f "$archive"
   "${BUILDAH[@]}" push --quiet "$ref" "oci-archive:$archive:$ref"
