@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 PYTEST_ARGS ?=
 
-.PHONY: up down reset status logs test test-unit lint format bootstrap sync toolchain browser ui-deps ui-build ui-dev
+.PHONY: up down reset status logs test test-unit lint format bootstrap sync toolchain browser ui-deps ui-build ui-dev images all
 
 bootstrap:
 	@infra/local/bootstrap.sh
@@ -23,7 +23,7 @@ up: sync toolchain
 export npm_config_cache ?= $(HOME)/.cache/inference-service/npm
 
 browser:
-	@infra/local/bootstrap.sh browser
+	@infra/local/bootstrap.sh --browser
 
 ui-deps:
 	@cd frontend && { [ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund; }
@@ -63,3 +63,14 @@ test: lint toolchain browser ui-deps
 # No bootstrap, toolchain or stack: `stack` marks every test that needs them (inference_testkit).
 test-unit: ui-deps
 	$(UV) run --all-packages --all-extras --locked pytest -m "not stack" $(PYTEST_ARGS)
+
+# Container images as OCI archives in ~/.cache/inference-service/images (buildah, no Docker
+# engine needed); an image whose inputs did not change is not rebuilt. See images/README.md.
+images:
+	@infra/local/bootstrap.sh --images
+	@images/build.sh
+
+# For a machine with Docker and kind: a kind cluster, the images built and loaded, Traefik,
+# the chart installed with generated credentials, the URLs printed. See charts/inference-service.
+all:
+	@images/kind-up.sh

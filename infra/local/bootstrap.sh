@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Installs what `make up` and `make test` need and a fresh machine may lack: Debian packages
 # (PostgreSQL server, iproute2, openssl, curl, jq) and uv. Each step is skipped when already present.
-# `bootstrap.sh browser` installs only what the UI's browser tests need: Debian's chromium (and
-# node/npm when missing); `make test` runs it (Playwright never downloads a browser here).
+# `--browser` adds what the UI's browser tests need: Debian's chromium (and node/npm when
+# missing; Playwright never downloads a browser here). `--images` adds what `make images`
+# needs (buildah, podman, runc, skopeo, mmdebstrap). `make test` asks for both; `make up` for
+# neither.
 set -euo pipefail
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
@@ -17,17 +19,15 @@ install_debian() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
-ensure_browser() {
-  local wanted=()
-  command -v chromium >/dev/null || wanted+=(chromium)
-  command -v npm >/dev/null || wanted+=(nodejs npm)
-  if (( ${#wanted[@]} )); then install_debian "${wanted[@]}"; fi
-}
-
-if [[ "${1:-}" == browser ]]; then
-  ensure_browser
-  exit 0
-fi
+want_browser=false
+want_images=false
+for arg in "$@"; do
+  case $arg in
+    --browser) want_browser=true ;;
+    --images) want_images=true ;;
+    *) log "unknown argument: $arg (expected --browser or --images)"; exit 2 ;;
+  esac
+done
 
 missing=()
 command -v ip >/dev/null || missing+=(iproute2)
@@ -35,14 +35,17 @@ command -v openssl >/dev/null || missing+=(openssl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing+=(postgresql)
 command -v curl >/dev/null || missing+=(curl)
 command -v jq >/dev/null || missing+=(jq)  # the README's walk-through reads JSON with it
+if $want_browser; then
+  command -v chromium >/dev/null || missing+=(chromium)
+  command -v npm >/dev/null || missing+=(nodejs npm)
+fi
+if $want_images; then
+  for tool in buildah podman runc skopeo mmdebstrap; do
+    command -v "$tool" >/dev/null || missing+=("$tool")
+  done
+fi
 if (( ${#missing[@]} )); then
-  if [[ $(id -u) -ne 0 ]]; then
-    log "missing Debian packages: ${missing[*]}; run as root or: sudo apt-get install ${missing[*]}"
-    exit 1
-  fi
-  log "installing Debian packages: ${missing[*]}"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  install_debian "${missing[@]}"
   # The Debian package starts its own cluster; the stack runs a throwaway one of its own.
   if command -v pg_lsclusters >/dev/null; then
     pg_lsclusters -h 2>/dev/null | awk '{print $1, $2}' | while read -r ver name; do

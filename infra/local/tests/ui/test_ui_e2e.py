@@ -99,7 +99,7 @@ def tiny_gguf(tmp_path: Path) -> Path:
 @pytest.mark.timeout(E2E_TIMEOUT + 60)
 def test_ui_end_to_end_in_chromium(ui_url: str, stack_env: dict[str, str], tiny_gguf: Path) -> None:
     chromium = shutil.which("chromium")
-    assert chromium, "chromium is missing: infra/local/bootstrap.sh browser installs it"
+    assert chromium, "chromium is missing: infra/local/bootstrap.sh --browser installs it"
     output = FRONTEND_DIR / "test-results"
     result = subprocess.run(
         [str(FRONTEND_DIR / "node_modules" / ".bin" / "playwright"), "test"],

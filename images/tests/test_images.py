@@ -1,0 +1,190 @@
+"""Each image runs as podman allows here: non-root, read-only root filesystem, answering its
+health endpoint against the local stack (api, gateway), the operator image reconciling a
+ModelServe in a namespace of its own (its pods land on kwok nodes and get no traffic)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import shutil
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from inference_common.modelserve import GROUP, PLURAL, VERSION
+from inference_testkit.namespaces import temporary_namespace
+from inference_testkit.waiting import wait_for
+
+from .podman import NON_ROOT, RUN_FLAGS, build, free_port, podman
+
+pytestmark = [pytest.mark.stack, pytest.mark.timeout(1800)]
+
+SHA = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
+STACK_SETTINGS = ("S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_SECURE", "DEV_MODE")
+
+
+class Images:
+    """Image name → reference, each built (or found in the cache) on first use."""
+
+    def __init__(self) -> None:
+        self.refs: dict[str, str] = {}
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self.refs:
+            self.refs |= build([name])
+        return self.refs[name]
+
+
+@pytest.fixture(scope="session")
+def images() -> Images:
+    return Images()
+
+
+@pytest.fixture
+def kubeconfig(stack_env: dict[str, str], tmp_path: Path) -> list[str]:
+    """Mount options giving the container (UID 65532) a readable copy of the admin
+    kubeconfig and the CA file it names."""
+    copy = tmp_path / "kubeconfig"
+    shutil.copy(stack_env["KUBECONFIG"], copy)
+    copy.chmod(0o644)
+    ca = Path(stack_env["LOCAL_STATE_DIR"]) / "pki" / "ca.crt"
+    return ["-v", f"{copy}:/kube/config:ro", "-v", f"{ca}:{ca}:ro", "-e", "KUBECONFIG=/kube/config"]
+
+
+def _env(values: dict[str, str]) -> list[str]:
+    return [arg for k, v in values.items() for arg in ("-e", f"{k}={v}")]
+
+
+@contextlib.contextmanager
+def running(ref: str, *args: str) -> Iterator[str]:
+    name = f"wt-img-{secrets.token_hex(4)}"
+    started = podman("run", "-d", "--name", name, *RUN_FLAGS, *args, ref)
+    assert started.returncode == 0, started.stderr
+    try:
+        yield name
+    finally:
+        logs = podman("logs", "--tail", "20", name).stderr
+        podman("rm", "-f", "-t", "5", name)
+        print(logs)
+
+
+def _get(url: str) -> tuple[int, dict[str, Any]] | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:  # noqa: S310 - 127.0.0.1 only
+            return r.status, json.loads(r.read() or b"{}")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
+    except (urllib.error.URLError, ConnectionError, json.JSONDecodeError):
+        return None
+
+
+def _assert_hardened(container: str) -> None:
+    uid = podman("exec", container, "python3", "-c", "import os; print(os.getuid())")
+    assert uid.stdout.strip() == NON_ROOT, uid.stderr
+    write = podman("exec", container, "python3", "-c", "open('/app/x', 'w')")
+    assert write.returncode != 0
+    assert "Read-only file system" in write.stderr
+
+
+def test_api_image_answers_health(
+    images: Images, stack_env: dict[str, str], database_url: str, kubeconfig: list[str]
+) -> None:
+    port = free_port()
+    settings = {k: stack_env[k] for k in (*STACK_SETTINGS, "JWT_SECRET", "ADMIN_PASSWORD")}
+    settings |= {"DATABASE_URL": database_url, "HOST": "127.0.0.1", "PORT": str(port)}
+    with running(images["api"], *_env(settings), *kubeconfig) as container:
+        answer = wait_for(
+            lambda: _get(f"http://127.0.0.1:{port}/health"), timeout=90, what="API /health"
+        )
+        assert answer == (200, {"status": "ok", "checks": answer[1]["checks"]})
+        assert set(answer[1]["checks"].values()) == {"ok"}
+        _assert_hardened(container)
+
+
+def test_gateway_image_answers_health(
+    images: Images, stack_env: dict[str, str], kubeconfig: list[str]
+) -> None:
+    port = free_port()
+    # the gateway only reads the database (API keys): the stack's own
+    settings = {k: stack_env[k] for k in (*STACK_SETTINGS, "JWT_SECRET", "DATABASE_URL")}
+    settings |= {
+        "GATEWAY_HOST": "127.0.0.1",
+        "GATEWAY_PORT": str(port),
+    }
+    with running(images["gateway"], *_env(settings), *kubeconfig) as container:
+        live = wait_for(
+            lambda: _get(f"http://127.0.0.1:{port}/healthz"), timeout=90, what="/healthz"
+        )
+        assert live[0] == 200
+        ready = wait_for(
+            lambda: (r := _get(f"http://127.0.0.1:{port}/readyz")) and r[0] == 200 and r,
+            timeout=90,
+            what="/readyz",
+        )
+        assert ready[0] == 200
+        _assert_hardened(container)
+
+
+def test_operator_image_reconciles_a_modelserve(
+    images: Images,
+    stack_env: dict[str, str],
+    kube_api: client.ApiClient,
+    crd: dict[str, Any],
+    kubeconfig: list[str],
+) -> None:
+    port = free_port()
+    custom = client.CustomObjectsApi(kube_api)
+    apps = client.AppsV1Api(kube_api)
+    # `opt-`: the stack's own operator leaves this namespace to the image under test
+    with temporary_namespace(kube_api, prefix="opt") as ns:
+        settings = {k: stack_env[k] for k in STACK_SETTINGS}
+        settings |= {
+            "OPERATOR_NAMESPACES": json.dumps([ns]),
+            "LIVENESS_PORT": str(port),
+            "LIVENESS_HOST": "127.0.0.1",
+        }
+        with running(images["operator"], *_env(settings), *kubeconfig) as container:
+            wait_for(lambda: _get(f"http://127.0.0.1:{port}/healthz"), timeout=60, what="live")
+            custom.create_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, _modelserve("img"))
+            dep = wait_for(lambda: _deployment(apps, ns, "img"), timeout=60, what="the Deployment")
+            fetch = dep.spec.template.spec.init_containers[0]
+            assert fetch.command[:3] == ["python", "-m", "inference_common.model_fetch"]
+
+            def ready() -> dict[str, Any] | None:
+                obj = custom.get_namespaced_custom_object(GROUP, VERSION, ns, PLURAL, "img")
+                status: dict[str, Any] = obj.get("status", {})
+                return status if status.get("phase") == "Ready" else None
+
+            status = wait_for(ready, timeout=120, what="ModelServe Ready")
+            assert status["readyReplicas"] == 1
+            _assert_hardened(container)
+
+
+def _modelserve(name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": "ModelServe",
+        "metadata": {"name": name},
+        "spec": {
+            "model": {
+                "name": "smollm2:135m",
+                "source": {"s3": {"bucket": "inference-models", "key": "smollm2.gguf"}},
+                "sha256": SHA,
+            },
+            "gpu": {"count": 1},
+            "nodeSelector": {"inference.local/simulated": "true"},
+        },
+    }
+
+
+def _deployment(apps: client.AppsV1Api, ns: str, name: str) -> client.V1Deployment | None:
+    with contextlib.suppress(client.exceptions.ApiException):
+        found: client.V1Deployment = apps.read_namespaced_deployment(name, ns)
+        return found
+    return None
