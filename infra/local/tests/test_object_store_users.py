@@ -24,6 +24,7 @@ from inference_localstack.pki import Secrets
 CREDS = Secrets(
     tokens={},
     postgres_password="pg",
+    postgres_app_password="pg-app",
     minio_user="root-user",
     minio_password="root-password",
     jwt_secret="jwt",
