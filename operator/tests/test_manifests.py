@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from modelserve_operator.manifests import (
     ManifestConfig,
     Owner,
     S3Credentials,
+    authz_middleware,
     children,
     deployment,
     fetch_secret,
@@ -291,6 +293,25 @@ def test_route_and_middleware() -> None:
     assert rule["middlewares"] == [{"name": "sm-strip"}]
     assert rule["services"] == [{"name": "sm", "port": 8080}]
     assert middleware(o)["spec"] == {"stripPrefix": {"prefixes": ["/7f0c"]}}
+    assert authz_middleware(o, CONFIG) is None
+
+
+def test_with_a_gateway_the_route_asks_it_first() -> None:
+    o = owner()
+    config = dataclasses.replace(CONFIG, authz_url="http://127.0.0.1:8203/")
+    (rule,) = ingress_route(o, config)["spec"]["routes"]
+    assert rule["middlewares"] == [{"name": "sm-authz"}, {"name": "sm-strip"}]
+    authz = authz_middleware(o, config)
+    assert authz is not None
+    assert authz["metadata"]["name"] == "sm-authz"
+    assert authz["spec"] == {
+        "forwardAuth": {
+            "address": "http://127.0.0.1:8203/authz/servers/7f0c",
+            "authRequestHeaders": ["Authorization", "X-Api-Key"],
+        }
+    }
+    kinds = [(c["kind"], c["metadata"]["name"]) for c in children(o, config, CREDS)]
+    assert kinds.index(("Middleware", "sm-authz")) < kinds.index(("IngressRoute", "sm"))
 
 
 def test_fetch_secret() -> None:

@@ -38,6 +38,7 @@ class OperatorContext:
             fetch_image=settings.model_fetch_image,
             entry_point=settings.traefik_entry_point,
             credentials_digest=self.credentials.digest(),
+            authz_url=settings.gateway_authz_url,
         )
         self.server_uuid_key = settings.server_uuid_key.get_secret_value()
         self.status = StatusWriter(self.api, indices, self.server_uuid_key, STATUS_WORKERS)

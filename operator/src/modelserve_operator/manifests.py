@@ -4,7 +4,8 @@ Per ModelServe named N with server uuid U:
 - Secret `N-model-fetch-<digest>`: S3 settings for the init container (s3 sources only);
 - Deployment N: init container fetching + verifying the GGUF, llama.cpp server container;
 - Service N: port `http` 8080 → the pods;
-- Middleware `N-strip` (StripPrefix `/U`) and IngressRoute N (PathPrefix `/U/` on entry `web`).
+- Middleware `N-strip` (StripPrefix `/U`) and IngressRoute N (PathPrefix `/U/` on entry `web`);
+  with a gateway authz URL set, Middleware `N-authz` (ForwardAuth to the gateway) before the strip.
 Every child carries the same labels and a controller ownerReference to the ModelServe.
 """
 
@@ -62,6 +63,9 @@ class ManifestConfig:
     entry_point: str = "web"
     credentials_digest: str = ""
     """`S3Credentials.digest()` of the credentials the fetch Secrets hold: part of their names."""
+    authz_url: str | None = None
+    """The gateway as Traefik reaches it: each route asks `<authz_url>/authz/servers/<uuid>`
+    (ForwardAuth) before a request goes through. None: routes without authentication."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +144,14 @@ def fetch_secret_name(owner: Owner, config: ManifestConfig) -> str:
 
 def middleware_name(owner: Owner) -> str:
     return f"{owner.name}-strip"
+
+
+def authz_middleware_name(owner: Owner) -> str:
+    return f"{owner.name}-authz"
+
+
+AUTHZ_REQUEST_HEADERS = ["Authorization", "X-Api-Key"]
+"""What ForwardAuth copies to the gateway besides Traefik's X-Forwarded-* headers."""
 
 
 def model_path(spec: ModelServeSpec) -> str:
@@ -412,6 +424,30 @@ def middleware(owner: Owner) -> dict[str, Any]:
     }
 
 
+def authz_middleware(owner: Owner, config: ManifestConfig) -> dict[str, Any] | None:
+    """ForwardAuth to the gateway, which lets through only callers that may use this
+    server, and only to its inference endpoints."""
+    if not config.authz_url:
+        return None
+    return {
+        "apiVersion": TRAEFIK_API_VERSION,
+        "kind": "Middleware",
+        "metadata": _metadata(owner, authz_middleware_name(owner)),
+        "spec": {
+            "forwardAuth": {
+                "address": f"{config.authz_url.rstrip('/')}/authz/servers/{owner.server_uuid}",
+                "authRequestHeaders": AUTHZ_REQUEST_HEADERS,
+            }
+        },
+    }
+
+
+def route_middlewares(owner: Owner, config: ManifestConfig) -> list[dict[str, str]]:
+    """Authorization first (it sees the path with the server's prefix), then the strip."""
+    names = [authz_middleware_name(owner)] if config.authz_url else []
+    return [{"name": n} for n in (*names, middleware_name(owner))]
+
+
 def ingress_route(owner: Owner, config: ManifestConfig) -> dict[str, Any]:
     return {
         "apiVersion": TRAEFIK_API_VERSION,
@@ -423,7 +459,7 @@ def ingress_route(owner: Owner, config: ManifestConfig) -> dict[str, Any]:
                 {
                     "kind": "Rule",
                     "match": f"PathPrefix(`/{owner.server_uuid}/`)",
-                    "middlewares": [{"name": middleware_name(owner)}],
+                    "middlewares": route_middlewares(owner, config),
                     "services": [{"name": owner.name, "port": LLAMA_PORT}],
                 }
             ],
@@ -459,7 +495,11 @@ def children(
     secret = fetch_secret(owner, config, credentials)
     if secret is not None:
         out.append(secret)
-    out += [service(owner), middleware(owner), ingress_route(owner, config)]
+    out += [service(owner), middleware(owner)]
+    authz = authz_middleware(owner, config)
+    if authz is not None:
+        out.append(authz)
+    out.append(ingress_route(owner, config))
     out.append(deployment(owner, config))
     return out
 

@@ -34,6 +34,12 @@ class OperatorSettings(CommonSettings):
         None, description="S3 endpoint as pods reach it; defaults to S3_ENDPOINT."
     )
     traefik_entry_point: str = Field("web", description="Traefik entry point of the routes.")
+    gateway_authz_url: str | None = Field(
+        None,
+        description="GATEWAY_AUTHZ_URL: the gateway as Traefik reaches it (e.g. "
+        "http://127.0.0.1:8203); every route then asks its /authz/servers/<uuid> before a "
+        "request reaches a model server. Unset: routes without authentication.",
+    )
     max_workers: int = Field(16, ge=1, le=256, description="Threads running sync handlers.")
     liveness_port: int | None = Field(
         None, ge=1, le=65535, description="Serve kopf's /healthz on this port when set."
