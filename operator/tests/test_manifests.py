@@ -23,6 +23,7 @@ from modelserve_operator.manifests import (
     ingress_route,
     is_subset,
     middleware,
+    network_policy,
     service,
 )
 
@@ -314,6 +315,24 @@ def test_with_a_gateway_the_route_asks_it_first() -> None:
     assert kinds.index(("Middleware", "sm-authz")) < kinds.index(("IngressRoute", "sm"))
 
 
+def test_network_policy_admits_only_the_peers_to_the_server_port() -> None:
+    o = owner()
+    assert network_policy(o, CONFIG) is None
+    peers = ({"podSelector": {"matchLabels": {"app.kubernetes.io/name": "traefik"}}},)
+    config = dataclasses.replace(CONFIG, network_policy_peers=peers)
+    policy = network_policy(o, config)
+    assert policy is not None
+    assert policy["apiVersion"] == "networking.k8s.io/v1"
+    assert policy["metadata"]["name"] == "sm"
+    assert policy["spec"] == {
+        "podSelector": {"matchLabels": {MODELSERVE_LABEL: "sm"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"from": list(peers), "ports": [{"protocol": "TCP", "port": 8080}]}],
+    }
+    kinds = [c["kind"] for c in children(o, config, CREDS)]
+    assert kinds.index("NetworkPolicy") < kinds.index("Deployment")
+
+
 def test_fetch_secret() -> None:
     secret = fetch_secret(owner(), CONFIG, CREDS)
     assert secret is not None
@@ -354,7 +373,10 @@ def test_every_child_matches_itself() -> None:
 
 
 def test_every_child_kind_is_in_the_operators_table() -> None:
-    made = {(c["apiVersion"], c["kind"]) for c in children(owner(), CONFIG, CREDS)}
+    full = dataclasses.replace(
+        CONFIG, authz_url="http://gw", network_policy_peers=({"podSelector": {}},)
+    )
+    made = {(c["apiVersion"], c["kind"]) for c in children(owner(), full, CREDS)}
     assert made == {(k.api_version, k.kind) for k in CHILD_KINDS}
 
 

@@ -39,6 +39,7 @@ class OperatorContext:
             entry_point=settings.traefik_entry_point,
             credentials_digest=self.credentials.digest(),
             authz_url=settings.gateway_authz_url,
+            network_policy_peers=tuple(settings.network_policy_peers),
         )
         self.server_uuid_key = settings.server_uuid_key.get_secret_value()
         self.status = StatusWriter(self.api, indices, self.server_uuid_key, STATUS_WORKERS)

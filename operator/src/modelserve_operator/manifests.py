@@ -5,7 +5,8 @@ Per ModelServe named N with server uuid U:
 - Deployment N: init container fetching + verifying the GGUF, llama.cpp server container;
 - Service N: port `http` 8080 → the pods;
 - Middleware `N-strip` (StripPrefix `/U`) and IngressRoute N (PathPrefix `/U/` on entry `web`);
-  with a gateway authz URL set, Middleware `N-authz` (ForwardAuth to the gateway) before the strip.
+  with a gateway authz URL set, Middleware `N-authz` (ForwardAuth to the gateway) before the strip;
+- NetworkPolicy N (with peers configured): ingress to the pods' port only from those peers.
 Every child carries the same labels and a controller ownerReference to the ModelServe.
 """
 
@@ -66,6 +67,9 @@ class ManifestConfig:
     authz_url: str | None = None
     """The gateway as Traefik reaches it: each route asks `<authz_url>/authz/servers/<uuid>`
     (ForwardAuth) before a request goes through. None: routes without authentication."""
+    network_policy_peers: tuple[dict[str, Any], ...] = ()
+    """NetworkPolicy peers that may reach the pods' port (Traefik's and the gateway's pods);
+    empty: no NetworkPolicy."""
 
 
 @dataclass(frozen=True)
@@ -467,6 +471,28 @@ def ingress_route(owner: Owner, config: ManifestConfig) -> dict[str, Any]:
     }
 
 
+def network_policy(owner: Owner, config: ManifestConfig) -> dict[str, Any] | None:
+    """Ingress to the model server's pods only from the configured peers, only to its port:
+    no other pod reaches llama.cpp around Traefik's and the gateway's authentication."""
+    if not config.network_policy_peers:
+        return None
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _metadata(owner, owner.name),
+        "spec": {
+            "podSelector": {"matchLabels": selector_labels(owner)},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [dict(peer) for peer in config.network_policy_peers],
+                    "ports": [{"protocol": "TCP", "port": LLAMA_PORT}],
+                }
+            ],
+        },
+    }
+
+
 def fetch_secret(
     owner: Owner, config: ManifestConfig, credentials: S3Credentials
 ) -> dict[str, Any] | None:
@@ -495,6 +521,9 @@ def children(
     secret = fetch_secret(owner, config, credentials)
     if secret is not None:
         out.append(secret)
+    policy = network_policy(owner, config)
+    if policy is not None:
+        out.append(policy)
     out += [service(owner), middleware(owner)]
     authz = authz_middleware(owner, config)
     if authz is not None:

@@ -61,6 +61,28 @@ class ModelServeClient:
             raise UnavailableError("Kubernetes API unreachable") from exc
         return True
 
+    def patch_annotations_sync(
+        self, namespace: str, name: str, annotations: dict[str, str]
+    ) -> None:
+        try:
+            self.custom.patch_namespaced_custom_object(
+                GROUP,
+                VERSION,
+                namespace,
+                PLURAL,
+                name,
+                {"metadata": {"annotations": annotations}},
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                raise ConflictError(f"ModelServe {name!r} is gone from {namespace!r}") from exc
+            raise UnavailableError(
+                f"Kubernetes refused to patch the ModelServe ({exc.status} {exc.reason})"
+            ) from exc
+        except TransportError as exc:
+            raise UnavailableError("Kubernetes API unreachable") from exc
+
     def version_sync(self) -> str:
         info = client.VersionApi(self.api).get_code(_request_timeout=REQUEST_TIMEOUT)
         return str(info.git_version)
@@ -72,6 +94,11 @@ class ModelServeClient:
 
     async def delete(self, namespace: str, name: str) -> bool:
         return await asyncio.to_thread(self.delete_sync, namespace, name)
+
+    async def patch_annotations(
+        self, namespace: str, name: str, annotations: dict[str, str]
+    ) -> None:
+        await asyncio.to_thread(self.patch_annotations_sync, namespace, name, annotations)
 
     async def version(self) -> str:
         return await asyncio.to_thread(self.version_sync)

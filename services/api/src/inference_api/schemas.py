@@ -27,6 +27,9 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+Visibility = Literal["private", "public"]
+
+
 # --- auth -----------------------------------------------------------------------------------
 
 
@@ -150,12 +153,21 @@ class ServeRequest(_Body):
     )
     gpu: GpuRequest = Field(default_factory=GpuRequest)
     namespace: str | None = Field(None, pattern=NAMESPACE_PATTERN)
+    visibility: Visibility = Field(
+        "private",
+        description="Who may use the server through the gateway and Traefik: `private` (you "
+        "and admins) or `public` (every authenticated caller).",
+    )
 
     @model_validator(mode="after")
     def _one_model(self) -> ServeRequest:
         if self.model_uuid is None and self.model_name is None:
             raise ValueError("give model_uuid or model_name")
         return self
+
+
+class VisibilityUpdate(_Body):
+    visibility: Visibility
 
 
 class ServeResponse(BaseModel):
@@ -183,6 +195,7 @@ class ServerOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     stopped_at: datetime | None
+    visibility: Visibility
 
 
 # --- health ---------------------------------------------------------------------------------

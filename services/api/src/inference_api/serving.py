@@ -18,7 +18,7 @@ from inference_api.policy import ServePolicy, ServeRequestFacts
 from inference_api.repositories.models import ModelRepository
 from inference_api.repositories.servers import ServerRepository
 from inference_api.schemas import GpuRequest, ServeRequest, ServeResponse
-from inference_common.errors import NotFoundError, UnprocessableError
+from inference_common.errors import ConflictError, NotFoundError, UnprocessableError
 from inference_common.llama_flags import RuntimeFlagError, parse_runtime_params
 from inference_common.modelserve import (
     GpuSpec,
@@ -32,7 +32,11 @@ from inference_common.modelserve import (
     modelserve_object,
 )
 from inference_common.modelserve_base import MANAGED_BY_API, MANAGED_BY_LABEL, validation_message
-from inference_common.server_identity import SIGNATURE_ANNOTATION, sign_server_uuid
+from inference_common.server_identity import (
+    SIGNATURE_ANNOTATION,
+    access_annotations,
+    sign_server_uuid,
+)
 from inference_common.tables import Model, Server, User
 
 logger = logging.getLogger(__name__)
@@ -150,13 +154,17 @@ class Serving:
             endpoint=endpoint_path(str(server_uuid)),
             conditions=[],
             reasons=[],
+            visibility=request.visibility,
         )
         body = modelserve_object(
             name, spec, server_uuid=str(server_uuid), labels={MANAGED_BY_LABEL: MANAGED_BY_API}
         )
         if self.server_uuid_key:
             signature = sign_server_uuid(self.server_uuid_key, namespace, name, str(server_uuid))
-            body["metadata"]["annotations"] = {SIGNATURE_ANNOTATION: signature}
+            body["metadata"]["annotations"] = {
+                SIGNATURE_ANNOTATION: signature,
+                **self._access(row, request.visibility),
+            }
         # The record is flushed (not yet committed) first; if creating the ModelServe fails
         # the request's unit of work rolls it back.
         await self.modelserves.create(namespace, body)
@@ -171,6 +179,41 @@ class Serving:
             namespace=row.namespace,
             phase=row.phase,
         )
+
+    def _access(self, row: Server, visibility: str) -> dict[str, str]:
+        return access_annotations(
+            self.server_uuid_key,
+            row.namespace,
+            row.name,
+            str(row.uuid),
+            str(row.owner_id),
+            visibility,
+        )
+
+    async def set_visibility(
+        self, session: AsyncSession, user: User, server_uuid: UUID, visibility: str
+    ) -> str:
+        """Changes who may use a server (its owner or an admin); returns it as JSON. The
+        record and the signed annotations of its ModelServe change together: if patching
+        the ModelServe fails, the request's unit of work rolls the record back."""
+        row = await self.get(session, user, server_uuid)
+        if row.stopped_at is not None:
+            raise ConflictError(f"server {server_uuid} is stopped")
+        if row.owner_id is None or not self.server_uuid_key:
+            raise ConflictError(
+                f"server {server_uuid} was not created through the API: its visibility is "
+                "that of ModelServes made with kubectl (public)"
+            )
+        row.visibility = visibility
+        await session.flush()
+        await self.modelserves.patch_annotations(
+            row.namespace, row.name, self._access(row, visibility)
+        )
+        logger.info(
+            "server visibility changed",
+            extra={"server_uuid": str(server_uuid), "visibility": visibility},
+        )
+        return await self.get_json(session, user, server_uuid)
 
     async def get(self, session: AsyncSession, user: User, server_uuid: UUID) -> Server:
         row = await ServerRepository(session).get(server_uuid)

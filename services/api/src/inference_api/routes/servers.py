@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 
 from inference_api.deps import CurrentUser, SessionDep, StateDep
-from inference_api.schemas import ServeRequest, ServeResponse, ServerOut
+from inference_api.schemas import ServeRequest, ServeResponse, ServerOut, VisibilityUpdate
 
 router = APIRouter(tags=["servers"])
 
@@ -44,6 +44,20 @@ async def get_server(
     server_uuid: UUID, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> Response:
     return Response(await state.serving.get_json(session, user, server_uuid), media_type=JSON)
+
+
+@router.patch("/servers/{server_uuid}", response_model=ServerOut)
+async def set_server_visibility(
+    server_uuid: UUID,
+    body: VisibilityUpdate,
+    user: CurrentUser,
+    session: SessionDep,
+    state: StateDep,
+) -> Response:
+    """Changes who may use the server through the gateway and Traefik: `private` (its owner
+    and admins) or `public` (every authenticated caller). Owner or admin only."""
+    rendered = await state.serving.set_visibility(session, user, server_uuid, body.visibility)
+    return Response(rendered, media_type=JSON)
 
 
 @router.delete("/stop/{server_uuid}", response_model=ServerOut)
