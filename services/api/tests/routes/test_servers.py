@@ -474,7 +474,8 @@ SELECT json_build_object(
     'model_uuid', p.model_uuid, 'model_name', p.model_name, 'owner_id', p.owner_id,
     'replicas', p.replicas, 'ready_replicas', p.ready_replicas, 'phase', p.phase,
     'reasons', p.reasons, 'endpoint', p.endpoint, 'runtime', p.runtime, 'gpu', p.gpu,
-    'created_at', p.created_at, 'updated_at', p.updated_at, 'stopped_at', p.stopped_at
+    'created_at', p.created_at, 'updated_at', p.updated_at, 'stopped_at', p.stopped_at,
+    'visibility', p.visibility
 )::text FROM servers p WHERE p.uuid = :uuid
 """
 
