@@ -190,6 +190,12 @@ async def test_traefik_routes_only_authorized_inference_requests(
             refused = await http.get(f"{open_prefix}{hidden}", headers=bearer(alice))
             assert refused.status_code in (403, 404), (hidden, refused.text)
             assert "error" in refused.json(), hidden
+        # a client's own X-Forwarded-Uri does not reach the gateway in place of the real one
+        spoofed = await http.get(
+            f"{open_prefix}props",
+            headers={**bearer(alice), "X-Forwarded-Uri": f"{open_prefix}v1/models"},
+        )
+        assert spoofed.status_code == 403, spoofed.text
 
         limited = await create_api_key(database_url, allowed_models=["another:1b"])
         by_key = await http.post(path, json=chat, headers={"x-api-key": limited})
