@@ -70,7 +70,9 @@ def first_token_seconds(api: httpx.Client, traefik: str, runtime_params: str) ->
     deadline = started + 180
     while time.monotonic() < deadline:
         try:
-            with httpx.stream("POST", url, json=body, timeout=30) as response:
+            with httpx.stream(
+                "POST", url, json=body, headers=credential(api), timeout=30
+            ) as response:
                 if response.status_code == 200:
                     for line in response.iter_lines():
                         if line.startswith("data: ") and '"content"' in line:
@@ -81,7 +83,14 @@ def first_token_seconds(api: httpx.Client, traefik: str, runtime_params: str) ->
     raise TimeoutError("no token within 180 s")
 
 
-async def decode_rate(url: str, streams: int, tokens: int) -> float:
+def credential(api: httpx.Client) -> dict[str, str]:
+    """The API client's token: routes through Traefik take the gateway's credentials."""
+    return {"Authorization": api.headers["Authorization"]}
+
+
+async def decode_rate(
+    url: str, streams: int, tokens: int, headers: dict[str, str] | None = None
+) -> float:
     """Completion tokens per second over `streams` concurrent streams of `tokens` tokens."""
     body = {
         "messages": PROMPT,
@@ -102,7 +111,7 @@ async def decode_rate(url: str, streams: int, tokens: int) -> float:
                         count += 1
         return count
 
-    async with httpx.AsyncClient(timeout=300) as http:
+    async with httpx.AsyncClient(timeout=300, headers=headers) as http:
         started = time.monotonic()
         counts = await asyncio.gather(*(one(http) for _ in range(streams)))
         return sum(counts) / (time.monotonic() - started)
@@ -138,7 +147,9 @@ def main() -> None:
             rates: dict[str, list[float]] = {"direct": [], "traefik": []}
             for _ in range(args.rounds):  # interleaved, so drift hits both alike
                 rates["direct"].append(asyncio.run(decode_rate(direct, streams, args.tokens)))
-                rates["traefik"].append(asyncio.run(decode_rate(routed, streams, args.tokens)))
+                rates["traefik"].append(
+                    asyncio.run(decode_rate(routed, streams, args.tokens, credential(api)))
+                )
             d, t = statistics.median(rates["direct"]), statistics.median(rates["traefik"])
             results[f"decode_tok_s_direct_{streams}"] = round(d, 1)
             results[f"decode_tok_s_traefik_{streams}"] = round(t, 1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +16,7 @@ from modelserve_operator.manifests import (
     FetchUrl,
     ManifestConfig,
     Owner,
+    authz_middleware,
     children,
     deployment,
     fetch_holder,
@@ -23,6 +25,7 @@ from modelserve_operator.manifests import (
     ingress_route,
     is_subset,
     middleware,
+    network_policy,
     service,
 )
 
@@ -304,6 +307,43 @@ def test_route_and_middleware() -> None:
     assert rule["middlewares"] == [{"name": "sm-strip"}]
     assert rule["services"] == [{"name": "sm", "port": 8080}]
     assert middleware(o)["spec"] == {"stripPrefix": {"prefixes": ["/7f0c"]}}
+    assert authz_middleware(o, CONFIG) is None
+
+
+def test_with_a_gateway_the_route_asks_it_first() -> None:
+    o = owner()
+    config = dataclasses.replace(CONFIG, authz_url="http://127.0.0.1:8203/")
+    (rule,) = ingress_route(o, config)["spec"]["routes"]
+    assert rule["middlewares"] == [{"name": "sm-authz"}, {"name": "sm-strip"}]
+    authz = authz_middleware(o, config)
+    assert authz is not None
+    assert authz["metadata"]["name"] == "sm-authz"
+    assert authz["spec"] == {
+        "forwardAuth": {
+            "address": "http://127.0.0.1:8203/authz/servers/7f0c",
+            "authRequestHeaders": ["Authorization", "X-Api-Key"],
+        }
+    }
+    kinds = [(c["kind"], c["metadata"]["name"]) for c in children(o, config)]
+    assert kinds.index(("Middleware", "sm-authz")) < kinds.index(("IngressRoute", "sm"))
+
+
+def test_network_policy_admits_only_the_peers_to_the_server_port() -> None:
+    o = owner()
+    assert network_policy(o, CONFIG) is None
+    peers = ({"podSelector": {"matchLabels": {"app.kubernetes.io/name": "traefik"}}},)
+    config = dataclasses.replace(CONFIG, network_policy_peers=peers)
+    policy = network_policy(o, config)
+    assert policy is not None
+    assert policy["apiVersion"] == "networking.k8s.io/v1"
+    assert policy["metadata"]["name"] == "sm"
+    assert policy["spec"] == {
+        "podSelector": {"matchLabels": {MODELSERVE_LABEL: "sm"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"from": list(peers), "ports": [{"protocol": "TCP", "port": 8080}]}],
+    }
+    kinds = [c["kind"] for c in children(o, config)]
+    assert kinds.index("NetworkPolicy") < kinds.index("Deployment")
 
 
 def test_fetch_slot_holds_the_url_and_no_key() -> None:
@@ -355,7 +395,10 @@ def test_every_child_matches_itself() -> None:
 def test_every_child_kind_is_in_the_operators_table() -> None:
     holder = fetch_holder(owner(), CONFIG, 0, FETCH)
     slot = [holder, fetch_secret({**holder, "metadata": {**holder["metadata"], "uid": "u"}}, FETCH)]
-    made = {(c["apiVersion"], c["kind"]) for c in [*children(owner(), CONFIG), *slot]}
+    full = dataclasses.replace(
+        CONFIG, authz_url="http://gw", network_policy_peers=({"podSelector": {}},)
+    )
+    made = {(c["apiVersion"], c["kind"]) for c in [*children(owner(), full), *slot]}
     assert made == {(k.api_version, k.kind) for k in CHILD_KINDS}
 
 

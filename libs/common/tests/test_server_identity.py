@@ -1,4 +1,5 @@
-"""Which server uuid a ModelServe may claim: the API-issued one only with a valid signature."""
+"""Which server uuid a ModelServe may claim, and who owns it and may use it: what the API
+signed, only with a valid signature."""
 
 from __future__ import annotations
 
@@ -8,9 +9,18 @@ import pytest
 
 from inference_common.modelserve import SERVER_UUID_LABEL
 from inference_common.server_identity import (
+    OWNER_ANNOTATION,
+    PRIVATE,
+    PUBLIC,
     SIGNATURE_ANNOTATION,
+    UNOWNED,
+    VISIBILITY_ANNOTATION,
+    ServerAccess,
+    access_annotations,
     issued_server_uuid,
+    sign_access,
     sign_server_uuid,
+    trusted_access,
     trusted_server_uuid,
 )
 
@@ -66,3 +76,36 @@ def test_the_signature_separates_its_fields() -> None:
 def test_without_uid_or_signature_there_is_no_identity() -> None:
     with pytest.raises(ValueError, match="uid"):
         trusted_server_uuid({"name": "x", "labels": LABEL}, KEY)
+
+
+OWNER = "0b7e4a52-9d7c-4a55-a3a1-6a2b1f0c9e11"
+
+
+def access(owner: str = OWNER, visibility: str = PRIVATE, **overrides: str) -> dict[str, str]:
+    values = {**SIGNED, **access_annotations(KEY, "inference", "smol", UUID, owner, visibility)}
+    values.update(overrides)
+    return values
+
+
+@pytest.mark.parametrize(
+    ("metadata", "key", "expected"),
+    [
+        (meta(LABEL, access()), KEY, ServerAccess(OWNER, PRIVATE)),
+        (meta(LABEL, access(visibility=PUBLIC)), KEY, ServerAccess(OWNER, PUBLIC)),
+        (meta(LABEL, access()), "another-key", UNOWNED),
+        (meta(LABEL, access()), "", UNOWNED),
+        (meta(LABEL, access(**{OWNER_ANNOTATION: "someone-else"})), KEY, UNOWNED),
+        (meta(LABEL, access(**{VISIBILITY_ANNOTATION: PUBLIC})), KEY, UNOWNED),
+        (meta(LABEL, access(visibility="team")), KEY, UNOWNED),  # not a visibility
+        (meta(LABEL, access(), name="intruder"), KEY, UNOWNED),  # copied annotations
+        (meta(None, access()), KEY, UNOWNED),  # no issued uuid
+        (meta(LABEL, SIGNED), KEY, UNOWNED),  # signed uuid, no access annotations
+        (meta(LABEL, None), KEY, UNOWNED),
+    ],
+)
+def test_trusted_access(metadata: dict[str, Any], key: str, expected: ServerAccess) -> None:
+    assert trusted_access(metadata, key) == expected
+
+
+def test_the_access_signature_is_not_the_uuid_signature() -> None:
+    assert sign_access(KEY, "inference", "smol", UUID, OWNER, PUBLIC) != GOOD

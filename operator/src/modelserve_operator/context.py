@@ -44,6 +44,8 @@ class OperatorContext:
             fetch_image=settings.model_fetch_image,
             entry_point=settings.traefik_entry_point,
             signer_digest=self.fetch_urls.digest,
+            authz_url=settings.gateway_authz_url,
+            network_policy_peers=tuple(settings.network_policy_peers),
         )
         self.server_uuid_key = settings.server_uuid_key.get_secret_value()
         self.status = StatusWriter(self.api, indices, self.server_uuid_key, STATUS_WORKERS)

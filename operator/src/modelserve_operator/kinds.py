@@ -52,6 +52,7 @@ CHILD_KINDS: tuple[Kind, ...] = (
     Kind("", "v1", "ConfigMap", "configmaps", watched=False),
     Kind("traefik.io", "v1alpha1", "Middleware", "middlewares"),
     Kind("traefik.io", "v1alpha1", "IngressRoute", "ingressroutes"),
+    Kind("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies"),
 )
 
 WATCHED_CHILD_KINDS = tuple(k for k in CHILD_KINDS if k.watched)

@@ -6,7 +6,9 @@ Per ModelServe named N with server uuid U:
   URL of the model for the init container);
 - Deployment N: init container fetching + verifying the GGUF, llama.cpp server container;
 - Service N: port `http` 8080 → the pods;
-- Middleware `N-strip` (StripPrefix `/U`) and IngressRoute N (PathPrefix `/U/` on entry `web`).
+- Middleware `N-strip` (StripPrefix `/U`) and IngressRoute N (PathPrefix `/U/` on entry `web`);
+  with a gateway authz URL set, Middleware `N-authz` (ForwardAuth to the gateway) before the strip;
+- NetworkPolicy N (with peers configured): ingress to the pods' port only from those peers.
 Every child carries the same labels and a controller ownerReference to the ModelServe (a slot's
 Secret: to its ConfigMap).
 """
@@ -70,6 +72,12 @@ class ManifestConfig:
     signer_digest: str = ""
     """`FetchUrlSigner.digest` (of the key the URLs are signed with): part of the fetch slots'
     names, so nobody can create an object of such a name ahead of the operator."""
+    authz_url: str | None = None
+    """The gateway as Traefik reaches it: each route asks `<authz_url>/authz/servers/<uuid>`
+    (ForwardAuth) before a request goes through. None: routes without authentication."""
+    network_policy_peers: tuple[dict[str, Any], ...] = ()
+    """NetworkPolicy peers that may reach the pods' port (Traefik's and the gateway's pods);
+    empty: no NetworkPolicy."""
 
 
 @dataclass(frozen=True)
@@ -153,6 +161,14 @@ def slot_env_prefix(slot: int) -> str:
 
 def middleware_name(owner: Owner) -> str:
     return f"{owner.name}-strip"
+
+
+def authz_middleware_name(owner: Owner) -> str:
+    return f"{owner.name}-authz"
+
+
+AUTHZ_REQUEST_HEADERS = ["Authorization", "X-Api-Key"]
+"""What ForwardAuth copies to the gateway besides Traefik's X-Forwarded-* headers."""
 
 
 def model_path(spec: ModelServeSpec) -> str:
@@ -431,6 +447,30 @@ def middleware(owner: Owner) -> dict[str, Any]:
     }
 
 
+def authz_middleware(owner: Owner, config: ManifestConfig) -> dict[str, Any] | None:
+    """ForwardAuth to the gateway, which lets through only callers that may use this
+    server, and only to its inference endpoints."""
+    if not config.authz_url:
+        return None
+    return {
+        "apiVersion": TRAEFIK_API_VERSION,
+        "kind": "Middleware",
+        "metadata": _metadata(owner, authz_middleware_name(owner)),
+        "spec": {
+            "forwardAuth": {
+                "address": f"{config.authz_url.rstrip('/')}/authz/servers/{owner.server_uuid}",
+                "authRequestHeaders": AUTHZ_REQUEST_HEADERS,
+            }
+        },
+    }
+
+
+def route_middlewares(owner: Owner, config: ManifestConfig) -> list[dict[str, str]]:
+    """Authorization first (it sees the path with the server's prefix), then the strip."""
+    names = [authz_middleware_name(owner)] if config.authz_url else []
+    return [{"name": n} for n in (*names, middleware_name(owner))]
+
+
 def ingress_route(owner: Owner, config: ManifestConfig) -> dict[str, Any]:
     return {
         "apiVersion": TRAEFIK_API_VERSION,
@@ -442,8 +482,30 @@ def ingress_route(owner: Owner, config: ManifestConfig) -> dict[str, Any]:
                 {
                     "kind": "Rule",
                     "match": f"PathPrefix(`/{owner.server_uuid}/`)",
-                    "middlewares": [{"name": middleware_name(owner)}],
+                    "middlewares": route_middlewares(owner, config),
                     "services": [{"name": owner.name, "port": LLAMA_PORT}],
+                }
+            ],
+        },
+    }
+
+
+def network_policy(owner: Owner, config: ManifestConfig) -> dict[str, Any] | None:
+    """Ingress to the model server's pods only from the configured peers, only to its port:
+    no other pod reaches llama.cpp around Traefik's and the gateway's authentication."""
+    if not config.network_policy_peers:
+        return None
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _metadata(owner, owner.name),
+        "spec": {
+            "podSelector": {"matchLabels": selector_labels(owner)},
+            "policyTypes": ["Ingress"],
+            "ingress": [
+                {
+                    "from": [dict(peer) for peer in config.network_policy_peers],
+                    "ports": [{"protocol": "TCP", "port": LLAMA_PORT}],
                 }
             ],
         },
@@ -497,12 +559,17 @@ def fetch_secret(holder: Mapping[str, Any], fetch: FetchUrl) -> dict[str, Any]:
 def children(owner: Owner, config: ManifestConfig) -> list[dict[str, Any]]:
     """Every child but the fetch slots (see fetchslots), in apply order (what the pods need
     comes before the pods)."""
-    return [
-        service(owner),
-        middleware(owner),
-        ingress_route(owner, config),
-        deployment(owner, config),
-    ]
+    out: list[dict[str, Any]] = []
+    policy = network_policy(owner, config)
+    if policy is not None:
+        out.append(policy)
+    out += [service(owner), middleware(owner)]
+    authz = authz_middleware(owner, config)
+    if authz is not None:
+        out.append(authz)
+    out.append(ingress_route(owner, config))
+    out.append(deployment(owner, config))
+    return out
 
 
 def is_subset(desired: Any, observed: Any) -> bool:

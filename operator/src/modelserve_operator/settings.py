@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import Field, SecretStr
 
@@ -11,6 +12,13 @@ from inference_common.settings import CommonSettings
 DEFAULT_LLAMA_IMAGE = "ghcr.io/ggml-org/llama.cpp:server"
 DEFAULT_LLAMA_CUDA_IMAGE = "ghcr.io/ggml-org/llama.cpp:server-cuda"
 DEFAULT_FETCH_IMAGE = "inference-service/modelserve-operator:0.1.0"
+DEFAULT_NETWORK_POLICY_PEERS: list[dict[str, Any]] = [
+    {
+        "namespaceSelector": {},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": name}},
+    }
+    for name in ("traefik", "inference-gateway")
+]
 
 
 class OperatorSettings(CommonSettings):
@@ -45,6 +53,18 @@ class OperatorSettings(CommonSettings):
         "(S3 allows at most 7 days); a new one is signed at half-life.",
     )
     traefik_entry_point: str = Field("web", description="Traefik entry point of the routes.")
+    gateway_authz_url: str | None = Field(
+        None,
+        description="GATEWAY_AUTHZ_URL: the gateway as Traefik reaches it (e.g. "
+        "http://127.0.0.1:8203); every route then asks its /authz/servers/<uuid> before a "
+        "request reaches a model server. Unset: routes without authentication.",
+    )
+    network_policy_peers: list[dict[str, Any]] = Field(
+        default_factory=lambda: [dict(p) for p in DEFAULT_NETWORK_POLICY_PEERS],
+        description="NETWORK_POLICY_PEERS: JSON list of NetworkPolicy peers allowed to reach "
+        "model-server pods (default: pods labelled app.kubernetes.io/name traefik or "
+        "inference-gateway, any namespace); [] = no NetworkPolicy.",
+    )
     max_workers: int = Field(16, ge=1, le=256, description="Threads running sync handlers.")
     liveness_port: int | None = Field(
         None, ge=1, le=65535, description="Serve kopf's /healthz on this port when set."

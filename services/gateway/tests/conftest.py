@@ -105,11 +105,15 @@ class Cluster:
         size: int = 98_000_000,
         aliases: str | None = None,
         ready: bool = True,
-    ) -> None:
-        """A ModelServe, a selector-less Service and a hand-made EndpointSlice."""
-        meta: dict[str, Any] = {"name": name}
+        labels: dict[str, str] | None = None,
+        annotations: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """A ModelServe, a selector-less Service and a hand-made EndpointSlice; returns the
+        ModelServe as created."""
+        meta: dict[str, Any] = {"name": name, "labels": labels or {}}
+        meta["annotations"] = dict(annotations or {})
         if aliases:
-            meta["annotations"] = {"inference-service.dev/aliases": aliases}
+            meta["annotations"]["inference-service.dev/aliases"] = aliases
         body = {
             "apiVersion": f"{GROUP}/{VERSION}",
             "kind": "ModelServe",
@@ -123,7 +127,7 @@ class Cluster:
                 "replicas": len(ips),
             },
         }
-        client.CustomObjectsApi(self.api).create_namespaced_custom_object(
+        created: dict[str, Any] = client.CustomObjectsApi(self.api).create_namespaced_custom_object(
             GROUP, VERSION, self.namespace, PLURAL, body
         )
         # When the stack's operator serves this namespace it makes the Service itself (its
@@ -143,6 +147,7 @@ class Cluster:
             if exc.status != 409:
                 raise
         self.set_endpoints(name, ips, ready=ready, create=True)
+        return created
 
     def set_endpoints(
         self, name: str, ips: list[str], ready: bool = True, create: bool = False

@@ -10,6 +10,7 @@ from inference_gateway.errors import Api, GatewayError, Kind, api_of_path, error
     [
         ("/v1/chat/completions", Api.OPENAI),
         ("/v1/models", Api.OPENAI),
+        ("/authz/servers/abc", Api.OPENAI),
         ("/v1/messages", Api.ANTHROPIC),
         ("/api/chat", Api.OLLAMA),
         ("/api/progress/abc", Api.PLATFORM),

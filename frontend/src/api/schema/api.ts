@@ -171,11 +171,13 @@ export interface paths {
         options?: never;
         head?: never;
         /**
-         * Scale Server
-         * @description Scales a server: more replicas are checked against the contract's quotas (403 / 409 /
-         *     422 naming the rule), fewer always pass.
+         * Update Server
+         * @description Scales a server (more replicas are checked against the contract's quotas: 403 / 409 /
+         *     422 naming the rule; fewer always pass) and/or changes who may use it through the
+         *     gateway and Traefik: `private` (its owner and admins) or `public` (every authenticated
+         *     caller; owner or admin only).
          */
-        patch: operations["scale_server"];
+        patch: operations["update_server"];
         trace?: never;
     };
     "/status": {
@@ -581,14 +583,6 @@ export interface components {
             /** New Password */
             new_password: string;
         };
-        /** ScaleRequest */
-        ScaleRequest: {
-            /**
-             * Replicas
-             * @description 0 keeps the server, idle.
-             */
-            replicas: number;
-        };
         /** ServeRequest */
         ServeRequest: {
             gpu?: components["schemas"]["GpuRequest"];
@@ -609,6 +603,13 @@ export interface components {
              * @default
              */
             runtime_params: string;
+            /**
+             * Visibility
+             * @description Who may use the server through the gateway and Traefik: `private` (you and admins) or `public` (every authenticated caller).
+             * @default private
+             * @enum {string}
+             */
+            visibility: "private" | "public";
         };
         /** ServeResponse */
         ServeResponse: {
@@ -678,6 +679,24 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+            /**
+             * Visibility
+             * @enum {string}
+             */
+            visibility: "private" | "public";
+        };
+        /**
+         * ServerUpdate
+         * @description What `PATCH /servers/{uuid}` may change; at least one field.
+         */
+        ServerUpdate: {
+            /**
+             * Replicas
+             * @description 0 keeps the server, idle.
+             */
+            replicas?: number | null;
+            /** Visibility */
+            visibility?: ("private" | "public") | null;
         };
         /** TokenResponse */
         TokenResponse: {
@@ -1146,7 +1165,7 @@ export interface operations {
             };
         };
     };
-    scale_server: {
+    update_server: {
         parameters: {
             query?: never;
             header?: never;
@@ -1157,7 +1176,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["ScaleRequest"];
+                "application/json": components["schemas"]["ServerUpdate"];
             };
         };
         responses: {

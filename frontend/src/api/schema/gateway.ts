@@ -144,6 +144,57 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/authz/servers/{server_uuid}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Authorize Server Request
+         * @description Traefik ForwardAuth target: 200 lets the forwarded request (`X-Forwarded-Uri`)
+         *     through to the model server; any other answer goes back to the caller.
+         */
+        get: operations["authorize_server_request"];
+        /**
+         * Authorize Server Request
+         * @description Traefik ForwardAuth target: 200 lets the forwarded request (`X-Forwarded-Uri`)
+         *     through to the model server; any other answer goes back to the caller.
+         */
+        put: operations["authorize_server_request"];
+        /**
+         * Authorize Server Request
+         * @description Traefik ForwardAuth target: 200 lets the forwarded request (`X-Forwarded-Uri`)
+         *     through to the model server; any other answer goes back to the caller.
+         */
+        post: operations["authorize_server_request"];
+        /**
+         * Authorize Server Request
+         * @description Traefik ForwardAuth target: 200 lets the forwarded request (`X-Forwarded-Uri`)
+         *     through to the model server; any other answer goes back to the caller.
+         */
+        delete: operations["authorize_server_request"];
+        /**
+         * Authorize Server Request
+         * @description Traefik ForwardAuth target: 200 lets the forwarded request (`X-Forwarded-Uri`)
+         *     through to the model server; any other answer goes back to the caller.
+         */
+        options: operations["authorize_server_request"];
+        /**
+         * Authorize Server Request
+         * @description Traefik ForwardAuth target: 200 lets the forwarded request (`X-Forwarded-Uri`)
+         *     through to the model server; any other answer goes back to the caller.
+         */
+        head: operations["authorize_server_request"];
+        /**
+         * Authorize Server Request
+         * @description Traefik ForwardAuth target: 200 lets the forwarded request (`X-Forwarded-Uri`)
+         *     through to the model server; any other answer goes back to the caller.
+         */
+        patch: operations["authorize_server_request"];
+        trace?: never;
+    };
     "/generate": {
         parameters: {
             query?: never;
@@ -850,6 +901,223 @@ export interface operations {
                     "application/json": {
                         [key: string]: string;
                     };
+                };
+            };
+        };
+    };
+    authorize_server_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    authorize_server_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    authorize_server_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    authorize_server_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    authorize_server_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    authorize_server_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    authorize_server_request: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

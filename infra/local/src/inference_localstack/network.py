@@ -97,19 +97,42 @@ def pod_namespace_commands(net: Network, netns: str, ip: str) -> list[list[str]]
     ]
 
 
+def isolation_commands(net: Network, netns: str) -> list[list[str]]:
+    """iptables rules (pure) that let a pod namespace accept new TCP connections only from
+    this host — Traefik, the gateway and the kubelet's probes, all reaching pods from the
+    bridge's address — and not from other pods or test hosts on the bridge: what a
+    NetworkPolicy allowing only Traefik and the gateway does on a real cluster."""
+    rule = ["ip", "netns", "exec", netns, "iptables", "-w", "5"]
+    return [
+        [*rule, "-A", "INPUT", "-i", "lo", "-j", "ACCEPT"],
+        [*rule, "-A", "INPUT", "-p", "tcp", "--syn", "-s", net.local_pod_gateway, "-j", "ACCEPT"],
+        [*rule, "-A", "INPUT", "-p", "tcp", "--syn", "-j", "REJECT", "--reject-with", "tcp-reset"],
+    ]
+
+
+def isolate_pod_namespace(net: Network, netns: str) -> None:
+    for command in isolation_commands(net, netns):
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode != 0:
+            raise NetworkError(f"{' '.join(command)}: {result.stderr.strip()}")
+
+
 def forget_neighbour(net: Network, ip: str) -> None:
     """A new namespace reusing an address has a new MAC: the host must not keep the old one."""
     _ip("neigh", "flush", "to", ip, "dev", net.bridge, check=False)
 
 
-def add_pod_namespace(net: Network, netns: str, ip: str) -> None:
-    """Creates the namespace; raises NetworkError (leaving nothing behind) when it cannot."""
+def add_pod_namespace(net: Network, netns: str, ip: str, isolated: bool = False) -> None:
+    """Creates the namespace (`isolated`: reachable only from this host, see
+    `isolation_commands`); raises NetworkError (leaving nothing behind) when it cannot."""
     forget_neighbour(net, ip)
     commands = pod_namespace_commands(net, netns, ip)
     _ip(*commands[0])
     try:
         for args in commands[1:]:
             _ip(*args)
+        if isolated:
+            isolate_pod_namespace(net, netns)
     except NetworkError:
         delete_pod_namespace(netns)
         raise

@@ -172,6 +172,8 @@ def operator(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
             # the operator's own tests run private operators in `opt-*` namespaces
             "OPERATOR_NAMESPACES": json.dumps(["*", "!opt-*"]),
             "LIVENESS_HOST": "127.0.0.1",
+            # Traefik (on this host) asks the gateway before a request reaches a model server
+            "GATEWAY_AUTHZ_URL": f"http://127.0.0.1:{cfg.ports.gateway}",
         },
     )
 
@@ -230,6 +232,8 @@ def gateway(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
             **service_env(cfg, creds, database_url, "gateway"),
             "GATEWAY_HOST": "127.0.0.1",
             "GATEWAY_PORT": str(cfg.ports.gateway),
+            # to trust the owner and visibility the API signs on its ModelServes
+            "SERVER_UUID_KEY": creds.server_uuid_key,
             # only pods that really run here are sent traffic, never kwok's simulated ones
             "GATEWAY_UPSTREAM_CIDRS": cfg.network.local_pod_cidr,
         },

@@ -36,6 +36,11 @@ def api(stack_env: dict[str, str]) -> Iterator[httpx.Client]:
         yield http
 
 
+def bearer(api: httpx.Client) -> dict[str, str]:
+    """The API client's own credential, for the routes through Traefik."""
+    return {"Authorization": api.headers["Authorization"]}
+
+
 class PhaseRecorder:
     """Every phase a ModelServe's status takes, in order, from a watch (not by polling)."""
 
@@ -115,7 +120,15 @@ def netns_pids(netns: str) -> set[int]:
     return {int(p) for p in out.split()}
 
 
-def chat(traefik_url: str, endpoint: str, stream: bool, max_tokens: int = 12) -> httpx.Response:
+def chat(
+    traefik_url: str,
+    endpoint: str,
+    stream: bool,
+    max_tokens: int = 12,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """A chat completion through Traefik at the server's route (`headers`: the credential
+    the gateway's ForwardAuth checks)."""
     body = {
         "messages": [{"role": "user", "content": "What is the capital of France? One word."}],
         "max_tokens": max_tokens,
@@ -123,8 +136,8 @@ def chat(traefik_url: str, endpoint: str, stream: bool, max_tokens: int = 12) ->
     }
     url = f"{traefik_url}{endpoint}v1/chat/completions"
     if not stream:
-        return httpx.post(url, json=body, timeout=120)
-    with httpx.stream("POST", url, json=body, timeout=120) as response:
+        return httpx.post(url, json=body, headers=headers, timeout=120)
+    with httpx.stream("POST", url, json=body, headers=headers, timeout=120) as response:
         response.read()
         return response
 

@@ -18,7 +18,7 @@ from inference_localstack.node.node_object import LOCAL_NODE_LABEL
 from inference_localstack.stack import start_component
 from inference_testkit.waiting import wait_for
 
-from .conftest import chat, netns_of_ip, netns_pids, pods_of
+from .conftest import bearer, chat, netns_of_ip, netns_pids, pods_of
 
 
 def _modelserve(api: httpx.Client, name: str, sha256: str | None = None) -> dict[str, Any]:
@@ -93,10 +93,10 @@ def test_checksum_mismatch_fails_and_starts_no_server(
     assert pod.status.init_container_statuses[0].last_state.terminated.exit_code == 2
 
 
-def _answers(traefik_url: str, endpoint: str) -> bool:
+def _answers(traefik_url: str, endpoint: str, headers: dict[str, str]) -> bool:
     """A real completion through the server's route."""
     try:
-        response = chat(traefik_url, endpoint, stream=False, max_tokens=4)
+        response = chat(traefik_url, endpoint, stream=False, max_tokens=4, headers=headers)
     except httpx.HTTPError:
         return False
     if response.status_code != 200:
@@ -124,7 +124,7 @@ def test_killed_llama_process_restarts_and_serving_returns(
     _wait_phase(kube_api, namespace, "crashy", "Ready", timeout=60)
     # Traefik learns of the Ready endpoint from the EndpointSlice, a moment after the pod
     wait_for(
-        lambda: _answers(stack_env["TRAEFIK_URL"], endpoint),
+        lambda: _answers(stack_env["TRAEFIK_URL"], endpoint, bearer(api)),
         timeout=30,
         interval=0.5,
         what="route answers again",
@@ -145,7 +145,7 @@ def test_local_kubelet_killed_and_restarted_resumes_serving(
     start_component(cfg, components.local_kubelet(cfg, sys.executable))
 
     wait_for(
-        lambda: _answers(stack_env["TRAEFIK_URL"], endpoint),
+        lambda: _answers(stack_env["TRAEFIK_URL"], endpoint, bearer(api)),
         timeout=180,
         interval=1.0,
         what="serving resumed",

@@ -1,5 +1,6 @@
 """The README's walk-through as a test: token → serve smollm2:135m → Downloading → Loading →
-Ready → a real answer through Traefik, whole and streamed → stop → process and namespace gone.
+Ready → a real answer through Traefik (with the token; refused without), whole and
+streamed → stop → process and namespace gone.
 Then the same with `kubectl apply -f examples/modelserve-smollm2.yaml`."""
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from inference_localstack.config import REPO_ROOT, StackConfig
 from inference_localstack.embedded_model import REGISTRY_NAME, embedded_model_path
 from inference_testkit.waiting import wait_for
 
-from .conftest import PhaseRecorder, chat, netns_of_ip, netns_pids, pods_of, sse_text
+from .conftest import PhaseRecorder, bearer, chat, netns_of_ip, netns_pids, pods_of, sse_text
 
 SERVERS_NAMESPACE = "inference"
 
@@ -29,24 +30,30 @@ def _evict_cached_model() -> None:
         path.unlink()
 
 
-def _route_healthy(url: str) -> bool:
+def _route_healthy(url: str, headers: dict[str, str]) -> bool:
     try:
-        return httpx.get(url, timeout=5).status_code == 200
+        return httpx.get(url, headers=headers, timeout=5).status_code == 200
     except httpx.HTTPError:
         return False
 
 
-def _assert_real_answers(traefik_url: str, endpoint: str) -> None:
+def _assert_real_answers(traefik_url: str, endpoint: str, headers: dict[str, str]) -> None:
     # Traefik applies a new EndpointSlice within its provider throttle (0.5 s here).
-    wait_for(lambda: _route_healthy(f"{traefik_url}{endpoint}health"), timeout=30, what="route")
-    whole = chat(traefik_url, endpoint, stream=False)
+    wait_for(
+        lambda: _route_healthy(f"{traefik_url}{endpoint}health", headers), timeout=30, what="route"
+    )
+    # Only with a credential the gateway accepts (its ForwardAuth), and only inference paths
+    assert chat(traefik_url, endpoint, stream=False).status_code == 401
+    props = httpx.get(f"{traefik_url}{endpoint}props", headers=headers, timeout=10)
+    assert props.status_code == 403, props.text
+    whole = chat(traefik_url, endpoint, stream=False, headers=headers)
     assert whole.status_code == 200, whole.text
     body = whole.json()
     answer = body["choices"][0]["message"]["content"]
     assert answer.strip(), body
     assert body["usage"]["completion_tokens"] >= 1
 
-    streamed = chat(traefik_url, endpoint, stream=True)
+    streamed = chat(traefik_url, endpoint, stream=True, headers=headers)
     assert streamed.status_code == 200
     assert streamed.headers["content-type"].startswith("text/event-stream")
     text, events = sse_text(streamed.text)
@@ -87,7 +94,7 @@ def test_serve_through_the_api_and_traefik(
         pids = netns_pids(netns)
         assert pids, "the llama.cpp server runs inside the pod's namespace"
 
-        _assert_real_answers(stack_env["TRAEFIK_URL"], endpoint)
+        _assert_real_answers(stack_env["TRAEFIK_URL"], endpoint, bearer(api))
     finally:
         recorder.stop()
 
@@ -106,7 +113,7 @@ def test_serve_through_the_api_and_traefik(
 
 
 def test_serve_with_kubectl_apply_of_the_example(
-    stack_env: dict[str, str], kube_api: client.ApiClient, namespace: str
+    stack_env: dict[str, str], api: httpx.Client, kube_api: client.ApiClient, namespace: str
 ) -> None:
     example = yaml.safe_load((REPO_ROOT / "examples" / "modelserve-smollm2.yaml").read_text())
     custom = client.CustomObjectsApi(kube_api)
@@ -124,7 +131,7 @@ def test_serve_with_kubectl_apply_of_the_example(
 
     endpoint = wait_for(ready_endpoint, timeout=180, what="example Ready")
     assert endpoint == f"/{created['metadata']['uid']}/"
-    _assert_real_answers(stack_env["TRAEFIK_URL"], endpoint)
+    _assert_real_answers(stack_env["TRAEFIK_URL"], endpoint, bearer(api))
     custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
     wait_for(
         lambda: not client.CoreV1Api(kube_api).list_namespaced_pod(namespace).items,

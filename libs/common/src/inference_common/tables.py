@@ -100,6 +100,8 @@ class Server(Base):
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    visibility: Mapped[str] = mapped_column(String(16), server_default="public")
+    """`private` (owner and admins) or `public` (every caller); see server_identity."""
 
 
 class DownloadJob(Base):

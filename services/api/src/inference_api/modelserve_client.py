@@ -13,7 +13,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError as TransportError
 
-from inference_common.errors import ConflictError, NotFoundError, UnavailableError
+from inference_common.errors import ConflictError, UnavailableError
 from inference_common.modelserve import GROUP, PLURAL, VERSION
 
 REQUEST_TIMEOUT = 10.0
@@ -61,23 +61,21 @@ class ModelServeClient:
             raise UnavailableError("Kubernetes API unreachable") from exc
         return True
 
-    def scale_sync(self, namespace: str, name: str, replicas: int) -> None:
-        """Sets spec.replicas through the scale subresource (what `kubectl scale` does)."""
+    def _patch_sync(self, namespace: str, name: str, body: dict[str, Any], scale: bool) -> None:
+        """One merge patch of the ModelServe, or of its scale subresource (what `kubectl scale`
+        does); a ModelServe deleted meanwhile is a 409."""
+        patch = (
+            self.custom.patch_namespaced_custom_object_scale
+            if scale
+            else self.custom.patch_namespaced_custom_object
+        )
         try:
-            self.custom.patch_namespaced_custom_object_scale(
-                GROUP,
-                VERSION,
-                namespace,
-                PLURAL,
-                name,
-                {"spec": {"replicas": replicas}},
-                _request_timeout=REQUEST_TIMEOUT,
-            )
+            patch(GROUP, VERSION, namespace, PLURAL, name, body, _request_timeout=REQUEST_TIMEOUT)
         except ApiException as exc:
             if exc.status == 404:
-                raise NotFoundError(f"ModelServe {name!r} is gone from {namespace!r}") from exc
+                raise ConflictError(f"ModelServe {name!r} is gone from {namespace!r}") from exc
             raise UnavailableError(
-                f"Kubernetes refused to scale the ModelServe ({exc.status} {exc.reason})",
+                f"Kubernetes refused to patch the ModelServe ({exc.status} {exc.reason})",
                 {"status": exc.status},
             ) from exc
         except TransportError as exc:
@@ -96,7 +94,14 @@ class ModelServeClient:
         return await asyncio.to_thread(self.delete_sync, namespace, name)
 
     async def scale(self, namespace: str, name: str, replicas: int) -> None:
-        await asyncio.to_thread(self.scale_sync, namespace, name, replicas)
+        body = {"spec": {"replicas": replicas}}
+        await asyncio.to_thread(self._patch_sync, namespace, name, body, True)
+
+    async def patch_annotations(
+        self, namespace: str, name: str, annotations: dict[str, str]
+    ) -> None:
+        body = {"metadata": {"annotations": annotations}}
+        await asyncio.to_thread(self._patch_sync, namespace, name, body, False)
 
     async def version(self) -> str:
         return await asyncio.to_thread(self.version_sync)

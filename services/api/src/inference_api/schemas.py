@@ -27,6 +27,9 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+Visibility = Literal["private", "public"]
+
+
 # --- auth -----------------------------------------------------------------------------------
 
 
@@ -150,6 +153,11 @@ class ServeRequest(_Body):
     )
     gpu: GpuRequest = Field(default_factory=GpuRequest)
     namespace: str | None = Field(None, pattern=NAMESPACE_PATTERN)
+    visibility: Visibility = Field(
+        "private",
+        description="Who may use the server through the gateway and Traefik: `private` (you "
+        "and admins) or `public` (every authenticated caller).",
+    )
 
     @model_validator(mode="after")
     def _one_model(self) -> ServeRequest:
@@ -158,8 +166,19 @@ class ServeRequest(_Body):
         return self
 
 
-class ScaleRequest(_Body):
-    replicas: int = Field(ge=0, le=MAX_REPLICAS, description="0 keeps the server, idle.")
+class ServerUpdate(_Body):
+    """What `PATCH /servers/{uuid}` may change; at least one field."""
+
+    replicas: int | None = Field(
+        None, ge=0, le=MAX_REPLICAS, description="0 keeps the server, idle."
+    )
+    visibility: Visibility | None = None
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> ServerUpdate:
+        if self.replicas is None and self.visibility is None:
+            raise ValueError("nothing to change: send replicas, visibility or both")
+        return self
 
 
 class ServeResponse(BaseModel):
@@ -190,6 +209,7 @@ class ServerOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     stopped_at: datetime | None
+    visibility: Visibility
 
 
 # --- health ---------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from inference_api.node_gpus import NodeGpuReader
 from inference_api.policy import Principal, ServePolicy
 from inference_api.repositories.models import ModelRepository
 from inference_api.repositories.servers import ServerRepository
-from inference_api.schemas import GpuRequest, ScaleRequest, ServeRequest, ServeResponse
+from inference_api.schemas import GpuRequest, ServeRequest, ServeResponse
 from inference_common.errors import AppError, ConflictError, NotFoundError, UnprocessableError
 from inference_common.llama_flags import RuntimeFlagError, parse_runtime_params
 from inference_common.modelserve import (
@@ -32,7 +32,11 @@ from inference_common.modelserve import (
     modelserve_object,
 )
 from inference_common.modelserve_base import MANAGED_BY_API, MANAGED_BY_LABEL, validation_message
-from inference_common.server_identity import SIGNATURE_ANNOTATION, sign_server_uuid
+from inference_common.server_identity import (
+    SIGNATURE_ANNOTATION,
+    access_annotations,
+    sign_server_uuid,
+)
 from inference_common.tables import Model, Server, User
 
 logger = logging.getLogger(__name__)
@@ -127,7 +131,9 @@ class Serving:
         principal = principal_of(user)
         admission = await self.policy.reserve(principal, namespace, name, spec, str(server_uuid))
         try:
-            row = await self._create(session, user, model, spec, namespace, name, server_uuid)
+            row = await self._create(
+                session, user, model, spec, namespace, name, server_uuid, request.visibility
+            )
         except BaseException:
             await self._release_quietly(principal, namespace, name)
             raise
@@ -149,6 +155,7 @@ class Serving:
         namespace: str,
         name: str,
         server_uuid: UUID,
+        visibility: str,
     ) -> Server:
         row = await ServerRepository(session).add(
             uuid=server_uuid,
@@ -165,13 +172,17 @@ class Serving:
             endpoint=endpoint_path(str(server_uuid)),
             conditions=[],
             reasons=[],
+            visibility=visibility,
         )
         body = modelserve_object(
             name, spec, server_uuid=str(server_uuid), labels={MANAGED_BY_LABEL: MANAGED_BY_API}
         )
         if self.server_uuid_key:
             signature = sign_server_uuid(self.server_uuid_key, namespace, name, str(server_uuid))
-            body["metadata"]["annotations"] = {SIGNATURE_ANNOTATION: signature}
+            body["metadata"]["annotations"] = {
+                SIGNATURE_ANNOTATION: signature,
+                **self._access(row, visibility),
+            }
         # The record is flushed (not yet committed) first; if creating the ModelServe fails
         # the request's unit of work rolls it back.
         await self.modelserves.create(namespace, body)
@@ -191,6 +202,41 @@ class Serving:
                 "reservation not released",
                 extra={"namespace": namespace, "server": name, "reason": exc.message},
             )
+
+    def _access(self, row: Server, visibility: str) -> dict[str, str]:
+        return access_annotations(
+            self.server_uuid_key,
+            row.namespace,
+            row.name,
+            str(row.uuid),
+            str(row.owner_id),
+            visibility,
+        )
+
+    async def set_visibility(
+        self, session: AsyncSession, user: User, server_uuid: UUID, visibility: str
+    ) -> str:
+        """Changes who may use a server (its owner or an admin); returns it as JSON. The
+        record and the signed annotations of its ModelServe change together: if patching
+        the ModelServe fails, the request's unit of work rolls the record back."""
+        row = await self.get(session, user, server_uuid)
+        if row.stopped_at is not None:
+            raise ConflictError(f"server {server_uuid} is stopped")
+        if row.owner_id is None or not self.server_uuid_key:
+            raise ConflictError(
+                f"server {server_uuid} was not created through the API: its visibility is "
+                "that of ModelServes made with kubectl (public)"
+            )
+        row.visibility = visibility
+        await session.flush()
+        await self.modelserves.patch_annotations(
+            row.namespace, row.name, self._access(row, visibility)
+        )
+        logger.info(
+            "server visibility changed",
+            extra={"server_uuid": str(server_uuid), "visibility": visibility},
+        )
+        return await self.get_json(session, user, server_uuid)
 
     async def get(self, session: AsyncSession, user: User, server_uuid: UUID) -> Server:
         row = await ServerRepository(session).get(server_uuid)
@@ -224,7 +270,7 @@ class Serving:
         return rendered
 
     async def scale(
-        self, session: AsyncSession, user: User, server_uuid: UUID, request: ScaleRequest
+        self, session: AsyncSession, user: User, server_uuid: UUID, replicas: int
     ) -> str:
         """New replicas: the reservation is resized first (more replicas are checked against
         the quotas), then the ModelServe; a failed patch puts the reservation back."""
@@ -233,14 +279,14 @@ class Serving:
             raise ConflictError(f"server {server_uuid} is stopped")
         principal = principal_of(user)
         before = row.replicas
-        admission = await self.policy.resize(principal, row.namespace, row.name, request.replicas)
+        admission = await self.policy.resize(principal, row.namespace, row.name, replicas)
         if admission is None:
             raise ConflictError(
                 f"server {server_uuid} holds no reservation in the contract service "
                 "(it is reconciled from the cluster; retry shortly)"
             )
         try:
-            await self.modelserves.scale(row.namespace, row.name, request.replicas)
+            await self.modelserves.scale(row.namespace, row.name, replicas)
         except BaseException:
             try:
                 await self.policy.resize(principal, row.namespace, row.name, before)
@@ -248,10 +294,10 @@ class Serving:
                 logger.warning("reservation not restored", extra={"reason": exc.message})
             raise
         servers = ServerRepository(session)
-        await servers.set_replicas(row, request.replicas)
+        await servers.set_replicas(row, replicas)
         logger.info(
             "server scaled",
-            extra={"server_uuid": str(server_uuid), "replicas": request.replicas},
+            extra={"server_uuid": str(server_uuid), "replicas": replicas},
         )
         rendered = await servers.get_json(row.uuid)
         assert rendered is not None

@@ -21,7 +21,7 @@ from inference_api.repositories.servers import ServerRepository
 from inference_api.schemas import ServerOut
 from inference_common.db import unit_of_work
 from inference_common.modelserve import GROUP, PLURAL, SERVER_UUID_LABEL, VERSION
-from inference_common.server_identity import issued_server_uuid
+from inference_common.server_identity import ServerAccess, issued_server_uuid, trusted_access
 
 from ..conftest import Api
 from ..gguf_files import gguf_bytes
@@ -155,6 +155,45 @@ async def test_ownership_rules(api: Api, namespace: str, tmp_path: Path) -> None
     assert (await api.client.delete(f"/stop/{server_uuid}", headers=bob)).status_code == 404
     assert (await api.client.get(f"/servers/{server_uuid}", headers=admin)).status_code == 200
     assert (await api.client.delete(f"/stop/{server_uuid}", headers=admin)).status_code == 200
+
+
+async def test_visibility_is_signed_on_the_modelserve_and_changed_by_owner_or_admin(
+    api: Api, kube_api: client.ApiClient, namespace: str, tmp_path: Path
+) -> None:
+    alice_id, alice = await api.new_user()
+    _, bob = await api.new_user()
+    admin = await api.admin()
+    key = api.settings.server_uuid_key.get_secret_value()
+    model = await upload(api, alice, tmp_path)
+    served = await api.client.post("/serve", json={"model_uuid": model["uuid"]}, headers=alice)
+    assert served.status_code == 201, served.text
+    server_uuid, name = served.json()["server_uuid"], served.json()["name"]
+
+    async def access() -> ServerAccess:
+        obj = await asyncio.to_thread(get_modelserve, kube_api, namespace, name)
+        assert obj is not None
+        return trusted_access(obj["metadata"], key)
+
+    assert await access() == ServerAccess(alice_id, "private")
+    record = await api.client.get(f"/servers/{server_uuid}", headers=alice)
+    assert record.json()["visibility"] == "private"
+
+    path = f"/servers/{server_uuid}"
+    foreign = await api.client.patch(path, json={"visibility": "public"}, headers=bob)
+    assert foreign.status_code == 404
+    invalid = await api.client.patch(path, json={"visibility": "team"}, headers=alice)
+    assert invalid.status_code == 422
+    shared = await api.client.patch(path, json={"visibility": "public"}, headers=alice)
+    assert shared.status_code == 200, shared.text
+    assert shared.json()["visibility"] == "public"
+    assert await access() == ServerAccess(alice_id, "public")  # the owner stays alice
+    hidden = await api.client.patch(path, json={"visibility": "private"}, headers=admin)
+    assert hidden.status_code == 200, hidden.text
+    assert await access() == ServerAccess(alice_id, "private")
+
+    assert (await api.client.delete(f"/stop/{server_uuid}", headers=alice)).status_code == 200
+    stopped = await api.client.patch(path, json={"visibility": "public"}, headers=alice)
+    assert stopped.status_code == 409
 
 
 @pytest.mark.parametrize(
@@ -435,7 +474,8 @@ SELECT json_build_object(
     'model_uuid', p.model_uuid, 'model_name', p.model_name, 'owner_id', p.owner_id,
     'replicas', p.replicas, 'ready_replicas', p.ready_replicas, 'phase', p.phase,
     'reasons', p.reasons, 'endpoint', p.endpoint, 'runtime', p.runtime, 'gpu', p.gpu,
-    'created_at', p.created_at, 'updated_at', p.updated_at, 'stopped_at', p.stopped_at
+    'created_at', p.created_at, 'updated_at', p.updated_at, 'stopped_at', p.stopped_at,
+    'visibility', p.visibility
 )::text FROM servers p WHERE p.uuid = :uuid
 """
 

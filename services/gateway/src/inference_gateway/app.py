@@ -27,7 +27,7 @@ from inference_gateway.errors import Api, GatewayError, Kind, api_of_path, error
 from inference_gateway.gateway import Gateway
 from inference_gateway.lifecycle import ClientGoneError
 from inference_gateway.posts import described_routes, post_routes
-from inference_gateway.routes import anthropic, ollama, openai, progress, tgi
+from inference_gateway.routes import anthropic, authz, ollama, openai, progress, tgi
 from inference_gateway.settings import GatewaySettings
 from inference_gateway.tracking import ERRORS, REQUESTS, Tracker
 from inference_gateway.upstream import Upstream, make_session
@@ -155,6 +155,7 @@ def create_app(
                 settings.watch_namespace,
                 settings.upstream_cidrs,
                 gateway.on_catalog_change,
+                settings.server_uuid_key.get_secret_value(),
             )
             watcher.start()
         app.state.watcher = watcher
@@ -181,7 +182,7 @@ def create_app(
     )
     posts = [p for module in (openai, ollama, tgi, anthropic) for p in module.posts.posts]
     app.router.routes[0:0] = post_routes(posts, settings.max_body_bytes)
-    for module in (openai, ollama, tgi, progress):
+    for module in (openai, ollama, tgi, progress, authz):
         app.include_router(module.router)
     _describe(app, described_routes(posts))
     install_common(app, SERVICE)

@@ -35,6 +35,8 @@ class Principal:
     kind: str  # "api_key" | "jwt" | "anonymous"
     allowed_models: frozenset[str] | None = None
     key_id: UUID | None = None
+    user_id: str | None = None
+    role: str = "user"
 
     def may_use(self, names: Iterable[str]) -> bool:
         if self.allowed_models is None:
@@ -149,14 +151,22 @@ class Authenticator:
             async with self.sessions() as session:
                 row = (
                     await session.execute(
-                        select(User.is_active, User.password_changed_at).where(User.id == user_id)
+                        select(User.is_active, User.password_changed_at, User.role).where(
+                            User.id == user_id
+                        )
                     )
                 ).one_or_none()
         except (SQLAlchemyError, OSError) as exc:
             raise self._unavailable() from exc
         if row is None or not row.is_active or claims.issued_before(row.password_changed_at):
             raise self._refused()
-        return Principal(subject=f"user:{claims.user_id}", kind="jwt"), claims.expires_at
+        principal = Principal(
+            subject=f"user:{claims.user_id}",
+            kind="jwt",
+            user_id=str(user_id),
+            role=str(row.role),
+        )
+        return principal, claims.expires_at
 
     async def _api_key(self, key: str, prefix: str) -> tuple[Principal, datetime | None]:
         if self.sessions is None:
@@ -171,6 +181,7 @@ class Authenticator:
                             ApiKey.allowed_models,
                             ApiKey.user_id,
                             ApiKey.expires_at,
+                            User.role,
                         )
                         .join(User, User.id == ApiKey.user_id)
                         .where(
@@ -183,13 +194,15 @@ class Authenticator:
                 ).all()
         except (SQLAlchemyError, OSError) as exc:
             raise self._unavailable() from exc
-        for key_id, key_hash, allowed, user_id, expires_at in rows:
+        for key_id, key_hash, allowed, user_id, expires_at, role in rows:
             if api_key_matches(key, key_hash):
                 principal = Principal(
                     subject=f"user:{user_id}",
                     kind="api_key",
                     allowed_models=frozenset(allowed) if allowed is not None else None,
                     key_id=key_id,
+                    user_id=str(user_id),
+                    role=str(role),
                 )
                 return principal, expires_at
         raise self._refused()

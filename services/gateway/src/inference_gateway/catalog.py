@@ -5,10 +5,12 @@ changed only on the event loop (the watch threads hand events over)."""
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from inference_common.server_identity import UNOWNED, issued_server_uuid, trusted_access
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
 ALIASES_ANNOTATION = "inference-service.dev/aliases"
@@ -25,6 +27,8 @@ class ServeInfo:
     server_uuid: str | None = None
     model_uuid: str | None = None
     created: int = 0
+    owner: str | None = UNOWNED.owner
+    visibility: str = UNOWNED.visibility
 
     @property
     def key(self) -> tuple[str, str]:
@@ -72,8 +76,9 @@ def _timestamp(value: Any) -> int:
     return 0
 
 
-def serve_from_object(obj: Mapping[str, Any]) -> ServeInfo | None:
-    """A ModelServe custom object as routing info; None when it names no model."""
+def serve_from_object(obj: Mapping[str, Any], access_key: str = "") -> ServeInfo | None:
+    """A ModelServe custom object as routing info; None when it names no model. Owner and
+    visibility count only when the API signed them (`access_key`: SERVER_UUID_KEY)."""
     metadata = obj.get("metadata") or {}
     spec = obj.get("spec") or {}
     model = spec.get("model") or {}
@@ -83,14 +88,17 @@ def serve_from_object(obj: Mapping[str, Any]) -> ServeInfo | None:
     if not (isinstance(name, str) and isinstance(namespace, str) and isinstance(model_name, str)):
         return None
     annotations = metadata.get("annotations") or {}
-    # The operator writes status.serverUuid only after checking the API's signature; a label
-    # alone can be copied from another server.
-    server_uuid = (obj.get("status") or {}).get("serverUuid")
+    # A label alone can be copied from another server: the uuid counts when its signature
+    # checks out here, or when the operator (which checks it too) wrote it to the status.
+    server_uuid = issued_server_uuid(metadata, access_key) or (obj.get("status") or {}).get(
+        "serverUuid"
+    )
     aliases = [name]
     raw_aliases = annotations.get(ALIASES_ANNOTATION, "")
     if isinstance(raw_aliases, str):
         aliases += [a.strip() for a in raw_aliases.split(",") if a.strip()]
     size = model.get("sizeBytes")
+    access = trusted_access(metadata, access_key)
     return ServeInfo(
         namespace=namespace,
         name=name,
@@ -100,6 +108,8 @@ def serve_from_object(obj: Mapping[str, Any]) -> ServeInfo | None:
         server_uuid=server_uuid if isinstance(server_uuid, str) else metadata.get("uid"),
         model_uuid=model.get("uuid") if isinstance(model.get("uuid"), str) else None,
         created=_timestamp(metadata.get("creationTimestamp")),
+        owner=access.owner,
+        visibility=access.visibility,
     )
 
 
@@ -165,7 +175,8 @@ class Catalog:
     serves: dict[tuple[str, str], ServeInfo] = field(default_factory=dict)
     slices: dict[tuple[str, str], dict[str, frozenset[Endpoint]]] = field(default_factory=dict)
     _by_name: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    _urls: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _by_server: dict[str, tuple[str, str]] = field(default_factory=dict)
+    _urls: dict[tuple[tuple[str, str], ...], tuple[str, ...]] = field(default_factory=dict)
 
     # --- changes (event loop only) ---
     def replace_serves(self, serves: Iterable[ServeInfo]) -> None:
@@ -200,23 +211,40 @@ class Catalog:
 
     def _reindex(self) -> None:
         index: dict[str, list[tuple[str, str]]] = {}
+        by_server: dict[str, tuple[str, str]] = {}
         for key in sorted(self.serves):
             for name in self.serves[key].names:
                 index.setdefault(name, []).append(key)
+            server_uuid = self.serves[key].server_uuid
+            if server_uuid is not None:
+                by_server.setdefault(server_uuid, key)
         self._by_name = index
+        self._by_server = by_server
         self._urls.clear()
 
     # --- queries ---
     def find(self, model: str) -> list[ServeInfo]:
         return [self.serves[k] for k in self._by_name.get(model, ())]
 
+    def by_server_uuid(self, server_uuid: str) -> ServeInfo | None:
+        key = self._by_server.get(server_uuid)
+        return None if key is None else self.serves.get(key)
+
     def replica_urls(self, model: str) -> tuple[str, ...]:
-        """The sorted URLs of all endpoints of the serves named `model`; kept until the
-        catalog next changes (every request asks)."""
-        urls = self._urls.get(model)
+        """The sorted URLs of all endpoints of the serves named `model`."""
+        return self.urls_of(self.find(model))
+
+    def urls_of(self, serves: Iterable[ServeInfo]) -> tuple[str, ...]:
+        """The sorted URLs of all endpoints of `serves`; kept until the catalog next
+        changes (every request asks)."""
+        chosen = list(serves)
+        keys = tuple(s.key for s in chosen)
+        urls = self._urls.get(keys)
         if urls is None:
-            urls = tuple(sorted({e.url for s in self.find(model) for e in self.endpoints_of(s)}))
-            self._urls[model] = urls
+            urls = tuple(sorted({e.url for s in chosen for e in self.endpoints_of(s)}))
+            if len(self._urls) >= 4096:
+                self._urls.clear()
+            self._urls[keys] = urls
         return urls
 
     def endpoints_of(self, serve: ServeInfo) -> frozenset[Endpoint]:
@@ -232,12 +260,14 @@ class Catalog:
                 out |= endpoints
         return frozenset(out)
 
-    def models(self) -> list[ServeInfo]:
-        """One ServeInfo per distinct model name (the first by namespace/name)."""
+    def models(self, usable: Callable[[ServeInfo], bool] = lambda _: True) -> list[ServeInfo]:
+        """One ServeInfo per distinct model name among the `usable` serves (the first by
+        namespace/name)."""
         out: dict[str, ServeInfo] = {}
         for key in sorted(self.serves):
             serve = self.serves[key]
-            out.setdefault(serve.model, serve)
+            if usable(serve):
+                out.setdefault(serve.model, serve)
         return list(out.values())
 
 

@@ -75,7 +75,7 @@ def api_of_path(path: str) -> Api:
     """Which API family a request path belongs to (decides the error format)."""
     if path.startswith("/v1/messages"):
         return Api.ANTHROPIC
-    if path.startswith("/v1/"):
+    if path.startswith(("/v1/", "/authz/")):
         return Api.OPENAI
     if path.startswith("/api/") and not path.startswith("/api/progress"):
         return Api.OLLAMA

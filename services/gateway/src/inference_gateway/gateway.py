@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from inference_gateway.access import may_use_server, route_pool
 from inference_gateway.auth import Authenticator, Principal
 from inference_gateway.balancer import Balancer
 from inference_gateway.catalog import Catalog, ServeInfo, smallest_ready
@@ -40,14 +41,35 @@ class Gateway:
         self.balancer.forget_missing(self.present_replicas())
 
     def visible(self, principal: Principal) -> list[ServeInfo]:
-        return [s for s in self.catalog.models() if principal.may_use(s.names)]
+        return [
+            s
+            for s in self.catalog.models(lambda s: may_use_server(principal, s))
+            if principal.may_use(s.names)
+        ]
+
+    def pool(self, principal: Principal, requested: str) -> list[ServeInfo]:
+        """The serves named `requested` this principal's requests go to (see `route_pool`).
+        Unknown, or only other tenants' private servers → not found; not allowed for this
+        key → forbidden."""
+        serves = route_pool(principal, requested, self.catalog.find(requested))
+        if not serves:
+            raise GatewayError(Kind.NOT_FOUND, f"model {requested!r} not found", param="model")
+        if not principal.may_use(serves[0].names):
+            raise GatewayError(
+                Kind.FORBIDDEN, f"this API key may not use model {requested!r}", param="model"
+            )
+        return serves
 
     def resolve(self, principal: Principal, requested: str | None) -> Route:
         """The replicas for a model name; the smallest ready model when none is named.
         Unknown → not found; not allowed for this key → forbidden; no Ready replica →
         unavailable with Retry-After."""
         if not requested:
-            allowed = [s for s in self.catalog.serves.values() if principal.may_use(s.names)]
+            allowed = [
+                s
+                for s in self.catalog.serves.values()
+                if may_use_server(principal, s) and principal.may_use(s.names)
+            ]
             serve = smallest_ready(self.catalog, allowed)
             if serve is None:
                 raise GatewayError(
@@ -55,18 +77,11 @@ class Gateway:
                     "no model is ready to serve requests; retry later",
                     retry_after=self.settings.retry_after_seconds,
                 )
-            return self._route(serve.model, [serve])
-        serves = self.catalog.find(requested)
-        if not serves:
-            raise GatewayError(Kind.NOT_FOUND, f"model {requested!r} not found", param="model")
-        if not principal.may_use(serves[0].names):
-            raise GatewayError(
-                Kind.FORBIDDEN, f"this API key may not use model {requested!r}", param="model"
-            )
-        return self._route(requested, serves)
+            return self._route(serve.model, self.pool(principal, serve.model))
+        return self._route(requested, self.pool(principal, requested))
 
     def _route(self, name: str, serves: list[ServeInfo]) -> Route:
-        replicas = self.catalog.replica_urls(name)
+        replicas = self.catalog.urls_of(serves)
         ejected = self.balancer.ejected
         if not any(r not in ejected for r in replicas):
             raise GatewayError(

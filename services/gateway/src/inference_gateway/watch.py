@@ -32,8 +32,10 @@ class CatalogWatcher:
         namespace: str | None = None,
         upstream_cidrs: list[str] | None = None,
         on_change: Callable[[], None] | None = None,
+        access_key: str = "",
     ) -> None:
         self.catalog = catalog
+        self.access_key = access_key
         self.networks = [ipaddress.ip_network(c, strict=False) for c in upstream_cidrs or []]
         self.on_change = on_change
         self.serves = Informer(
@@ -75,14 +77,16 @@ class CatalogWatcher:
         if kind == "DELETED":
             self.catalog.delete_serve(meta.get("namespace", ""), meta.get("name", ""))
         else:
-            info = serve_from_object(obj)
+            info = serve_from_object(obj, self.access_key)
             if info is not None:
                 self.catalog.put_serve(info)
         self._changed()
 
     def _serves_listed(self, listed: Listed) -> None:
         self.catalog.replace_serves(
-            s for s in (serve_from_object(o) for o in listed.items) if s is not None
+            s
+            for s in (serve_from_object(o, self.access_key) for o in listed.items)
+            if s is not None
         )
         self._changed()
 

@@ -148,7 +148,7 @@ class PodSupervisor:
         self.netns, ip = self.ctx.allocate_ip(self.uid, (self.pod.get("status") or {}).get("podIP"))
         self.state.pod_ip = ip
         if self.netns not in network.namespaces():
-            network.add_pod_namespace(self.ctx.net, self.netns, ip)
+            network.add_pod_namespace(self.ctx.net, self.netns, ip, isolated=True)
         self.pod_dir.mkdir(parents=True, exist_ok=True)
         self._publish()
 

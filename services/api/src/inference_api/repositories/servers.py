@@ -39,6 +39,7 @@ SERVER_FIELDS: tuple[tuple[str, str], ...] = (
     ("created_at", "to_json"),
     ("updated_at", "to_json"),
     ("stopped_at", "to_json"),
+    ("visibility", "to_json"),
 )
 _COLUMN = {"server_uuid": "uuid"}  # output name -> column, where they differ
 

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Response, status
 
 from inference_api.deps import CurrentUser, SessionDep, StateDep
-from inference_api.schemas import ScaleRequest, ServeRequest, ServeResponse, ServerOut
+from inference_api.schemas import ServeRequest, ServeResponse, ServerOut, ServerUpdate
 
 router = APIRouter(tags=["servers"])
 
@@ -47,12 +47,20 @@ async def get_server(
 
 
 @router.patch("/servers/{server_uuid}", response_model=ServerOut)
-async def scale_server(
-    server_uuid: UUID, body: ScaleRequest, user: CurrentUser, session: SessionDep, state: StateDep
+async def update_server(
+    server_uuid: UUID, body: ServerUpdate, user: CurrentUser, session: SessionDep, state: StateDep
 ) -> Response:
-    """Scales a server: more replicas are checked against the contract's quotas (403 / 409 /
-    422 naming the rule), fewer always pass."""
-    return Response(await state.serving.scale(session, user, server_uuid, body), media_type=JSON)
+    """Scales a server (more replicas are checked against the contract's quotas: 403 / 409 /
+    422 naming the rule; fewer always pass) and/or changes who may use it through the
+    gateway and Traefik: `private` (its owner and admins) or `public` (every authenticated
+    caller; owner or admin only)."""
+    rendered = None
+    if body.replicas is not None:
+        rendered = await state.serving.scale(session, user, server_uuid, body.replicas)
+    if body.visibility is not None:
+        rendered = await state.serving.set_visibility(session, user, server_uuid, body.visibility)
+    assert rendered is not None  # the body names at least one change
+    return Response(rendered, media_type=JSON)
 
 
 @router.delete("/stop/{server_uuid}", response_model=ServerOut)

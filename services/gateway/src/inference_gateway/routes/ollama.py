@@ -145,11 +145,7 @@ async def ollama_show(
     name = body.model or body.name
     if not name:
         raise GatewayError(Kind.INVALID, "model is required")
-    serves = gw.catalog.find(name)
-    if not serves:
-        raise GatewayError(Kind.NOT_FOUND, f"model '{name}' not found")
-    if not principal.may_use(serves[0].names):
-        raise GatewayError(Kind.FORBIDDEN, f"this API key may not use model '{name}'")
+    serves = gw.pool(principal, name)
     facts = await model_facts(gw, serves[0])
     return JSONResponse(api.show_response(facts, serves[0].created))
 
