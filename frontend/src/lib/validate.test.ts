@@ -21,10 +21,10 @@ describe('validateServeForm', () => {
 
 describe('serveRequest', () => {
   it.each([
-    [ok, { model_name: 'smollm2:135m', replicas: 1, runtime_params: '--ctx-size 2048', gpu: { count: 0 } }],
+    [ok, { model_name: 'smollm2:135m', replicas: 1, runtime_params: '--ctx-size 2048', gpu: { count: 0 }, visibility: 'private' }],
     [
       { ...ok, replicas: ' 2 ', gpuCount: '1', gpuProduct: 'RTX', runtimeParams: '  ' },
-      { model_name: 'smollm2:135m', replicas: 2, runtime_params: '', gpu: { count: 1, product: 'RTX' } },
+      { model_name: 'smollm2:135m', replicas: 2, runtime_params: '', gpu: { count: 1, product: 'RTX' }, visibility: 'private' },
     ],
   ])('%#', (form, expected) => expect(serveRequest(form)).toEqual(expected))
 })

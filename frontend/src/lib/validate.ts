@@ -37,6 +37,7 @@ export function serveRequest(form: ServeForm) {
     replicas: Number(form.replicas.trim()),
     runtime_params: form.runtimeParams.trim(),
     gpu: { count, ...(form.gpuProduct ? { product: form.gpuProduct } : {}) },
+    visibility: 'private' as const, // the API's default; the owner can make it public later
   }
 }
 

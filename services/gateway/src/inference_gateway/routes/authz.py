@@ -18,7 +18,7 @@ FORWARDED_URI = "x-forwarded-uri"
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
-@router.api_route("/authz/servers/{server_uuid}", methods=METHODS)
+@router.api_route("/authz/servers/{server_uuid}", methods=METHODS, include_in_schema=False)
 async def authorize_server_request(server_uuid: str, request: Request, gw: GatewayDep) -> Response:
     """Traefik ForwardAuth target: 200 lets the forwarded request (`X-Forwarded-Uri`)
     through to the model server; any other answer goes back to the caller."""
