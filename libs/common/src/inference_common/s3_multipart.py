@@ -139,6 +139,11 @@ class MultipartWriter:
     `done`: parts stored earlier under the same upload id, skipped when the stream's part
     has the same size. `on_part(part, sent)` runs (in part order of completion) after each
     part is stored or skipped; `sent` is False for a skipped one.
+
+    The SHA-256 is fed whole parts in a worker thread (hashlib releases the GIL for large
+    buffers), one part at a time in file order, while the next part fills: hashing costs the
+    event loop nothing (about 1.5 ms per MiB on the loop otherwise). `sha256` covers the
+    whole stream once `flush()` has returned.
     """
 
     def __init__(
@@ -169,13 +174,13 @@ class MultipartWriter:
         self._buffer = bytearray()
         self._next_number = 1
         self._report_lock = asyncio.Lock()
+        self._hashing: asyncio.Future[None] | None = None
 
     async def write_all(self, chunks: AsyncIterator[bytes]) -> None:
         async for chunk in chunks:
             await self.write(chunk)
 
     async def write(self, chunk: bytes) -> None:
-        self.sha256.update(chunk)
         self.size += len(chunk)
         view = memoryview(chunk)
         while view:
@@ -188,6 +193,7 @@ class MultipartWriter:
     async def _emit(self) -> None:
         """Hands the full buffer to an upload (no copy) and starts a new one."""
         body, self._buffer = self._buffer, bytearray()
+        await self._hash(body)
         number = self._next_number
         self._next_number += 1
         earlier = self._done.get(number)
@@ -200,6 +206,12 @@ class MultipartWriter:
         task = asyncio.create_task(self._send(number, body))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    async def _hash(self, body: bytearray) -> None:
+        """Waits for the previous part's hashing (file order), then starts this one's."""
+        if self._hashing is not None:
+            await self._hashing
+        self._hashing = asyncio.ensure_future(asyncio.to_thread(self.sha256.update, body))
 
     async def _send(self, number: int, body: bytearray) -> None:
         try:
@@ -236,6 +248,8 @@ class MultipartWriter:
         """Sends the last (short) part and waits for every part; raises the first failure."""
         if self._buffer or self._next_number == 1:
             await self._emit()
+        if self._hashing is not None:
+            await self._hashing
         tasks = list(self._tasks)
         results = await asyncio.gather(*tasks, return_exceptions=True)
         for result in results:
@@ -248,6 +262,8 @@ class MultipartWriter:
         for task in list(self._tasks):
             task.cancel()
         await self._drain()
+        if self._hashing is not None:
+            await asyncio.gather(self._hashing, return_exceptions=True)
 
     async def complete(self, parts: list[CompletedPart]) -> None:
         await self.client.complete_multipart_upload(

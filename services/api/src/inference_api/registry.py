@@ -15,7 +15,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from urllib3.exceptions import HTTPError as TransportError
 
-from inference_api.gguf import GGUFHeader
 from inference_api.repositories.models import ModelListing, ModelRepository
 from inference_api.schemas import ModelDetail, ModelOut
 from inference_api.upload import StoredFile, UploadAbortedError, UploadLimits, stream_gguf_to_s3
@@ -29,6 +28,7 @@ from inference_common.errors import (
     UnprocessableError,
     dependency_unavailable,
 )
+from inference_common.gguf import model_columns
 from inference_common.outages import OBJECT_STORE
 from inference_common.tables import Model, User
 
@@ -37,23 +37,6 @@ logger = logging.getLogger(__name__)
 
 def object_key(model_uuid: UUID) -> str:
     return f"models/{model_uuid}.gguf"
-
-
-def model_columns(header: GGUFHeader) -> dict[str, Any]:
-    """The columns a GGUF header fills (pure)."""
-    return {
-        "architecture": (header.architecture or None) and header.architecture[:64],
-        "context_length": header.context_length,
-        "parameter_count": header.parameter_count,
-        "file_type": (header.file_type or None) and str(header.file_type)[:32],
-        "gguf_metadata": {
-            "version": header.version,
-            "tensor_count": header.tensor_count,
-            "tensor_types": header.tensor_types,
-            "kv": header.metadata,
-            "kv_dropped": header.dropped_keys,
-        },
-    }
 
 
 def _metadata_kv(row: Model) -> dict[str, Any]:

@@ -28,8 +28,8 @@ from minio import Minio
 from minio.datatypes import Part
 from starlette.exceptions import HTTPException
 
-from inference_api.gguf import GGUFError, GGUFHeader, GGUFStreamParser
 from inference_common.errors import AppError, PayloadTooLargeError, UnprocessableError
+from inference_common.gguf import GGUFError, GGUFHeader, GGUFStreamParser
 
 logger = logging.getLogger(__name__)
 

@@ -19,10 +19,9 @@ from botocore.exceptions import ClientError
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from inference_api.gguf import GGUFError, GGUFHeader, GGUFStreamParser
-from inference_api.registry import model_columns
 from inference_common.db import unit_of_work
 from inference_common.errors import NotFoundError, UnavailableError, UnprocessableError
+from inference_common.gguf import GGUFError, GGUFHeader, GGUFStreamParser, model_columns
 from inference_common.s3_multipart import (
     CompletedPart,
     MultipartWriter,
