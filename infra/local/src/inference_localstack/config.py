@@ -52,9 +52,12 @@ class Ports:
     postgres: int = int(_env("LOCAL_POSTGRES_PORT", "15432"))
     minio: int = int(_env("LOCAL_MINIO_PORT", "9000"))
     minio_console: int = int(_env("LOCAL_MINIO_CONSOLE_PORT", "9001"))
+    quant_minio: int = int(_env("LOCAL_QUANT_MINIO_PORT", "9002"))
+    quant_minio_console: int = int(_env("LOCAL_QUANT_MINIO_CONSOLE_PORT", "9003"))
     traefik_web: int = int(_env("LOCAL_TRAEFIK_PORT", "8080"))
     traefik_admin: int = int(_env("LOCAL_TRAEFIK_ADMIN_PORT", "8089"))
     api: int = int(_env("LOCAL_API_PORT", "8200"))
+    download: int = int(_env("LOCAL_DOWNLOAD_PORT", "8202"))
     gateway: int = int(_env("LOCAL_GATEWAY_PORT", "8203"))
     operator: int = int(_env("LOCAL_OPERATOR_HEALTH_PORT", "8210"))
 

@@ -42,6 +42,9 @@ class Secrets:
     admin_password: str
     server_uuid_key: str
     """HMAC key of the server uuids the API issues (the API signs, the operator checks)."""
+    quant_minio_user: str = "quant-admin"
+    quant_minio_password: str = ""
+    """Root credentials of the second MinIO, which stands for the quantization cluster."""
 
 
 def _openssl(*args: str) -> None:
@@ -151,6 +154,8 @@ def ensure_secrets(config: StackConfig) -> Secrets:
         "jwt_secret": secrets.token_urlsafe(48),
         "admin_password": secrets.token_urlsafe(18),
         "server_uuid_key": secrets.token_urlsafe(48),
+        "quant_minio_user": "quant-admin",
+        "quant_minio_password": secrets.token_urlsafe(24),
     }
     # Keys added by newer versions of the stack are generated into an existing state folder.
     before = json.dumps(data, sort_keys=True)
@@ -177,6 +182,8 @@ def ensure_secrets(config: StackConfig) -> Secrets:
         jwt_secret=data["jwt_secret"],
         admin_password=data["admin_password"],
         server_uuid_key=data["server_uuid_key"],
+        quant_minio_user=data["quant_minio_user"],
+        quant_minio_password=data["quant_minio_password"],
     )
 
 

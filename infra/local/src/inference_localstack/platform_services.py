@@ -1,4 +1,5 @@
-"""The platform's own services on the local stack: the operator, the API and the gateway,
+"""The platform's own services on the local stack: the operator, the API, the gateway and
+the download service,
 started from the workspace's console scripts with the stack's settings, and the embedded
 default model registered through the API."""
 
@@ -15,7 +16,7 @@ from pydantic import SecretStr
 
 from inference_common.s3 import minio_client
 from inference_common.settings import MODELS_BUCKET, CommonSettings
-from inference_localstack import embedded_model
+from inference_localstack import embedded_model, quant_cluster
 from inference_localstack.components import Component
 from inference_localstack.config import StackConfig
 from inference_localstack.node.node_object import LOCAL_NODE_LABEL
@@ -37,6 +38,7 @@ def service_urls(cfg: StackConfig) -> dict[str, str]:
     return {
         "API_URL": f"http://127.0.0.1:{cfg.ports.api}",
         "GATEWAY_URL": f"http://127.0.0.1:{cfg.ports.gateway}",
+        "DOWNLOAD_URL": f"http://127.0.0.1:{cfg.ports.download}",
     }
 
 
@@ -124,6 +126,25 @@ def gateway(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
             "GATEWAY_PORT": str(cfg.ports.gateway),
             # only pods that really run here are sent traffic, never kwok's simulated ones
             "GATEWAY_UPSTREAM_CIDRS": cfg.network.local_pod_cidr,
+        },
+    )
+
+
+def download(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
+    """The download service: copies models from the quantization cluster's store (the
+    second MinIO) into ours. It needs no Kubernetes identity."""
+    env = service_env(cfg, creds, database_url, "api")
+    del env["KUBECONFIG"]
+    return Component(
+        "download",
+        [_script("inference-download")],
+        f"http://127.0.0.1:{cfg.ports.download}/health",
+        env={
+            **env,
+            **quant_cluster.env_values(cfg, creds),
+            "HOST": "127.0.0.1",
+            "PORT": str(cfg.ports.download),
+            "RUN_MIGRATIONS": "false",  # the API upgrades the schema; it starts first
         },
     )
 

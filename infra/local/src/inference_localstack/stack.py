@@ -18,7 +18,14 @@ from typing import Any
 import httpx
 import yaml
 
-from inference_localstack import components, network, pki, platform_services, processes
+from inference_localstack import (
+    components,
+    network,
+    pki,
+    platform_services,
+    processes,
+    quant_cluster,
+)
 from inference_localstack.cluster_objects import gpu_nodes, rbac_objects
 from inference_localstack.components import Component
 from inference_localstack.config import REPO_ROOT, StackConfig
@@ -28,6 +35,7 @@ MODELSERVE_CRD = REPO_ROOT / "crds" / "modelserve.yaml"
 TRAEFIK_CLUSTER_ROLE = "traefik-ingress-controller"
 # Stopped in this order; started in the reverse.
 COMPONENT_ORDER = [
+    "download",
     "gateway",
     "api",
     "operator",
@@ -38,6 +46,7 @@ COMPONENT_ORDER = [
     "kube-controller-manager",
     "kube-apiserver",
     "etcd",
+    "minio-quant",
     "minio",
     "postgres",
 ]
@@ -293,6 +302,7 @@ def env_values(config: StackConfig, creds: pki.Secrets, bin_dir: Path) -> dict[s
         "S3_SECURE": "false",
         "TRAEFIK_URL": f"http://127.0.0.1:{p.traefik_web}",
         **platform_services.service_urls(config),
+        **quant_cluster.env_values(config, creds),
         "ADMIN_USERNAME": platform_services.ADMIN_USERNAME,
         "ADMIN_PASSWORD": creds.admin_password,
         "JWT_SECRET": creds.jwt_secret,
@@ -343,6 +353,7 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
     pki.write_kubeconfigs(config, creds)
     prepare_postgres(config, pg_bin, creds)
     config.data_dir("minio").mkdir(parents=True, exist_ok=True)
+    config.data_dir("minio-quant").mkdir(parents=True, exist_ok=True)
 
     # Independent groups start side by side: the control plane, Postgres, MinIO.
     def control_plane() -> None:
@@ -375,8 +386,14 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
         asyncio.run(_ensure_database(config, creds))
 
     def object_store() -> None:
-        start_component(config, components.minio(config, bin_dir, creds))
+        start_components(
+            config,
+            components.minio(config, bin_dir, creds),
+            components.quant_minio(config, bin_dir, creds),
+        )
         ensure_buckets(config, creds)
+        if quant_cluster.seed(config, creds):
+            say(f"minio-quant: published {quant_cluster.SEED_NAME} as {quant_cluster.SEED_UUID}")
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures = [pool.submit(fn) for fn in (control_plane, database, object_store)]
@@ -390,6 +407,8 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
         platform_services.api(config, creds, db_url),
         platform_services.gateway(config, creds, db_url),
     )
+    # after the API, which has upgraded the schema the download service's jobs live in
+    start_component(config, platform_services.download(config, creds, db_url))
     platform_services.register_embedded_model(config, creds)
 
     values = env_values(config, creds, bin_dir)
