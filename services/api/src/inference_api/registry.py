@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
 
+import aiohttp
+from botocore.exceptions import BotoCoreError, ClientError
 from minio import Minio
 from minio.error import MinioException
 from sqlalchemy.exc import IntegrityError
@@ -89,6 +91,7 @@ def model_detail(row: Model) -> ModelDetail:
 @dataclass
 class Registry:
     s3: Minio
+    uploads: Any  # an s3_multipart.s3_client: the upload path
     bucket: str
     sessions: async_sessionmaker[AsyncSession]
     limits: UploadLimits
@@ -123,11 +126,11 @@ class Registry:
         try:
             async with self._uploading:
                 stored = await stream_gguf_to_s3(
-                    body, self.s3, self.bucket, key, self.limits, declared_size
+                    body, self.uploads, self.bucket, key, self.limits, declared_size
                 )
         except UploadAbortedError as exc:
             raise BadRequestError(str(exc)) from exc
-        except (MinioException, TransportError) as exc:
+        except (ClientError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
             raise dependency_unavailable(OBJECT_STORE) from exc
         try:
             return await self._register(owner, name, model_uuid, key, stored)
