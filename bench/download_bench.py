@@ -156,7 +156,12 @@ def status(url: str, headers: dict[str, str], model_uuid: UUID) -> dict[str, Any
 
 
 def wait(
-    url: str, headers: dict[str, str], model_uuid: UUID, until: Any, limit: float
+    url: str,
+    headers: dict[str, str],
+    model_uuid: UUID,
+    until: Any,
+    limit: float,
+    every: float = 0.25,
 ) -> dict[str, Any]:
     deadline = time.monotonic() + limit
     while True:
@@ -165,7 +170,7 @@ def wait(
             return body
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out: {body}")
-        time.sleep(0.25)
+        time.sleep(every)
 
 
 def main() -> None:
@@ -244,6 +249,7 @@ def main() -> None:
                 second,
                 lambda b: b["bytes_done"] >= size // 2 or b["phase"] in FINAL,
                 3600,
+                every=0.02,
             )
             running.kill()
             killed_at = half["bytes_done"]
@@ -253,7 +259,6 @@ def main() -> None:
             after_restart = time.perf_counter() - restarted
         assert resumed["phase"] == "Done", resumed
 
-    sent_after = resumed["bytes_sent"] - half["bytes_sent"]
     missing = size - resumed["bytes_resumed"]
     print(
         f"import of {mib:.0f} MiB: plain minio-py GET→put_object {mib / plain:.0f} MiB/s "
@@ -269,9 +274,9 @@ def main() -> None:
     print(
         f"resume: killed with {killed_at / 1024**2:.0f} MiB stored "
         f"({100 * killed_at / size:.0f} %); "
-        f"the restart kept {resumed['bytes_resumed'] / 1024**2:.0f} MiB and sent "
-        f"{sent_after / 1024**2:.0f} MiB (the {missing / 1024**2:.0f} MiB not kept: parts in "
-        f"flight at the kill, at most PARALLEL_PARTS of them, are the only bytes sent twice); done "
+        f"the restart kept {resumed['bytes_resumed'] / 1024**2:.0f} MiB of the parts recorded "
+        f"by then and sent the other {missing / 1024**2:.0f} MiB (sent twice: only the parts "
+        f"that were in flight at the kill, at most PARALLEL_PARTS x part size); done "
         f"{after_restart:.2f} s after the restart, the source read again from its first byte "
         f"for the SHA-256 ({mib / after_restart:.0f} MiB/s of file)"
     )

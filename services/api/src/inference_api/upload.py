@@ -102,6 +102,7 @@ class _Upload:
         self.check = _HeaderCheck(limits.max_header_bytes)
         self.first = bytearray()
         self.writer: MultipartWriter | None = None
+        self._creating: asyncio.Future[str] | None = None
 
     async def write(self, chunk: bytes) -> None:
         if self.writer is not None:
@@ -109,7 +110,9 @@ class _Upload:
             return
         self.first += chunk
         if len(self.first) >= self.limits.part_bytes:  # more than one part: multipart
-            upload_id = await start_upload(self.client, self.bucket, self.key)
+            # shielded: a cancellation while it is created still finds its id to abort it
+            self._creating = asyncio.ensure_future(start_upload(self.client, self.bucket, self.key))
+            upload_id = await asyncio.shield(self._creating)
             self.writer = MultipartWriter(
                 self.client,
                 self.bucket,
@@ -142,11 +145,15 @@ class _Upload:
 
     async def abort(self) -> None:
         """After a failure: stops the parts in flight, then aborts the multipart upload."""
-        if self.writer is None:
+        if self._creating is None:
             return
-        await self.writer.cancel()
+        if self.writer is not None:
+            await self.writer.cancel()
+        [created] = await asyncio.gather(self._creating, return_exceptions=True)
+        if isinstance(created, BaseException):
+            return
         try:
-            await abort_upload(self.client, self.bucket, self.key, self.writer.upload_id)
+            await abort_upload(self.client, self.bucket, self.key, created)
         except Exception:
             logger.warning("could not abort a multipart upload", exc_info=True)
 
