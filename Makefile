@@ -5,7 +5,7 @@ export PATH := $(HOME)/.local/bin:$(PATH)
 UV := uv
 PYTEST_ARGS ?=
 
-.PHONY: up down reset status logs test test-unit lint format bootstrap sync toolchain browser ui-deps ui-build ui-dev images all
+.PHONY: up down reset status logs test test-unit lint format bootstrap sync toolchain browser ui-deps ui-build ui-dev images all quant-publish
 
 bootstrap:
 	@infra/local/bootstrap.sh
@@ -47,6 +47,12 @@ status:
 
 logs:
 	@$(UV) run --no-sync infstack logs $(NAME)
+
+# Publishes a local GGUF (or the first part of a split one) to the quantization cluster's
+# store with a correct manifest: `make quant-publish FILE=model.gguf NAME=mymodel:q4 [UUID=…]`.
+quant-publish:
+	@test -n "$(FILE)" -a -n "$(NAME)" || { echo "usage: make quant-publish FILE=… NAME=… [UUID=…]"; exit 2; }
+	@. $${LOCAL_STATE_DIR:-.local}/env && $(UV) run --no-sync inference-quant-publish "$(FILE)" --name "$(NAME)" $(if $(UUID),--uuid "$(UUID)")
 
 lint: sync
 	$(UV) run --no-sync ruff check .

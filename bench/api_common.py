@@ -83,6 +83,7 @@ def api_process(
         "MODELS_BUCKET": bucket,
         "KUBECONFIG": env["KUBECONFIG"],
         "JWT_SECRET": secrets.token_urlsafe(48),
+        "SERVER_UUID_KEY": secrets.token_urlsafe(48),
         "ADMIN_USERNAME": ADMIN,
         "ADMIN_PASSWORD": admin_password,
         "PORT": str(port),

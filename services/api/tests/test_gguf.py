@@ -7,7 +7,7 @@ from pathlib import Path
 import gguf
 import pytest
 
-from inference_api.gguf import (
+from inference_common.gguf import (
     FILE_TYPES,
     GGML_BLOCK_SIZES,
     KEPT_KEY_BYTES,

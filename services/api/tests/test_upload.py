@@ -11,15 +11,15 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from minio import Minio
-from minio.error import S3Error
 
-from inference_api.objectstore import api_minio_client
 from inference_api.upload import StoredFile, UploadAbortedError, UploadLimits, stream_gguf_to_s3
 from inference_common.errors import PayloadTooLargeError, UnprocessableError
-from inference_common.settings import CommonSettings
+from inference_common.s3_multipart import S3Location, s3_client
 from inference_localstack.embedded_model import embedded_model_path
 
 MiB = 1024 * 1024
@@ -36,15 +36,13 @@ def model_bytes() -> bytes:
 
 
 @pytest.fixture
-def client(stack_env: dict[str, str]) -> Minio:
-    """The API's own kind of client (unsigned payloads)."""
-    settings = CommonSettings(
-        dev_mode=True,
-        s3_endpoint=stack_env["S3_ENDPOINT"],
-        s3_access_key=stack_env["S3_ACCESS_KEY"],
-        s3_secret_key=stack_env["S3_SECRET_KEY"],
+async def client(stack_env: dict[str, str]) -> AsyncIterator[Any]:
+    """The API's own kind of client: the shared multipart path's (unsigned payloads)."""
+    where = S3Location(
+        stack_env["S3_ENDPOINT"], stack_env["S3_ACCESS_KEY"], stack_env["S3_SECRET_KEY"]
     )
-    return api_minio_client(settings)
+    async with s3_client(where) as uploads:
+        yield uploads
 
 
 async def chunks(data: bytes, size: int = 256 * 1024) -> AsyncIterator[bytes]:
@@ -70,7 +68,7 @@ def left_behind(s3: Minio, bucket: str, key: str) -> tuple[list[str], list[str]]
 
 
 async def test_the_stored_bytes_are_the_file(
-    client: Minio, s3: Minio, models_bucket: str, model_bytes: bytes
+    client: Any, s3: Minio, models_bucket: str, model_bytes: bytes
 ) -> None:
     key = f"models/test-{secrets.token_hex(4)}.gguf"
     stored = await stream_gguf_to_s3(
@@ -137,7 +135,7 @@ CASES: dict[str, Case] = {
 @pytest.mark.parametrize("case", CASES.keys())
 async def test_failures_after_parts_were_sent_leave_nothing(
     case: str,
-    client: Minio,
+    client: Any,
     s3: Minio,
     models_bucket: str,
     model_bytes: bytes,
@@ -160,7 +158,7 @@ async def test_failures_after_parts_were_sent_leave_nothing(
 
 
 async def test_a_cancelled_upload_is_aborted_before_the_cancellation_ends(
-    client: Minio, s3: Minio, models_bucket: str, model_bytes: bytes
+    client: Any, s3: Minio, models_bucket: str, model_bytes: bytes
 ) -> None:
     key = f"models/test-{secrets.token_hex(4)}.gguf"
     task = asyncio.create_task(
@@ -177,9 +175,9 @@ async def test_a_cancelled_upload_is_aborted_before_the_cancellation_ends(
     await no_upload_threads_left()
 
 
-async def test_object_store_errors_end_the_upload(client: Minio, model_bytes: bytes) -> None:
+async def test_object_store_errors_end_the_upload(client: Any, model_bytes: bytes) -> None:
     missing = f"missing-{secrets.token_hex(4)}"
-    with pytest.raises(S3Error, match="NoSuchBucket"):
+    with pytest.raises(ClientError, match="NoSuchBucket"):
         await stream_gguf_to_s3(chunks(model_bytes), client, missing, "models/x.gguf", LIMITS)
     await no_upload_threads_left()
 
@@ -189,7 +187,7 @@ def test_limits_bound_the_buffers() -> None:
 
 
 async def test_small_files_are_one_put(
-    client: Minio, s3: Minio, models_bucket: str, tmp_path: Path
+    client: Any, s3: Minio, models_bucket: str, tmp_path: Path
 ) -> None:
     from .gguf_files import gguf_bytes
 

@@ -87,7 +87,7 @@ def test_full_import_of_the_embedded_model_registers_last(
     assert body["error"] is None
     [row] = model_rows(database_url, model_uuid)
     assert row.object_key == f"models/{model_uuid}.gguf"
-    assert row.source == "quant"
+    assert row.source == f"quant:{model_uuid}"
     assert row.architecture == "llama"
     assert row.size_bytes == embedded_model_path().stat().st_size
     assert s3.stat_object(service.target, row.object_key).size == row.size_bytes
@@ -142,6 +142,26 @@ def test_bad_sources_fail_and_leave_nothing(
     assert model_rows(database_url, model_uuid) == []
     assert objects_under(s3, service.target, model_uuid) == []
     assert incomplete_uploads(location(stack_env), service.target, f"models/{model_uuid}") == []
+
+
+def test_identical_bytes_are_refused_as_duplicate_before_any_copy(
+    service: Service, s3: Minio, database_url: str, stack_env: dict[str, str], tmp_path: Path
+) -> None:
+    path = write_gguf(tmp_path / "m.gguf", padding_bytes=6 * MIB)
+    first = publish(s3, service.source, [path], name=f"first-{uuid4().hex[:8]}")
+    again = publish(s3, service.source, [path], name=f"again-{uuid4().hex[:8]}")
+    with service.client() as client:
+        assert client.post(f"/download/{first}").status_code == 202
+        assert wait_final(client, first)["phase"] == "Done"
+        assert client.post(f"/download/{again}").status_code == 202
+        body = wait_final(client, again)
+    assert body["phase"] == "Failed"
+    assert body["error"]["error_class"] == "duplicate", body
+    assert str(first) in body["error"]["message"]
+    assert body["bytes_sent"] == 0
+    assert model_rows(database_url, again) == []
+    assert objects_under(s3, service.target, again) == []
+    assert incomplete_uploads(location(stack_env), service.target, f"models/{again}") == []
 
 
 def test_missing_or_bad_manifest_is_refused(service: Service, s3: Minio) -> None:

@@ -219,24 +219,54 @@ def postgres(cfg: StackConfig, pg_bin: Path) -> Component:
     )
 
 
-def minio(cfg: StackConfig, bin_dir: Path, creds: Secrets) -> Component:
+def _minio_server(
+    name: str, bin_dir: Path, data: Path, port: int, console_port: int, user: str, password: str
+) -> Component:
     return Component(
-        "minio",
+        name,
         [
             str(bin_dir / "minio"),
             "server",
             "--quiet",
-            f"--address=127.0.0.1:{cfg.ports.minio}",
-            f"--console-address=127.0.0.1:{cfg.ports.minio_console}",
-            str(cfg.data_dir("minio")),
+            f"--address=127.0.0.1:{port}",
+            f"--console-address=127.0.0.1:{console_port}",
+            str(data),
         ],
-        f"http://127.0.0.1:{cfg.ports.minio}/minio/health/ready",
+        f"http://127.0.0.1:{port}/minio/health/ready",
         env={
-            "MINIO_ROOT_USER": creds.minio_user,
-            "MINIO_ROOT_PASSWORD": creds.minio_password,
+            "MINIO_ROOT_USER": user,
+            "MINIO_ROOT_PASSWORD": password,
             "MINIO_UPDATE": "off",
             "MINIO_CALLHOME_ENABLE": "off",
         },
+    )
+
+
+def minio(cfg: StackConfig, bin_dir: Path, creds: Secrets) -> Component:
+    p = cfg.ports
+    return _minio_server(
+        "minio",
+        bin_dir,
+        cfg.data_dir("minio"),
+        p.minio,
+        p.minio_console,
+        creds.minio_user,
+        creds.minio_password,
+    )
+
+
+def quant_minio(cfg: StackConfig, bin_dir: Path, creds: Secrets) -> Component:
+    """A second MinIO standing for the quantization cluster's own store (the download
+    service's source): its own port, data and credentials."""
+    p = cfg.ports
+    return _minio_server(
+        "minio-quant",
+        bin_dir,
+        cfg.data_dir("minio-quant"),
+        p.quant_minio,
+        p.quant_minio_console,
+        creds.quant_minio_user,
+        creds.quant_minio_password,
     )
 
 

@@ -49,6 +49,9 @@ class Secrets:
     minio_operator_password: str = ""
     minio_api_password: str = ""
     """Passwords of the scoped MinIO users of the operator and the API (object_store_users)."""
+    quant_minio_user: str = "quant-admin"
+    quant_minio_password: str = ""
+    """Root credentials of the second MinIO, which stands for the quantization cluster."""
 
 
 def _openssl(*args: str) -> None:
@@ -207,6 +210,8 @@ def ensure_secrets(config: StackConfig) -> Secrets:
         "jwt_secret": secrets.token_urlsafe(48),
         "admin_password": secrets.token_urlsafe(18),
         "server_uuid_key": secrets.token_urlsafe(48),
+        "quant_minio_user": "quant-admin",
+        "quant_minio_password": secrets.token_urlsafe(24),
     }
     # Keys added by newer versions of the stack are generated into an existing state folder.
     before = json.dumps(data, sort_keys=True)
@@ -236,6 +241,8 @@ def ensure_secrets(config: StackConfig) -> Secrets:
         jwt_secret=data["jwt_secret"],
         admin_password=data["admin_password"],
         server_uuid_key=data["server_uuid_key"],
+        quant_minio_user=data["quant_minio_user"],
+        quant_minio_password=data["quant_minio_password"],
     )
 
 

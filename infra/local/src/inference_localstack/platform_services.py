@@ -1,4 +1,5 @@
-"""The platform's own services on the local stack: the operator, the API and the gateway,
+"""The platform's own services on the local stack: the operator, the API, the gateway and
+the download service,
 started from the workspace's console scripts with the stack's settings, and the embedded
 default model registered through the API."""
 
@@ -19,7 +20,7 @@ from inference_common.kube import api_client
 from inference_common.modelserve_base import MANAGED_BY_LABEL, MANAGED_BY_OPERATOR
 from inference_common.s3 import minio_client
 from inference_common.settings import MODELS_BUCKET, CommonSettings
-from inference_localstack import embedded_model, object_store_users
+from inference_localstack import embedded_model, object_store_users, quant_cluster
 from inference_localstack.components import Component
 from inference_localstack.config import StackConfig
 from inference_localstack.node.node_object import LOCAL_NODE_LABEL
@@ -43,6 +44,7 @@ def service_urls(cfg: StackConfig) -> dict[str, str]:
         "API_URL": f"http://127.0.0.1:{cfg.ports.api}",
         "GATEWAY_URL": f"http://127.0.0.1:{cfg.ports.gateway}",
         "CONTRACT_URL": f"http://127.0.0.1:{cfg.ports.contract}",
+        "DOWNLOAD_URL": f"http://127.0.0.1:{cfg.ports.download}",
     }
 
 
@@ -236,6 +238,25 @@ def gateway(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
             "SERVER_UUID_KEY": creds.server_uuid_key,
             # only pods that really run here are sent traffic, never kwok's simulated ones
             "GATEWAY_UPSTREAM_CIDRS": cfg.network.local_pod_cidr,
+        },
+    )
+
+
+def download(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
+    """The download service: copies models from the quantization cluster's store (the
+    second MinIO) into ours. It needs no Kubernetes identity."""
+    env = service_env(cfg, creds, database_url, "api")
+    del env["KUBECONFIG"]
+    return Component(
+        "download",
+        [_script("inference-download")],
+        f"http://127.0.0.1:{cfg.ports.download}/health",
+        env={
+            **env,
+            **quant_cluster.env_values(cfg, creds),
+            "HOST": "127.0.0.1",
+            "PORT": str(cfg.ports.download),
+            "RUN_MIGRATIONS": "false",  # the API upgrades the schema; it starts first
         },
     )
 

@@ -27,6 +27,7 @@ from inference_localstack import (
     pki,
     platform_services,
     processes,
+    quant_cluster,
     state_dirs,
     ui_process,
 )
@@ -40,6 +41,7 @@ TRAEFIK_CLUSTER_ROLE = "traefik-ingress-controller"
 # Stopped in this order; started in the reverse.
 COMPONENT_ORDER = [
     "ui",
+    "download",
     "gateway",
     "api",
     "contract",
@@ -51,6 +53,7 @@ COMPONENT_ORDER = [
     "kube-controller-manager",
     "kube-apiserver",
     "etcd",
+    "minio-quant",
     "minio",
     "postgres",
 ]
@@ -377,6 +380,7 @@ def env_values(config: StackConfig, creds: pki.Secrets, bin_dir: Path) -> dict[s
         "TRAEFIK_URL": f"http://127.0.0.1:{p.traefik_web}",
         **platform_services.service_urls(config),
         "FRONTEND_URL": ui_process.frontend_url(config),
+        **quant_cluster.env_values(config, creds),
         "ADMIN_USERNAME": platform_services.ADMIN_USERNAME,
         "ADMIN_PASSWORD": creds.admin_password,
         "JWT_SECRET": creds.jwt_secret,
@@ -427,6 +431,8 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
         processes.stop(config, "kube-apiserver")  # it reads the token file only at start
     pki.write_kubeconfigs(config, creds)
     prepare_postgres(config, pg_bin, creds)
+    config.data_dir("minio").mkdir(parents=True, exist_ok=True)
+    config.data_dir("minio-quant").mkdir(parents=True, exist_ok=True)
 
     # Independent groups start side by side: the control plane, Postgres, MinIO.
     def control_plane() -> None:
@@ -463,9 +469,15 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
                 processes.stop(config, name)
 
     def object_store() -> None:
-        start_component(config, components.minio(config, bin_dir, creds))
+        start_components(
+            config,
+            components.minio(config, bin_dir, creds),
+            components.quant_minio(config, bin_dir, creds),
+        )
         ensure_buckets(config, creds)
         platform_services.ensure_scoped_users(config, creds)
+        if quant_cluster.seed(config, creds):
+            say(f"minio-quant: published {quant_cluster.SEED_NAME} as {quant_cluster.SEED_UUID}")
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         futures = [pool.submit(fn) for fn in (control_plane, database, object_store)]
@@ -483,6 +495,8 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
         platform_services.api(config, creds, db_url),
         platform_services.gateway(config, creds, db_url),
     )
+    # after the API, which has upgraded the schema the download service's jobs live in
+    start_component(config, platform_services.download(config, creds, db_url))
     platform_services.register_embedded_model(config, creds)
     removed = platform_services.remove_legacy_fetch_secrets(config)
     if removed:

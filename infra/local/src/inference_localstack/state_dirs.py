@@ -16,7 +16,7 @@ PRIVATE = 0o700
 PROCESS_UMASK = 0o077
 """The umask of every process the stack starts: what they create is their own."""
 
-DATA_COMPONENTS = ("etcd", "postgres", "minio", "traefik", "node")
+DATA_COMPONENTS = ("etcd", "postgres", "minio", "minio-quant", "traefik", "node")
 
 
 def dir_modes(config: StackConfig) -> dict[Path, int]:

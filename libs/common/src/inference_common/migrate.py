@@ -31,3 +31,7 @@ def main() -> None:
     import sys
 
     upgrade(os.environ["DATABASE_URL"], sys.argv[1] if len(sys.argv) > 1 else "head")
+
+
+if __name__ == "__main__":
+    main()

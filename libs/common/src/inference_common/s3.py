@@ -7,9 +7,8 @@ from minio import Minio
 from inference_common.settings import CommonSettings
 
 
-def minio_client(settings: CommonSettings, kind: type[Minio] = Minio) -> Minio:
-    """`kind`: a Minio subclass to build instead (the API's unsigned-payload client)."""
-    return kind(
+def minio_client(settings: CommonSettings) -> Minio:
+    return Minio(
         settings.s3_endpoint,
         access_key=settings.s3_access_key,
         secret_key=settings.s3_secret_key.get_secret_value(),

@@ -64,7 +64,7 @@ class Model(Base):
     parameter_count: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     file_type: Mapped[str | None] = mapped_column(String(32), nullable=True)
     gguf_metadata: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
-    source: Mapped[str] = mapped_column(String(32), default="upload")
+    source: Mapped[str] = mapped_column(String(64), default="upload")  # upload | <cluster>:<uuid>
     state: Mapped[str] = mapped_column(String(16), default="ready")
     owner_id: Mapped[UUID | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True

@@ -6,7 +6,7 @@ import asyncio
 import gc
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -17,7 +17,6 @@ from inference_api.client_address import parse_networks
 from inference_api.migrate import upgrade_in_child_process
 from inference_api.modelserve_client import ModelServeClient
 from inference_api.node_gpus import NodeGpuReader
-from inference_api.objectstore import api_minio_client
 from inference_api.policy import ContractServePolicy, ServePolicy, contract_client
 from inference_api.ratelimit import Backoff, LoginRateLimiter
 from inference_api.registry import Registry
@@ -31,7 +30,8 @@ from inference_common.auth import TokenSigner
 from inference_common.db import make_engine, make_sessionmaker, unit_of_work
 from inference_common.kube import api_client
 from inference_common.modelserve import Toleration
-from inference_common.s3 import ensure_bucket
+from inference_common.s3 import ensure_bucket, minio_client
+from inference_common.s3_multipart import S3Location, s3_client
 from inference_common.web import BodyLimit, install_common, operation_id
 
 SERVICE = "inference-api"
@@ -62,7 +62,12 @@ async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) 
         await upgrade_in_child_process(settings.database_url)
     engine = make_engine(settings.database_url, pool_size=10, max_overflow=10)
     sessions = make_sessionmaker(engine)
-    s3 = api_minio_client(settings)
+    s3 = minio_client(settings)
+    resources = AsyncExitStack()
+    # uploads stream through the platform's one multipart path (aiobotocore)
+    uploads = await resources.enter_async_context(
+        s3_client(S3Location.of(settings), max_connections=4 * settings.upload_parallel_parts)
+    )
     try:
         await asyncio.to_thread(ensure_bucket, s3, settings.models_bucket)
     except Exception:  # MinIO down at start: /health reports it, uploads fail with 503
@@ -94,8 +99,10 @@ async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) 
         kube=kube,
         modelserves=modelserves,
         authenticator=Authenticator(signer, limiter, parse_networks(settings.trusted_proxies)),
+        resources=resources,
         registry=Registry(
             s3=s3,
+            uploads=uploads,
             bucket=settings.models_bucket,
             sessions=sessions,
             limits=UploadLimits(
@@ -125,6 +132,7 @@ async def close_state(state: AppState) -> None:
     await state.contract_http.aclose()
     await state.engine.dispose()
     state.kube.close()
+    await state.resources.aclose()
 
 
 def create_app(

@@ -1,14 +1,17 @@
 """`inference-api-migrate`: upgrades DATABASE_URL's schema to head (Alembic).
 
-The API runs this in a child process at start-up (RUN_MIGRATIONS, on by default), so
-Alembic's imports never weigh on the server's memory; it can also be run on its own.
+The API upgrades at start-up in a child process (RUN_MIGRATIONS, on by default; see
+`inference_common.migrate_child`); this script runs the same upgrade on its own.
 """
 
 from __future__ import annotations
 
-import asyncio
 import os
 import sys
+
+from inference_common.migrate_child import upgrade_in_child_process
+
+__all__ = ["main", "upgrade_in_child_process"]
 
 
 def main() -> None:
@@ -20,21 +23,6 @@ def main() -> None:
         print("inference-api-migrate: DATABASE_URL is not set", file=sys.stderr)
         raise SystemExit(2)
     migrate.upgrade(database_url)
-
-
-async def upgrade_in_child_process(database_url: str) -> None:
-    """Runs `main()` in a fresh interpreter; raises RuntimeError with its output on failure."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "inference_api.migrate",
-        env={**os.environ, "DATABASE_URL": database_url},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await process.communicate()
-    if process.returncode != 0:
-        raise RuntimeError(f"database migration failed: {output.decode(errors='replace')[-4000:]}")
 
 
 if __name__ == "__main__":

@@ -9,13 +9,14 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
 
+import aiohttp
+from botocore.exceptions import BotoCoreError, ClientError
 from minio import Minio
 from minio.error import MinioException
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from urllib3.exceptions import HTTPError as TransportError
 
-from inference_api.gguf import GGUFHeader
 from inference_api.repositories.models import ModelListing, ModelRepository
 from inference_api.schemas import ModelDetail, ModelOut
 from inference_api.upload import StoredFile, UploadAbortedError, UploadLimits, stream_gguf_to_s3
@@ -29,6 +30,7 @@ from inference_common.errors import (
     UnprocessableError,
     dependency_unavailable,
 )
+from inference_common.gguf import model_columns
 from inference_common.outages import OBJECT_STORE
 from inference_common.tables import Model, User
 
@@ -37,23 +39,6 @@ logger = logging.getLogger(__name__)
 
 def object_key(model_uuid: UUID) -> str:
     return f"models/{model_uuid}.gguf"
-
-
-def model_columns(header: GGUFHeader) -> dict[str, Any]:
-    """The columns a GGUF header fills (pure)."""
-    return {
-        "architecture": (header.architecture or None) and header.architecture[:64],
-        "context_length": header.context_length,
-        "parameter_count": header.parameter_count,
-        "file_type": (header.file_type or None) and str(header.file_type)[:32],
-        "gguf_metadata": {
-            "version": header.version,
-            "tensor_count": header.tensor_count,
-            "tensor_types": header.tensor_types,
-            "kv": header.metadata,
-            "kv_dropped": header.dropped_keys,
-        },
-    }
 
 
 def _metadata_kv(row: Model) -> dict[str, Any]:
@@ -106,6 +91,7 @@ def model_detail(row: Model) -> ModelDetail:
 @dataclass
 class Registry:
     s3: Minio
+    uploads: Any  # an s3_multipart.s3_client: the upload path
     bucket: str
     sessions: async_sessionmaker[AsyncSession]
     limits: UploadLimits
@@ -140,11 +126,11 @@ class Registry:
         try:
             async with self._uploading:
                 stored = await stream_gguf_to_s3(
-                    body, self.s3, self.bucket, key, self.limits, declared_size
+                    body, self.uploads, self.bucket, key, self.limits, declared_size
                 )
         except UploadAbortedError as exc:
             raise BadRequestError(str(exc)) from exc
-        except (MinioException, TransportError) as exc:
+        except (ClientError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
             raise dependency_unavailable(OBJECT_STORE) from exc
         try:
             return await self._register(owner, name, model_uuid, key, stored)

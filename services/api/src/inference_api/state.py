@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 
 import httpx
@@ -29,4 +30,5 @@ class AppState:
     authenticator: Authenticator
     registry: Registry
     serving: Serving
+    resources: AsyncExitStack  # the upload client (closed with the app)
     watcher: ModelServeWatcher | None = None

@@ -14,8 +14,8 @@ import pytest
 from minio import Minio
 from sqlalchemy.exc import InvalidRequestError
 
-from inference_api.gguf import KEPT_METADATA_BYTES
 from inference_api.repositories.models import ModelRepository
+from inference_common.gguf import KEPT_METADATA_BYTES
 
 from ..conftest import Api, ApiFactory
 from ..gguf_files import bloated_gguf, gguf_bytes, gguf_string, kv, raw_header

@@ -7,9 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from inference_api.migrate import upgrade_in_child_process
 from inference_common.auth import TokenSigner
 from inference_common.db import make_engine, make_sessionmaker
+from inference_common.migrate_child import upgrade_in_child_process
 from inference_common.web import install_common, operation_id
 from inference_download.jobs import Jobs
 from inference_download.progress import ChangeBoard

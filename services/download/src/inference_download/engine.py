@@ -16,13 +16,12 @@ from typing import Any
 from uuid import UUID
 
 from botocore.exceptions import ClientError
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from inference_api.gguf import GGUFError, GGUFHeader, GGUFStreamParser
-from inference_api.registry import model_columns
 from inference_common.db import unit_of_work
 from inference_common.errors import NotFoundError, UnavailableError, UnprocessableError
+from inference_common.gguf import GGUFError, GGUFHeader, GGUFStreamParser, model_columns
 from inference_common.s3_multipart import (
     CompletedPart,
     MultipartWriter,
@@ -55,6 +54,11 @@ class CopyContext:
     touch: Callable[[UUID], None]  # the stall watchdog's heartbeat
 
 
+def origin(cluster_name: str, model_uuid: UUID) -> str:
+    """The registry's `source` of an imported model: the cluster and its uuid there."""
+    return f"{cluster_name}:{model_uuid}"
+
+
 class JobCopy:
     def __init__(self, ctx: CopyContext, job: DownloadJob) -> None:
         self.ctx = ctx
@@ -74,6 +78,7 @@ class JobCopy:
     async def run(self) -> None:
         await self._save(phase="Copying", started_at=now(), last_progress_at=now())
         await self._refresh_manifest()
+        await self._refuse_duplicate()
         headers: list[GGUFHeader] = []
         for index, entry in enumerate(self.files):
             if entry["state"] == "stored":  # verified and completed before a restart
@@ -83,6 +88,25 @@ class JobCopy:
         await self._save(phase="Registering", bytes_done=self._done_bytes())
         await self._register(headers[0])
         self.ctx.on_change(self.uuid)
+
+    async def _refuse_duplicate(self) -> None:
+        """A model whose bytes are registered already is not copied a second time: the
+        manifest's SHA-256 names it before a byte moves, and the error says where it is."""
+        sha256 = self.files[0]["sha256"]
+        async with self.ctx.jobs.sessions() as session:
+            existing = (
+                await session.execute(
+                    select(Model.uuid, Model.name).where(
+                        Model.sha256 == sha256, Model.uuid != self.uuid
+                    )
+                )
+            ).first()
+        if existing is not None:
+            raise JobError(
+                "duplicate",
+                f"identical bytes are registered as model {existing.name!r} ({existing.uuid});"
+                " import refused",
+            )
 
     async def _copy_file(self, index: int) -> GGUFHeader:
         entry = self.files[index]
@@ -268,7 +292,7 @@ class JobCopy:
                         object_key=self.files[0]["target_key"],
                         size_bytes=sum(int(f["size_bytes"]) for f in self.files),
                         sha256=self.files[0]["sha256"],
-                        source=self.ctx.cluster_name,
+                        source=origin(self.ctx.cluster_name, self.uuid),
                         state="ready",
                         owner_id=self.job.owner_id,
                         **model_columns(header),

@@ -12,7 +12,7 @@ PERMANENT_S3_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "404", "AccessDenie
 
 class JobError(Exception):
     """A failure of a job. Classes: not_found, bad_manifest, size_mismatch,
-    checksum_mismatch, not_gguf, conflict, stalled, unavailable."""
+    checksum_mismatch, not_gguf, conflict, duplicate, stalled, unavailable."""
 
     def __init__(self, error_class: str, message: str, *, permanent: bool = True) -> None:
         super().__init__(message)

@@ -49,12 +49,7 @@ class DownloadSettings(CommonSettings):
         )
 
     def target(self) -> S3Location:
-        return S3Location(
-            self.s3_endpoint,
-            self.s3_access_key,
-            self.s3_secret_key.get_secret_value(),
-            self.s3_secure,
-        )
+        return S3Location.of(self)
 
     def secrets_to_check(self) -> dict[str, SecretStr]:
         checked = dict(super().secrets_to_check())

@@ -508,3 +508,21 @@ def parse_gguf(data: bytes, chunk_size: int = 1 << 20) -> GGUFHeader:
     for start in range(0, len(data), chunk_size):
         parser.feed(data[start : start + chunk_size])
     return parser.finish()
+
+
+def model_columns(header: GGUFHeader) -> dict[str, Any]:
+    """The registry (`models`) columns a GGUF header fills: shared by the API's upload and
+    the download service's import, so both describe a model the same way."""
+    return {
+        "architecture": (header.architecture or None) and header.architecture[:64],
+        "context_length": header.context_length,
+        "parameter_count": header.parameter_count,
+        "file_type": (header.file_type or None) and str(header.file_type)[:32],
+        "gguf_metadata": {
+            "version": header.version,
+            "tensor_count": header.tensor_count,
+            "tensor_types": header.tensor_types,
+            "kv": header.metadata,
+            "kv_dropped": header.dropped_keys,
+        },
+    }

@@ -1,0 +1,286 @@
+"""Import of a GGUF-headed file by the download service, from the quantization cluster's
+MinIO into ours, against a plain minio-py GET → put_object copy between the same two MinIOs.
+
+    uv run --no-sync python bench/download_bench.py [--size-mb 200]   # --size-mb 2048 for 2 GB
+
+Reports the import's throughput as a ratio to the plain copy's (goal >= 0.9; the plain copy
+runs before and after the import, its mean is used), the service's peak RSS during the
+import (VmHWM of its process; goal < 150 MB and flat across sizes), and the cost of a resume:
+the service is killed (SIGKILL) once half the file is stored, restarted, and the bytes it
+sends again, the time it then needs and the bytes it re-reads from the source are printed.
+Needs the stack with its second MinIO (`make up`): throwaway database and buckets on both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import signal
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+from minio import Minio
+from sqlalchemy import delete
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from api_common import (
+    current_rss_mib,
+    minio,
+    peak_rss_mib,
+    reset_peak_rss,
+    stack_env,
+    throwaway_bucket,
+    throwaway_database,
+)
+from api_upload_bench import write_gguf
+
+from inference_common.auth import TokenSigner, hash_password
+from inference_common.db import make_engine, make_sessionmaker, unit_of_work
+from inference_common.tables import Model, User
+from inference_download import publish
+from inference_testkit.servers import free_port, wait_http_ok
+
+PART = 16 * 1024**2
+FINAL = {"Done", "Failed", "Cancelled"}
+
+
+def quant_minio(env: dict[str, str]) -> Minio:
+    if "QUANT_S3_ENDPOINT" not in env:
+        raise SystemExit("the stack has no quantization cluster MinIO (QUANT_S3_*): make up")
+    return Minio(
+        env["QUANT_S3_ENDPOINT"],
+        access_key=env["QUANT_S3_ACCESS_KEY"],
+        secret_key=env["QUANT_S3_SECRET_KEY"],
+        secure=False,
+    )
+
+
+def plain_copy(source: Minio, src_bucket: str, key: str, target: Minio, dst_bucket: str) -> float:
+    started = time.perf_counter()
+    response = source.get_object(src_bucket, key)
+    try:
+        target.put_object(dst_bucket, "plain/copy.gguf", response, -1, part_size=PART)
+    finally:
+        response.close()
+        response.release_conn()
+    elapsed = time.perf_counter() - started
+    target.remove_object(dst_bucket, "plain/copy.gguf")
+    return elapsed
+
+
+async def _add_user(database_url: str) -> UUID:
+    engine = make_engine(database_url)
+    user_id = uuid4()
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as session:
+            session.add(
+                User(
+                    id=user_id,
+                    username=f"bench-{user_id.hex[:8]}",
+                    password_hash=hash_password(secrets.token_urlsafe(12)),
+                    role="admin",
+                )
+            )
+    finally:
+        await engine.dispose()
+    return user_id
+
+
+async def _forget_model(database_url: str, model_uuid: UUID) -> None:
+    engine = make_engine(database_url)
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as session:
+            await session.execute(delete(Model).where(Model.uuid == model_uuid))
+    finally:
+        await engine.dispose()
+
+
+class Service:
+    """`inference-download` as a real process that can be SIGKILLed and started again."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        self.env = env
+        self.log = log
+        self.url = f"http://127.0.0.1:{env['PORT']}"
+        self.process: Any = None
+
+    def start(self) -> None:
+        import subprocess
+
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "inference_download.main"],
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        wait_http_ok(f"{self.url}/health", timeout=60, log=self.log)
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+
+
+@contextmanager
+def service(env: dict[str, str], log: Path) -> Iterator[Service]:
+    running = Service(env, log)
+    running.start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def status(url: str, headers: dict[str, str], model_uuid: UUID) -> dict[str, Any]:
+    body: dict[str, Any] = (
+        httpx.get(f"{url}/status/{model_uuid}", headers=headers, timeout=10)
+        .raise_for_status()
+        .json()
+    )
+    return body
+
+
+def wait(
+    url: str,
+    headers: dict[str, str],
+    model_uuid: UUID,
+    until: Any,
+    limit: float,
+    every: float = 0.25,
+) -> dict[str, Any]:
+    deadline = time.monotonic() + limit
+    while True:
+        body = status(url, headers, model_uuid)
+        if until(body):
+            return body
+        if time.monotonic() > deadline:
+            raise SystemExit(f"timed out: {body}")
+        time.sleep(every)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size-mb", type=int, default=200)
+    args = parser.parse_args()
+    env = stack_env()
+    ours, quant = minio(env), quant_minio(env)
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        path = Path(tmp) / "bench.gguf"
+        size = write_gguf(path, args.size_mb * 1024**2)
+        mib = size / 1024**2
+        database_url = stack.enter_context(throwaway_database(env))
+        target = stack.enter_context(throwaway_bucket(ours))
+        source = stack.enter_context(throwaway_bucket(quant))
+        files = [publish.describe(path)]
+        manifest = publish.build_manifest("bench", "F32", "bench", files)
+        first, second = uuid4(), uuid4()
+        for model_uuid in (first, second):
+            publish.publish(
+                quant,
+                source,
+                model_uuid,
+                files,
+                manifest.model_copy(update={"name": f"bench-{model_uuid.hex[:8]}"}),
+            )
+        user_id = asyncio.run(_add_user(database_url))
+        jwt_secret = secrets.token_urlsafe(48)
+        token = TokenSigner(jwt_secret).issue(str(user_id), "bench", "admin")
+        headers = {"Authorization": f"Bearer {token}"}
+        service_env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": os.environ.get("HOME", ""),
+            "DEV_MODE": "false",
+            "DATABASE_URL": database_url,
+            "S3_ENDPOINT": env["S3_ENDPOINT"],
+            "S3_ACCESS_KEY": env["S3_ACCESS_KEY"],
+            "S3_SECRET_KEY": env["S3_SECRET_KEY"],
+            "MODELS_BUCKET": target,
+            "QUANT_S3_ENDPOINT": env["QUANT_S3_ENDPOINT"],
+            "QUANT_S3_ACCESS_KEY": env["QUANT_S3_ACCESS_KEY"],
+            "QUANT_S3_SECRET_KEY": env["QUANT_S3_SECRET_KEY"],
+            "QUANT_BUCKET": source,
+            "JWT_SECRET": jwt_secret,
+            "RUN_MIGRATIONS": "false",
+            "PORT": str(free_port()),
+            "LOG_LEVEL": "WARNING",
+        }
+        key = f"{first}/{path.name}"
+        plain_before = plain_copy(quant, source, key, ours, target)
+        with service(service_env, Path(tmp) / "service.log") as running:
+            pid = running.process.pid
+            rss_idle = current_rss_mib(pid)
+            reset_peak_rss(pid)
+            started = time.perf_counter()
+            httpx.post(
+                f"{running.url}/download/{first}", headers=headers, timeout=30
+            ).raise_for_status()
+            done = wait(running.url, headers, first, lambda b: b["phase"] in FINAL, 3600)
+            imported = time.perf_counter() - started
+            rss_peak = peak_rss_mib(pid)
+            assert done["phase"] == "Done", done
+        plain_after = plain_copy(quant, source, key, ours, target)
+        plain = (plain_before + plain_after) / 2
+
+        # the same bytes again under a second uuid: the first registration is forgotten
+        asyncio.run(_forget_model(database_url, first))
+        ours.remove_object(target, f"models/{first}.gguf")
+        with service(service_env, Path(tmp) / "service.log") as running:
+            httpx.post(
+                f"{running.url}/download/{second}", headers=headers, timeout=30
+            ).raise_for_status()
+            half = wait(
+                running.url,
+                headers,
+                second,
+                lambda b: b["bytes_done"] >= size // 2 or b["phase"] in FINAL,
+                3600,
+                every=0.02,
+            )
+            running.kill()
+            killed_at = half["bytes_done"]
+            running.start()
+            restarted = time.perf_counter()
+            resumed = wait(running.url, headers, second, lambda b: b["phase"] in FINAL, 3600)
+            after_restart = time.perf_counter() - restarted
+        assert resumed["phase"] == "Done", resumed
+
+    missing = size - resumed["bytes_resumed"]
+    print(
+        f"import of {mib:.0f} MiB: plain minio-py GET→put_object {mib / plain:.0f} MiB/s "
+        f"({plain_before:.2f} s, {plain_after:.2f} s), download service {mib / imported:.0f} MiB/s "
+        f"({imported:.2f} s), ratio {plain / imported:.2f} (goal >= 0.9: "
+        f"{'met' if plain / imported >= 0.9 else 'NOT met'})"
+    )
+    print(
+        f"service peak RSS during the import {rss_peak:.0f} MiB "
+        f"(idle before it {rss_idle:.0f} MiB; "
+        f"goal < 150 MB: {'met' if rss_peak * 1.048576 < 150 else 'NOT met'})"
+    )
+    print(
+        f"resume: killed with {killed_at / 1024**2:.0f} MiB stored "
+        f"({100 * killed_at / size:.0f} %); "
+        f"the restart kept {resumed['bytes_resumed'] / 1024**2:.0f} MiB of the parts recorded "
+        f"by then and sent the other {missing / 1024**2:.0f} MiB (sent twice: only the parts "
+        f"that were in flight at the kill, at most PARALLEL_PARTS x part size); done "
+        f"{after_restart:.2f} s after the restart, the source read again from its first byte "
+        f"for the SHA-256 ({mib / after_restart:.0f} MiB/s of file)"
+    )
+
+
+if __name__ == "__main__":
+    main()
