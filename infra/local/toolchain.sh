@@ -175,6 +175,29 @@ kwok_stages() {
   mv "$out" "$share/stages.yaml"
 }
 
+# build_prometheus_part NAME VERSION SEMVER PACKAGE...: `go install` with the version stamped the way
+# upstream's release builds stamp it (`prometheus --version`, the build_info metric).
+build_prometheus_part() {
+  local name=$1 version=$2 semver=$3; shift 3
+  is_built "$name" "$version" && { mark_built "$name" "$version"; return; }
+  local dir; dir=$(part_dir "$name" "$version")
+  log "building $name $version (go install)"
+  mkdir -p "$dir/bin"
+  local pkg=github.com/prometheus/common/version
+  for mod in "$@"; do
+    GOBIN="$dir/bin" go install -trimpath \
+      -ldflags="-s -w -X $pkg.Version=$semver -X $pkg.Branch=release -X $pkg.BuildUser=toolchain -X $pkg.BuildDate=19700101-00:00:00" \
+      "$mod@$version"
+  done
+  mark_built "$name" "$version"
+}
+
+# prometheus_semver v0.316.0 -> 3.16.0 (Prometheus 3.x is published to Go as v0.3MM.P).
+prometheus_semver() {
+  local minor patch; minor=$(echo "$1" | cut -d. -f2); patch=$(echo "$1" | cut -d. -f3)
+  echo "${minor:0:1}.$((10#${minor:1})).$patch"
+}
+
 build_kubernetes
 build_etcd
 go_install_pinned kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
@@ -182,5 +205,9 @@ kwok_stages
 build_traefik
 go_install_pinned minio "$MINIO_VERSION" github.com/minio/minio
 go_install_pinned helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm
+build_prometheus_part prometheus "$PROMETHEUS_VERSION" "$(prometheus_semver "$PROMETHEUS_VERSION")" \
+  github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
+build_prometheus_part alertmanager "$ALERTMANAGER_VERSION" "${ALERTMANAGER_VERSION#v}" \
+  github.com/prometheus/alertmanager/cmd/alertmanager github.com/prometheus/alertmanager/cmd/amtool
 log "all binaries ready in $bin_dir"
 echo "$bin_dir"
