@@ -24,6 +24,7 @@ IDENTITIES: dict[str, tuple[str, list[str]]] = {
     "node-runtime": ("local:node-runtime", []),
     "api": ("local:inference-api", []),
     "gateway": ("local:inference-gateway", []),
+    "prometheus": ("local:prometheus", []),
     # The operator's own ServiceAccount name, so deploy/operator/rbac.yaml binds it as is.
     "operator": (
         "system:serviceaccount:inference-system:modelserve-operator",
@@ -42,6 +43,8 @@ class Secrets:
     admin_password: str
     server_uuid_key: str
     """HMAC key of the server uuids the API issues (the API signs, the operator checks)."""
+    alert_webhook_token: str = ""
+    """Bearer token Alertmanager sends to the API's alert receiver."""
 
 
 def _openssl(*args: str) -> None:
@@ -151,6 +154,7 @@ def ensure_secrets(config: StackConfig) -> Secrets:
         "jwt_secret": secrets.token_urlsafe(48),
         "admin_password": secrets.token_urlsafe(18),
         "server_uuid_key": secrets.token_urlsafe(48),
+        "alert_webhook_token": secrets.token_urlsafe(32),
     }
     # Keys added by newer versions of the stack are generated into an existing state folder.
     before = json.dumps(data, sort_keys=True)
@@ -177,6 +181,7 @@ def ensure_secrets(config: StackConfig) -> Secrets:
         jwt_secret=data["jwt_secret"],
         admin_password=data["admin_password"],
         server_uuid_key=data["server_uuid_key"],
+        alert_webhook_token=data["alert_webhook_token"],
     )
 
 

@@ -18,7 +18,14 @@ from typing import Any
 import httpx
 import yaml
 
-from inference_localstack import components, network, pki, platform_services, processes
+from inference_localstack import (
+    components,
+    network,
+    observability,
+    pki,
+    platform_services,
+    processes,
+)
 from inference_localstack.cluster_objects import gpu_nodes, rbac_objects
 from inference_localstack.components import Component
 from inference_localstack.config import REPO_ROOT, StackConfig
@@ -28,6 +35,8 @@ MODELSERVE_CRD = REPO_ROOT / "crds" / "modelserve.yaml"
 TRAEFIK_CLUSTER_ROLE = "traefik-ingress-controller"
 # Stopped in this order; started in the reverse.
 COMPONENT_ORDER = [
+    "prometheus",
+    "alertmanager",
     "gateway",
     "api",
     "operator",
@@ -41,6 +50,10 @@ COMPONENT_ORDER = [
     "minio",
     "postgres",
 ]
+
+# Monitoring: started by `up`, but a stack without it still serves, so a test session does
+# not restart the stack for it.
+OPTIONAL_COMPONENTS = {"prometheus", "alertmanager"}
 
 
 class StackError(RuntimeError):
@@ -293,6 +306,8 @@ def env_values(config: StackConfig, creds: pki.Secrets, bin_dir: Path) -> dict[s
         "S3_SECURE": "false",
         "TRAEFIK_URL": f"http://127.0.0.1:{p.traefik_web}",
         **platform_services.service_urls(config),
+        "PROMETHEUS_URL": observability.prometheus_url(config),
+        "ALERTMANAGER_URL": observability.alertmanager_url(config),
         "ADMIN_USERNAME": platform_services.ADMIN_USERNAME,
         "ADMIN_PASSWORD": creds.admin_password,
         "JWT_SECRET": creds.jwt_secret,
@@ -390,6 +405,8 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
         platform_services.api(config, creds, db_url),
         platform_services.gateway(config, creds, db_url),
     )
+    observability.write_stack_files(config, creds.tokens["prometheus"], creds.alert_webhook_token)
+    start_components(config, *observability.stack_components(config, bin_dir))
     platform_services.register_embedded_model(config, creds)
 
     values = env_values(config, creds, bin_dir)
@@ -419,7 +436,8 @@ def status(config: StackConfig | None = None) -> dict[str, bool]:
 def is_healthy(config: StackConfig | None = None) -> bool:
     """True when every part runs and the env file exists: a running stack can be reused."""
     config = config or StackConfig()
-    if not config.env_file.exists() or not all(status(config).values()):
+    required = {k: v for k, v in status(config).items() if k not in OPTIONAL_COMPONENTS}
+    if not config.env_file.exists() or not all(required.values()):
         return False
     bin_dir = toolchain_bin_dir(build=False)
     return _healthy(components.kube_apiserver(config, bin_dir), None)
