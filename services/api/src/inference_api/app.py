@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+import httpx
 from fastapi import FastAPI
 
 from inference_api.accounts import Authenticator, ensure_admin
+from inference_api.alert_log import AlertLog
 from inference_api.bodyauth import AuthBeforeBodyMiddleware
 from inference_api.migrate import upgrade_in_child_process
 from inference_api.modelserve_client import ModelServeClient
@@ -20,7 +22,7 @@ from inference_api.objectstore import api_minio_client
 from inference_api.policy import DefaultServePolicy, ServePolicy
 from inference_api.ratelimit import LoginRateLimiter
 from inference_api.registry import Registry
-from inference_api.routes import api_keys, auth, health, models, servers, users
+from inference_api.routes import api_keys, auth, health, models, observability, servers, users
 from inference_api.serving import Placement, Serving
 from inference_api.settings import ApiSettings
 from inference_api.state import AppState
@@ -107,6 +109,8 @@ async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) 
             placement=placement(settings),
             server_uuid_key=settings.server_uuid_key.get_secret_value(),
         ),
+        alerts=AlertLog(settings.recent_alerts),
+        prometheus=httpx.AsyncClient(timeout=settings.prometheus_timeout_seconds),
     )
 
 
@@ -114,6 +118,7 @@ async def close_state(state: AppState) -> None:
     if state.watcher is not None:
         await state.watcher.stop()
     await state.engine.dispose()
+    await state.prometheus.aclose()
     state.kube.close()
 
 
@@ -169,6 +174,7 @@ def create_app(
         api_keys.router,
         models.router,
         servers.router,
+        observability.router,
     ):
         app.include_router(router)
     return app

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import httpx
 from kubernetes import client
 from minio import Minio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from inference_api.accounts import Authenticator
+from inference_api.alert_log import AlertLog
 from inference_api.modelserve_client import ModelServeClient
 from inference_api.registry import Registry
 from inference_api.serving import Serving
@@ -27,4 +29,7 @@ class AppState:
     authenticator: Authenticator
     registry: Registry
     serving: Serving
+    alerts: AlertLog
+    prometheus: httpx.AsyncClient
+    """For GET /health/score (its timeout is `prometheus_timeout_seconds`)."""
     watcher: ModelServeWatcher | None = None

@@ -1,0 +1,85 @@
+"""The alert receiver (Alertmanager's webhook, bearer token) and GET /health/score's edges:
+no Prometheus configured or Prometheus down is a 503 in the API's error shape."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from pydantic import SecretStr
+
+from inference_testkit.servers import free_port
+
+from ..conftest import Api, ApiFactory
+
+
+def _payload(*names: str, status: str = "firing") -> dict[str, Any]:
+    return {
+        "version": "4",
+        "status": status,
+        "receiver": "platform",
+        "groupLabels": {},
+        "alerts": [
+            {
+                "status": status,
+                "labels": {"alertname": name, "server_uuid": "s1"},
+                "annotations": {"summary": f"{name} fired"},
+                "startsAt": "2026-01-01T00:00:00Z",
+                "endsAt": "0001-01-01T00:00:00Z",
+                "fingerprint": secrets.token_hex(8),
+            }
+            for name in names
+        ],
+    }
+
+
+def _error(response: Any, status: int, error_type: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    error: dict[str, Any] = response.json()["error"]
+    assert error["type"] == error_type
+    return error
+
+
+async def test_alerts_need_the_shared_token_and_are_listed_newest_first(
+    api_factory: ApiFactory,
+) -> None:
+    token = secrets.token_urlsafe(24)
+    async with api_factory(alert_webhook_token=SecretStr(token)) as api:
+        url = "/alerts/webhook"
+        _error(await api.client.post(url, json=_payload("A")), 401, "unauthorized")
+        wrong = {"Authorization": f"Bearer {token}x"}
+        _error(await api.client.post(url, json=_payload("A"), headers=wrong), 401, "unauthorized")
+        good = {"Authorization": f"Bearer {token}"}
+        bad_body = await api.client.post(url, json={"alerts": "no"}, headers=good)
+        _error(bad_body, 422, "unprocessable")
+
+        first = await api.client.post(url, json=_payload("LlamaCppTargetDown"), headers=good)
+        assert first.json() == {"received": 1}
+        second = await api.client.post(url, json=_payload("A", "B"), headers=good)
+        assert second.json() == {"received": 2}
+
+        listed = await api.client.get("/alerts", headers=await api.admin())
+        assert listed.status_code == 200, listed.text
+        assert [a["name"] for a in listed.json()] == ["B", "A", "LlamaCppTargetDown"]
+        assert listed.json()[2]["labels"]["server_uuid"] == "s1"
+        _, user = await api.new_user()
+        _error(await api.client.get("/alerts", headers=user), 403, "forbidden")
+
+
+async def test_the_receiver_is_off_without_a_token(api: Api) -> None:
+    response = await api.client.post("/alerts/webhook", json=_payload("A"))
+    _error(response, 503, "unavailable")
+
+
+async def test_health_score_without_prometheus_is_503(api_factory: ApiFactory) -> None:
+    async with api_factory(prometheus_url=None) as api:
+        _error(await api.client.get("/health/score", headers=await api.admin()), 503, "unavailable")
+    # nothing listens on a fresh free port of 127.0.0.1: Prometheus is down
+    down = f"http://127.0.0.1:{free_port()}"
+    async with api_factory(prometheus_url=down) as api:
+        response = await api.client.get("/health/score", headers=await api.admin())
+        error = _error(response, 503, "unavailable")
+        assert error["detail"] == {"dependency": "prometheus"}
+        assert response.headers["Retry-After"] == "5"
+        _, user = await api.new_user()
+        _error(await api.client.get("/health/score", headers=user), 403, "forbidden")
