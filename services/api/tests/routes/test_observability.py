@@ -1,5 +1,5 @@
 """The alert receiver (Alertmanager's webhook, bearer token) and GET /health/score's edges:
-no Prometheus configured or Prometheus down is a 503 in the API's error shape."""
+no Prometheus configured is a 404, Prometheus down a 503, in the API's error shape."""
 
 from __future__ import annotations
 
@@ -68,12 +68,14 @@ async def test_alerts_need_the_shared_token_and_are_listed_newest_first(
 
 async def test_the_receiver_is_off_without_a_token(api: Api) -> None:
     response = await api.client.post("/alerts/webhook", json=_payload("A"))
-    _error(response, 503, "unavailable")
+    _error(response, 404, "not_found")
 
 
-async def test_health_score_without_prometheus_is_503(api_factory: ApiFactory) -> None:
+async def test_health_score_is_off_without_prometheus_and_503_when_it_is_down(
+    api_factory: ApiFactory,
+) -> None:
     async with api_factory(prometheus_url=None) as api:
-        _error(await api.client.get("/health/score", headers=await api.admin()), 503, "unavailable")
+        _error(await api.client.get("/health/score", headers=await api.admin()), 404, "not_found")
     # nothing listens on a fresh free port of 127.0.0.1: Prometheus is down
     down = f"http://127.0.0.1:{free_port()}"
     async with api_factory(prometheus_url=down) as api:

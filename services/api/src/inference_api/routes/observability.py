@@ -5,6 +5,9 @@
 - `GET /alerts` (admins): the alerts received, newest first.
 - `GET /health/score` (admins): the 0-100 score per server and for the platform
   (`health_score.py`), from Prometheus; 503 when Prometheus cannot answer.
+
+Either feature is off (404) when its setting is missing: a 503 would say a dependency is
+down, and nothing is.
 """
 
 from __future__ import annotations
@@ -26,8 +29,8 @@ from inference_api.schemas import (
     ServerScoreOut,
 )
 from inference_common.errors import (
+    NotFoundError,
     UnauthorizedError,
-    UnavailableError,
     UnprocessableError,
     dependency_unavailable,
 )
@@ -44,7 +47,7 @@ def _bearer(request: Request) -> str:
 async def receive_alerts(request: Request, state: StateDep) -> dict[str, int]:
     expected = state.settings.alert_webhook_token
     if expected is None or not expected.get_secret_value():
-        raise UnavailableError("alert receiver not configured (ALERT_WEBHOOK_TOKEN)")
+        raise NotFoundError("no alert receiver here: ALERT_WEBHOOK_TOKEN is not set")
     if not hmac.compare_digest(_bearer(request).encode(), expected.get_secret_value().encode()):
         raise UnauthorizedError("invalid alert webhook token")
     try:
@@ -71,7 +74,7 @@ def _reasons(reasons: list[Reason]) -> list[ReasonOut]:
 async def health_score(state: StateDep, _admin: AdminUser) -> HealthScoreOut:
     url = state.settings.prometheus_url
     if not url:
-        raise UnavailableError("no Prometheus configured (PROMETHEUS_URL)")
+        raise NotFoundError("no health score here: PROMETHEUS_URL is not set")
     try:
         signals = await read_signals(state.prometheus, url.rstrip("/"))
     except PrometheusUnavailableError as exc:
