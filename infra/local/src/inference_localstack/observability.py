@@ -11,11 +11,13 @@ bearer token it reads from a file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 from inference_common.modelserve import MODELSERVE_LABEL, SERVER_UUID_LABEL
@@ -268,6 +270,14 @@ def write_stack_files(cfg: StackConfig, prometheus_token: str, webhook_token: st
             alertmanager_config(alert_webhook_url(cfg), webhook_token_file), sort_keys=False
         )
     )
+
+
+def reload(cfg: StackConfig) -> None:
+    """Asks running instances to re-read the configurations `write_stack_files` wrote (both
+    serve POST /-/reload); one that is not running yet reads them when it starts."""
+    for url in (prometheus_url(cfg), alertmanager_url(cfg)):
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.post(f"{url}/-/reload", timeout=10)
 
 
 def stack_components(cfg: StackConfig, bin_dir: Path) -> list[Component]:

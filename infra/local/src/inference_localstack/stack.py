@@ -406,6 +406,7 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
         platform_services.gateway(config, creds, db_url),
     )
     observability.write_stack_files(config, creds.tokens["prometheus"], creds.alert_webhook_token)
+    observability.reload(config)
     start_components(config, *observability.stack_components(config, bin_dir))
     platform_services.register_embedded_model(config, creds)
 
