@@ -192,6 +192,34 @@ build_prometheus_part() {
   mark_built "$name" "$version"
 }
 
+# build_alertmanager: its module ships without the web UI's built assets (ui/app/dist, made by
+# npm in a release build), which package ui embeds; it is built from a copy of the module with
+# a one-page placeholder there. The API (/api/v2), the webhook delivery and amtool are whole.
+build_alertmanager() {
+  local v=$ALERTMANAGER_VERSION
+  is_built alertmanager "$v" && { mark_built alertmanager "$v"; return; }
+  local dir work src
+  dir=$(part_dir alertmanager "$v"); work="$cache_root/work/alertmanager-$v"
+  log "building alertmanager $v (module copy, UI placeholder)"
+  src=$(cd "$cache_root" && go mod download -json "github.com/prometheus/alertmanager@$v" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  rm -rf "$work" && mkdir -p "$(dirname "$work")" && cp -r "$src" "$work" && chmod -R u+w "$work"
+  local page='<!doctype html><title>Alertmanager</title><p>This build has no web UI: use /api/v2 or amtool.'
+  for ui in elm mantine; do
+    mkdir -p "$work/ui/app/dist/$ui" && printf '%s\n' "$page" > "$work/ui/app/dist/$ui/index.html"
+  done
+  local pkg=github.com/prometheus/common/version
+  mkdir -p "$dir/bin"
+  (
+    cd "$work"
+    for cmd in alertmanager amtool; do
+      go build -trimpath \
+        -ldflags="-s -w -X $pkg.Version=${v#v} -X $pkg.Branch=release -X $pkg.BuildUser=toolchain -X $pkg.BuildDate=19700101-00:00:00" \
+        -o "$dir/bin/$cmd" "./cmd/$cmd"
+    done
+  )
+  mark_built alertmanager "$v"
+}
+
 # prometheus_semver v0.316.0 -> 3.16.0 (Prometheus 3.x is published to Go as v0.3MM.P).
 prometheus_semver() {
   local minor patch; minor=$(echo "$1" | cut -d. -f2); patch=$(echo "$1" | cut -d. -f3)
@@ -207,7 +235,6 @@ go_install_pinned minio "$MINIO_VERSION" github.com/minio/minio
 go_install_pinned helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm
 build_prometheus_part prometheus "$PROMETHEUS_VERSION" "$(prometheus_semver "$PROMETHEUS_VERSION")" \
   github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
-build_prometheus_part alertmanager "$ALERTMANAGER_VERSION" "${ALERTMANAGER_VERSION#v}" \
-  github.com/prometheus/alertmanager/cmd/alertmanager github.com/prometheus/alertmanager/cmd/amtool
+build_alertmanager
 log "all binaries ready in $bin_dir"
 echo "$bin_dir"
