@@ -190,3 +190,22 @@ def test_components_listen_on_loopback_only(factory: Any, binary: str, port_flag
     assert component.health_url == "http://127.0.0.1:19999/-/ready"
     if binary == "alertmanager":
         assert "--cluster.listen-address=" in component.argv  # no gossip port
+
+
+def test_stack_files_keep_tokens_private_and_name_them_in_the_configs(tmp_path: Path) -> None:
+    cfg = StackConfig(state_dir=tmp_path)
+    observability.write_stack_files(cfg, "prom-token", "hook-token")
+    prom_token = cfg.pki_dir / "prometheus.token"
+    hook_token = cfg.pki_dir / "alert-webhook.token"
+    assert prom_token.read_text() == "prom-token"
+    assert hook_token.read_text() == "hook-token"
+    assert prom_token.stat().st_mode & 0o777 == 0o600
+    assert hook_token.stat().st_mode & 0o777 == 0o600
+    prom = (observability.prometheus_dir(cfg) / "prometheus.yml").read_text()
+    alertmanager = (observability.alertmanager_dir(cfg) / "alertmanager.yml").read_text()
+    assert str(prom_token) in prom
+    assert str(hook_token) in alertmanager
+    assert "prom-token" not in prom
+    assert "hook-token" not in alertmanager
+    argv = [c.argv for c in observability.stack_components(cfg, Path("/bin"))]
+    assert [a[0] for a in argv] == ["/bin/alertmanager", "/bin/prometheus"]
