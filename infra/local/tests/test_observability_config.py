@@ -103,7 +103,7 @@ def test_pod_discovery_lists_only_the_local_node_with_the_prometheus_identity() 
     [
         (
             {},
-            ["inference-api", "inference-gateway", "llama-cpp"],
+            ["inference-api", "inference-gateway", "node-runtime", "llama-cpp"],
             [{"static_configs": [{"targets": [f"127.0.0.1:{CFG.ports.alertmanager}"]}]}],
         ),
         ({"platform_targets": {}, "alertmanager": None}, ["llama-cpp"], None),

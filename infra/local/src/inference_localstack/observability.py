@@ -201,10 +201,11 @@ def stack_prometheus_inputs(cfg: StackConfig) -> PrometheusInputs:
         ca_file=cfg.pki_dir / "ca.crt",
         token_file=cfg.pki_dir / "prometheus.token",
         local_node=cfg.local_node_name,
-        # The operator (kopf liveness) and the node runtime serve no /metrics yet.
+        # The operator (kopf liveness) serves no /metrics yet.
         platform_targets={
             "inference-api": f"127.0.0.1:{cfg.ports.api}",
             "inference-gateway": f"127.0.0.1:{cfg.ports.gateway}",
+            "node-runtime": f"127.0.0.1:{cfg.ports.node_runtime}",
         },
         alertmanager=f"127.0.0.1:{cfg.ports.alertmanager}",
         rule_files=[str(RULES_DIR / "*.yml")],
