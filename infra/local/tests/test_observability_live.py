@@ -390,7 +390,7 @@ async def test_health_score_signals_come_from_the_real_prometheus(observed: Obse
     async with httpx.AsyncClient(timeout=10) as http:
         signals = await read_signals(http, observed.prometheus)
     server = next(s for s in signals if s.server_uuid == SERVER_UUID)
-    assert (server.model, server.replicas_discovered, server.replicas_up) == (REGISTRY_NAME, 1, 1)
+    assert (server.model, server.replicas, server.replicas_ready) == (REGISTRY_NAME, 1, 1)
     assert server.ttft_p95_seconds is not None
     assert server.ttft_p95_seconds > 0
     platform = score_platform(signals, ttft_target_seconds=60.0)

@@ -6,7 +6,13 @@ from typing import Any
 
 import pytest
 
-from inference_api.health_score import ServerSignals, score_platform, score_server
+from inference_api.health_score import (
+    ServerRecord,
+    ServerSignals,
+    score_platform,
+    score_server,
+    with_records,
+)
 from inference_api.prometheus_signals import (
     PrometheusUnavailableError,
     Sample,
@@ -15,15 +21,15 @@ from inference_api.prometheus_signals import (
 )
 
 TARGET = 2.5
-OK = ServerSignals("s1", "m1", replicas_discovered=2, replicas_up=2)
+OK = ServerSignals("s1", "m1", replicas=2, replicas_ready=2)
 
 
 @pytest.mark.parametrize(
     ("changes", "score", "signals"),
     [
         ({}, 100, []),
-        ({"replicas_up": 1}, 80, ["replicas"]),
-        ({"replicas_up": 0}, 40, ["replicas"]),
+        ({"replicas_ready": 1}, 80, ["replicas"]),
+        ({"replicas_ready": 0}, 40, ["replicas"]),
         ({"requests_deferred": 2}, 90, ["queue"]),
         ({"requests_deferred": 50}, 70, ["queue"]),
         ({"error_ratio": 0.01}, 100, []),
@@ -38,7 +44,7 @@ OK = ServerSignals("s1", "m1", replicas_discovered=2, replicas_up=2)
         ({"gpu_memory_ratio": 1.0}, 85, ["gpu_memory"]),
         (
             {
-                "replicas_up": 0,
+                "replicas_ready": 0,
                 "requests_deferred": 10,
                 "error_ratio": 1.0,
                 "ttft_p95_seconds": 60.0,
@@ -48,7 +54,7 @@ OK = ServerSignals("s1", "m1", replicas_discovered=2, replicas_up=2)
             0,
             ["replicas", "queue", "error_rate", "ttft", "gpu_temperature", "gpu_memory"],
         ),
-        ({"replicas_discovered": 0, "replicas_up": 0}, 100, []),
+        ({"replicas": 0, "replicas_ready": 0}, 100, []),
     ],
 )
 def test_server_score_loses_capped_points_per_signal_worst_first(
@@ -66,10 +72,10 @@ def test_server_score_loses_capped_points_per_signal_worst_first(
         ([], 100, [], []),
         ([OK], 100, ["s1"], []),
         (
-            [OK, ServerSignals("s0", "m1", replicas_discovered=1, replicas_up=0)],
+            [OK, ServerSignals("s0", "m1", replicas=1, replicas_ready=0)],
             70,
             ["s0", "s1"],
-            ["server s0: none of 1 replicas answers"],
+            ["server s0: none of 1 replicas is ready"],
         ),
     ],
 )
@@ -132,3 +138,31 @@ def test_instant_query_answers_drop_nan(body: dict[str, Any], expected: list[Sam
 def test_a_failed_query_is_an_outage() -> None:
     with pytest.raises(PrometheusUnavailableError, match="bad_data"):
         parse_vector({"status": "error", "error": "bad_data"})
+
+
+@pytest.mark.parametrize(
+    ("scraped", "records", "expected"),
+    [
+        ([], [], []),
+        (
+            [],
+            [ServerRecord("k1", "m", 2, 2)],
+            [ServerSignals("k1", "m", 2, 2)],
+        ),
+        (
+            [ServerSignals("s1", "m", 1, 1, requests_deferred=3)],
+            [ServerRecord("s1", "m", 3, 1)],
+            [ServerSignals("s1", "m", 3, 1, requests_deferred=3)],
+        ),
+        (
+            [ServerSignals("x", "m", 1, 0)],
+            [ServerRecord("a", "n", 1, 1)],
+            [ServerSignals("a", "n", 1, 1), ServerSignals("x", "m", 1, 0)],
+        ),
+    ],
+    ids=["nothing", "recorded-only", "record-sets-replicas", "scraped-only-kept"],
+)
+def test_records_give_replica_counts_and_prometheus_the_rest(
+    scraped: list[ServerSignals], records: list[ServerRecord], expected: list[ServerSignals]
+) -> None:
+    assert with_records(scraped, records) == expected

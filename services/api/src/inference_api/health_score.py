@@ -3,7 +3,9 @@
 A server starts at 100 and loses points per signal (each capped, documented in the API's
 README):
 
-- replicas answering scrapes of those discovered: none, 60; else 40 x the missing share
+- ready replicas of those asked for (the ModelServe's status as the API mirrors it; for a
+  server only Prometheus knows, its pods answering scrapes): none, 60; else 40 x the
+  missing share
 - requests deferred (its queue): 5 each, at most 30
 - gateway error ratio of its model (5 min): above 1 %, 300 x the ratio, at most 30
 - gateway TTFT p95 of its model: above the target, 20 x (p95 / target - 1), at most 20
@@ -16,15 +18,15 @@ server); its reasons are those of the servers below 100, worst first.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
 class ServerSignals:
     server_uuid: str
     model: str = ""
-    replicas_discovered: int = 0
-    replicas_up: int = 0
+    replicas: int = 0
+    replicas_ready: int = 0
     requests_deferred: float = 0.0
     error_ratio: float | None = None
     ttft_p95_seconds: float | None = None
@@ -61,15 +63,15 @@ class PlatformScore:
 
 
 def _replicas(s: ServerSignals) -> Reason | None:
-    if s.replicas_discovered <= 0 or s.replicas_up >= s.replicas_discovered:
+    if s.replicas <= 0 or s.replicas_ready >= s.replicas:
         return None
-    if s.replicas_up <= 0:
-        return Reason("replicas", 60.0, f"none of {s.replicas_discovered} replicas answers")
-    missing = 1 - s.replicas_up / s.replicas_discovered
+    if s.replicas_ready <= 0:
+        return Reason("replicas", 60.0, f"none of {s.replicas} replicas is ready")
+    missing = 1 - s.replicas_ready / s.replicas
     return Reason(
         "replicas",
         40 * missing,
-        f"{s.replicas_up} of {s.replicas_discovered} replicas answer",
+        f"{s.replicas_ready} of {s.replicas} replicas ready",
     )
 
 
@@ -113,6 +115,34 @@ def _gpu_memory(s: ServerSignals) -> Reason | None:
     if r is None or r <= 0.9:
         return None
     return Reason("gpu_memory", min(15.0, 300 * (r - 0.9)), f"a GPU's memory is {r:.0%} used")
+
+
+@dataclass(frozen=True)
+class ServerRecord:
+    """A running server as the API records it (mirrored from its ModelServe's status)."""
+
+    server_uuid: str
+    model: str
+    replicas: int
+    replicas_ready: int
+
+
+def with_records(scraped: list[ServerSignals], records: list[ServerRecord]) -> list[ServerSignals]:
+    """Every recorded server, its replica counts from its record and the rest from
+    Prometheus; servers only Prometheus knows keep the counts of their scrapes."""
+    by_uuid = {s.server_uuid: s for s in scraped}
+    merged = {
+        r.server_uuid: replace(
+            by_uuid.get(r.server_uuid, ServerSignals(r.server_uuid)),
+            model=r.model,
+            replicas=r.replicas,
+            replicas_ready=r.replicas_ready,
+        )
+        for r in records
+    }
+    for s in scraped:
+        merged.setdefault(s.server_uuid, s)
+    return sorted(merged.values(), key=lambda s: s.server_uuid)
 
 
 def score_server(signals: ServerSignals, ttft_target_seconds: float) -> Score:

@@ -67,8 +67,8 @@ def assemble(results: Mapping[str, list[Sample]]) -> list[ServerSignals]:
         ServerSignals(
             server_uuid=uuid,
             model=model,
-            replicas_discovered=int(discovered),
-            replicas_up=int(up.get(uuid, 0)),
+            replicas=int(discovered),
+            replicas_ready=int(up.get(uuid, 0)),
             requests_deferred=deferred.get(uuid, 0.0),
             error_ratio=error_ratio.get(model),
             ttft_p95_seconds=ttft.get(model),

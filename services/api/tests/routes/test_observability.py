@@ -4,11 +4,21 @@ no Prometheus configured is a 404, Prometheus down a 503, in the API's error sha
 from __future__ import annotations
 
 import secrets
+import subprocess
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
+import pytest
 from pydantic import SecretStr
 
-from inference_testkit.servers import free_port
+from inference_api.repositories.servers import ServerRepository
+from inference_common.db import unit_of_work
+from inference_localstack import observability
+from inference_localstack.stack import toolchain_bin_dir
+from inference_testkit.servers import free_port, stop_process, wait_http_ok
 
 from ..conftest import Api, ApiFactory
 
@@ -85,3 +95,51 @@ async def test_health_score_is_off_without_prometheus_and_503_when_it_is_down(
         assert response.headers["Retry-After"] == "5"
         _, user = await api.new_user()
         _error(await api.client.get("/health/score", headers=user), 403, "forbidden")
+
+
+@pytest.fixture
+def empty_prometheus(tmp_path: Path) -> Iterator[str]:
+    """A real Prometheus with nothing to scrape: every query answers with no data."""
+    (tmp_path / "prometheus.yml").write_text("global: {scrape_interval: 15s}\n")
+    port = free_port()
+    component = observability.prometheus(
+        toolchain_bin_dir(build=False), tmp_path / "prometheus.yml", tmp_path / "tsdb", port
+    )
+    with (tmp_path / "prometheus.log").open("wb") as log:
+        process = subprocess.Popen(component.argv, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_http_ok(component.health_url, process, 60, tmp_path / "prometheus.log")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process(process, grace=10)
+
+
+async def test_health_score_joins_recorded_replicas_with_a_real_prometheus(
+    api_factory: ApiFactory, empty_prometheus: str
+) -> None:
+    """Without scraped signals each running server is scored on its ready replicas alone;
+    stopped servers are left out."""
+    async with api_factory(prometheus_url=empty_prometheus) as api:
+        half, stopped = uuid4(), uuid4()
+        async with unit_of_work(api.state.sessions) as session:
+            for server_uuid, stopped_at in ((half, None), (stopped, datetime.now(UTC))):
+                await ServerRepository(session).add(
+                    uuid=server_uuid,
+                    name=f"s-{server_uuid.hex[:6]}",
+                    namespace="inference",
+                    model_name="plain:1b",
+                    replicas=2,
+                    ready_replicas=1,
+                    endpoint=f"/{server_uuid}/",
+                    stopped_at=stopped_at,
+                )
+        response = await api.client.get("/health/score", headers=await api.admin())
+        assert response.status_code == 200, response.text
+        body = response.json()
+        servers = {s["server_uuid"]: s for s in body["servers"]}
+        assert str(stopped) not in servers
+        server = servers[str(half)]
+        assert server["score"] == 80
+        assert [r["message"] for r in server["reasons"]] == ["1 of 2 replicas ready"]
+        assert f"server {half}: 1 of 2 replicas ready" in [r["message"] for r in body["reasons"]]
+        assert 0 <= body["score"] <= 100

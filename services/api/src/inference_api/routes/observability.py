@@ -18,9 +18,10 @@ import json
 from fastapi import APIRouter, Query, Request
 from pydantic import ValidationError
 
-from inference_api.deps import AdminUser, StateDep
-from inference_api.health_score import Reason, score_platform
+from inference_api.deps import AdminUser, SessionDep, StateDep
+from inference_api.health_score import Reason, ServerRecord, score_platform, with_records
 from inference_api.prometheus_signals import PrometheusUnavailableError, read_signals
+from inference_api.repositories.servers import ServerRepository
 from inference_api.schemas import (
     AlertmanagerWebhook,
     AlertOut,
@@ -71,15 +72,17 @@ def _reasons(reasons: list[Reason]) -> list[ReasonOut]:
 
 
 @router.get("/health/score", response_model=HealthScoreOut)
-async def health_score(state: StateDep, _admin: AdminUser) -> HealthScoreOut:
+async def health_score(state: StateDep, session: SessionDep, _admin: AdminUser) -> HealthScoreOut:
     url = state.settings.prometheus_url
     if not url:
         raise NotFoundError("no health score here: PROMETHEUS_URL is not set")
     try:
-        signals = await read_signals(state.prometheus, url.rstrip("/"))
+        scraped = await read_signals(state.prometheus, url.rstrip("/"))
     except PrometheusUnavailableError as exc:
         raise dependency_unavailable("prometheus") from exc
-    platform = score_platform(signals, state.settings.ttft_target_seconds)
+    rows = await ServerRepository(session).running_replicas()
+    records = [ServerRecord(str(u), model, replicas, ready) for u, model, replicas, ready in rows]
+    platform = score_platform(with_records(scraped, records), state.settings.ttft_target_seconds)
     return HealthScoreOut(
         score=platform.score,
         reasons=_reasons(platform.reasons),
