@@ -45,7 +45,9 @@ NO_DATA_HERE = {
     "downloads.json": "the API does not export download metrics yet (issue 16, item 2)",
     "quotas.json": "quota and admission metrics come with the contract service",
 }
-RATE_WINDOW = "5m"
+# Wide enough that the rates of the traffic sent at the start still hold however long the
+# run takes (a slow machine: a rate over a window with no increase is 0, a ratio of two NaN).
+RATE_WINDOW = "1h"
 
 
 @dataclass
@@ -192,9 +194,9 @@ def _prometheus_config(
     return config
 
 
-def _gateway_traffic(gateway: str) -> None:
+def _gateway_traffic(gateway: str, requests: int) -> None:
     with httpx.Client(base_url=gateway, timeout=60) as http:
-        for i in range(6):
+        for i in range(requests):
             body = {
                 "model": REGISTRY_NAME,
                 "messages": [{"role": "user", "content": f"count to {i}"}],
@@ -306,15 +308,27 @@ def observed(
         wait_http_ok(f"http://127.0.0.1:{gateway_port}/healthz", gateway, 60, work / "gateway.log")
         wait_http_ok(am.health_url, processes[2], 60, work / "alertmanager.log")
         wait_http_ok(prom.health_url, processes[3], 60, work / "prometheus.log")
-        _gateway_traffic(f"http://127.0.0.1:{gateway_port}")
         base = f"http://127.0.0.1:{prom_port}"
+        # A counter's first sample already holds what came before it: traffic before and
+        # after Prometheus first sees the series, so rates have an increase to show.
+        gateway_url = f"http://127.0.0.1:{gateway_port}"
+        _gateway_traffic(gateway_url, 2)
         wait_for(
             lambda: (
                 has_data(base, "gateway_time_to_first_token_seconds_count")
-                and has_data(base, "llamacpp:tokens_predicted_total > 0")
+                and has_data(base, "llamacpp:tokens_predicted_total")
             ),
             timeout=60,
             what="gateway and llama.cpp series in Prometheus",
+        )
+        _gateway_traffic(gateway_url, 6)
+        wait_for(
+            lambda: (
+                has_data(base, "sum(increase(gateway_time_to_first_token_seconds_count[1h])) > 0")
+                and has_data(base, "sum(increase(llamacpp:tokens_predicted_total[1h])) > 0")
+            ),
+            timeout=60,
+            what="the second round of traffic in Prometheus",
         )
         yield Observed(base, llama, hook, webhook_token, kwok_pod)
     finally:
