@@ -175,6 +175,57 @@ kwok_stages() {
   mv "$out" "$share/stages.yaml"
 }
 
+# build_prometheus_part NAME VERSION SEMVER PACKAGE...: `go install` with the version stamped the way
+# upstream's release builds stamp it (`prometheus --version`, the build_info metric).
+build_prometheus_part() {
+  local name=$1 version=$2 semver=$3; shift 3
+  is_built "$name" "$version" && { mark_built "$name" "$version"; return; }
+  local dir; dir=$(part_dir "$name" "$version")
+  log "building $name $version (go install)"
+  mkdir -p "$dir/bin"
+  local pkg=github.com/prometheus/common/version
+  for mod in "$@"; do
+    GOBIN="$dir/bin" go install -trimpath \
+      -ldflags="-s -w -X $pkg.Version=$semver -X $pkg.Branch=release -X $pkg.BuildUser=toolchain -X $pkg.BuildDate=19700101-00:00:00" \
+      "$mod@$version"
+  done
+  mark_built "$name" "$version"
+}
+
+# build_alertmanager: its module ships without the web UI's built assets (ui/app/dist, made by
+# npm in a release build), which package ui embeds; it is built from a copy of the module with
+# a one-page placeholder there. The API (/api/v2), the webhook delivery and amtool are whole.
+build_alertmanager() {
+  local v=$ALERTMANAGER_VERSION
+  is_built alertmanager "$v" && { mark_built alertmanager "$v"; return; }
+  local dir work src
+  dir=$(part_dir alertmanager "$v"); work="$cache_root/work/alertmanager-$v"
+  log "building alertmanager $v (module copy, UI placeholder)"
+  src=$(cd "$cache_root" && go mod download -json "github.com/prometheus/alertmanager@$v" | python3 -c 'import json,sys; print(json.load(sys.stdin)["Dir"])')
+  rm -rf "$work" && mkdir -p "$(dirname "$work")" && cp -r "$src" "$work" && chmod -R u+w "$work"
+  local page='<!doctype html><title>Alertmanager</title><p>This build has no web UI: use /api/v2 or amtool.'
+  for ui in elm mantine; do
+    mkdir -p "$work/ui/app/dist/$ui" && printf '%s\n' "$page" > "$work/ui/app/dist/$ui/index.html"
+  done
+  local pkg=github.com/prometheus/common/version
+  mkdir -p "$dir/bin"
+  (
+    cd "$work"
+    for cmd in alertmanager amtool; do
+      go build -trimpath \
+        -ldflags="-s -w -X $pkg.Version=${v#v} -X $pkg.Branch=release -X $pkg.BuildUser=toolchain -X $pkg.BuildDate=19700101-00:00:00" \
+        -o "$dir/bin/$cmd" "./cmd/$cmd"
+    done
+  )
+  mark_built alertmanager "$v"
+}
+
+# prometheus_semver v0.316.0 -> 3.16.0 (Prometheus 3.x is published to Go as v0.3MM.P).
+prometheus_semver() {
+  local minor patch; minor=$(echo "$1" | cut -d. -f2); patch=$(echo "$1" | cut -d. -f3)
+  echo "${minor:0:1}.$((10#${minor:1})).$patch"
+}
+
 build_kubernetes
 build_etcd
 go_install_pinned kwok "$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
@@ -182,5 +233,8 @@ kwok_stages
 build_traefik
 go_install_pinned minio "$MINIO_VERSION" github.com/minio/minio
 go_install_pinned helm "$HELM_VERSION" helm.sh/helm/v3/cmd/helm
+build_prometheus_part prometheus "$PROMETHEUS_VERSION" "$(prometheus_semver "$PROMETHEUS_VERSION")" \
+  github.com/prometheus/prometheus/cmd/prometheus github.com/prometheus/prometheus/cmd/promtool
+build_alertmanager
 log "all binaries ready in $bin_dir"
 echo "$bin_dir"

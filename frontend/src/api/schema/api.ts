@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/alerts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Recent Alerts */
+        get: operations["recent_alerts"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api-keys": {
         parameters: {
             query?: never;
@@ -68,6 +85,23 @@ export interface paths {
         };
         /** Health */
         get: operations["health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health/score": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Health Score */
+        get: operations["health_score"];
         put?: never;
         post?: never;
         delete?: never;
@@ -321,6 +355,33 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AlertOut */
+        AlertOut: {
+            /** Annotations */
+            annotations: {
+                [key: string]: string;
+            };
+            /** Ends At */
+            ends_at: string | null;
+            /** Labels */
+            labels: {
+                [key: string]: string;
+            };
+            /** Name */
+            name: string;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /** Starts At */
+            starts_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "firing" | "resolved";
+        };
         /** ApiKeyCreate */
         ApiKeyCreate: {
             /**
@@ -446,6 +507,15 @@ export interface components {
              * @enum {string}
              */
             status: "ok" | "degraded";
+        };
+        /** HealthScoreOut */
+        HealthScoreOut: {
+            /** Reasons */
+            reasons: components["schemas"]["ReasonOut"][];
+            /** Score */
+            score: number;
+            /** Servers */
+            servers: components["schemas"]["ServerScoreOut"][];
         };
         /** ModelDetail */
         ModelDetail: {
@@ -583,6 +653,15 @@ export interface components {
             /** New Password */
             new_password: string;
         };
+        /** ReasonOut */
+        ReasonOut: {
+            /** Message */
+            message: string;
+            /** Penalty */
+            penalty: number;
+            /** Signal */
+            signal: string;
+        };
         /** ServeRequest */
         ServeRequest: {
             gpu?: components["schemas"]["GpuRequest"];
@@ -685,6 +764,17 @@ export interface components {
              */
             visibility: "private" | "public";
         };
+        /** ServerScoreOut */
+        ServerScoreOut: {
+            /** Model */
+            model: string;
+            /** Reasons */
+            reasons: components["schemas"]["ReasonOut"][];
+            /** Score */
+            score: number;
+            /** Server Uuid */
+            server_uuid: string;
+        };
         /**
          * ServerUpdate
          * @description What `PATCH /servers/{uuid}` may change; at least one field.
@@ -775,6 +865,37 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    recent_alerts: {
+        parameters: {
+            query?: {
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_api_keys: {
         parameters: {
             query?: never;
@@ -929,6 +1050,26 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HealthOut"];
+                };
+            };
+        };
+    };
+    health_score: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthScoreOut"];
                 };
             };
         };

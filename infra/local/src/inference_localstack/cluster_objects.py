@@ -68,7 +68,7 @@ def _resources(node_type: GpuNodeType) -> dict[str, str]:
 
 def rbac_objects(traefik_cluster_role: str) -> list[dict[str, Any]]:
     """kwok drives the simulated nodes; the local kubelet its own node and pods; Traefik reads
-    routes, services and endpoint slices."""
+    routes, services and endpoint slices; Prometheus lists and watches what it discovers."""
     kwok_role = {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
@@ -142,6 +142,21 @@ def rbac_objects(traefik_cluster_role: str) -> list[dict[str, Any]]:
     contract_role = _role(
         "local:inference-contract", [{**modelserves, "verbs": ["get", "list", "watch"]}]
     )
+    prometheus_role = _role(
+        "local:prometheus",
+        [
+            {
+                "apiGroups": [""],
+                "resources": ["pods", "nodes", "services"],
+                "verbs": ["list", "watch"],
+            },
+            {
+                "apiGroups": ["discovery.k8s.io"],
+                "resources": ["endpointslices"],
+                "verbs": ["list", "watch"],
+            },
+        ],
+    )
     return [
         kwok_role,
         node_runtime_role,
@@ -151,9 +166,11 @@ def rbac_objects(traefik_cluster_role: str) -> list[dict[str, Any]]:
         _binding(
             "local:inference-contract", "local:inference-contract", "local:inference-contract"
         ),
+        prometheus_role,
         _binding("local:inference-api", "local:inference-api", "local:inference-api"),
         _binding("local:inference-gateway", "local:inference-gateway", "local:inference-gateway"),
         _binding("local:kwok", "local:kwok", "local:kwok"),
+        _binding("local:prometheus", "local:prometheus", "local:prometheus"),
         _binding("local:node-runtime", "local:node-runtime", "local:node-runtime"),
         _binding("local:traefik", traefik_cluster_role, "local:traefik"),
     ]

@@ -63,6 +63,8 @@ class Ports:
     gateway: int = int(_env("LOCAL_GATEWAY_PORT", "8203"))
     frontend: int = int(_env("LOCAL_FRONTEND_PORT", "5173"))
     operator: int = int(_env("LOCAL_OPERATOR_HEALTH_PORT", "8210"))
+    prometheus: int = int(_env("LOCAL_PROMETHEUS_PORT", "9090"))
+    alertmanager: int = int(_env("LOCAL_ALERTMANAGER_PORT", "9093"))
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ IDENTITIES: dict[str, tuple[str, list[str]]] = {
     "api": ("local:inference-api", []),
     "gateway": ("local:inference-gateway", []),
     "contract": ("local:inference-contract", []),
+    "prometheus": ("local:prometheus", []),
     # The operator's own ServiceAccount name, so deploy/operator/rbac.yaml binds it as is.
     "operator": (
         "system:serviceaccount:inference-system:modelserve-operator",
@@ -52,6 +53,8 @@ class Secrets:
     quant_minio_user: str = "quant-admin"
     quant_minio_password: str = ""
     """Root credentials of the second MinIO, which stands for the quantization cluster."""
+    alert_webhook_token: str = ""
+    """Bearer token Alertmanager sends to the API's alert receiver."""
 
 
 def _openssl(*args: str) -> None:
@@ -212,6 +215,7 @@ def ensure_secrets(config: StackConfig) -> Secrets:
         "server_uuid_key": secrets.token_urlsafe(48),
         "quant_minio_user": "quant-admin",
         "quant_minio_password": secrets.token_urlsafe(24),
+        "alert_webhook_token": secrets.token_urlsafe(32),
     }
     # Keys added by newer versions of the stack are generated into an existing state folder.
     before = json.dumps(data, sort_keys=True)
@@ -243,6 +247,7 @@ def ensure_secrets(config: StackConfig) -> Secrets:
         server_uuid_key=data["server_uuid_key"],
         quant_minio_user=data["quant_minio_user"],
         quant_minio_password=data["quant_minio_password"],
+        alert_webhook_token=data["alert_webhook_token"],
     )
 
 

@@ -221,6 +221,8 @@ def api(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
             "SERVER_UUID_KEY": creds.server_uuid_key,
             "SERVERS_NAMESPACE": SERVERS_NAMESPACE,
             "CONTRACT_URL": service_urls(cfg)["CONTRACT_URL"],
+            "PROMETHEUS_URL": f"http://127.0.0.1:{cfg.ports.prometheus}",
+            "ALERT_WEBHOOK_TOKEN": creds.alert_webhook_token,
         },
     )
 

@@ -24,6 +24,7 @@ from inference_localstack import (
     contract_webhook,
     frontend,
     network,
+    observability,
     pki,
     platform_services,
     processes,
@@ -42,6 +43,8 @@ TRAEFIK_CLUSTER_ROLE = "traefik-ingress-controller"
 COMPONENT_ORDER = [
     "ui",
     "download",
+    "prometheus",
+    "alertmanager",
     "gateway",
     "api",
     "contract",
@@ -57,6 +60,10 @@ COMPONENT_ORDER = [
     "minio",
     "postgres",
 ]
+
+# Monitoring: started by `up`, but a stack without it still serves, so a test session does
+# not restart the stack for it.
+OPTIONAL_COMPONENTS = {"prometheus", "alertmanager"}
 
 
 PLATFORM_SERVICES = ("gateway", "api", "operator")
@@ -381,6 +388,8 @@ def env_values(config: StackConfig, creds: pki.Secrets, bin_dir: Path) -> dict[s
         **platform_services.service_urls(config),
         "FRONTEND_URL": ui_process.frontend_url(config),
         **quant_cluster.env_values(config, creds),
+        "PROMETHEUS_URL": observability.prometheus_url(config),
+        "ALERTMANAGER_URL": observability.alertmanager_url(config),
         "ADMIN_USERNAME": platform_services.ADMIN_USERNAME,
         "ADMIN_PASSWORD": creds.admin_password,
         "JWT_SECRET": creds.jwt_secret,
@@ -497,6 +506,9 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
     )
     # after the API, which has upgraded the schema the download service's jobs live in
     start_component(config, platform_services.download(config, creds, db_url))
+    observability.write_stack_files(config, creds.tokens["prometheus"], creds.alert_webhook_token)
+    observability.reload(config)
+    start_components(config, *observability.stack_components(config, bin_dir))
     platform_services.register_embedded_model(config, creds)
     removed = platform_services.remove_legacy_fetch_secrets(config)
     if removed:
@@ -571,9 +583,8 @@ def status(config: StackConfig | None = None) -> dict[str, bool]:
 def is_healthy(config: StackConfig | None = None) -> bool:
     """True when every part runs and the env file exists: a running stack can be reused."""
     config = config or StackConfig()
-    running = status(config)
-    running.pop("ui", None)  # tests never need the web UI; its own test starts one
-    if not config.env_file.exists() or not all(running.values()):
+    required = {k: v for k, v in status(config).items() if k not in OPTIONAL_COMPONENTS}
+    if not config.env_file.exists() or not all(required.values()):
         return False
     bin_dir = toolchain_bin_dir(build=False)
     return _healthy(components.kube_apiserver(config, bin_dir), None)

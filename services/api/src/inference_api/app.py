@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 
+import httpx
 from fastapi import FastAPI
 
 from inference_api.accounts import Authenticator, ensure_admin
+from inference_api.alert_log import AlertLog
 from inference_api.bodyauth import AuthBeforeBodyMiddleware
 from inference_api.client_address import parse_networks
 from inference_api.migrate import upgrade_in_child_process
@@ -20,7 +22,16 @@ from inference_api.node_gpus import NodeGpuReader
 from inference_api.policy import ContractServePolicy, ServePolicy, contract_client
 from inference_api.ratelimit import Backoff, LoginRateLimiter
 from inference_api.registry import Registry
-from inference_api.routes import api_keys, auth, health, models, nodes, servers, users
+from inference_api.routes import (
+    api_keys,
+    auth,
+    health,
+    models,
+    nodes,
+    observability,
+    servers,
+    users,
+)
 from inference_api.serving import Placement, Serving
 from inference_api.settings import ApiSettings
 from inference_api.state import AppState
@@ -123,6 +134,8 @@ async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) 
             placement=placement(settings),
             server_uuid_key=settings.server_uuid_key.get_secret_value(),
         ),
+        alerts=AlertLog(settings.recent_alerts),
+        prometheus=httpx.AsyncClient(timeout=settings.prometheus_timeout_seconds),
     )
 
 
@@ -131,6 +144,7 @@ async def close_state(state: AppState) -> None:
         await state.watcher.stop()
     await state.contract_http.aclose()
     await state.engine.dispose()
+    await state.prometheus.aclose()
     state.kube.close()
     await state.resources.aclose()
 
@@ -188,6 +202,7 @@ def create_app(
         models.router,
         servers.router,
         nodes.router,
+        observability.router,
     ):
         app.include_router(router)
     return app

@@ -218,3 +218,53 @@ class ServerOut(BaseModel):
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     checks: dict[str, str]
+
+
+# --- observability --------------------------------------------------------------------------
+
+
+class WebhookAlert(BaseModel):
+    """One alert of Alertmanager's webhook payload (version 4); unknown fields are ignored."""
+
+    status: Literal["firing", "resolved"]
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+    startsAt: datetime | None = None  # noqa: N815  (Alertmanager's field names)
+    endsAt: datetime | None = None  # noqa: N815
+    fingerprint: str = ""
+
+
+class AlertmanagerWebhook(BaseModel):
+    version: str = "4"
+    status: Literal["firing", "resolved"]
+    receiver: str = ""
+    alerts: list[WebhookAlert] = Field(max_length=1000)
+
+
+class AlertOut(BaseModel):
+    received_at: datetime
+    status: Literal["firing", "resolved"]
+    name: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    starts_at: datetime | None
+    ends_at: datetime | None
+
+
+class ReasonOut(BaseModel):
+    signal: str
+    penalty: float
+    message: str
+
+
+class ServerScoreOut(BaseModel):
+    server_uuid: str
+    model: str
+    score: int = Field(ge=0, le=100)
+    reasons: list[ReasonOut]
+
+
+class HealthScoreOut(BaseModel):
+    score: int = Field(ge=0, le=100)
+    reasons: list[ReasonOut]
+    servers: list[ServerScoreOut]

@@ -94,6 +94,16 @@ class ApiSettings(CommonSettings):
         parse_networks(value)
         return value
 
+    prometheus_url: str | None = Field(
+        None, description="Where GET /health/score reads its signals (http://host:port)."
+    )
+    prometheus_timeout_seconds: float = Field(3.0, gt=0)
+    ttft_target_seconds: float = Field(2.5, gt=0, description="The TTFT p95 the score expects.")
+    alert_webhook_token: SecretStr | None = Field(
+        None, description="Bearer token of POST /alerts/webhook; unset, the receiver is off."
+    )
+    recent_alerts: int = Field(500, ge=1, le=100_000, description="Alerts GET /alerts keeps.")
+
     def secrets_to_check(self) -> dict[str, SecretStr]:
         checked = dict(super().secrets_to_check())
         checked["JWT_SECRET"] = self.jwt_secret

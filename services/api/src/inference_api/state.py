@@ -11,6 +11,7 @@ from minio import Minio
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from inference_api.accounts import Authenticator
+from inference_api.alert_log import AlertLog
 from inference_api.modelserve_client import ModelServeClient
 from inference_api.registry import Registry
 from inference_api.serving import Serving
@@ -31,4 +32,7 @@ class AppState:
     registry: Registry
     serving: Serving
     resources: AsyncExitStack  # the upload client (closed with the app)
+    alerts: AlertLog
+    prometheus: httpx.AsyncClient
+    """For GET /health/score (its timeout is `prometheus_timeout_seconds`)."""
     watcher: ModelServeWatcher | None = None

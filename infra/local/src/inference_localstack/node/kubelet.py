@@ -23,9 +23,11 @@ from kubernetes.client.exceptions import ApiException
 from inference_common.informer import Listed, ThreadInformer
 from inference_common.kube import api_client
 from inference_common.logging import configure_logging
+from inference_common.modelserve import SERVER_UUID_LABEL
 from inference_localstack import network
 from inference_localstack.config import Network, StackConfig
 from inference_localstack.node import machine as machine_mod
+from inference_localstack.node import metrics
 from inference_localstack.node.node_object import node_object, node_status
 from inference_localstack.node.supervisor import NodeContext, PodSupervisor
 
@@ -287,9 +289,34 @@ class LocalKubelet:
         self.supervisors.clear()
 
 
+def metrics_text(kubelet: LocalKubelet) -> str:
+    """GET /metrics: its pods, and each real card with the pod and server holding it."""
+    with kubelet.allocator.lock:
+        held = {uid: list(indices) for uid, indices in kubelet.allocator.gpus.items()}
+    holders: dict[int, metrics.Holder] = {}
+    for uid, indices in held.items():
+        supervisor = kubelet.supervisors.get(uid)
+        if supervisor is None:
+            continue
+        meta = supervisor.pod["metadata"]
+        server = (meta.get("labels") or {}).get(SERVER_UUID_LABEL, "")
+        for index in indices:
+            holders[index] = metrics.Holder(meta["namespace"], meta["name"], server)
+    gpus = metrics.read_gpus() if kubelet.machine.gpus else []
+    return metrics.render(kubelet.name, len(kubelet.supervisors), gpus, holders)
+
+
 def serve_health(kubelet: LocalKubelet, port: int) -> ThreadingHTTPServer:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
+            if self.path == "/metrics":
+                text = metrics_text(kubelet).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+                self.send_header("Content-Length", str(len(text)))
+                self.end_headers()
+                self.wfile.write(text)
+                return
             healthy = (
                 self.path == "/healthz"
                 and time.monotonic() - kubelet.last_contact < 3 * HEARTBEAT_SECONDS

@@ -76,6 +76,15 @@ class ServerRepository:
         await self.session.refresh(row)
         return row
 
+    async def running_replicas(self) -> list[tuple[UUID, str, int, int]]:
+        """(uuid, model name, replicas, ready replicas) of every server not stopped."""
+        result = await self.session.execute(
+            select(Server.uuid, Server.model_name, Server.replicas, Server.ready_replicas).where(
+                Server.stopped_at.is_(None)
+            )
+        )
+        return [(r[0], r[1], r[2], r[3]) for r in result.all()]
+
     async def get(self, server_uuid: UUID) -> Server | None:
         return await self.session.get(Server, server_uuid)
 

@@ -1,0 +1,101 @@
+"""Reads the health score's signals from Prometheus: a few instant queries run side by side
+(httpx, one timeout each), folded into one `ServerSignals` per server by a pure function.
+Prometheus unreachable, timing out or answering an error is `PrometheusUnavailableError`."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from inference_api.health_score import ServerSignals
+
+Sample = tuple[dict[str, str], float]
+
+QUERIES: dict[str, str] = {
+    "discovered": 'count by (server_uuid, model) (up{job="llama-cpp"})',
+    "up": 'sum by (server_uuid, model) (up{job="llama-cpp"})',
+    "deferred": "sum by (server_uuid) (llamacpp:requests_deferred)",
+    "error_ratio": (
+        "sum by (model) (rate(gateway_errors_total[5m]))"
+        " / sum by (model) (rate(gateway_requests_total[5m]))"
+    ),
+    "ttft_p95": (
+        "histogram_quantile(0.95, sum by (model, le) "
+        "(rate(gateway_time_to_first_token_seconds_bucket[5m])))"
+    ),
+    "gpu_temperature": "max by (server_uuid) (DCGM_FI_DEV_GPU_TEMP)",
+    "gpu_memory": (
+        "max by (server_uuid) (DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE))"
+    ),
+}
+
+
+class PrometheusUnavailableError(Exception):
+    pass
+
+
+def parse_vector(body: Mapping[str, Any]) -> list[Sample]:
+    """The samples of an instant-query answer; NaN (no traffic) is left out."""
+    if body.get("status") != "success":
+        raise PrometheusUnavailableError(f"query failed: {body.get('error', 'unknown error')}")
+    samples: list[Sample] = []
+    for item in body["data"]["result"]:
+        value = float(item["value"][1])
+        if not math.isnan(value):
+            samples.append((dict(item["metric"]), value))
+    return samples
+
+
+def _by(results: Mapping[str, list[Sample]], key: str, label: str) -> dict[str, float]:
+    return {labels.get(label, ""): value for labels, value in results.get(key, [])}
+
+
+def assemble(results: Mapping[str, list[Sample]]) -> list[ServerSignals]:
+    """One `ServerSignals` per server Prometheus scrapes; per-model gateway signals go to
+    every server of that model."""
+    up = _by(results, "up", "server_uuid")
+    deferred = _by(results, "deferred", "server_uuid")
+    temperature = _by(results, "gpu_temperature", "server_uuid")
+    memory = _by(results, "gpu_memory", "server_uuid")
+    error_ratio = _by(results, "error_ratio", "model")
+    ttft = _by(results, "ttft_p95", "model")
+    servers = [
+        ServerSignals(
+            server_uuid=uuid,
+            model=model,
+            replicas=int(discovered),
+            replicas_ready=int(up.get(uuid, 0)),
+            requests_deferred=deferred.get(uuid, 0.0),
+            error_ratio=error_ratio.get(model),
+            ttft_p95_seconds=ttft.get(model),
+            gpu_temperature_celsius=temperature.get(uuid),
+            gpu_memory_ratio=memory.get(uuid),
+        )
+        for labels, discovered in results.get("discovered", [])
+        for uuid, model in [(labels.get("server_uuid", ""), labels.get("model", ""))]
+        if uuid
+    ]
+    return sorted(servers, key=lambda s: s.server_uuid)
+
+
+async def _query(client: httpx.AsyncClient, base_url: str, promql: str) -> list[Sample]:
+    try:
+        response = await client.get(f"{base_url}/api/v1/query", params={"query": promql})
+    except httpx.HTTPError as exc:
+        raise PrometheusUnavailableError(type(exc).__name__) from exc
+    if response.status_code >= 500:
+        raise PrometheusUnavailableError(f"HTTP {response.status_code}")
+    try:
+        return parse_vector(response.json())
+    except (ValueError, KeyError, TypeError) as exc:
+        raise PrometheusUnavailableError("unreadable answer") from exc
+
+
+async def read_signals(client: httpx.AsyncClient, base_url: str) -> list[ServerSignals]:
+    names = list(QUERIES)
+    answers = await asyncio.gather(*(_query(client, base_url, QUERIES[n]) for n in names))
+    return assemble(dict(zip(names, answers, strict=True)))
