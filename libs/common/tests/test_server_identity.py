@@ -9,6 +9,7 @@ import pytest
 
 from inference_common.modelserve import SERVER_UUID_LABEL
 from inference_common.server_identity import (
+    NAMESPACE,
     OWNER_ANNOTATION,
     PRIVATE,
     PUBLIC,
@@ -92,6 +93,8 @@ def access(owner: str = OWNER, visibility: str = PRIVATE, **overrides: str) -> d
     [
         (meta(LABEL, access()), KEY, ServerAccess(OWNER, PRIVATE)),
         (meta(LABEL, access(visibility=PUBLIC)), KEY, ServerAccess(OWNER, PUBLIC)),
+        (meta(LABEL, access(visibility=NAMESPACE)), KEY, ServerAccess(OWNER, NAMESPACE)),
+        (meta(LABEL, access(**{VISIBILITY_ANNOTATION: NAMESPACE})), KEY, UNOWNED),
         (meta(LABEL, access()), "another-key", UNOWNED),
         (meta(LABEL, access()), "", UNOWNED),
         (meta(LABEL, access(**{OWNER_ANNOTATION: "someone-else"})), KEY, UNOWNED),

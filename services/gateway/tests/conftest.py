@@ -177,7 +177,7 @@ def cluster(kube_api: client.ApiClient, namespace: str, crd: dict[str, Any]) -> 
     return Cluster(kube_api, namespace)
 
 
-def make_settings(database_url: str, namespace: str, **overrides: Any) -> GatewaySettings:
+def make_settings(database_url: str, namespace: str, /, **overrides: Any) -> GatewaySettings:
     values: dict[str, Any] = {
         "dev_mode": True,
         "database_url": database_url,

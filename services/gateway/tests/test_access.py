@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from inference_common.server_identity import PRIVATE, PUBLIC
+from inference_common.server_identity import NAMESPACE, PRIVATE, PUBLIC
 from inference_gateway.access import (
     is_inference_path,
     may_use_server,
@@ -15,8 +15,9 @@ from inference_gateway.access import (
 from inference_gateway.auth import ANONYMOUS, Principal
 from inference_gateway.catalog import ServeInfo
 
-ALICE = Principal("user:a", "jwt", user_id="a")
-BOB = Principal("user:b", "jwt", user_id="b")
+ALICE = Principal("user:a", "jwt", user_id="a", namespaces=frozenset({"ns"}))
+BOB = Principal("user:b", "jwt", user_id="b", namespaces=frozenset({"ns", "team"}))
+CAROL = Principal("user:c", "jwt", user_id="c", namespaces=frozenset({"elsewhere"}))
 ADMIN = Principal("user:root", "jwt", user_id="root", role="admin")
 
 
@@ -34,6 +35,7 @@ UNOWNED = serve("k1", "smollm2:135m", None, PUBLIC)
 BOB_ALIAS = serve("b3", "other:1b", "b", PUBLIC, aliases=("smollm2:135m",))
 BOB_LATEST = serve("b4", "qwen", "b", PUBLIC)
 ALICE_QWEN = serve("a4", "qwen:latest", "a", PRIVATE)
+ALICE_TEAM = serve("a5", "smollm2:135m", "a", NAMESPACE)
 
 
 @pytest.mark.parametrize(
@@ -47,6 +49,14 @@ ALICE_QWEN = serve("a4", "qwen:latest", "a", PRIVATE)
         (ANONYMOUS, ALICE_PUBLIC, True),
         (BOB, UNOWNED, True),
         (Principal("user:?", "jwt"), serve("x", "m", None, PRIVATE), False),  # no owner, no id
+        (ALICE, ALICE_TEAM, True),
+        (BOB, ALICE_TEAM, True),  # allowed in the server's namespace
+        (CAROL, ALICE_TEAM, False),  # not allowed there
+        (ANONYMOUS, ALICE_TEAM, False),
+        (ADMIN, ALICE_TEAM, True),
+        (CAROL, ServeInfo("team", "t", "m", owner="a", visibility=NAMESPACE), False),
+        (BOB, ServeInfo("team", "t", "m", owner="a", visibility=NAMESPACE), True),
+        (BOB, ServeInfo("team", "t", "m", owner="a", visibility=PRIVATE), False),
     ],
 )
 def test_may_use_server(principal: Principal, server: ServeInfo, allowed: bool) -> None:
@@ -74,6 +84,11 @@ def test_may_use_server(principal: Principal, server: ServeInfo, allowed: bool) 
         (BOB, "qwen", [BOB_LATEST, ALICE_QWEN], [BOB_LATEST]),
         # admins may use every server, and still prefer their own (they own none here)
         (ADMIN, "smollm2:135m", [ALICE_PRIVATE, BOB_PRIVATE], [ALICE_PRIVATE, BOB_PRIVATE]),
+        # a server shared with its namespace pools for its team only, after one's own
+        (BOB, "smollm2:135m", [ALICE_TEAM, ALICE_PRIVATE], [ALICE_TEAM]),
+        (BOB, "smollm2:135m", [ALICE_TEAM, BOB_PRIVATE], [BOB_PRIVATE]),
+        (CAROL, "smollm2:135m", [ALICE_TEAM, ALICE_PRIVATE], []),
+        (CAROL, "smollm2:135m", [ALICE_TEAM, UNOWNED], [UNOWNED]),
     ],
 )
 def test_route_pool(

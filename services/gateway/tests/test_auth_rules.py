@@ -1,5 +1,5 @@
-"""The gateway's pure credential rules: how long a checked credential is reused, and which
-uses of a key are recorded."""
+"""The gateway's pure credential rules: how long a checked credential is reused, which
+uses of a key are recorded, and which namespaces a user is allowed in."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from uuid import uuid4
 
 import pytest
 
-from inference_gateway.auth import UsageThrottle, trusted_for
+from inference_gateway.auth import UsageThrottle, allowed_namespaces, trusted_for
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -26,6 +26,22 @@ NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 )
 def test_trusted_for(cache_seconds: float, expires_at: datetime | None, expected: float) -> None:
     assert trusted_for(cache_seconds, expires_at, NOW) == expected
+
+
+DEFAULT = ("default", "inference")
+
+
+@pytest.mark.parametrize(
+    ("contract", "expected"),
+    [
+        (None, {"default", "inference"}),  # no contract, or one that leaves it unset
+        (["team-a"], {"team-a"}),  # the contract's list replaces the default
+        (["team-a", "default"], {"team-a", "default"}),
+        ([], set()),  # an empty list allows no namespace
+    ],
+)
+def test_allowed_namespaces(contract: list[str] | None, expected: set[str]) -> None:
+    assert allowed_namespaces(contract, DEFAULT) == frozenset(expected)
 
 
 def test_usage_is_recorded_once_per_interval_per_key() -> None:

@@ -1,5 +1,6 @@
 """Tenant isolation against the real stack: the gateway routes a caller only to servers it
-may use (its own before anybody else's), and Traefik lets a request through to a model
+may use (its own before anybody else's, then those shared with a namespace it is allowed in,
+or public ones), and Traefik lets a request through to a model
 server at `/<server uuid>/` only when the gateway's ForwardAuth says so (issue 11, items 1
 and 2). The routes are the operator's own manifests, applied to the stack's Traefik."""
 
@@ -14,15 +15,20 @@ from uuid import uuid4
 import httpx
 import pytest
 from kubernetes import client
+from sqlalchemy import select
+from sqlalchemy.pool import NullPool
 
 from inference_common.auth import TokenSigner
+from inference_common.db import make_engine, make_sessionmaker, unit_of_work
 from inference_common.modelserve import SERVER_UUID_LABEL, ModelServeSpec
 from inference_common.server_identity import (
+    NAMESPACE,
     PRIVATE,
     SIGNATURE_ANNOTATION,
     access_annotations,
     sign_server_uuid,
 )
+from inference_common.tables import User, UserContract
 from inference_testkit.namespaces import temporary_namespace
 from inference_testkit.waiting import async_wait_for
 from modelserve_operator.manifests import (
@@ -116,6 +122,62 @@ async def test_requests_go_only_to_servers_the_caller_may_use(
     assert refused.status_code == 404, refused.text
     listed = await gw.client.get("/v1/models", headers=bearer(carol))
     assert listed.json()["data"] == []
+
+
+async def allow_namespaces(database_url: str, user_id: object, namespaces: list[str]) -> None:
+    """The user's contract (as the contract service stores it) allows these namespaces."""
+    engine = make_engine(database_url, poolclass=NullPool)
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as db:
+            username = (
+                await db.execute(select(User.username).where(User.id == user_id))
+            ).scalar_one()
+            db.add(UserContract(username=username, allowed_namespaces=namespaces))
+    finally:
+        await engine.dispose()
+
+
+async def test_namespace_visible_server_is_used_by_its_team_only(
+    cluster: Cluster,
+    replicas: list[Replica],
+    gateway_factory: GatewayFactory,
+    database_url: str,
+    namespace: str,
+) -> None:
+    alice, bob, carol, dave = [await create_user(database_url) for _ in range(4)]
+    await allow_namespaces(database_url, bob, ["default", namespace])
+    await allow_namespaces(database_url, carol, ["default"])  # dave: the default list
+    team = cluster.serve(
+        "alice-team",
+        MODEL,
+        [replicas[0].ip],
+        **signed(namespace, "alice-team", str(alice), NAMESPACE),
+    )
+    server_uuid = team["metadata"]["labels"][SERVER_UUID_LABEL]
+    gw = await gateway_factory(server_uuid_key=KEY)
+    await gw.wait_routable(MODEL)
+    body = {"model": MODEL, "prompt": "Hello", "max_tokens": 2, "ignore_eos": True}
+    bobs_key = await create_api_key(database_url, user_id=bob)
+
+    before = await predicted_tokens(replicas[0])
+    for headers in (bearer(alice), bearer(bob), {"x-api-key": bobs_key}):
+        used = await gw.client.post("/v1/completions", headers=headers, json=body)
+        assert used.status_code == 200, used.text
+    assert await predicted_tokens(replicas[0]) - before == 6
+    listed = await gw.client.get("/v1/models", headers=bearer(bob))
+    assert [m["id"] for m in listed.json()["data"]] == [MODEL]
+
+    for outsider in (carol, dave):
+        refused = await gw.client.post("/v1/completions", headers=bearer(outsider), json=body)
+        assert refused.status_code == 404, refused.text
+        assert (await gw.client.get("/v1/models", headers=bearer(outsider))).json()["data"] == []
+
+    forwarded = {"X-Forwarded-Uri": f"/{server_uuid}/v1/models"}
+    authz = f"/authz/servers/{server_uuid}"
+    allowed = await gw.client.get(authz, headers={**bearer(bob), **forwarded})
+    assert allowed.status_code == 200, allowed.text
+    hidden = await gw.client.get(authz, headers={**bearer(carol), **forwarded})
+    assert hidden.status_code == 404, hidden.text
 
 
 def route_objects(obj: dict[str, Any], authz_url: str) -> list[dict[str, Any]]:

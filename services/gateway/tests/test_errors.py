@@ -2,7 +2,14 @@ from __future__ import annotations
 
 import pytest
 
-from inference_gateway.errors import Api, GatewayError, Kind, api_of_path, error_payload
+from inference_gateway.errors import (
+    Api,
+    GatewayError,
+    Kind,
+    api_of_path,
+    dependency_outage,
+    error_payload,
+)
 
 
 @pytest.mark.parametrize(
@@ -66,3 +73,45 @@ def test_unavailable_carries_retry_after() -> None:
     assert error.status == 503
     assert error.headers() == {"Retry-After": "7"}
     assert GatewayError(Kind.UNAUTHENTICATED, "no").headers() == {"WWW-Authenticate": "Bearer"}
+
+
+@pytest.mark.parametrize(
+    ("api", "body"),
+    [
+        (
+            Api.OPENAI,
+            {
+                "error": {
+                    "message": "database unavailable",
+                    "type": "server_error",
+                    "param": None,
+                    "code": "service_unavailable",
+                }
+            },
+        ),
+        (
+            Api.ANTHROPIC,
+            {
+                "type": "error",
+                "error": {"type": "overloaded_error", "message": "database unavailable"},
+            },
+        ),
+        (Api.OLLAMA, {"error": "database unavailable"}),
+        (Api.TGI, {"error": "database unavailable", "error_type": "overloaded"}),
+        (
+            Api.PLATFORM,
+            {
+                "error": {
+                    "type": "unavailable",
+                    "message": "database unavailable",
+                    "detail": {"dependency": "database"},
+                }
+            },
+        ),
+    ],
+)
+def test_dependency_outage_in_each_api_shape(api: Api, body: dict[str, object]) -> None:
+    error = dependency_outage("database")
+    assert error.status == 503
+    assert error.headers() == {"Retry-After": "5"}
+    assert error_payload(api, error) == body

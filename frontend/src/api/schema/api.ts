@@ -684,11 +684,11 @@ export interface components {
             runtime_params: string;
             /**
              * Visibility
-             * @description Who may use the server through the gateway and Traefik: `private` (you and admins) or `public` (every authenticated caller).
+             * @description Who may use the server through the gateway and Traefik: `private` (you and admins), `namespace` (also every user allowed to serve in its namespace: the contract service's allowed_namespaces) or `public` (every authenticated caller).
              * @default private
              * @enum {string}
              */
-            visibility: "private" | "public";
+            visibility: "private" | "namespace" | "public";
         };
         /** ServeResponse */
         ServeResponse: {
@@ -762,7 +762,7 @@ export interface components {
              * Visibility
              * @enum {string}
              */
-            visibility: "private" | "public";
+            visibility: "private" | "namespace" | "public";
         };
         /** ServerScoreOut */
         ServerScoreOut: {
@@ -786,7 +786,7 @@ export interface components {
              */
             replicas?: number | null;
             /** Visibility */
-            visibility?: ("private" | "public") | null;
+            visibility?: ("private" | "namespace" | "public") | null;
         };
         /** TokenResponse */
         TokenResponse: {

@@ -56,14 +56,17 @@ OWNER_ANNOTATION = f"{GROUP}/owner"
 VISIBILITY_ANNOTATION = f"{GROUP}/visibility"
 ACCESS_SIGNATURE_ANNOTATION = f"{GROUP}/access-signature"
 PRIVATE = "private"
+NAMESPACE = "namespace"
 PUBLIC = "public"
-VISIBILITIES = (PRIVATE, PUBLIC)
+VISIBILITIES = (PRIVATE, NAMESPACE, PUBLIC)
 
 
 @dataclass(frozen=True)
 class ServerAccess:
     """Who may use a server: its owner (a user id; None for ModelServes the API did not
-    create) and its visibility (`private`: the owner and admins; `public`: every caller)."""
+    create) and its visibility (`private`: the owner and admins; `namespace`: also every
+    user whose allowed namespaces (their contract's, else the global default) include the
+    server's namespace — its team; `public`: every caller)."""
 
     owner: str | None
     visibility: str

@@ -101,7 +101,8 @@ class Server(Base):
     )
     stopped_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     visibility: Mapped[str] = mapped_column(String(16), server_default="public")
-    """`private` (owner and admins) or `public` (every caller); see server_identity."""
+    """`private` (owner and admins), `namespace` (also users allowed in its namespace) or
+    `public` (every caller); see server_identity."""
 
 
 class DownloadJob(Base):

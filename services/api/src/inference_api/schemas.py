@@ -27,7 +27,7 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-Visibility = Literal["private", "public"]
+Visibility = Literal["private", "namespace", "public"]
 
 
 # --- auth -----------------------------------------------------------------------------------
@@ -156,7 +156,8 @@ class ServeRequest(_Body):
     visibility: Visibility = Field(
         "private",
         description="Who may use the server through the gateway and Traefik: `private` (you "
-        "and admins) or `public` (every authenticated caller).",
+        "and admins), `namespace` (also every user allowed to serve in its namespace: the "
+        "contract service's allowed_namespaces) or `public` (every authenticated caller).",
     )
 
     @model_validator(mode="after")

@@ -190,6 +190,10 @@ async def test_visibility_is_signed_on_the_modelserve_and_changed_by_owner_or_ad
     hidden = await api.client.patch(path, json={"visibility": "private"}, headers=admin)
     assert hidden.status_code == 200, hidden.text
     assert await access() == ServerAccess(alice_id, "private")
+    team = await api.client.patch(path, json={"visibility": "namespace"}, headers=alice)
+    assert team.status_code == 200, team.text
+    assert team.json()["visibility"] == "namespace"
+    assert await access() == ServerAccess(alice_id, "namespace")
 
     assert (await api.client.delete(f"/stop/{server_uuid}", headers=alice)).status_code == 200
     stopped = await api.client.patch(path, json={"visibility": "public"}, headers=alice)

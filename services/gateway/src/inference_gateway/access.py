@@ -6,7 +6,7 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Sequence
 
-from inference_common.server_identity import PUBLIC
+from inference_common.server_identity import NAMESPACE, PUBLIC
 from inference_gateway.auth import Principal
 from inference_gateway.catalog import ServeInfo, name_forms
 
@@ -36,8 +36,11 @@ or changes server state."""
 
 
 def may_use_server(principal: Principal, serve: ServeInfo) -> bool:
-    """Admins use every server; the owner its own; everyone else only public ones."""
+    """Admins use every server; the owner its own; a server shared with its namespace every
+    principal allowed in that namespace; everyone else only public ones."""
     if principal.role == "admin" or serve.visibility == PUBLIC:
+        return True
+    if serve.visibility == NAMESPACE and serve.namespace in principal.namespaces:
         return True
     return serve.owner is not None and serve.owner == principal.user_id
 

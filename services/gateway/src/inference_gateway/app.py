@@ -19,11 +19,25 @@ from kubernetes import client
 from inference_common.auth import TokenSigner
 from inference_common.db import make_engine, make_sessionmaker
 from inference_common.kube import api_client
-from inference_common.web import install_common, operation_id
+from inference_common.outages import outage_of
+from inference_common.web import (
+    DEPENDENCY_ERRORS,
+    install_common,
+    operation_id,
+    outage_log,
+    unexpected_error_response,
+)
 from inference_gateway.auth import Authenticator
 from inference_gateway.balancer import Balancer
 from inference_gateway.catalog import Catalog
-from inference_gateway.errors import Api, GatewayError, Kind, api_of_path, error_payload
+from inference_gateway.errors import (
+    Api,
+    GatewayError,
+    Kind,
+    api_of_path,
+    dependency_outage,
+    error_payload,
+)
 from inference_gateway.gateway import Gateway
 from inference_gateway.lifecycle import ClientGoneError
 from inference_gateway.posts import described_routes, post_routes
@@ -98,6 +112,18 @@ def _register_errors(app: FastAPI) -> None:
         status = 422 if api is Api.TGI else 400
         return _render(api, GatewayError(Kind.INVALID, _validation_message(exc), status=status))
 
+    async def dependency_error(request: Request, exc: Exception) -> Response:
+        """An outage (the database, mostly) is 503 naming it in the caller's API's shape;
+        anything else is the platform's 500, as in every service."""
+        dependency = outage_of(exc)
+        if dependency is None:
+            return unexpected_error_response(exc)
+        outage_log.report(dependency, exc)
+        return _render(api_of_path(request.url.path), dependency_outage(dependency))
+
+    for error in DEPENDENCY_ERRORS:
+        app.add_exception_handler(error, dependency_error)
+
     @app.exception_handler(ClientGoneError)
     async def client_gone(_: Request, __: ClientGoneError) -> Response:
         return Response(status_code=499)
@@ -117,6 +143,7 @@ def build_gateway(settings: GatewaySettings, http: aiohttp.ClientSession) -> Gat
         sessions,
         settings.allow_anonymous,
         settings.auth_cache_seconds,
+        default_namespaces=settings.allowed_namespaces,
     )
     holder: dict[str, Gateway] = {}
     upstream = Upstream(

@@ -2,7 +2,9 @@
 expiring, optionally limited to models), one of its JWTs, or — only when enabled —
 anonymous. Keys and tokens of disabled users are refused, and tokens issued before the
 user's last password change; a checked credential is trusted for `cache_seconds` at most
-(never past its own expiry)."""
+(never past its own expiry). The same lookup reads the user's allowed namespaces (their
+contract's `allowed_namespaces`, else the global default) for servers shared with a
+namespace, so they are cached with the credential and never queried per request."""
 
 from __future__ import annotations
 
@@ -21,8 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inference_common.auth import TokenSigner, api_key_matches, api_key_prefix
 from inference_common.errors import UnauthorizedError
-from inference_common.tables import ApiKey, User
-from inference_gateway.errors import GatewayError, Kind
+from inference_common.outages import DATABASE, outage_of
+from inference_common.tables import ApiKey, User, UserContract
+from inference_common.web import outage_log
+from inference_gateway.errors import GatewayError, Kind, dependency_outage
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +41,7 @@ class Principal:
     key_id: UUID | None = None
     user_id: str | None = None
     role: str = "user"
+    namespaces: frozenset[str] = frozenset()
 
     def may_use(self, names: Iterable[str]) -> bool:
         if self.allowed_models is None:
@@ -57,6 +62,12 @@ def credential_from_headers(headers: Mapping[str, str]) -> str | None:
         raise GatewayError(Kind.UNAUTHENTICATED, "Authorization must be 'Bearer <token>'")
     key = headers.get("x-api-key")
     return key.strip() if key and key.strip() else None
+
+
+def allowed_namespaces(contract: Iterable[str] | None, default: Iterable[str]) -> frozenset[str]:
+    """The contract service's effective allow-list: the user's contract where it sets one,
+    else the global default (`ALLOWED_NAMESPACES`)."""
+    return frozenset(default if contract is None else contract)
 
 
 def trusted_for(cache_seconds: float, expires_at: datetime | None, now: datetime) -> float:
@@ -93,8 +104,10 @@ class Authenticator:
         allow_anonymous: bool,
         cache_seconds: float = 10.0,
         usage_interval: float = 60.0,
+        default_namespaces: Iterable[str] = (),
     ) -> None:
         self.signer = signer
+        self.default_namespaces = tuple(default_namespaces)
         self.sessions = sessions
         self.allow_anonymous = allow_anonymous
         self.cache_seconds = cache_seconds
@@ -134,10 +147,10 @@ class Authenticator:
     def _refused(self) -> GatewayError:
         return GatewayError(Kind.UNAUTHENTICATED, "invalid API key or token")
 
-    def _unavailable(self) -> GatewayError:
-        return GatewayError(
-            Kind.UNAVAILABLE, "credentials cannot be checked right now", retry_after=5
-        )
+    def _unavailable(self, exc: BaseException) -> GatewayError:
+        dependency = outage_of(exc) or DATABASE
+        outage_log.report(dependency, exc)
+        return dependency_outage(dependency)
 
     async def _jwt(self, token: str) -> tuple[Principal, datetime]:
         if self.signer is None or self.sessions is None:
@@ -151,13 +164,18 @@ class Authenticator:
             async with self.sessions() as session:
                 row = (
                     await session.execute(
-                        select(User.is_active, User.password_changed_at, User.role).where(
-                            User.id == user_id
+                        select(
+                            User.is_active,
+                            User.password_changed_at,
+                            User.role,
+                            UserContract.allowed_namespaces,
                         )
+                        .outerjoin(UserContract, UserContract.username == User.username)
+                        .where(User.id == user_id)
                     )
                 ).one_or_none()
         except (SQLAlchemyError, OSError) as exc:
-            raise self._unavailable() from exc
+            raise self._unavailable(exc) from exc
         if row is None or not row.is_active or claims.issued_before(row.password_changed_at):
             raise self._refused()
         principal = Principal(
@@ -165,6 +183,7 @@ class Authenticator:
             kind="jwt",
             user_id=str(user_id),
             role=str(row.role),
+            namespaces=allowed_namespaces(row.allowed_namespaces, self.default_namespaces),
         )
         return principal, claims.expires_at
 
@@ -182,8 +201,10 @@ class Authenticator:
                             ApiKey.user_id,
                             ApiKey.expires_at,
                             User.role,
+                            UserContract.allowed_namespaces,
                         )
                         .join(User, User.id == ApiKey.user_id)
+                        .outerjoin(UserContract, UserContract.username == User.username)
                         .where(
                             ApiKey.prefix == prefix,
                             ApiKey.revoked_at.is_(None),
@@ -193,8 +214,8 @@ class Authenticator:
                     )
                 ).all()
         except (SQLAlchemyError, OSError) as exc:
-            raise self._unavailable() from exc
-        for key_id, key_hash, allowed, user_id, expires_at, role in rows:
+            raise self._unavailable(exc) from exc
+        for key_id, key_hash, allowed, user_id, expires_at, role, namespaces in rows:
             if api_key_matches(key, key_hash):
                 principal = Principal(
                     subject=f"user:{user_id}",
@@ -203,6 +224,7 @@ class Authenticator:
                     key_id=key_id,
                     user_id=str(user_id),
                     role=str(role),
+                    namespaces=allowed_namespaces(namespaces, self.default_namespaces),
                 )
                 return principal, expires_at
         raise self._refused()

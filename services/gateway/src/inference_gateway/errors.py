@@ -9,7 +9,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from inference_common.errors import error_body
+from inference_common.errors import UnavailableError, error_body
 
 
 class Api(StrEnum):
@@ -53,8 +53,10 @@ class GatewayError(Exception):
         code: str | None = None,
         param: str | None = None,
         status: int | None = None,
+        detail: Any = None,
     ) -> None:
         super().__init__(message)
+        self.detail = detail
         self.kind = kind
         self.message = message
         self.retry_after = retry_after
@@ -69,6 +71,18 @@ class GatewayError(Exception):
         if self.kind is Kind.UNAUTHENTICATED:
             headers["WWW-Authenticate"] = "Bearer"
         return headers
+
+
+def dependency_outage(dependency: str) -> GatewayError:
+    """A dependency of the gateway itself (the database) is down: 503 naming it, with the
+    platform's one outage message and Retry-After, in whichever API's shape it is rendered."""
+    return GatewayError(
+        Kind.UNAVAILABLE,
+        f"{dependency} unavailable",
+        retry_after=UnavailableError.retry_after,
+        code="service_unavailable",
+        detail={"dependency": dependency},
+    )
 
 
 def api_of_path(path: str) -> Api:
@@ -151,4 +165,4 @@ def error_payload(api: Api, error: GatewayError) -> dict[str, Any]:
         return {"error": error.message}
     if api is Api.TGI:
         return {"error": error.message, "error_type": _TGI_TYPES[error.kind]}
-    return error_body(_PLATFORM_TYPES[error.kind], error.message)
+    return error_body(_PLATFORM_TYPES[error.kind], error.message, error.detail)
