@@ -11,6 +11,7 @@ import pytest
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from inference_localstack.object_store_users import ScopedUser
 from inference_testkit.waiting import wait_for
 
 from .conftest import Cluster, OperatorProcess, ms_body, operator_env
@@ -22,9 +23,13 @@ AUTHZ_URL = "http://127.0.0.1:8203"
 
 @pytest.fixture
 def operator_with_authz(
-    crd: dict[str, Any], stack_env: dict[str, str], namespace: str, tmp_path: Path
+    crd: dict[str, Any],
+    stack_env: dict[str, str],
+    model_reader: ScopedUser,
+    namespace: str,
+    tmp_path: Path,
 ) -> Iterator[OperatorProcess]:
-    env = {**operator_env(stack_env), "GATEWAY_AUTHZ_URL": AUTHZ_URL}
+    env = {**operator_env(stack_env, model_reader), "GATEWAY_AUTHZ_URL": AUTHZ_URL}
     proc = OperatorProcess(env, [namespace], tmp_path / "operator.log").start()
     yield proc
     proc.stop()
