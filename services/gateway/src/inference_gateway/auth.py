@@ -10,9 +10,10 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, or_, select, update
@@ -21,8 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inference_common.auth import TokenSigner, api_key_matches, api_key_prefix
 from inference_common.errors import UnauthorizedError
-from inference_common.tables import ApiKey, User
+from inference_common.tables import ApiKey, User, UserContract
 from inference_gateway.errors import GatewayError, Kind
+from inference_gateway.ratelimit import NO_LIMITS, RateLimits
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,8 @@ class Principal:
     key_id: UUID | None = None
     user_id: str | None = None
     role: str = "user"
+    user_limits: RateLimits = NO_LIMITS  # the user's contract
+    key_limits: RateLimits = NO_LIMITS  # the key's overrides
 
     def may_use(self, names: Iterable[str]) -> bool:
         if self.allowed_models is None:
@@ -57,6 +61,22 @@ def credential_from_headers(headers: Mapping[str, str]) -> str | None:
         raise GatewayError(Kind.UNAUTHENTICATED, "Authorization must be 'Bearer <token>'")
     key = headers.get("x-api-key")
     return key.strip() if key and key.strip() else None
+
+
+USER_LIMITS = (
+    UserContract.requests_per_minute,
+    UserContract.tokens_per_minute,
+    UserContract.concurrent_requests,
+)
+KEY_LIMITS = (ApiKey.requests_per_minute, ApiKey.tokens_per_minute, ApiKey.concurrent_requests)
+
+
+def _limits(values: Sequence[Any]) -> RateLimits:
+    """A row's three limit columns (requests, tokens per minute, concurrent requests)."""
+    if all(value is None for value in values):
+        return NO_LIMITS
+    rpm, tpm, concurrent = values
+    return RateLimits(rpm, tpm, concurrent)
 
 
 def trusted_for(cache_seconds: float, expires_at: datetime | None, now: datetime) -> float:
@@ -151,9 +171,9 @@ class Authenticator:
             async with self.sessions() as session:
                 row = (
                     await session.execute(
-                        select(User.is_active, User.password_changed_at, User.role).where(
-                            User.id == user_id
-                        )
+                        select(User.is_active, User.password_changed_at, User.role, *USER_LIMITS)
+                        .outerjoin(UserContract, UserContract.username == User.username)
+                        .where(User.id == user_id)
                     )
                 ).one_or_none()
         except (SQLAlchemyError, OSError) as exc:
@@ -165,6 +185,7 @@ class Authenticator:
             kind="jwt",
             user_id=str(user_id),
             role=str(row.role),
+            user_limits=_limits(row[3:6]),
         )
         return principal, claims.expires_at
 
@@ -182,8 +203,11 @@ class Authenticator:
                             ApiKey.user_id,
                             ApiKey.expires_at,
                             User.role,
+                            *KEY_LIMITS,
+                            *USER_LIMITS,
                         )
                         .join(User, User.id == ApiKey.user_id)
+                        .outerjoin(UserContract, UserContract.username == User.username)
                         .where(
                             ApiKey.prefix == prefix,
                             ApiKey.revoked_at.is_(None),
@@ -194,7 +218,8 @@ class Authenticator:
                 ).all()
         except (SQLAlchemyError, OSError) as exc:
             raise self._unavailable() from exc
-        for key_id, key_hash, allowed, user_id, expires_at, role in rows:
+        for row in rows:
+            key_id, key_hash, allowed, user_id, expires_at, role = row[:6]
             if api_key_matches(key, key_hash):
                 principal = Principal(
                     subject=f"user:{user_id}",
@@ -203,6 +228,8 @@ class Authenticator:
                     key_id=key_id,
                     user_id=str(user_id),
                     role=str(role),
+                    key_limits=_limits(row[6:9]),
+                    user_limits=_limits(row[9:12]),
                 )
                 return principal, expires_at
         raise self._refused()

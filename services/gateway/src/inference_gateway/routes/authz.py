@@ -36,4 +36,9 @@ async def authorize_server_request(server_uuid: str, request: Request, gw: Gatew
             "only the inference endpoints of a model server are reachable "
             "(/v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, …)",
         )
-    return Response(status_code=200)
+    if gw.rates is None:
+        return Response(status_code=200)
+    # Only the request is counted: ForwardAuth never learns when it ends or what it used.
+    ticket = gw.rates.admit(principal)
+    gw.rates.release(ticket)
+    return Response(status_code=200, headers=ticket.headers if ticket is not None else None)
