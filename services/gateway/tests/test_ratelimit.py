@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from inference_common.rate_windows import reset_in, scaled, window_of
 from inference_gateway.ratelimit import (
     NO_LIMITS,
     Count,
@@ -13,10 +14,7 @@ from inference_gateway.ratelimit import (
     Rule,
     decide,
     duration,
-    reset_in,
     rules_for,
-    scaled,
-    window_of,
 )
 
 

@@ -87,3 +87,9 @@ class RateLimitDefaults(BaseSettings):
     rate_limit_concurrent_requests: int | None = Field(
         None, ge=1, description="RATE_LIMIT_CONCURRENT_REQUESTS: in flight per API key."
     )
+    rate_limit_window_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="RATE_LIMIT_WINDOW_SECONDS: length of a counting window; per-minute "
+        "limits are scaled to it (tests use short windows).",
+    )

@@ -130,7 +130,7 @@ def build_gateway(settings: GatewaySettings, http: aiohttp.ClientSession) -> Gat
     )
     rates = (
         RateGate(
-            Limiter(settings.rate_window_seconds),
+            Limiter(settings.rate_limit_window_seconds),
             RateLimits(
                 settings.rate_limit_requests_per_minute,
                 settings.rate_limit_tokens_per_minute,

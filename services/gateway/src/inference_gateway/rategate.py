@@ -8,6 +8,7 @@ from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any
 
+from inference_common.rate_windows import RATE_SUBJECT_KEY, RATE_SUBJECT_USER
 from inference_gateway.auth import Principal
 from inference_gateway.errors import GatewayError, Kind
 from inference_gateway.ratelimit import Limiter, RateLimits, Rule, Ticket, rules_for
@@ -44,8 +45,12 @@ class RateGate:
         self.rules = lru_cache(maxsize=4096)(self._rules)
 
     def _rules(self, principal: Principal) -> tuple[Rule, ...]:
-        user_subject = f"user:{principal.user_id}" if principal.user_id else principal.subject
-        key_subject = f"key:{principal.key_id}" if principal.key_id is not None else None
+        user_subject = (
+            f"{RATE_SUBJECT_USER}{principal.user_id}" if principal.user_id else principal.subject
+        )
+        key_subject = (
+            f"{RATE_SUBJECT_KEY}{principal.key_id}" if principal.key_id is not None else None
+        )
         return rules_for(
             user_subject, key_subject, principal.user_limits, principal.key_limits, self.defaults
         )

@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 
+from inference_common.rate_windows import reset_in, scaled, window_of
+
 
 @dataclass(frozen=True)
 class RateLimits:
@@ -64,20 +66,6 @@ def rules_for(
         for rule in (Rule(user_subject, per_user), Rule(key_subject, per_key))
         if rule.limits.any
     )
-
-
-def window_of(now: float, length: float) -> int:
-    return int(now // length)
-
-
-def reset_in(now: float, length: float) -> float:
-    """Seconds until the current window ends."""
-    return length - (now % length)
-
-
-def scaled(per_minute: int, length: float) -> int:
-    """A per-minute limit over a window of `length` seconds (tests use short windows)."""
-    return max(1, math.floor(per_minute * length / 60.0))
 
 
 @dataclass

@@ -50,12 +50,6 @@ class GatewaySettings(CommonSettings, RateLimitDefaults):
         validation_alias="GATEWAY_RATE_LIMITS",
         description="Enforce the contracts' rate limits (needs DATABASE_URL).",
     )
-    rate_window_seconds: float = Field(
-        60.0,
-        gt=0,
-        validation_alias="GATEWAY_RATE_WINDOW_SECONDS",
-        description="Length of a counting window; per-minute limits are scaled to it.",
-    )
     rate_sync_seconds: float = Field(
         1.0,
         gt=0,
