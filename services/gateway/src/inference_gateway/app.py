@@ -83,6 +83,7 @@ def _register_errors(app: FastAPI) -> None:
                 Kind.NOT_FOUND,
                 Kind.INVALID,
                 Kind.UNAVAILABLE,
+                Kind.RATE_LIMITED,
             )
             and request.method == "POST"
         ):
