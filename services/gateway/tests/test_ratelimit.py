@@ -246,3 +246,20 @@ def test_other_replicas_in_flight_count_and_idle_subjects_are_forgotten() -> Non
     clock.now = 120.0
     assert limiter.take_pending() == (2, [])
     assert "key:k" not in limiter.counts
+
+
+def test_a_failed_flush_leaves_its_counts_pending() -> None:
+    clock = Clock(0.0)
+    limiter = Limiter(60, clock)
+    rules = (Rule("user:u", RateLimits(None, 100)),)
+    ticket, _ = limiter.admit(rules)
+    assert ticket is not None
+    ticket.add_tokens(40)
+    limiter.release(ticket)
+    window, batch = limiter.take_pending()
+    limiter.restore(window, batch)
+    assert limiter.take_pending() == (0, [("user:u", 1, 40)])
+    limiter.restore(window, batch)
+    clock.now = 61.0
+    limiter.restore(window, [("user:u", 5, 5)])  # an ended window's counts are dropped
+    assert limiter.take_pending() == (1, [])

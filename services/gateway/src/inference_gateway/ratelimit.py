@@ -246,6 +246,17 @@ class Limiter:
                 count.pending_requests = count.pending_tokens = 0
         return window, batch
 
+    def restore(self, window: int, batch: Iterable[tuple[str, int, int]]) -> None:
+        """A flush that failed: its counts are pending again (if their window still runs)."""
+        if window != window_of(self.clock(), self.length):
+            return
+        for subject, requests, tokens in batch:
+            count = self._count(subject, window)
+            count.shared_requests = max(0, count.shared_requests - requests)
+            count.shared_tokens = max(0, count.shared_tokens - tokens)
+            count.pending_requests += requests
+            count.pending_tokens += tokens
+
     def apply_totals(self, window: int, totals: Iterable[tuple[str, int, int]]) -> None:
         """Every replica's totals of `window`, read after this replica's flush."""
         if window != window_of(self.clock(), self.length):

@@ -64,7 +64,15 @@ class RateStore:
             await asyncio.sleep(self.interval)
 
     async def sync(self, final: bool = False) -> None:
+        """One exchange with Postgres; a failed one leaves its counts pending for the next."""
         window, batch = self.limiter.take_pending()
+        try:
+            await self._exchange(window, batch, final)
+        except BaseException:
+            self.limiter.restore(window, batch)
+            raise
+
+    async def _exchange(self, window: int, batch: list[tuple[str, int, int]], final: bool) -> None:
         in_flight = {} if final else self.limiter.in_flight()
         expires = datetime.now(UTC) + timedelta(seconds=self.interval * LEASE_INTERVALS)
         async with self.sessions.begin() as session:
