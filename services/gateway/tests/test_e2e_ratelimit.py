@@ -38,6 +38,12 @@ WINDOW = 6.0
 SYNC = 0.2
 UNKNOWN = "no-such-model"
 MESSAGES = [{"role": "user", "content": "hi"}]
+LONG = {  # a stream that stays open for a while
+    "model": MODEL,
+    "messages": [{"role": "user", "content": "List the numbers from 1 to 300."}],
+    "max_tokens": 300,
+    "stream": True,
+}
 
 # (API, path, body) — every POST API the gateway speaks; an admitted request to an unknown
 # model is that API's not-found (TGI, which names no model, gets 503: nothing is served)
@@ -261,20 +267,14 @@ def test_a_key_s_concurrent_requests_are_capped(
     key = key_with(database_url, concurrent_requests=1)
     _wait_routable(gateway, key)
     headers = {"Authorization": f"Bearer {key}"}
-    long = {
-        "model": MODEL,
-        "messages": [{"role": "user", "content": "List the numbers from 1 to 300."}],
-        "max_tokens": 300,
-        "stream": True,
-    }
     with (
         httpx.Client(base_url=gateway.url, timeout=120) as http,
-        http.stream("POST", "/v1/chat/completions", json=long, headers=headers) as streaming,
+        http.stream("POST", "/v1/chat/completions", json=LONG, headers=headers) as streaming,
     ):
         assert streaming.status_code == 200
         lines = streaming.iter_lines()
         assert next(lines).startswith("data:")
-        second = http.post("/v1/chat/completions", json=long, headers=headers)
+        second = http.post("/v1/chat/completions", json=LONG, headers=headers)
         assert second.status_code == 429, second.text
         assert second.headers["retry-after"] == "1"
         assert "concurrent requests" in second.json()["error"]["message"]
@@ -287,4 +287,37 @@ def test_a_key_s_concurrent_requests_are_capped(
 def http_post_short(gateway: Gateway, key: str) -> httpx.Response:
     return gateway.post(
         key, "/v1/chat/completions", {"model": MODEL, "messages": MESSAGES, "max_tokens": 2}
+    )
+
+
+def test_a_request_in_flight_on_one_gateway_counts_on_the_other(
+    start_gateways: Starter, database_url: str, cluster: Cluster, replicas: list[Replica]
+) -> None:
+    first, second = start_gateways(2, _served(cluster, replicas))
+    key = key_with(database_url, concurrent_requests=1)
+    _wait_routable(first, key)
+    _wait_routable(second, key)
+    headers = {"Authorization": f"Bearer {key}"}
+    with (
+        httpx.Client(base_url=first.url, timeout=120) as http,
+        http.stream("POST", "/v1/chat/completions", json=LONG, headers=headers) as streaming,
+    ):
+        assert streaming.status_code == 200
+        lines = streaming.iter_lines()
+        assert next(lines).startswith("data:")
+        # the second gateway sees the first's lease at its next sync (≤ 0.2 s + the first's)
+        refused = wait_for(
+            lambda: (a := http_post_short(second, key)).status_code == 429 and a,
+            timeout=3,
+            interval=SYNC,
+            what="the second gateway counting the first's request",
+        )
+        assert "concurrent requests" in refused.json()["error"]["message"]
+        assert any(line.startswith("data:") for line in lines)
+    # the lease is gone once the first request ended (next syncs of both)
+    wait_for(
+        lambda: http_post_short(second, key).status_code == 200,
+        timeout=5,
+        interval=SYNC,
+        what="the lease released",
     )
