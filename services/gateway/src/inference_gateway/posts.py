@@ -127,10 +127,9 @@ class PostEndpoint:
             raise too_large(self.limit)
         rates = gateway.rates
         ticket = rates.admit(principal) if rates is not None else None
-        if ticket is None:
+        if rates is None or ticket is None:
             await self._serve(request, send, gateway, principal)
             return
-        assert rates is not None
         token = current_ticket.set(ticket)
         try:
             await self._serve(request, send, gateway, principal, ticket.headers)
