@@ -7,6 +7,13 @@ the gateway (both on 127.0.0.1):
 - gateway CPU per request (from /proc of the gateway process).
 
     uv run python bench/gateway_bench.py [--requests 200] [--ttft 40] [--streams 16] [--tokens 64]
+        [--limits on|off --database-url URL]
+
+`--limits on|off` (needs Postgres: `--database-url`, default $DATABASE_URL; a scratch database
+is created beside it and dropped after) runs the gateway with its rate limits counting every
+request (limits far above the load: requests, tokens and concurrency all checked, counters
+synced every second) or with the same database and limits off. Without `--limits` the
+gateway has no database, as before.
 
 Everything is bounded in count and time and stops by itself. Requests alternate between
 direct and gateway so drift on the shared machine hits both alike.
@@ -28,6 +35,7 @@ import httpx
 
 from inference_localstack import llama_server
 from inference_localstack.embedded_model import REGISTRY_NAME, embedded_model_path
+from inference_testkit.database import create_database, drop_database
 from inference_testkit.servers import free_port, stop_process, wait_http_ok
 
 HERE = Path(__file__).resolve().parent
@@ -44,6 +52,14 @@ def percentile(values: list[float], q: float) -> float:
     index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
     return ordered[index]
 
+
+RATE_LIMIT_LIMITS_ON = {
+    "GATEWAY_RATE_LIMITS": "true",
+    "RATE_LIMIT_REQUESTS_PER_MINUTE": str(10**9),
+    "RATE_LIMIT_TOKENS_PER_MINUTE": str(10**12),
+    "RATE_LIMIT_CONCURRENT_REQUESTS": str(10**5),
+    "GATEWAY_RATE_SYNC_SECONDS": "1",
+}
 
 BODY = {"messages": [{"role": "user", "content": "Say one word."}], "temperature": 0}
 
@@ -180,8 +196,20 @@ def main() -> None:
     parser.add_argument("--ttft", type=int, default=40)
     parser.add_argument("--streams", type=int, default=16)
     parser.add_argument("--tokens", type=int, default=64)
+    parser.add_argument("--limits", choices=("on", "off"), default=None)
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
     args = parser.parse_args()
 
+    database = ""
+    env = dict(os.environ)
+    if args.limits is not None:
+        if not args.database_url:
+            parser.error("--limits needs --database-url (or DATABASE_URL)")
+        database = create_database(args.database_url, f"bench_limits_{os.getpid()}")
+        env.update(
+            RATE_LIMIT_LIMITS_ON if args.limits == "on" else {"GATEWAY_RATE_LIMITS": "false"}
+        )
+        print(f"rate limits {args.limits}")
     llama_port, gateway_port = free_port(), free_port()
     llama = start_llama(llama_port, args.streams)
     gateway = subprocess.Popen(
@@ -192,7 +220,9 @@ def main() -> None:
             REGISTRY_NAME,
             "127.0.0.1",
             str(llama_port),
+            database,
         ],
+        env=env,
     )
     try:
         wait_http_ok(f"http://127.0.0.1:{llama_port}/health")
@@ -208,6 +238,8 @@ def main() -> None:
     finally:
         stop_process(gateway)
         stop_process(llama)
+        if database:
+            drop_database(database)
 
 
 if __name__ == "__main__":

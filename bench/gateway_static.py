@@ -1,6 +1,8 @@
 """Runs the gateway (uvicorn, 127.0.0.1) with a fixed route instead of Kubernetes watches:
-`python bench/gateway_static.py PORT MODEL UPSTREAM_HOST UPSTREAM_PORT`. For the benchmark
-only (it allows anonymous access and a loopback upstream)."""
+`python bench/gateway_static.py PORT MODEL UPSTREAM_HOST UPSTREAM_PORT [DATABASE_URL]`. For
+the benchmark only (it allows anonymous access and a loopback upstream). With a database the
+rate limits run (unless GATEWAY_RATE_LIMITS=false), their counters synced through it; the
+anonymous caller gets the RATE_LIMIT_* defaults of the environment."""
 
 from __future__ import annotations
 
@@ -18,8 +20,12 @@ from inference_gateway.settings import GatewaySettings
 
 def main() -> None:
     port, model, up_host, up_port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    database_url = sys.argv[5] if len(sys.argv) > 5 else ""
     settings = GatewaySettings(
-        dev_mode=True, GATEWAY_ALLOW_ANONYMOUS=True, database_url="", log_level="WARNING"
+        dev_mode=True,
+        GATEWAY_ALLOW_ANONYMOUS=True,
+        database_url=database_url,
+        log_level="WARNING",
     )
     app: FastAPI = create_app(settings, watch=False)
     inner = app.router.lifespan_context

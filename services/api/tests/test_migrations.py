@@ -15,6 +15,8 @@ from inference_common.db import make_engine
 from inference_testkit.database import create_database, drop_database
 
 TABLES = {"users", "api_keys", "models", "servers"}
+RATE_TABLES = {"rate_counters", "rate_leases"}
+RATE_COLUMNS = {"requests_per_minute", "tokens_per_minute", "concurrent_requests"}
 
 
 async def _tables(url: str) -> set[str]:
@@ -45,6 +47,12 @@ def test_upgrade_downgrade_upgrade(stack_env: dict[str, str]) -> None:
         assert "reasons" in asyncio.run(_columns(url, "servers"))
         assert {"disabled_at", "password_changed_at"} <= asyncio.run(_columns(url, "users"))
         assert {"expires_at", "last_used_at"} <= asyncio.run(_columns(url, "api_keys"))
+        assert asyncio.run(_tables(url)) >= RATE_TABLES
+        assert asyncio.run(_columns(url, "api_keys")) >= RATE_COLUMNS
+        assert asyncio.run(_columns(url, "user_contracts")) >= RATE_COLUMNS
+        migrate.downgrade(url, "0006")
+        assert asyncio.run(_tables(url)) & RATE_TABLES == set()
+        assert RATE_COLUMNS & asyncio.run(_columns(url, "api_keys")) == set()
         migrate.downgrade(url, "0002")
         assert "disabled_at" not in asyncio.run(_columns(url, "users"))
         assert "expires_at" not in asyncio.run(_columns(url, "api_keys"))

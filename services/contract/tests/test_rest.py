@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 from uuid import uuid4
 
 import httpx
+from sqlalchemy import select
 from sqlalchemy.pool import NullPool
 
 from inference_common.db import make_engine, make_sessionmaker, unit_of_work
-from inference_common.tables import Model
+from inference_common.rate_windows import window_of
+from inference_common.tables import Model, RateCounter, User
 from inference_contract.settings import ContractSettings
 
-from .conftest import Users, modelserve_spec
+from .conftest import ContractFactory, Users, modelserve_spec
 
 
 def _ns() -> str:
@@ -264,3 +267,57 @@ async def test_a_server_uuid_is_reserved_once(contract: httpx.AsyncClient, users
         response = await contract.post("/reservations", json=body, headers=admin)
         assert response.status_code == status, response.text
     assert "reserved for another server" in response.json()["error"]["message"]
+
+
+async def test_rate_limits_in_user_contracts_and_the_current_window_in_usage(
+    contract_factory: ContractFactory, users: Users, contract_settings: ContractSettings
+) -> None:
+    """Rate limits are user contract fields (null inherits RATE_LIMIT_*), not namespace
+    ones; usage shows the gateway's current window from `rate_counters`."""
+    async with contract_factory(rate_limit_requests_per_minute=600) as contract:
+        alice, auth = await users.new()
+        _, admin = await users.new("admin")
+        body = (await contract.get(f"/contracts/users/{alice}", headers=auth)).json()
+        assert body["effective"]["requests_per_minute"] == 600
+        assert body["effective"]["tokens_per_minute"] is None
+        response = await contract.put(
+            f"/contracts/users/{alice}",
+            json={"tokens_per_minute": 5000, "concurrent_requests": 2},
+            headers=admin,
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        assert body["contract"]["tokens_per_minute"] == 5000
+        assert body["contract"]["requests_per_minute"] is None
+        assert (
+            body["effective"]["requests_per_minute"],
+            body["effective"]["concurrent_requests"],
+        ) == (600, 2)
+        refused = await contract.put(
+            f"/contracts/namespaces/{_ns()}", json={"requests_per_minute": 5}, headers=admin
+        )
+        assert refused.status_code == 422
+        bad = await contract.put(
+            f"/contracts/users/{alice}", json={"requests_per_minute": 0}, headers=admin
+        )
+        assert bad.status_code == 422
+
+        engine = make_engine(contract_settings.database_url, poolclass=NullPool)
+        try:
+            async with unit_of_work(make_sessionmaker(engine)) as db:
+                user_id = await db.scalar(select(User.id).where(User.username == alice))
+                window = window_of(time.time(), contract_settings.rate_limit_window_seconds)
+                for offset in (0, 1):  # the next window's row must not be reported
+                    db.add(
+                        RateCounter(
+                            subject=f"user:{user_id}", window=window + offset, requests=7, tokens=70
+                        )
+                    )
+        finally:
+            await engine.dispose()
+        usage = (await contract.get(f"/usage/users/{alice}", headers=auth)).json()
+        assert usage["rate"] == {
+            "window_seconds": 60.0,
+            "requests": {"used": 7, "limit": 600},
+            "tokens": {"used": 70, "limit": 5000},
+        }

@@ -294,8 +294,10 @@ async def create_api_key(
     revoked: bool = False,
     user_id: UUID | None = None,
     expires_at: datetime | None = None,
+    rate_limits: dict[str, int] | None = None,
 ) -> str:
-    """A committed API key (of a new user unless `user_id`)."""
+    """A committed API key (of a new user unless `user_id`), with `rate_limits` overrides
+    (requests_per_minute, tokens_per_minute, concurrent_requests)."""
     owner = user_id or await create_user(database_url)
     engine = make_engine(database_url, poolclass=NullPool)
     try:
@@ -310,6 +312,7 @@ async def create_api_key(
                     allowed_models=allowed_models,
                     revoked_at=datetime.now(UTC) if revoked else None,
                     expires_at=expires_at,
+                    **(rate_limits or {}),
                 )
             )
     finally:

@@ -115,3 +115,40 @@ def test_dependency_outage_in_each_api_shape(api: Api, body: dict[str, object]) 
     assert error.status == 503
     assert error.headers() == {"Retry-After": "5"}
     assert error_payload(api, error) == body
+
+
+RATE_LIMITED = GatewayError(
+    Kind.RATE_LIMITED, "slow down", headers={"x-ratelimit-limit-requests": "3"}
+)
+
+
+@pytest.mark.parametrize(
+    ("api", "body"),
+    [
+        (
+            Api.OPENAI,
+            {
+                "error": {
+                    "message": "slow down",
+                    "type": "rate_limit_error",
+                    "param": None,
+                    "code": "rate_limit_exceeded",
+                }
+            },
+        ),
+        (
+            Api.ANTHROPIC,
+            {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}},
+        ),
+        (Api.OLLAMA, {"error": "slow down"}),
+        (Api.TGI, {"error": "slow down", "error_type": "overloaded"}),
+        (
+            Api.PLATFORM,
+            {"error": {"type": "too_many_requests", "message": "slow down", "detail": None}},
+        ),
+    ],
+)
+def test_rate_limited_in_each_api_s_shape(api: Api, body: dict[str, object]) -> None:
+    assert error_payload(api, RATE_LIMITED) == body
+    assert RATE_LIMITED.status == 429
+    assert RATE_LIMITED.headers() == {"x-ratelimit-limit-requests": "3"}

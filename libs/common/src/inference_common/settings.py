@@ -72,3 +72,24 @@ class CommonSettings(BaseSettings):
                 "(or set DEV_MODE=true for local development)"
             )
         return self
+
+
+class RateLimitDefaults(BaseSettings):
+    """The global rate limits a user contract's null fields inherit: the contract service
+    reports them, the gateway enforces them (both read the same variables). None = no limit."""
+
+    rate_limit_requests_per_minute: int | None = Field(
+        None, ge=1, description="RATE_LIMIT_REQUESTS_PER_MINUTE: per user (and per key)."
+    )
+    rate_limit_tokens_per_minute: int | None = Field(
+        None, ge=1, description="RATE_LIMIT_TOKENS_PER_MINUTE: prompt + completion, per user."
+    )
+    rate_limit_concurrent_requests: int | None = Field(
+        None, ge=1, description="RATE_LIMIT_CONCURRENT_REQUESTS: in flight per API key."
+    )
+    rate_limit_window_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="RATE_LIMIT_WINDOW_SECONDS: length of a counting window; per-minute "
+        "limits are scaled to it (tests use short windows).",
+    )

@@ -49,6 +49,10 @@ class ApiKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # per-key overrides of the owner's contract (null: the contract's, or the global default)
+    requests_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tokens_per_minute: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    concurrent_requests: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Model(Base):
@@ -168,6 +172,10 @@ class UserContract(_ContractLimits, Base):
 
     username: Mapped[str] = mapped_column(String(64), primary_key=True)
     allowed_namespaces: Mapped[list[str] | None] = mapped_column(ARRAY(Text), nullable=True)
+    # rate limits, enforced by the gateway (user contracts only)
+    requests_per_minute: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    tokens_per_minute: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    concurrent_requests: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class NamespaceContract(_ContractLimits, Base):
@@ -197,3 +205,30 @@ class Reservation(Base):
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
+
+
+# --- rate limits (the gateway owns these rows) -----------------------------------------------
+
+
+class RateCounter(Base):
+    """Requests and tokens of one subject (`user:<id>`, `key:<id>`) in one window; every
+    gateway replica adds its counts in batches."""
+
+    __tablename__ = "rate_counters"
+
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window: Mapped[int] = mapped_column(BigInteger, primary_key=True)  # epoch // window length
+    requests: Mapped[int] = mapped_column(BigInteger, default=0)
+    tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class RateLease(Base):
+    """Requests in flight of one subject on one gateway replica, valid until `expires_at`
+    (a replica that stops renewing drops out of the sum)."""
+
+    __tablename__ = "rate_leases"
+
+    replica: Mapped[str] = mapped_column(String(64), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(64), primary_key=True)
+    in_flight: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

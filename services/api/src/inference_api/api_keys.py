@@ -29,7 +29,13 @@ async def create_key(
     allowed = sorted(set(request.allowed_models)) if request.allowed_models is not None else None
     expires_at = expiry(request, now or datetime.now(UTC))
     row = await ApiKeyRepository(session).add(
-        owner.id, request.name, new.prefix, new.key_hash, allowed, expires_at
+        owner.id,
+        request.name,
+        new.prefix,
+        new.key_hash,
+        allowed,
+        expires_at,
+        request.rate_limits(),
     )
     return ApiKeyCreated(**ApiKeyOut.model_validate(row).model_dump(), key=new.key)
 

@@ -90,6 +90,31 @@ class ApiKeyCreate(_Body):
     expires_in_days: int | None = Field(
         None, ge=1, le=3650, description="Refused after this many days; null: never expires."
     )
+    requests_per_minute: int | None = Field(
+        None,
+        ge=1,
+        le=2**31 - 1,
+        description="This key's own request rate (on top of the owner's contract); null: none.",
+    )
+    tokens_per_minute: int | None = Field(
+        None,
+        ge=1,
+        le=2**62,
+        description="This key's own prompt + completion tokens per minute; null: none.",
+    )
+    concurrent_requests: int | None = Field(
+        None,
+        ge=1,
+        le=100_000,
+        description="Requests in flight with this key; null: the owner's contract.",
+    )
+
+    def rate_limits(self) -> dict[str, int | None]:
+        return {
+            "requests_per_minute": self.requests_per_minute,
+            "tokens_per_minute": self.tokens_per_minute,
+            "concurrent_requests": self.concurrent_requests,
+        }
 
 
 class ApiKeyOut(BaseModel):
@@ -103,6 +128,9 @@ class ApiKeyOut(BaseModel):
     revoked_at: datetime | None
     expires_at: datetime | None
     last_used_at: datetime | None
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+    concurrent_requests: int | None = None
 
 
 class ApiKeyCreated(ApiKeyOut):

@@ -98,3 +98,27 @@ async def test_api_key_expiry(api: Api) -> None:
             "/api-keys", json={"name": "bad", "expires_in_days": days}, headers=alice
         )
         assert bad.status_code == 422, days
+
+
+async def test_api_key_rate_limits_are_set_at_creation(api: Api) -> None:
+    _, alice = await api.new_user()
+    created = await api.client.post(
+        "/api-keys",
+        json={"name": "ci", "requests_per_minute": 30, "concurrent_requests": 2},
+        headers=alice,
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert (body["requests_per_minute"], body["tokens_per_minute"]) == (30, None)
+    assert body["concurrent_requests"] == 2
+    async with unit_of_work(api.state.sessions) as session:
+        row = await session.get(ApiKey, UUID(body["id"]))
+        assert row is not None
+        assert (row.requests_per_minute, row.tokens_per_minute, row.concurrent_requests) == (
+            30,
+            None,
+            2,
+        )
+    for bad in ({"requests_per_minute": 0}, {"concurrent_requests": -1}):
+        refused = await api.client.post("/api-keys", json={"name": "x", **bad}, headers=alice)
+        assert refused.status_code == 422, refused.text

@@ -12,6 +12,8 @@ from typing import Any
 from inference_contract.settings import ContractSettings
 
 QUOTA_FIELDS = ("max_servers", "max_gpus", "max_gpu_memory_gib", "max_storage_bytes")
+RATE_FIELDS = ("requests_per_minute", "tokens_per_minute", "concurrent_requests")
+USER_ONLY_FIELDS = ("allowed_namespaces", *RATE_FIELDS)
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,10 @@ class Limits:
     allowed_images: tuple[str, ...] | None = None
     max_context_size: int | None = None
     max_parallel: int | None = None
+    # enforced by the gateway, users only
+    requests_per_minute: int | None = None
+    tokens_per_minute: int | None = None
+    concurrent_requests: int | None = None
 
 
 LIMIT_FIELDS = tuple(f.name for f in fields(Limits))
@@ -60,12 +66,16 @@ def user_defaults(settings: ContractSettings) -> Limits:
         allowed_images=tuple(settings.allowed_images),
         max_context_size=settings.max_context_size,
         max_parallel=settings.max_parallel,
+        requests_per_minute=settings.rate_limit_requests_per_minute,
+        tokens_per_minute=settings.rate_limit_tokens_per_minute,
+        concurrent_requests=settings.rate_limit_concurrent_requests,
     )
 
 
 def namespace_defaults(settings: ContractSettings) -> Limits:
     """A namespace inherits the per-server rules; its aggregate quotas have their own
-    defaults (NAMESPACE_MAX_*, unlimited unless set) and it has no namespace allow-list."""
+    defaults (NAMESPACE_MAX_*, unlimited unless set) and it has no namespace allow-list
+    and no rate limits."""
     return replace(
         user_defaults(settings),
         max_servers=settings.namespace_max_servers,
@@ -73,6 +83,9 @@ def namespace_defaults(settings: ContractSettings) -> Limits:
         max_gpu_memory_gib=settings.namespace_max_gpu_memory_gib,
         max_storage_bytes=None,
         allowed_namespaces=None,
+        requests_per_minute=None,
+        tokens_per_minute=None,
+        concurrent_requests=None,
     )
 
 

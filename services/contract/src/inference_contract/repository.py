@@ -9,15 +9,23 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, false, func, not_, or_, select, text
+from sqlalchemy import ColumnElement, String, and_, cast, false, func, not_, or_, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from inference_common.tables import Model, NamespaceContract, Reservation, User, UserContract
+from inference_common.rate_windows import RATE_SUBJECT_USER
+from inference_common.tables import (
+    Model,
+    NamespaceContract,
+    RateCounter,
+    Reservation,
+    User,
+    UserContract,
+)
 from inference_contract.facts import ModelFacts, ServerRequest
-from inference_contract.limits import LIMIT_FIELDS, Usage
+from inference_contract.limits import LIMIT_FIELDS, USER_ONLY_FIELDS, Usage
 
-NAMESPACE_FIELDS = tuple(f for f in LIMIT_FIELDS if f != "allowed_namespaces")
+NAMESPACE_FIELDS = tuple(f for f in LIMIT_FIELDS if f not in USER_ONLY_FIELDS)
 
 
 def contract_values(row: UserContract | NamespaceContract | None) -> dict[str, Any]:
@@ -118,6 +126,18 @@ class ContractRepository:
         row = [int(v) for v in (await self.session.execute(query)).one()]
         owned = Usage(*row[:4]) if owner is not None else None
         return owned, Usage(*row[4:])
+
+    async def rate_counts(self, username: str, window: int) -> tuple[int, int]:
+        """The user's requests and tokens in the gateway's `window` (0, 0 when none)."""
+        subject = func.concat(RATE_SUBJECT_USER, cast(User.id, String))
+        row = (
+            await self.session.execute(
+                select(RateCounter.requests, RateCounter.tokens)
+                .join(User, RateCounter.subject == subject)
+                .where(User.username == username, RateCounter.window == window)
+            )
+        ).one_or_none()
+        return (int(row.requests), int(row.tokens)) if row is not None else (0, 0)
 
     async def storage_bytes(self, owner: str) -> int:
         total = await self.session.scalar(

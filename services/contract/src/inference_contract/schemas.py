@@ -18,6 +18,7 @@ Namespace = Annotated[str, Field(min_length=1, max_length=63, pattern=NAMESPACE_
 ServerName = Annotated[str, Field(min_length=1, max_length=253, pattern=NAME_PATTERN)]
 Username = Annotated[str, Field(min_length=1, max_length=64, pattern=USERNAME_PATTERN)]
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
+RatePerMinute = Annotated[int, Field(ge=1, le=2**31 - 1)]
 Names = Annotated[list[Annotated[str, Field(min_length=1, max_length=512)]], Field(max_length=256)]
 
 
@@ -42,6 +43,15 @@ class NamespaceContractIn(_Body):
 
 class UserContractIn(NamespaceContractIn):
     allowed_namespaces: Annotated[list[Namespace], Field(max_length=256)] | None = None
+    requests_per_minute: RatePerMinute | None = Field(
+        None, description="Requests per minute through the gateway (all the user's keys)."
+    )
+    tokens_per_minute: RatePerMinute | None = Field(
+        None, description="Prompt + completion tokens per minute through the gateway."
+    )
+    concurrent_requests: Annotated[int, Field(ge=1, le=100_000)] | None = Field(
+        None, description="Requests in flight per API key (a key may override it)."
+    )
 
 
 class LimitsOut(BaseModel):
@@ -56,6 +66,9 @@ class LimitsOut(BaseModel):
     allowed_images: list[str] | None
     max_context_size: int | None
     max_parallel: int | None
+    requests_per_minute: int | None
+    tokens_per_minute: int | None
+    concurrent_requests: int | None
 
     @classmethod
     def of(cls, limits: Limits) -> LimitsOut:
@@ -77,6 +90,14 @@ class UsedOut(BaseModel):
     limit: int | None
 
 
+class RateUsageOut(BaseModel):
+    """The gateway's current counting window (all its replicas, as last flushed, ~1 s)."""
+
+    window_seconds: float
+    requests: UsedOut = Field(description="Requests so far; limit scaled to the window.")
+    tokens: UsedOut = Field(description="Prompt + completion tokens so far.")
+
+
 class UsageOut(BaseModel):
     subject: str
     servers: UsedOut
@@ -84,10 +105,14 @@ class UsageOut(BaseModel):
     gpu_memory_gib: UsedOut
     storage_bytes: UsedOut
     replicas: int
+    rate: RateUsageOut | None = Field(None, description="Users only.")
 
     @classmethod
-    def of(cls, subject: str, usage: Usage, limits: Limits) -> UsageOut:
+    def of(
+        cls, subject: str, usage: Usage, limits: Limits, rate: RateUsageOut | None = None
+    ) -> UsageOut:
         return cls(
+            rate=rate,
             subject=subject,
             servers=UsedOut(used=usage.servers, limit=limits.max_servers),
             gpus=UsedOut(used=usage.gpus, limit=limits.max_gpus),

@@ -11,13 +11,13 @@ from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
 
-from inference_common.settings import CommonSettings, SettingsError
+from inference_common.settings import CommonSettings, RateLimitDefaults, SettingsError
 
 MIN_JWT_SECRET_LENGTH = 32
 OFFICIAL_LLAMA_IMAGES = ("ghcr.io/ggml-org/llama.cpp:server", "ghcr.io/ggml-org/llama.cpp:server-*")
 
 
-class ContractSettings(CommonSettings):
+class ContractSettings(CommonSettings, RateLimitDefaults):
     host: str = "127.0.0.1"
     port: int = Field(8201, ge=1, le=65535)
     jwt_secret: SecretStr = SecretStr("")

@@ -41,6 +41,9 @@ from inference_gateway.errors import (
 from inference_gateway.gateway import Gateway
 from inference_gateway.lifecycle import ClientGoneError
 from inference_gateway.posts import described_routes, post_routes
+from inference_gateway.rategate import RateGate
+from inference_gateway.ratelimit import Limiter, RateLimits
+from inference_gateway.ratestore import RateStore
 from inference_gateway.routes import anthropic, authz, ollama, openai, progress, tgi
 from inference_gateway.settings import GatewaySettings
 from inference_gateway.tracking import ERRORS, REQUESTS, Tracker
@@ -94,6 +97,7 @@ def _register_errors(app: FastAPI) -> None:
                 Kind.NOT_FOUND,
                 Kind.INVALID,
                 Kind.UNAVAILABLE,
+                Kind.RATE_LIMITED,
             )
             and request.method == "POST"
         ):
@@ -152,7 +156,19 @@ def build_gateway(settings: GatewaySettings, http: aiohttp.ClientSession) -> Gat
         lambda: holder["gw"].present_replicas(),
         retry_after=settings.retry_after_seconds,
     )
-    gateway = Gateway(settings, catalog, balancer, upstream, auth, Tracker(), sessions)
+    rates = (
+        RateGate(
+            Limiter(settings.rate_limit_window_seconds),
+            RateLimits(
+                settings.rate_limit_requests_per_minute,
+                settings.rate_limit_tokens_per_minute,
+                settings.rate_limit_concurrent_requests,
+            ),
+        )
+        if settings.rate_limits and sessions is not None
+        else None
+    )
+    gateway = Gateway(settings, catalog, balancer, upstream, auth, Tracker(), sessions, rates)
     holder["gw"] = gateway
     return gateway
 
@@ -186,9 +202,15 @@ def create_app(
             )
             watcher.start()
         app.state.watcher = watcher
+        store: RateStore | None = None
+        if gateway.rates is not None and gateway.sessions is not None:
+            store = RateStore(gateway.rates.limiter, gateway.sessions, settings.rate_sync_seconds)
+            store.start()
         try:
             yield
         finally:
+            if store is not None:
+                await store.stop()
             if watcher is not None:
                 await watcher.stop()
             await gateway.upstream.aclose()

@@ -12,9 +12,10 @@ import asyncio
 import hashlib
 import logging
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, or_, select, update
@@ -27,6 +28,7 @@ from inference_common.outages import DATABASE, outage_of
 from inference_common.tables import ApiKey, User, UserContract
 from inference_common.web import outage_log
 from inference_gateway.errors import GatewayError, Kind, dependency_outage
+from inference_gateway.ratelimit import NO_LIMITS, RateLimits
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ class Principal:
     user_id: str | None = None
     role: str = "user"
     namespaces: frozenset[str] = frozenset()
+    user_limits: RateLimits = NO_LIMITS  # the user's contract
+    key_limits: RateLimits = NO_LIMITS  # the key's overrides
 
     def may_use(self, names: Iterable[str]) -> bool:
         if self.allowed_models is None:
@@ -68,6 +72,22 @@ def allowed_namespaces(contract: Iterable[str] | None, default: Iterable[str]) -
     """The contract service's effective allow-list: the user's contract where it sets one,
     else the global default (`ALLOWED_NAMESPACES`)."""
     return frozenset(default if contract is None else contract)
+
+
+USER_LIMITS = (
+    UserContract.requests_per_minute,
+    UserContract.tokens_per_minute,
+    UserContract.concurrent_requests,
+)
+KEY_LIMITS = (ApiKey.requests_per_minute, ApiKey.tokens_per_minute, ApiKey.concurrent_requests)
+
+
+def _limits(values: Sequence[Any]) -> RateLimits:
+    """A row's three limit columns (requests, tokens per minute, concurrent requests)."""
+    if all(value is None for value in values):
+        return NO_LIMITS
+    rpm, tpm, concurrent = values
+    return RateLimits(rpm, tpm, concurrent)
 
 
 def trusted_for(cache_seconds: float, expires_at: datetime | None, now: datetime) -> float:
@@ -169,6 +189,7 @@ class Authenticator:
                             User.password_changed_at,
                             User.role,
                             UserContract.allowed_namespaces,
+                            *USER_LIMITS,
                         )
                         .outerjoin(UserContract, UserContract.username == User.username)
                         .where(User.id == user_id)
@@ -184,6 +205,7 @@ class Authenticator:
             user_id=str(user_id),
             role=str(row.role),
             namespaces=allowed_namespaces(row.allowed_namespaces, self.default_namespaces),
+            user_limits=_limits(row[4:7]),
         )
         return principal, claims.expires_at
 
@@ -202,6 +224,8 @@ class Authenticator:
                             ApiKey.expires_at,
                             User.role,
                             UserContract.allowed_namespaces,
+                            *KEY_LIMITS,
+                            *USER_LIMITS,
                         )
                         .join(User, User.id == ApiKey.user_id)
                         .outerjoin(UserContract, UserContract.username == User.username)
@@ -215,7 +239,8 @@ class Authenticator:
                 ).all()
         except (SQLAlchemyError, OSError) as exc:
             raise self._unavailable(exc) from exc
-        for key_id, key_hash, allowed, user_id, expires_at, role, namespaces in rows:
+        for row in rows:
+            key_id, key_hash, allowed, user_id, expires_at, role, namespaces = row[:7]
             if api_key_matches(key, key_hash):
                 principal = Principal(
                     subject=f"user:{user_id}",
@@ -225,6 +250,8 @@ class Authenticator:
                     user_id=str(user_id),
                     role=str(role),
                     namespaces=allowed_namespaces(namespaces, self.default_namespaces),
+                    key_limits=_limits(row[7:10]),
+                    user_limits=_limits(row[10:13]),
                 )
                 return principal, expires_at
         raise self._refused()

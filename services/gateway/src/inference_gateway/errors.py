@@ -29,6 +29,7 @@ class Kind(StrEnum):
     UNAVAILABLE = "unavailable"
     UPSTREAM = "upstream"
     NOT_SUPPORTED = "not_supported"
+    RATE_LIMITED = "rate_limited"
 
 
 STATUS: dict[Kind, int] = {
@@ -40,6 +41,7 @@ STATUS: dict[Kind, int] = {
     Kind.UNAVAILABLE: 503,
     Kind.UPSTREAM: 502,
     Kind.NOT_SUPPORTED: 400,
+    Kind.RATE_LIMITED: 429,
 }
 
 
@@ -54,6 +56,7 @@ class GatewayError(Exception):
         param: str | None = None,
         status: int | None = None,
         detail: Any = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.detail = detail
@@ -63,9 +66,10 @@ class GatewayError(Exception):
         self.code = code
         self.param = param
         self.status = status or STATUS[kind]
+        self.extra_headers = headers
 
     def headers(self) -> dict[str, str]:
-        headers: dict[str, str] = {}
+        headers: dict[str, str] = dict(self.extra_headers or {})
         if self.retry_after is not None:
             headers["Retry-After"] = str(self.retry_after)
         if self.kind is Kind.UNAUTHENTICATED:
@@ -107,11 +111,13 @@ _OPENAI_TYPES = {
     Kind.UNAVAILABLE: "server_error",
     Kind.UPSTREAM: "server_error",
     Kind.NOT_SUPPORTED: "invalid_request_error",
+    Kind.RATE_LIMITED: "rate_limit_error",
 }
 _OPENAI_CODES = {
     Kind.UNAUTHENTICATED: "invalid_api_key",
     Kind.NOT_FOUND: "model_not_found",
     Kind.UNAVAILABLE: "model_unavailable",
+    Kind.RATE_LIMITED: "rate_limit_exceeded",
 }
 _ANTHROPIC_TYPES = {
     Kind.INVALID: "invalid_request_error",
@@ -122,6 +128,7 @@ _ANTHROPIC_TYPES = {
     Kind.UNAVAILABLE: "overloaded_error",
     Kind.UPSTREAM: "api_error",
     Kind.NOT_SUPPORTED: "invalid_request_error",
+    Kind.RATE_LIMITED: "rate_limit_error",
 }
 _TGI_TYPES = {
     Kind.INVALID: "validation",
@@ -132,6 +139,7 @@ _TGI_TYPES = {
     Kind.UNAVAILABLE: "overloaded",
     Kind.UPSTREAM: "generation",
     Kind.NOT_SUPPORTED: "validation",
+    Kind.RATE_LIMITED: "overloaded",
 }
 _PLATFORM_TYPES = {
     Kind.INVALID: "bad_request",
@@ -142,6 +150,7 @@ _PLATFORM_TYPES = {
     Kind.UNAVAILABLE: "unavailable",
     Kind.UPSTREAM: "bad_gateway",
     Kind.NOT_SUPPORTED: "bad_request",
+    Kind.RATE_LIMITED: "too_many_requests",
 }
 
 

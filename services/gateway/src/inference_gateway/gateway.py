@@ -12,6 +12,7 @@ from inference_gateway.auth import Authenticator, Principal
 from inference_gateway.balancer import Balancer
 from inference_gateway.catalog import Catalog, ServeInfo, smallest_ready
 from inference_gateway.errors import GatewayError, Kind
+from inference_gateway.rategate import RateGate
 from inference_gateway.settings import GatewaySettings
 from inference_gateway.tracking import Tracker
 from inference_gateway.upstream import Upstream
@@ -33,6 +34,7 @@ class Gateway:
     auth: Authenticator
     tracker: Tracker
     sessions: async_sessionmaker[AsyncSession] | None
+    rates: RateGate | None = None
 
     def present_replicas(self) -> set[str]:
         return {e.url for e in self.catalog.all_endpoints()}

@@ -23,6 +23,7 @@ from inference_gateway.deps import request_id
 from inference_gateway.errors import GatewayError, Kind
 from inference_gateway.events import Generated
 from inference_gateway.gateway import Gateway, Route
+from inference_gateway.rategate import count_usage
 from inference_gateway.tracking import Progress, Tracker
 from inference_gateway.upstream import UpstreamCall, UpstreamTransportError
 
@@ -93,6 +94,7 @@ class Exchange:
             doc: dict[str, Any] = json.loads(raw)
         except ValueError as exc:
             raise GatewayError(Kind.UPSTREAM, "the model server sent a malformed answer") from exc
+        count_usage(doc)
         return doc
 
     def close(self, error: BaseException | None) -> None:

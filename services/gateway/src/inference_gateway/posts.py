@@ -30,6 +30,7 @@ from inference_common.web import operation_id
 from inference_gateway.auth import Principal
 from inference_gateway.errors import GatewayError, Kind
 from inference_gateway.gateway import Gateway
+from inference_gateway.rategate import current_ticket
 
 Handler = Callable[[Any, Request, Gateway, Principal], Awaitable[Response]]
 H = TypeVar("H", bound=Handler)
@@ -124,8 +125,30 @@ class PostEndpoint:
         length = declared_length(scope)
         if length is not None and (not length.isdigit() or int(length) > self.limit):
             raise too_large(self.limit)
+        rates = gateway.rates
+        ticket = rates.admit(principal) if rates is not None else None
+        if rates is None or ticket is None:
+            await self._serve(request, send, gateway, principal)
+            return
+        token = current_ticket.set(ticket)
         try:
-            raw = await read_body(receive, self.limit)
+            await self._serve(request, send, gateway, principal, ticket.headers)
+        finally:
+            current_ticket.reset(token)
+            rates.release(ticket)
+
+    async def _serve(
+        self,
+        request: Request,
+        send: Send,
+        gateway: Gateway,
+        principal: Principal,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Reads and validates the body, runs the handler and sends its answer (with the
+        request's rate limit headers)."""
+        try:
+            raw = await read_body(request.receive, self.limit)
         except BodyGoneError:
             return
         try:
@@ -133,7 +156,9 @@ class PostEndpoint:
         except ValidationError as exc:
             raise RequestValidationError(body_errors(exc)) from exc
         response = await self.post.handler(body, request, gateway, principal)
-        await response(scope, receive, send)
+        if headers:
+            response.headers.update(headers)
+        await response(request.scope, request.receive, send)
 
 
 class PostRoute(Route):

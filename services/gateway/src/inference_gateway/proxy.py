@@ -12,6 +12,7 @@ from typing import Any
 from inference_gateway.errors import GatewayError, Kind
 from inference_gateway.events import Generated, UpstreamStreamError, event_from_chunk, sse_data
 from inference_gateway.gateway import Gateway, Route
+from inference_gateway.rategate import count_usage
 from inference_gateway.tracking import Progress, Tracker
 from inference_gateway.upstream import UpstreamCall, UpstreamTransportError
 
@@ -102,6 +103,8 @@ async def chunks(
                 if _has_output(chunk):
                     produced = True
                     Tracker.tokens(progress)
+                if "usage" in chunk:
+                    count_usage(chunk)
                 yield chunk
             return
         except (UpstreamTransportError, UpstreamStreamError) as exc:

@@ -8,12 +8,12 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
-from inference_common.settings import CommonSettings
+from inference_common.settings import CommonSettings, RateLimitDefaults
 
 ReasoningMode = Literal["separate", "inline"]
 
 
-class GatewaySettings(CommonSettings):
+class GatewaySettings(CommonSettings, RateLimitDefaults):
     jwt_secret: SecretStr = SecretStr("")
     host: str = Field("127.0.0.1", validation_alias="GATEWAY_HOST")
     port: int = Field(8203, validation_alias="GATEWAY_PORT")
@@ -51,6 +51,17 @@ class GatewaySettings(CommonSettings):
     )
     auth_cache_seconds: float = Field(10.0, validation_alias="GATEWAY_AUTH_CACHE_SECONDS")
     max_body_bytes: int = Field(16 * 1024 * 1024, validation_alias="GATEWAY_MAX_BODY_BYTES")
+    rate_limits: bool = Field(
+        True,
+        validation_alias="GATEWAY_RATE_LIMITS",
+        description="Enforce the contracts' rate limits (needs DATABASE_URL).",
+    )
+    rate_sync_seconds: float = Field(
+        1.0,
+        gt=0,
+        validation_alias="GATEWAY_RATE_SYNC_SECONDS",
+        description="How often each replica flushes its counts and reads the shared totals.",
+    )
 
     @field_validator("upstream_cidrs", mode="before")
     @classmethod

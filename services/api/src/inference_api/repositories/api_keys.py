@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from uuid import UUID
 
@@ -24,6 +24,7 @@ class ApiKeyRepository:
         key_hash: str,
         allowed_models: list[str] | None,
         expires_at: datetime | None = None,
+        rate_limits: Mapping[str, int | None] | None = None,
     ) -> ApiKey:
         row = ApiKey(
             user_id=user_id,
@@ -32,6 +33,7 @@ class ApiKeyRepository:
             key_hash=key_hash,
             allowed_models=allowed_models,
             expires_at=expires_at,
+            **(rate_limits or {}),
         )
         self.session.add(row)
         await self.session.flush()

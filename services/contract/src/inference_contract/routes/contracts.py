@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Path
 
 from inference_common.errors import ForbiddenError
+from inference_common.rate_windows import scaled, window_of
 from inference_contract.deps import AdminDep, CallerDep, SessionDep, StateDep
 from inference_contract.repository import ContractRepository, contract_values
 from inference_contract.schemas import (
@@ -15,7 +17,9 @@ from inference_contract.schemas import (
     ContractOut,
     LimitsOut,
     NamespaceContractIn,
+    RateUsageOut,
     UsageOut,
+    UsedOut,
     UserContractIn,
 )
 
@@ -89,7 +93,18 @@ async def get_user_usage(
     repo = ContractRepository(session)
     usage = await repo.usage(owner=username)
     limits = await state.contracts.user_limits(repo, username)
-    return UsageOut.of(username, usage, limits)
+    length = state.settings.rate_limit_window_seconds
+    requests, tokens = await repo.rate_counts(username, window_of(time.time(), length))
+    rate = RateUsageOut(
+        window_seconds=length,
+        requests=UsedOut(used=requests, limit=_scaled(limits.requests_per_minute, length)),
+        tokens=UsedOut(used=tokens, limit=_scaled(limits.tokens_per_minute, length)),
+    )
+    return UsageOut.of(username, usage, limits, rate)
+
+
+def _scaled(per_minute: int | None, length: float) -> int | None:
+    return None if per_minute is None else scaled(per_minute, length)
 
 
 @router.get("/usage/namespaces/{namespace}", response_model=UsageOut)

@@ -23,6 +23,11 @@ async def authorize_server_request(server_uuid: str, request: Request, gw: Gatew
     """Traefik ForwardAuth target: 200 lets the forwarded request (`X-Forwarded-Uri`)
     through to the model server; any other answer goes back to the caller."""
     principal = await gw.auth.authenticate(request.headers)
+    # Counted like any request, before anything else; only the request: ForwardAuth never
+    # learns when it ends or what it used.
+    ticket = gw.rates.admit(principal) if gw.rates is not None else None
+    if gw.rates is not None:
+        gw.rates.release(ticket)
     serve = gw.catalog.by_server_uuid(server_uuid)
     # Another tenant's private server is reported as unknown, not as forbidden.
     if serve is None or not may_use_server(principal, serve):
@@ -36,4 +41,4 @@ async def authorize_server_request(server_uuid: str, request: Request, gw: Gatew
             "only the inference endpoints of a model server are reachable "
             "(/v1/chat/completions, /v1/completions, /v1/embeddings, /v1/models, …)",
         )
-    return Response(status_code=200)
+    return Response(status_code=200, headers=ticket.headers if ticket is not None else None)
