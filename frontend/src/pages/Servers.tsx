@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react'
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { api, unwrap, type Server } from '../api/client'
-import { Empty, ErrorNote, Field, PageHeader, PhaseBadge } from '../components/ui'
+import { DangerButton, DataTable, ErrorNote, Field, PageHeader, PhaseBadge, StatusNote } from '../components/ui'
 import { fieldErrors } from '../lib/errors'
 import { serveRequest, validateServeForm, type ServeForm } from '../lib/validate'
 import { useModels } from './Models'
@@ -93,9 +93,9 @@ function ServeFormCard() {
         {serve.isPending ? 'Starting…' : 'Serve'}
       </button>
       {serve.data ? (
-        <p className="note" role="status">
+        <StatusNote>
           Started {serve.data.name}: endpoint <code>{serve.data.endpoint}</code>
-        </p>
+        </StatusNote>
       ) : null}
     </form>
   )
@@ -124,51 +124,31 @@ function gpuText(server: Server): string {
 
 export function ServersTable({ servers, onStop, stopping }: { servers: Server[]; onStop: (uuid: string) => void; stopping: boolean }) {
   return (
-    <div className="table-wrap">
-      <table>
-        <caption className="sr-only">Servers</caption>
-        <thead>
-          <tr>
-            <th scope="col">Server</th>
-            <th scope="col">Model</th>
-            <th scope="col">Phase</th>
-            <th scope="col">Replicas</th>
-            <th scope="col">GPUs</th>
-            <th scope="col">Reasons</th>
-            <th scope="col">
-              <span className="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {servers.map((s) => (
-            <tr key={s.server_uuid} data-server={s.server_uuid}>
-              <td data-label="Server">
-                <strong>{s.name}</strong>
-                <br />
-                <small className="mono">{s.endpoint}</small>
-              </td>
-              <td data-label="Model">{s.model_name}</td>
-              <td data-label="Phase">
-                <PhaseBadge phase={s.phase} />
-              </td>
-              <td data-label="Replicas">
-                {s.ready_replicas}/{s.replicas}
-              </td>
-              <td data-label="GPUs">{gpuText(s)}</td>
-              <td data-label="Reasons" className="reasons">
-                <Reasons reasons={s.reasons} />
-              </td>
-              <td className="actions-cell">
-                <button type="button" className="danger" aria-label={`Stop ${s.name}`} disabled={stopping} onClick={() => onStop(s.server_uuid)}>
-                  Stop
-                </button>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable
+      caption="Servers"
+      rows={servers}
+      rowKey={(s) => s.server_uuid}
+      rowProps={(s) => ({ 'data-server': s.server_uuid })}
+      empty="No servers running."
+      columns={[
+        {
+          label: 'Server',
+          cell: (s) => (
+            <>
+              <strong>{s.name}</strong>
+              <br />
+              <small className="mono">{s.endpoint}</small>
+            </>
+          ),
+        },
+        { label: 'Model', cell: (s) => s.model_name },
+        { label: 'Phase', cell: (s) => <PhaseBadge phase={s.phase} /> },
+        { label: 'Replicas', cell: (s) => `${s.ready_replicas}/${s.replicas}` },
+        { label: 'GPUs', cell: gpuText },
+        { label: 'Reasons', className: 'reasons', cell: (s) => <Reasons reasons={s.reasons} /> },
+      ]}
+      actions={(s) => <DangerButton label="Stop" subject={s.name} disabled={stopping} onClick={() => onStop(s.server_uuid)} />}
+    />
   )
 }
 
@@ -185,8 +165,7 @@ export function ServersPage() {
       <ServeFormCard />
       <ErrorNote error={stop.error} />
       <ErrorNote error={servers.error} />
-      {servers.data && servers.data.length === 0 ? <Empty>No servers running.</Empty> : null}
-      {servers.data && servers.data.length > 0 ? <ServersTable servers={servers.data} onStop={(uuid) => stop.mutate(uuid)} stopping={stop.isPending} /> : null}
+      {servers.data ? <ServersTable servers={servers.data} onStop={(uuid) => stop.mutate(uuid)} stopping={stop.isPending} /> : null}
     </section>
   )
 }
