@@ -170,7 +170,12 @@ export interface paths {
         delete?: never;
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Scale Server
+         * @description Scales a server: more replicas are checked against the contract's quotas (403 / 409 /
+         *     422 naming the rule), fewer always pass.
+         */
+        patch: operations["scale_server"];
         trace?: never;
     };
     "/status": {
@@ -250,6 +255,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/users/me/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change Own Password
+         * @description Tokens issued before the change (this one too) stop working: log in again.
+         */
+        post: operations["change_own_password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/users/{username}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Update User
+         * @description Disables (`{"disabled": true}`) or enables a user; admins cannot disable themselves.
+         */
+        patch: operations["update_user"];
+        trace?: never;
+    };
+    "/users/{username}/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Reset Password
+         * @description Sets a user's password; their earlier tokens stop working.
+         */
+        post: operations["reset_password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -261,6 +326,11 @@ export interface components {
              * @description Model names this key may call; null means every model.
              */
             allowed_models?: string[] | null;
+            /**
+             * Expires In Days
+             * @description Refused after this many days; null: never expires.
+             */
+            expires_in_days?: number | null;
             /** Name */
             name: string;
         };
@@ -273,6 +343,8 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** Expires At */
+            expires_at: string | null;
             /**
              * Id
              * Format: uuid
@@ -301,6 +373,8 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** Expires At */
+            expires_at: string | null;
             /**
              * Id
              * Format: uuid
@@ -495,6 +569,26 @@ export interface components {
              */
             simulated: boolean;
         };
+        /** PasswordChange */
+        PasswordChange: {
+            /** Current Password */
+            current_password: string;
+            /** New Password */
+            new_password: string;
+        };
+        /** PasswordReset */
+        PasswordReset: {
+            /** New Password */
+            new_password: string;
+        };
+        /** ScaleRequest */
+        ScaleRequest: {
+            /**
+             * Replicas
+             * @description 0 keeps the server, idle.
+             */
+            replicas: number;
+        };
         /** ServeRequest */
         ServeRequest: {
             gpu?: components["schemas"]["GpuRequest"];
@@ -531,6 +625,11 @@ export interface components {
              * Format: uuid
              */
             server_uuid: string;
+            /**
+             * Warnings
+             * @description From the contract service, e.g. "near_quota: …".
+             */
+            warnings?: string[];
         };
         /** ServerOut */
         ServerOut: {
@@ -611,6 +710,8 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** Disabled At */
+            disabled_at: string | null;
             /**
              * Id
              * Format: uuid
@@ -618,10 +719,20 @@ export interface components {
             id: string;
             /** Is Active */
             is_active: boolean;
+            /** Password Changed At */
+            password_changed_at: string | null;
             /** Role */
             role: string;
             /** Username */
             username: string;
+        };
+        /** UserUpdate */
+        UserUpdate: {
+            /**
+             * Disabled
+             * @description Disabled users cannot log in; tokens and keys refused.
+             */
+            disabled: boolean;
         };
         /** ValidationError */
         ValidationError: {
@@ -1035,6 +1146,41 @@ export interface operations {
             };
         };
     };
+    scale_server: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScaleRequest"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_servers: {
         parameters: {
             query?: {
@@ -1180,6 +1326,119 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserOut"];
+                };
+            };
+        };
+    };
+    change_own_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordChange"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Wrong current password */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+            /** @description Throttled */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    update_user: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["UserUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    reset_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                username: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordReset"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
