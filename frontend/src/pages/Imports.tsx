@@ -96,10 +96,10 @@ function Imports({ jobs, onSnapshot }: { jobs: JobSnapshot[] | undefined; onSnap
   })
   return (
     <section aria-labelledby="imports-title">
-      <h2 id="imports-title">Imports</h2>
+      <h2 id="imports-title">Import jobs</h2>
       <ErrorNote error={cancel.error} />
       <DataTable
-        caption="Imports"
+        caption="Import jobs"
         rows={jobs}
         rowKey={(job) => job.model_uuid}
         empty="No imports yet."
