@@ -167,3 +167,22 @@ export function StatusNote({ children }: { children: ReactNode }) {
     </p>
   )
 }
+
+/** A form in a card, titled by its heading, validated by the app (noValidate), submitted
+ * without a page load. */
+export function FormCard({ id, title, onSubmit, children }: { id: string; title: string; onSubmit: () => void; children: ReactNode }) {
+  return (
+    <form
+      className="card"
+      onSubmit={(event) => {
+        event.preventDefault()
+        onSubmit()
+      }}
+      aria-labelledby={id}
+      noValidate
+    >
+      <h2 id={id}>{title}</h2>
+      {children}
+    </form>
+  )
+}

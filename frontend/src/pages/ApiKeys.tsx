@@ -1,7 +1,7 @@
-import { useState, type FormEvent } from 'react'
+import { useState } from 'react'
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { api, unwrap } from '../api/client'
-import { CopyButton, DangerButton, DataTable, ErrorNote, Field, FormError, PageHeader } from '../components/ui'
+import { CopyButton, DangerButton, DataTable, ErrorNote, Field, FormCard, FormError, PageHeader } from '../components/ui'
 import { fieldErrors } from '../lib/errors'
 
 function when(value: string | null | undefined): string {
@@ -30,16 +30,10 @@ export function ApiKeysPage() {
   })
   const errors = fieldErrors(create.error, ['name', 'allowed_models'])
 
-  function submit(event: FormEvent) {
-    event.preventDefault()
-    create.mutate()
-  }
-
   return (
     <section>
       <PageHeader title="API keys" />
-      <form className="card" onSubmit={submit} aria-labelledby="key-title" noValidate>
-        <h2 id="key-title">Create a key</h2>
+      <FormCard id="key-title" title="Create a key" onSubmit={() => create.mutate()}>
         <div className="row">
           <Field label="Name" htmlFor="key-name" error={errors.name}>
             <input id="key-name" value={name} onChange={(e) => setName(e.target.value)} aria-invalid={!!errors.name} />
@@ -63,7 +57,7 @@ export function ApiKeysPage() {
             </div>
           </div>
         ) : null}
-      </form>
+      </FormCard>
       <ErrorNote error={revoke.error} />
       <ErrorNote error={keys.error} />
       <DataTable

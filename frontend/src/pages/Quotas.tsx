@@ -32,6 +32,18 @@ function limitText(value: Limits[keyof Limits]): string {
   return Array.isArray(value) ? value.join(', ') || 'none' : String(value)
 }
 
+async function readContract(subject: Subject, name: string): Promise<ContractOut> {
+  return subject === 'user'
+    ? unwrap(await contract.GET('/contracts/users/{username}', { params: { path: { username: name } } }))
+    : unwrap(await contract.GET('/contracts/namespaces/{namespace}', { params: { path: { namespace: name } } }))
+}
+
+async function readUsage(subject: Subject, name: string): Promise<Usage> {
+  return subject === 'user'
+    ? unwrap(await contract.GET('/usage/users/{username}', { params: { path: { username: name } } }))
+    : unwrap(await contract.GET('/usage/namespaces/{namespace}', { params: { path: { namespace: name } } }))
+}
+
 function UsageTable({ usage }: { usage: Usage }) {
   return (
     <DataTable
@@ -67,15 +79,8 @@ function UsageTable({ usage }: { usage: Usage }) {
 }
 
 function MyQuotas({ username }: { username: string }) {
-  const usage = useQuery({
-    queryKey: ['usage', 'user', username],
-    queryFn: async () => unwrap(await contract.GET('/usage/users/{username}', { params: { path: { username } } })),
-    refetchInterval: 10_000,
-  })
-  const mine = useQuery({
-    queryKey: ['contract', 'user', username],
-    queryFn: async () => unwrap(await contract.GET('/contracts/users/{username}', { params: { path: { username } } })),
-  })
+  const usage = useQuery({ queryKey: ['usage', 'user', username], queryFn: () => readUsage('user', username), refetchInterval: 10_000 })
+  const mine = useQuery({ queryKey: ['contract', 'user', username], queryFn: () => readContract('user', username) })
   return (
     <section className="card" aria-labelledby="usage-title">
       <h2 id="usage-title">Your usage</h2>
@@ -163,22 +168,12 @@ function ContractAdmin() {
   const loaded = useQuery({
     queryKey: ['contract', target?.subject, target?.name],
     enabled: !!target,
-    queryFn: async () => {
-      if (!target) throw new Error('nothing chosen')
-      return target.subject === 'user'
-        ? unwrap(await contract.GET('/contracts/users/{username}', { params: { path: { username: target.name } } }))
-        : unwrap(await contract.GET('/contracts/namespaces/{namespace}', { params: { path: { namespace: target.name } } }))
-    },
+    queryFn: () => (target ? readContract(target.subject, target.name) : Promise.reject(new Error('nothing chosen'))),
   })
   const usage = useQuery({
     queryKey: ['usage', target?.subject, target?.name],
     enabled: !!target,
-    queryFn: async () => {
-      if (!target) throw new Error('nothing chosen')
-      return target.subject === 'user'
-        ? unwrap(await contract.GET('/usage/users/{username}', { params: { path: { username: target.name } } }))
-        : unwrap(await contract.GET('/usage/namespaces/{namespace}', { params: { path: { namespace: target.name } } }))
-    },
+    queryFn: () => (target ? readUsage(target.subject, target.name) : Promise.reject(new Error('nothing chosen'))),
   })
 
   function submit(event: FormEvent) {

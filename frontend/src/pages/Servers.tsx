@@ -1,7 +1,7 @@
-import { useState, type FormEvent } from 'react'
+import { useState } from 'react'
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { api, unwrap, type Server } from '../api/client'
-import { DangerButton, DataTable, ErrorNote, Field, PageHeader, PhaseBadge, StatusNote } from '../components/ui'
+import { DangerButton, DataTable, ErrorNote, Field, FormCard, PageHeader, PhaseBadge, StatusNote } from '../components/ui'
 import { fieldErrors } from '../lib/errors'
 import { serveRequest, validateServeForm, type ServeForm } from '../lib/validate'
 import { useModels } from './Models'
@@ -38,8 +38,7 @@ function ServeFormCard() {
   const products = gpuProducts(nodes.data ?? [])
   const set = (key: keyof ServeForm) => (e: { target: { value: string } }) => setForm({ ...form, [key]: e.target.value })
 
-  function submit(event: FormEvent) {
-    event.preventDefault()
+  function submit() {
     const found = validateServeForm(form)
     setLocal(found)
     serve.reset()
@@ -48,8 +47,7 @@ function ServeFormCard() {
 
   const describedBy = (id: string, key: string) => (errors[key] ? `${id}-error` : undefined)
   return (
-    <form className="card" onSubmit={submit} aria-labelledby="serve-title" noValidate>
-      <h2 id="serve-title">Serve a model</h2>
+    <FormCard id="serve-title" title="Serve a model" onSubmit={submit}>
       <div className="row">
         <Field label="Model" htmlFor="serve-model" error={errors.model}>
           <select id="serve-model" value={form.model} onChange={set('model')} aria-invalid={!!errors.model} aria-describedby={describedBy('serve-model', 'model')}>
@@ -97,7 +95,7 @@ function ServeFormCard() {
           Started {serve.data.name}: endpoint <code>{serve.data.endpoint}</code>
         </StatusNote>
       ) : null}
-    </form>
+    </FormCard>
   )
 }
 

@@ -1,7 +1,7 @@
-import { useState, type FormEvent } from 'react'
+import { useState } from 'react'
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
 import { api, unwrap } from '../api/client'
-import { DataTable, ErrorNote, Field, FormError, PageHeader, StatusNote } from '../components/ui'
+import { DataTable, ErrorNote, Field, FormCard, FormError, PageHeader, StatusNote } from '../components/ui'
 import { fieldErrors } from '../lib/errors'
 
 export function UsersPage() {
@@ -20,16 +20,10 @@ export function UsersPage() {
   })
   const errors = fieldErrors(create.error, ['username', 'password', 'role'])
 
-  function submit(event: FormEvent) {
-    event.preventDefault()
-    create.mutate()
-  }
-
   return (
     <section>
       <PageHeader title="Users" />
-      <form className="card" onSubmit={submit} aria-labelledby="user-title" noValidate>
-        <h2 id="user-title">Add a user</h2>
+      <FormCard id="user-title" title="Add a user" onSubmit={() => create.mutate()}>
         <div className="row">
           <Field label="Username" htmlFor="user-name" error={errors.username}>
             <input id="user-name" autoComplete="off" value={username} onChange={(e) => setUsername(e.target.value)} aria-invalid={!!errors.username} />
@@ -49,7 +43,7 @@ export function UsersPage() {
           Add user
         </button>
         {create.data ? <StatusNote>Added {create.data.username}.</StatusNote> : null}
-      </form>
+      </FormCard>
       <ErrorNote error={users.error} />
       <DataTable
         caption="Users"
