@@ -105,3 +105,18 @@ test('imports: the offer, an import to Done with progress, a cancel', async ({ p
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Models' }).click()
   await expect(page.getByRole('row').filter({ hasText: IMPORT_OK })).toContainText('llama')
 })
+
+test('both pages pass axe in the dark scheme', async ({ page }, testInfo) => {
+  await login(page, ADMIN.username, ADMIN.password)
+  await page.emulateMedia({ colorScheme: 'dark' })
+  for (const [path, heading] of [
+    ['/quotas', 'Quotas and usage'],
+    ['/imports', 'Imports'],
+  ] as const) {
+    await page.goto(path)
+    await expect(page.getByRole('heading', { name: heading, level: 1 })).toBeVisible()
+    await page.waitForLoadState('networkidle')
+    await expectAccessible(page, `${path} (dark)`)
+    await page.screenshot({ path: `${testInfo.project.outputDir}/screenshots${path}-dark-1280.png` })
+  }
+})

@@ -238,7 +238,7 @@ def _services(
 @pytest.mark.timeout(E2E_TIMEOUT + 60)
 def test_quotas_and_imports_in_chromium(setup: Setup) -> None:
     chromium = shutil.which("chromium")
-    assert chromium, "chromium is missing: infra/local/bootstrap.sh browser installs it"
+    assert chromium, "chromium is missing: infra/local/bootstrap.sh --browser installs it"
     output = FRONTEND_DIR / "test-results-services"
     result = subprocess.run(
         [str(FRONTEND_DIR / "node_modules" / ".bin" / "playwright"), "test", "services.spec.ts"],
