@@ -1,5 +1,6 @@
 import { useState } from 'react'
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { refreshAfterWrite } from '../queryClient'
 import { api, unwrap } from '../api/client'
 import { CopyButton, DangerButton, DataTable, ErrorNote, Field, FormCard, FormError, PageHeader } from '../components/ui'
 import { fieldErrors } from '../lib/errors'
@@ -21,12 +22,12 @@ export function ApiKeysPage() {
     onSuccess: () => {
       setName('')
       setModels('')
-      return queryClient.invalidateQueries({ queryKey: ['api-keys'] })
+      return refreshAfterWrite(queryClient, ['api-keys'])
     },
   })
   const revoke = useMutation({
     mutationFn: async (id: string) => unwrap(await api.DELETE('/api-keys/{key_id}', { params: { path: { key_id: id } } })),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: ['api-keys'] }),
+    onSuccess: () => refreshAfterWrite(queryClient, ['api-keys']),
   })
   const errors = fieldErrors(create.error, ['name', 'allowed_models'])
 

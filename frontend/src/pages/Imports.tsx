@@ -1,5 +1,6 @@
 import { useCallback, useEffect, useState } from 'react'
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { refreshAfterWrite } from '../queryClient'
 import { download, unwrap, type JobSnapshot, type QuantModel } from '../api/client'
 import { DangerButton, DataTable, ErrorNote, PageHeader, PhaseBadge } from '../components/ui'
 import { mergeList, mergeSnapshot } from '../lib/imports'
@@ -92,7 +93,7 @@ function Imports({ jobs, onSnapshot }: { jobs: JobSnapshot[] | undefined; onSnap
   const queryClient = useQueryClient()
   const cancel = useMutation({
     mutationFn: async (uuid: string) => unwrap(await download.DELETE('/download/{model_uuid}', { params: { path: { model_uuid: uuid } } })),
-    onSettled: () => queryClient.invalidateQueries({ queryKey: ['downloads'] }),
+    onSettled: () => refreshAfterWrite(queryClient, ['downloads']),
   })
   return (
     <section aria-labelledby="imports-title">
@@ -130,7 +131,7 @@ export function ImportsPage() {
   const onSnapshot = useCallback(
     (job: JobSnapshot) => {
       setJobs((held) => mergeSnapshot(held ?? [], job))
-      if (job.phase === 'Done') void queryClient.invalidateQueries({ queryKey: ['models'] })
+      if (job.phase === 'Done') void refreshAfterWrite(queryClient, ['models'])
     },
     [queryClient],
   )

@@ -1,5 +1,6 @@
 import { useRef, useState } from 'react'
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { refreshAfterWrite } from '../queryClient'
 import { API_BASE, api, unwrap, type Model } from '../api/client'
 import { useAuth } from '../auth'
 import { DangerButton, DataTable, ErrorNote, Field, PageHeader, StatusNote } from '../components/ui'
@@ -40,7 +41,7 @@ function Upload() {
       setMessage(`Uploaded ${model.name}.`)
       setFile(null)
       setName('')
-      await queryClient.invalidateQueries({ queryKey: ['models'] })
+      await refreshAfterWrite(queryClient, ['models'])
     } catch (e) {
       if (e instanceof UploadCancelled) setMessage('Upload cancelled.')
       else setError(e)
@@ -88,7 +89,7 @@ export function ModelsPage() {
   const queryClient = useQueryClient()
   const remove = useMutation({
     mutationFn: async (uuid: string) => unwrap(await api.DELETE('/models/{model_uuid}', { params: { path: { model_uuid: uuid } } })),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: ['models'] }),
+    onSuccess: () => refreshAfterWrite(queryClient, ['models']),
   })
   const removeError = deleteMessage(remove.error)
   return (

@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from 'react'
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { refreshAfterWrite } from '../queryClient'
 import { contract, unwrap, type ContractOut, type Limits, type Usage } from '../api/client'
 import { useAuth } from '../auth'
 import { DataTable, ErrorNote, Field, FormError, PageHeader, StatusNote } from '../components/ui'
@@ -116,7 +117,7 @@ function ContractEditor({ subject, name, loaded }: { subject: Subject; name: str
     onSuccess: (saved) => {
       setForm(formFromContract(saved.contract, fields))
       queryClient.setQueryData(['contract', subject, name], saved)
-      return queryClient.invalidateQueries({ queryKey: ['usage'] })
+      return refreshAfterWrite(queryClient, ['usage'])
     },
   })
   const errors = { ...fieldErrors(save.error, fields.map((f) => f.key)), ...local }

@@ -1,5 +1,6 @@
 import { useState } from 'react'
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { refreshAfterWrite } from '../queryClient'
 import { api, unwrap, type Server } from '../api/client'
 import { DangerButton, DataTable, ErrorNote, Field, FormCard, PageHeader, PhaseBadge, StatusNote } from '../components/ui'
 import { fieldErrors } from '../lib/errors'
@@ -28,7 +29,7 @@ function ServeFormCard() {
     mutationFn: async (body: ReturnType<typeof serveRequest>) => unwrap(await api.POST('/serve', { body })),
     onSuccess: () => {
       setForm(EMPTY)
-      return queryClient.invalidateQueries({ queryKey: ['servers'] })
+      return refreshAfterWrite(queryClient, ['servers'])
     },
   })
   const remote = fieldErrors(serve.error, SERVE_FIELDS)
@@ -155,7 +156,7 @@ export function ServersPage() {
   const queryClient = useQueryClient()
   const stop = useMutation({
     mutationFn: async (uuid: string) => unwrap(await api.DELETE('/stop/{server_uuid}', { params: { path: { server_uuid: uuid } } })),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: ['servers'] }),
+    onSuccess: () => refreshAfterWrite(queryClient, ['servers']),
   })
   return (
     <section>

@@ -1,5 +1,6 @@
 import { useState } from 'react'
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { refreshAfterWrite } from '../queryClient'
 import { api, unwrap } from '../api/client'
 import { DataTable, ErrorNote, Field, FormCard, FormError, PageHeader, StatusNote } from '../components/ui'
 import { fieldErrors } from '../lib/errors'
@@ -15,7 +16,7 @@ export function UsersPage() {
     onSuccess: () => {
       setUsername('')
       setPassword('')
-      return queryClient.invalidateQueries({ queryKey: ['users'] })
+      return refreshAfterWrite(queryClient, ['users'])
     },
   })
   const errors = fieldErrors(create.error, ['username', 'password', 'role'])
