@@ -1,4 +1,5 @@
-"""Writes the API's and the gateway's OpenAPI documents (JSON) without running a server.
+"""Writes the OpenAPI documents (JSON) of the API, the gateway, the contract service and the
+download service without running a server.
 
 The apps are built by their factories; nothing starts (lifespans run only under a server).
 Usage: uv run --no-sync python frontend/scripts/dump_openapi.py <out-dir>
@@ -13,6 +14,10 @@ from typing import Any
 
 from inference_api.app import create_app as create_api
 from inference_api.settings import ApiSettings
+from inference_contract.app import create_app as create_contract
+from inference_contract.settings import ContractSettings
+from inference_download.app import create_app as create_download
+from inference_download.settings import DownloadSettings
 from inference_gateway.app import create_app as create_gateway
 from inference_gateway.settings import GatewaySettings
 
@@ -20,7 +25,14 @@ from inference_gateway.settings import GatewaySettings
 def documents() -> dict[str, dict[str, Any]]:
     api = create_api(ApiSettings(dev_mode=True, admin_password=None))
     gateway = create_gateway(GatewaySettings(dev_mode=True), watch=False)
-    return {"api": api.openapi(), "gateway": gateway.openapi()}
+    contract = create_contract(ContractSettings(dev_mode=True))
+    download = create_download(DownloadSettings(dev_mode=True))
+    return {
+        "api": api.openapi(),
+        "gateway": gateway.openapi(),
+        "contract": contract.openapi(),
+        "download": download.openapi(),
+    }
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import {
 } from '@tanstack/react-router'
 import { useAuth } from './auth'
 import { loadSession } from './lib/session'
-import { FEATURES } from './features'
+import { useFeatureConfig, useFeatures, type Features } from './features'
 import { LoginPage } from './pages/Login'
 import { ModelsPage } from './pages/Models'
 import { ServersPage } from './pages/Servers'
@@ -20,32 +20,41 @@ import { GpusPage } from './pages/Gpus'
 import { ApiKeysPage } from './pages/ApiKeys'
 import { UsersPage } from './pages/Users'
 import { Unavailable } from './pages/Unavailable'
+import { ImportsPage } from './pages/Imports'
+import { QuotasPage } from './pages/Quotas'
 
 interface NavItem {
   to: string
   label: string
   admin?: boolean
-  shown?: boolean
+  feature?: keyof Features
 }
 
 export const NAV: NavItem[] = [
   { to: '/models', label: 'Models' },
-  { to: '/imports', label: 'Imports', shown: FEATURES.imports },
+  { to: '/imports', label: 'Imports', feature: 'imports' },
   { to: '/servers', label: 'Servers' },
   { to: '/playground', label: 'Playground' },
   { to: '/gpus', label: 'GPUs' },
   { to: '/keys', label: 'API keys' },
-  { to: '/quotas', label: 'Quotas', shown: FEATURES.quotas },
+  { to: '/quotas', label: 'Quotas', feature: 'quotas' },
   { to: '/users', label: 'Users', admin: true },
 ]
 
-export function visibleNav(role: string | undefined): NavItem[] {
-  return NAV.filter((item) => item.shown !== false && (!item.admin || role === 'admin'))
+export function visibleNav(role: string | undefined, features: Features): NavItem[] {
+  return NAV.filter((item) => (!item.feature || features[item.feature]) && (!item.admin || role === 'admin'))
+}
+
+function FeaturePage({ feature, title, service, page: Page }: { feature: keyof Features; title: string; service: string; page: () => React.ReactNode }) {
+  const config = useFeatureConfig()
+  if (config.isPending) return null
+  return config.data?.[feature] ? <Page /> : <Unavailable title={title} service={service} />
 }
 
 function Shell() {
   const { session, signOut } = useAuth()
   const navigate = useNavigate()
+  const features = useFeatures()
   const pathname = useRouterState({ select: (state) => state.location.pathname })
   if (!session) return pathname === '/login' ? <Outlet /> : <Navigate to="/login" />
   return (
@@ -56,7 +65,7 @@ function Shell() {
       <header className="topbar">
         <span className="brand">Inference</span>
         <nav aria-label="Main">
-          {visibleNav(session.role).map((item) => (
+          {visibleNav(session.role, features).map((item) => (
             <Link key={item.to} to={item.to} activeProps={{ 'aria-current': 'page' }}>
               {item.label}
             </Link>
@@ -120,12 +129,12 @@ const routeTree = rootRoute.addChildren([
   indexRoute,
   loginRoute,
   page('/models', ModelsPage),
-  page('/imports', () => <Unavailable title="Imports" service="download service" />),
+  page('/imports', () => <FeaturePage feature="imports" title="Imports" service="download service" page={ImportsPage} />),
   page('/servers', ServersPage),
   page('/playground', PlaygroundPage),
   page('/gpus', GpusPage),
   page('/keys', ApiKeysPage),
-  page('/quotas', () => <Unavailable title="Quotas and usage" service="contract service" />),
+  page('/quotas', () => <FeaturePage feature="quotas" title="Quotas and usage" service="contract service" page={QuotasPage} />),
   page('/users', UsersPage, true),
 ])
 

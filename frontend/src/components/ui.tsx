@@ -61,3 +61,128 @@ export function CopyButton({ text, label = 'Copy' }: { text: string; label?: str
     </button>
   )
 }
+
+export interface Column<Row> {
+  /** The header, and the cell's label on narrow screens (data-label). */
+  label: string
+  cell: (row: Row) => ReactNode
+  className?: string
+}
+
+/** A table of rows with screen-reader caption, an optional actions column, and the empty and
+ * error states every list page shows. Renders nothing until the rows arrive. */
+export function DataTable<Row>({
+  caption,
+  rows,
+  rowKey,
+  columns,
+  actions,
+  empty,
+  rowProps,
+}: {
+  caption: string
+  rows: Row[] | undefined
+  rowKey: (row: Row) => string
+  columns: Column<Row>[]
+  actions?: (row: Row) => ReactNode
+  empty: ReactNode
+  rowProps?: (row: Row) => Record<string, string>
+}) {
+  if (!rows) return null
+  if (rows.length === 0) return <Empty>{empty}</Empty>
+  return (
+    <div className="table-wrap">
+      <table>
+        <caption className="sr-only">{caption}</caption>
+        <thead>
+          <tr>
+            {columns.map((c) => (
+              <th key={c.label} scope="col">
+                {c.label}
+              </th>
+            ))}
+            {actions ? (
+              <th scope="col">
+                <span className="sr-only">Actions</span>
+              </th>
+            ) : null}
+          </tr>
+        </thead>
+        <tbody>
+          {rows.map((row) => (
+            <tr key={rowKey(row)} {...rowProps?.(row)}>
+              {columns.map((c) => (
+                <td key={c.label} data-label={c.label} className={c.className}>
+                  {c.cell(row)}
+                </td>
+              ))}
+              {actions ? <td className="actions-cell">{actions(row)}</td> : null}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  )
+}
+
+/** A form's error when no field claims it (field errors are shown under their fields). */
+export function FormError({ error, fieldErrors }: { error: unknown; fieldErrors: Record<string, string> }) {
+  return Object.keys(fieldErrors).length ? null : <ErrorNote error={error} />
+}
+
+/** A destructive row action, named for screen readers by what it acts on; `confirm` asks first. */
+export function DangerButton({
+  label,
+  subject,
+  onClick,
+  disabled,
+  confirm,
+}: {
+  label: string
+  subject: string
+  onClick: () => void
+  disabled?: boolean
+  confirm?: string
+}) {
+  return (
+    <button
+      type="button"
+      className="danger"
+      aria-label={`${label} ${subject}`}
+      disabled={disabled}
+      onClick={() => {
+        if (!confirm || window.confirm(confirm)) onClick()
+      }}
+    >
+      {label}
+    </button>
+  )
+}
+
+/** A success message announced to screen readers. */
+export function StatusNote({ children }: { children: ReactNode }) {
+  return (
+    <p className="note" role="status">
+      {children}
+    </p>
+  )
+}
+
+/** A form in a card, titled by its heading, validated by the app (noValidate), submitted
+ * without a page load. */
+export function FormCard({ id, title, onSubmit, children }: { id: string; title: string; onSubmit: () => void; children: ReactNode }) {
+  return (
+    <form
+      className="card"
+      onSubmit={(event) => {
+        event.preventDefault()
+        onSubmit()
+      }}
+      aria-labelledby={id}
+      noValidate
+    >
+      <h2 id={id}>{title}</h2>
+      {children}
+    </form>
+  )
+}

@@ -1,7 +1,8 @@
-import { useState, type FormEvent } from 'react'
+import { useState } from 'react'
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { refreshAfterWrite } from '../queryClient'
 import { api, unwrap } from '../api/client'
-import { CopyButton, Empty, ErrorNote, Field, PageHeader } from '../components/ui'
+import { CopyButton, DangerButton, DataTable, ErrorNote, Field, FormCard, FormError, PageHeader } from '../components/ui'
 import { fieldErrors } from '../lib/errors'
 
 function when(value: string | null | undefined): string {
@@ -21,25 +22,19 @@ export function ApiKeysPage() {
     onSuccess: () => {
       setName('')
       setModels('')
-      return queryClient.invalidateQueries({ queryKey: ['api-keys'] })
+      return refreshAfterWrite(queryClient, ['api-keys'])
     },
   })
   const revoke = useMutation({
     mutationFn: async (id: string) => unwrap(await api.DELETE('/api-keys/{key_id}', { params: { path: { key_id: id } } })),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: ['api-keys'] }),
+    onSuccess: () => refreshAfterWrite(queryClient, ['api-keys']),
   })
   const errors = fieldErrors(create.error, ['name', 'allowed_models'])
-
-  function submit(event: FormEvent) {
-    event.preventDefault()
-    create.mutate()
-  }
 
   return (
     <section>
       <PageHeader title="API keys" />
-      <form className="card" onSubmit={submit} aria-labelledby="key-title" noValidate>
-        <h2 id="key-title">Create a key</h2>
+      <FormCard id="key-title" title="Create a key" onSubmit={() => create.mutate()}>
         <div className="row">
           <Field label="Name" htmlFor="key-name" error={errors.name}>
             <input id="key-name" value={name} onChange={(e) => setName(e.target.value)} aria-invalid={!!errors.name} />
@@ -48,7 +43,7 @@ export function ApiKeysPage() {
             <input id="key-models" value={models} onChange={(e) => setModels(e.target.value)} />
           </Field>
         </div>
-        {Object.keys(errors).length ? null : <ErrorNote error={create.error} />}
+        <FormError error={create.error} fieldErrors={errors} />
         <button type="submit" disabled={create.isPending}>
           Create key
         </button>
@@ -63,51 +58,24 @@ export function ApiKeysPage() {
             </div>
           </div>
         ) : null}
-      </form>
+      </FormCard>
       <ErrorNote error={revoke.error} />
       <ErrorNote error={keys.error} />
-      {keys.data && keys.data.length === 0 ? <Empty>No API keys yet.</Empty> : null}
-      {keys.data && keys.data.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="sr-only">API keys</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Prefix</th>
-                <th scope="col">Models</th>
-                <th scope="col">Created</th>
-                <th scope="col">Last used</th>
-                <th scope="col">Status</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {keys.data.map((k) => (
-                <tr key={k.id}>
-                  <td data-label="Name">{k.name}</td>
-                  <td data-label="Prefix" className="mono">
-                    {k.prefix}…
-                  </td>
-                  <td data-label="Models">{k.allowed_models?.join(', ') ?? 'all'}</td>
-                  <td data-label="Created">{when(k.created_at)}</td>
-                  <td data-label="Last used">{when(k.last_used_at)}</td>
-                  <td data-label="Status">{k.revoked_at ? `revoked ${when(k.revoked_at)}` : 'active'}</td>
-                  <td className="actions-cell">
-                    {k.revoked_at ? null : (
-                      <button type="button" className="danger" aria-label={`Revoke ${k.name}`} disabled={revoke.isPending} onClick={() => revoke.mutate(k.id)}>
-                        Revoke
-                      </button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <DataTable
+        caption="API keys"
+        rows={keys.data}
+        rowKey={(k) => k.id}
+        empty="No API keys yet."
+        columns={[
+          { label: 'Name', cell: (k) => k.name },
+          { label: 'Prefix', className: 'mono', cell: (k) => `${k.prefix}…` },
+          { label: 'Models', cell: (k) => k.allowed_models?.join(', ') ?? 'all' },
+          { label: 'Created', cell: (k) => when(k.created_at) },
+          { label: 'Last used', cell: (k) => when(k.last_used_at) },
+          { label: 'Status', cell: (k) => (k.revoked_at ? `revoked ${when(k.revoked_at)}` : 'active') },
+        ]}
+        actions={(k) => (k.revoked_at ? null : <DangerButton label="Revoke" subject={k.name} disabled={revoke.isPending} onClick={() => revoke.mutate(k.id)} />)}
+      />
     </section>
   )
 }

@@ -1,8 +1,9 @@
 import { useRef, useState } from 'react'
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { refreshAfterWrite } from '../queryClient'
 import { API_BASE, api, unwrap, type Model } from '../api/client'
 import { useAuth } from '../auth'
-import { Empty, ErrorNote, Field, PageHeader } from '../components/ui'
+import { DangerButton, DataTable, ErrorNote, Field, PageHeader, StatusNote } from '../components/ui'
 import { ApiError } from '../lib/errors'
 import { formatBytes, formatCount } from '../lib/validate'
 import { UploadCancelled, uploadFile, type UploadHandle, type UploadProgress } from '../lib/upload'
@@ -40,7 +41,7 @@ function Upload() {
       setMessage(`Uploaded ${model.name}.`)
       setFile(null)
       setName('')
-      await queryClient.invalidateQueries({ queryKey: ['models'] })
+      await refreshAfterWrite(queryClient, ['models'])
     } catch (e) {
       if (e instanceof UploadCancelled) setMessage('Upload cancelled.')
       else setError(e)
@@ -77,11 +78,7 @@ function Upload() {
           Upload
         </button>
       )}
-      {message ? (
-        <p className="note" role="status">
-          {message}
-        </p>
-      ) : null}
+      {message ? <StatusNote>{message}</StatusNote> : null}
       <ErrorNote error={error} />
     </section>
   )
@@ -92,7 +89,7 @@ export function ModelsPage() {
   const queryClient = useQueryClient()
   const remove = useMutation({
     mutationFn: async (uuid: string) => unwrap(await api.DELETE('/models/{model_uuid}', { params: { path: { model_uuid: uuid } } })),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: ['models'] }),
+    onSuccess: () => refreshAfterWrite(queryClient, ['models']),
   })
   const removeError = deleteMessage(remove.error)
   return (
@@ -105,56 +102,22 @@ export function ModelsPage() {
         </p>
       ) : null}
       <ErrorNote error={models.error} />
-      {models.data && models.data.length === 0 ? <Empty>No models yet: upload a GGUF file.</Empty> : null}
-      {models.data && models.data.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="sr-only">Registered models</caption>
-            <thead>
-              <tr>
-                <th scope="col">Name</th>
-                <th scope="col">Architecture</th>
-                <th scope="col">Context</th>
-                <th scope="col">Parameters</th>
-                <th scope="col">Quantization</th>
-                <th scope="col">Size</th>
-                <th scope="col">State</th>
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {models.data.map((m) => (
-                <tr key={m.uuid}>
-                  <td data-label="Name">
-                    <strong>{m.name}</strong>
-                  </td>
-                  <td data-label="Architecture">{m.architecture ?? '—'}</td>
-                  <td data-label="Context">{m.context_length?.toLocaleString() ?? '—'}</td>
-                  <td data-label="Parameters">{formatCount(m.parameter_count)}</td>
-                  <td data-label="Quantization">{m.file_type ?? '—'}</td>
-                  <td data-label="Size">{formatBytes(m.size_bytes)}</td>
-                  <td data-label="State">{m.state}</td>
-                  <td className="actions-cell">
-                    <button
-                      type="button"
-                      className="danger"
-                      aria-label={`Delete ${m.name}`}
-                      disabled={remove.isPending}
-                      onClick={() => {
-                        if (window.confirm(`Delete ${m.name}?`)) remove.mutate(m.uuid)
-                      }}
-                    >
-                      Delete
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <DataTable
+        caption="Registered models"
+        rows={models.data}
+        rowKey={(m) => m.uuid}
+        empty="No models yet: upload a GGUF file."
+        columns={[
+          { label: 'Name', cell: (m) => <strong>{m.name}</strong> },
+          { label: 'Architecture', cell: (m) => m.architecture ?? '—' },
+          { label: 'Context', cell: (m) => m.context_length?.toLocaleString() ?? '—' },
+          { label: 'Parameters', cell: (m) => formatCount(m.parameter_count) },
+          { label: 'Quantization', cell: (m) => m.file_type ?? '—' },
+          { label: 'Size', cell: (m) => formatBytes(m.size_bytes) },
+          { label: 'State', cell: (m) => m.state },
+        ]}
+        actions={(m) => <DangerButton label="Delete" subject={m.name} disabled={remove.isPending} confirm={`Delete ${m.name}?`} onClick={() => remove.mutate(m.uuid)} />}
+      />
     </section>
   )
 }

@@ -1,7 +1,8 @@
-import { useState, type FormEvent } from 'react'
+import { useState } from 'react'
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { refreshAfterWrite } from '../queryClient'
 import { api, unwrap, type Server } from '../api/client'
-import { Empty, ErrorNote, Field, PageHeader, PhaseBadge } from '../components/ui'
+import { DangerButton, DataTable, ErrorNote, Field, FormCard, PageHeader, PhaseBadge, StatusNote } from '../components/ui'
 import { fieldErrors } from '../lib/errors'
 import { serveRequest, validateServeForm, type ServeForm } from '../lib/validate'
 import { useModels } from './Models'
@@ -28,7 +29,7 @@ function ServeFormCard() {
     mutationFn: async (body: ReturnType<typeof serveRequest>) => unwrap(await api.POST('/serve', { body })),
     onSuccess: () => {
       setForm(EMPTY)
-      return queryClient.invalidateQueries({ queryKey: ['servers'] })
+      return refreshAfterWrite(queryClient, ['servers'])
     },
   })
   const remote = fieldErrors(serve.error, SERVE_FIELDS)
@@ -38,8 +39,7 @@ function ServeFormCard() {
   const products = gpuProducts(nodes.data ?? [])
   const set = (key: keyof ServeForm) => (e: { target: { value: string } }) => setForm({ ...form, [key]: e.target.value })
 
-  function submit(event: FormEvent) {
-    event.preventDefault()
+  function submit() {
     const found = validateServeForm(form)
     setLocal(found)
     serve.reset()
@@ -48,8 +48,7 @@ function ServeFormCard() {
 
   const describedBy = (id: string, key: string) => (errors[key] ? `${id}-error` : undefined)
   return (
-    <form className="card" onSubmit={submit} aria-labelledby="serve-title" noValidate>
-      <h2 id="serve-title">Serve a model</h2>
+    <FormCard id="serve-title" title="Serve a model" onSubmit={submit}>
       <div className="row">
         <Field label="Model" htmlFor="serve-model" error={errors.model}>
           <select id="serve-model" value={form.model} onChange={set('model')} aria-invalid={!!errors.model} aria-describedby={describedBy('serve-model', 'model')}>
@@ -93,11 +92,11 @@ function ServeFormCard() {
         {serve.isPending ? 'Starting…' : 'Serve'}
       </button>
       {serve.data ? (
-        <p className="note" role="status">
+        <StatusNote>
           Started {serve.data.name}: endpoint <code>{serve.data.endpoint}</code>
-        </p>
+        </StatusNote>
       ) : null}
-    </form>
+    </FormCard>
   )
 }
 
@@ -124,51 +123,31 @@ function gpuText(server: Server): string {
 
 export function ServersTable({ servers, onStop, stopping }: { servers: Server[]; onStop: (uuid: string) => void; stopping: boolean }) {
   return (
-    <div className="table-wrap">
-      <table>
-        <caption className="sr-only">Servers</caption>
-        <thead>
-          <tr>
-            <th scope="col">Server</th>
-            <th scope="col">Model</th>
-            <th scope="col">Phase</th>
-            <th scope="col">Replicas</th>
-            <th scope="col">GPUs</th>
-            <th scope="col">Reasons</th>
-            <th scope="col">
-              <span className="sr-only">Actions</span>
-            </th>
-          </tr>
-        </thead>
-        <tbody>
-          {servers.map((s) => (
-            <tr key={s.server_uuid} data-server={s.server_uuid}>
-              <td data-label="Server">
-                <strong>{s.name}</strong>
-                <br />
-                <small className="mono">{s.endpoint}</small>
-              </td>
-              <td data-label="Model">{s.model_name}</td>
-              <td data-label="Phase">
-                <PhaseBadge phase={s.phase} />
-              </td>
-              <td data-label="Replicas">
-                {s.ready_replicas}/{s.replicas}
-              </td>
-              <td data-label="GPUs">{gpuText(s)}</td>
-              <td data-label="Reasons" className="reasons">
-                <Reasons reasons={s.reasons} />
-              </td>
-              <td className="actions-cell">
-                <button type="button" className="danger" aria-label={`Stop ${s.name}`} disabled={stopping} onClick={() => onStop(s.server_uuid)}>
-                  Stop
-                </button>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-    </div>
+    <DataTable
+      caption="Servers"
+      rows={servers}
+      rowKey={(s) => s.server_uuid}
+      rowProps={(s) => ({ 'data-server': s.server_uuid })}
+      empty="No servers running."
+      columns={[
+        {
+          label: 'Server',
+          cell: (s) => (
+            <>
+              <strong>{s.name}</strong>
+              <br />
+              <small className="mono">{s.endpoint}</small>
+            </>
+          ),
+        },
+        { label: 'Model', cell: (s) => s.model_name },
+        { label: 'Phase', cell: (s) => <PhaseBadge phase={s.phase} /> },
+        { label: 'Replicas', cell: (s) => `${s.ready_replicas}/${s.replicas}` },
+        { label: 'GPUs', cell: gpuText },
+        { label: 'Reasons', className: 'reasons', cell: (s) => <Reasons reasons={s.reasons} /> },
+      ]}
+      actions={(s) => <DangerButton label="Stop" subject={s.name} disabled={stopping} onClick={() => onStop(s.server_uuid)} />}
+    />
   )
 }
 
@@ -177,7 +156,7 @@ export function ServersPage() {
   const queryClient = useQueryClient()
   const stop = useMutation({
     mutationFn: async (uuid: string) => unwrap(await api.DELETE('/stop/{server_uuid}', { params: { path: { server_uuid: uuid } } })),
-    onSuccess: () => queryClient.invalidateQueries({ queryKey: ['servers'] }),
+    onSuccess: () => refreshAfterWrite(queryClient, ['servers']),
   })
   return (
     <section>
@@ -185,8 +164,7 @@ export function ServersPage() {
       <ServeFormCard />
       <ErrorNote error={stop.error} />
       <ErrorNote error={servers.error} />
-      {servers.data && servers.data.length === 0 ? <Empty>No servers running.</Empty> : null}
-      {servers.data && servers.data.length > 0 ? <ServersTable servers={servers.data} onStop={(uuid) => stop.mutate(uuid)} stopping={stop.isPending} /> : null}
+      {servers.data ? <ServersTable servers={servers.data} onStop={(uuid) => stop.mutate(uuid)} stopping={stop.isPending} /> : null}
     </section>
   )
 }

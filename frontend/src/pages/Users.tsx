@@ -1,7 +1,8 @@
-import { useState, type FormEvent } from 'react'
+import { useState } from 'react'
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query'
+import { refreshAfterWrite } from '../queryClient'
 import { api, unwrap } from '../api/client'
-import { Empty, ErrorNote, Field, PageHeader } from '../components/ui'
+import { DataTable, ErrorNote, Field, FormCard, FormError, PageHeader, StatusNote } from '../components/ui'
 import { fieldErrors } from '../lib/errors'
 
 export function UsersPage() {
@@ -15,21 +16,15 @@ export function UsersPage() {
     onSuccess: () => {
       setUsername('')
       setPassword('')
-      return queryClient.invalidateQueries({ queryKey: ['users'] })
+      return refreshAfterWrite(queryClient, ['users'])
     },
   })
   const errors = fieldErrors(create.error, ['username', 'password', 'role'])
 
-  function submit(event: FormEvent) {
-    event.preventDefault()
-    create.mutate()
-  }
-
   return (
     <section>
       <PageHeader title="Users" />
-      <form className="card" onSubmit={submit} aria-labelledby="user-title" noValidate>
-        <h2 id="user-title">Add a user</h2>
+      <FormCard id="user-title" title="Add a user" onSubmit={() => create.mutate()}>
         <div className="row">
           <Field label="Username" htmlFor="user-name" error={errors.username}>
             <input id="user-name" autoComplete="off" value={username} onChange={(e) => setUsername(e.target.value)} aria-invalid={!!errors.username} />
@@ -44,43 +39,25 @@ export function UsersPage() {
             </select>
           </Field>
         </div>
-        {Object.keys(errors).length ? null : <ErrorNote error={create.error} />}
+        <FormError error={create.error} fieldErrors={errors} />
         <button type="submit" disabled={create.isPending}>
           Add user
         </button>
-        {create.data ? (
-          <p className="note" role="status">
-            Added {create.data.username}.
-          </p>
-        ) : null}
-      </form>
+        {create.data ? <StatusNote>Added {create.data.username}.</StatusNote> : null}
+      </FormCard>
       <ErrorNote error={users.error} />
-      {users.data && users.data.length === 0 ? <Empty>No users.</Empty> : null}
-      {users.data && users.data.length > 0 ? (
-        <div className="table-wrap">
-          <table>
-            <caption className="sr-only">Users</caption>
-            <thead>
-              <tr>
-                <th scope="col">Username</th>
-                <th scope="col">Role</th>
-                <th scope="col">Active</th>
-                <th scope="col">Created</th>
-              </tr>
-            </thead>
-            <tbody>
-              {users.data.map((u) => (
-                <tr key={u.id}>
-                  <td data-label="Username">{u.username}</td>
-                  <td data-label="Role">{u.role}</td>
-                  <td data-label="Active">{u.is_active ? 'yes' : 'no'}</td>
-                  <td data-label="Created">{new Date(u.created_at).toLocaleString()}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      ) : null}
+      <DataTable
+        caption="Users"
+        rows={users.data}
+        rowKey={(u) => u.id}
+        empty="No users."
+        columns={[
+          { label: 'Username', cell: (u) => u.username },
+          { label: 'Role', cell: (u) => u.role },
+          { label: 'Active', cell: (u) => (u.is_active ? 'yes' : 'no') },
+          { label: 'Created', cell: (u) => new Date(u.created_at).toLocaleString() },
+        ]}
+      />
     </section>
   )
 }

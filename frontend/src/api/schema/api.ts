@@ -390,17 +390,34 @@ export interface components {
              */
             allowed_models?: string[] | null;
             /**
+             * Concurrent Requests
+             * @description Requests in flight with this key; null: the owner's contract.
+             */
+            concurrent_requests?: number | null;
+            /**
              * Expires In Days
              * @description Refused after this many days; null: never expires.
              */
             expires_in_days?: number | null;
             /** Name */
             name: string;
+            /**
+             * Requests Per Minute
+             * @description This key's own request rate (on top of the owner's contract); null: none.
+             */
+            requests_per_minute?: number | null;
+            /**
+             * Tokens Per Minute
+             * @description This key's own prompt + completion tokens per minute; null: none.
+             */
+            tokens_per_minute?: number | null;
         };
         /** ApiKeyCreated */
         ApiKeyCreated: {
             /** Allowed Models */
             allowed_models: string[] | null;
+            /** Concurrent Requests */
+            concurrent_requests?: number | null;
             /**
              * Created At
              * Format: date-time
@@ -424,13 +441,19 @@ export interface components {
             name: string;
             /** Prefix */
             prefix: string;
+            /** Requests Per Minute */
+            requests_per_minute?: number | null;
             /** Revoked At */
             revoked_at: string | null;
+            /** Tokens Per Minute */
+            tokens_per_minute?: number | null;
         };
         /** ApiKeyOut */
         ApiKeyOut: {
             /** Allowed Models */
             allowed_models: string[] | null;
+            /** Concurrent Requests */
+            concurrent_requests?: number | null;
             /**
              * Created At
              * Format: date-time
@@ -449,8 +472,12 @@ export interface components {
             name: string;
             /** Prefix */
             prefix: string;
+            /** Requests Per Minute */
+            requests_per_minute?: number | null;
             /** Revoked At */
             revoked_at: string | null;
+            /** Tokens Per Minute */
+            tokens_per_minute?: number | null;
         };
         /** GpuHolder */
         GpuHolder: {

@@ -9,7 +9,16 @@ from inference_localstack.components import Component
 from inference_localstack.config import StackConfig
 
 
-def ui_argv(port: int, dist: Path, api_url: str, gateway_url: str) -> list[str]:
+def ui_argv(
+    port: int,
+    dist: Path,
+    api_url: str,
+    gateway_url: str,
+    *,
+    contract_url: str | None = None,
+    download_url: str | None = None,
+) -> list[str]:
+    optional = {"--contract-url": contract_url, "--download-url": download_url}
     return [
         sys.executable,
         "-m",
@@ -22,6 +31,7 @@ def ui_argv(port: int, dist: Path, api_url: str, gateway_url: str) -> list[str]:
         api_url,
         "--gateway-url",
         gateway_url,
+        *(part for flag, url in optional.items() if url for part in (flag, url)),
     ]
 
 
@@ -30,7 +40,8 @@ def frontend_url(cfg: StackConfig) -> str:
 
 
 def ui_component(cfg: StackConfig, dist: Path) -> Component:
-    """The UI at FRONTEND_URL, in front of the stack's API and gateway."""
+    """The UI at FRONTEND_URL, in front of the stack's API, gateway, contract and download
+    services."""
     return Component(
         "ui",
         ui_argv(
@@ -38,6 +49,8 @@ def ui_component(cfg: StackConfig, dist: Path) -> Component:
             dist,
             f"http://127.0.0.1:{cfg.ports.api}",
             f"http://127.0.0.1:{cfg.ports.gateway}",
+            contract_url=f"http://127.0.0.1:{cfg.ports.contract}",
+            download_url=f"http://127.0.0.1:{cfg.ports.download}",
         ),
         f"{frontend_url(cfg)}/",
     )

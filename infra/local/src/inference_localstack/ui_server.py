@@ -1,10 +1,12 @@
-"""The web UI's one origin (FRONTEND_URL): the built UI's files, and the API and the gateway
-under path prefixes that collide with none of their own paths (the gateway's Ollama API owns
-`/api/*`): `/_/api/…` → API_URL, `/_/gateway/…` → GATEWAY_URL.
+"""The web UI's one origin (FRONTEND_URL): the built UI's files, and the services under path
+prefixes that collide with none of their own paths (the gateway's Ollama API owns `/api/*`):
+`/_/api/…` → API_URL, `/_/gateway/…` → GATEWAY_URL, and when configured `/_/contract/…` →
+CONTRACT_URL and `/_/download/…` → DOWNLOAD_URL. `GET /_/config` tells the app which services
+exist (the pages of a missing one stay hidden).
 
 Requests and responses stream both ways (uploads of many GB, server-sent events), so the UI
 needs no CORS at all. Run: `python -m inference_localstack.ui_server --port 5173 --dist
-frontend/dist --api-url … --gateway-url …`.
+frontend/dist --api-url … --gateway-url … [--contract-url …] [--download-url …]`.
 """
 
 from __future__ import annotations
@@ -28,8 +30,15 @@ from inference_common.errors import error_body
 
 logger = logging.getLogger(__name__)
 
-API_PREFIX = "/_/api"
-GATEWAY_PREFIX = "/_/gateway"
+SERVICE_PREFIX = "/_/"
+CONFIG_PATH = "/_/config"
+SERVICE_NAMES = {
+    "api": "API",
+    "gateway": "gateway",
+    "contract": "contract service",
+    "download": "download service",
+}
+"""Every service the UI may talk to, each under `/_/<key>/`; the API and the gateway always."""
 HOP_BY_HOP = frozenset(
     {
         "connection",
@@ -79,12 +88,22 @@ def cache_control(url_path: str) -> str:
     return "public, max-age=31536000, immutable" if url_path.startswith("/assets/") else "no-cache"
 
 
+def is_proxied(url_path: str) -> bool:
+    """Whether a path goes to a service (those answer with their own headers) (pure)."""
+    return any(url_path.startswith(f"{SERVICE_PREFIX}{name}/") for name in SERVICE_NAMES)
+
+
+def service_config(upstreams: dict[str, str]) -> dict[str, object]:
+    """What `GET /_/config` answers: which services this origin reaches (pure)."""
+    return {"services": {name: name in upstreams for name in SERVICE_NAMES}}
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"].startswith(("/_/api", "/_/gateway")):
+        if scope["type"] != "http" or is_proxied(scope["path"]):
             await self.app(scope, receive, send)
             return
 
@@ -102,23 +121,36 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-def create_app(dist: Path, api_url: str, gateway_url: str) -> Starlette:
-    upstreams = {API_PREFIX: api_url.rstrip("/"), GATEWAY_PREFIX: gateway_url.rstrip("/")}
+def create_app(
+    dist: Path,
+    api_url: str,
+    gateway_url: str,
+    *,
+    contract_url: str | None = None,
+    download_url: str | None = None,
+) -> Starlette:
+    configured = {
+        "api": api_url,
+        "gateway": gateway_url,
+        "contract": contract_url,
+        "download": download_url,
+    }
+    upstreams = {name: url.rstrip("/") for name, url in configured.items() if url}
     clients: dict[str, httpx.AsyncClient] = {}
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        for prefix, base in upstreams.items():
-            clients[prefix] = httpx.AsyncClient(base_url=base, timeout=TIMEOUT, trust_env=False)
+        for name, base in upstreams.items():
+            clients[name] = httpx.AsyncClient(base_url=base, timeout=TIMEOUT, trust_env=False)
         try:
             yield
         finally:
             for client in clients.values():
                 await client.aclose()
 
-    def proxy(prefix: str) -> Route:
+    def proxy(name: str) -> Route:
         async def forward(request: Request) -> Response:
-            client = clients[prefix]
+            client = clients[name]
             path = "/" + request.path_params.get("path", "")
             upstream = client.build_request(
                 request.method,
@@ -129,10 +161,10 @@ def create_app(dist: Path, api_url: str, gateway_url: str) -> Starlette:
             try:
                 response = await client.send(upstream, stream=True)
             except httpx.HTTPError as exc:
-                logger.warning("%s unreachable: %s", upstreams[prefix], exc)
-                name = "API" if prefix == API_PREFIX else "gateway"
+                logger.warning("%s unreachable: %s", upstreams[name], exc)
                 return JSONResponse(
-                    error_body("bad_gateway", f"the {name} is unreachable"), status_code=502
+                    error_body("bad_gateway", f"the {SERVICE_NAMES[name]} is unreachable"),
+                    status_code=502,
                 )
             return StreamingResponse(
                 response.aiter_raw(),
@@ -142,7 +174,10 @@ def create_app(dist: Path, api_url: str, gateway_url: str) -> Starlette:
             )
 
         methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-        return Route(f"{prefix}/{{path:path}}", forward, methods=methods)
+        return Route(f"{SERVICE_PREFIX}{name}/{{path:path}}", forward, methods=methods)
+
+    async def config(_: Request) -> Response:
+        return JSONResponse(service_config(upstreams), headers={"cache-control": "no-cache"})
 
     async def static(request: Request) -> Response:
         url_path = request.url.path
@@ -153,7 +188,11 @@ def create_app(dist: Path, api_url: str, gateway_url: str) -> Starlette:
         return FileResponse(target, headers={"cache-control": cache_control(url_path)})
 
     app = Starlette(
-        routes=[proxy(API_PREFIX), proxy(GATEWAY_PREFIX), Route("/{path:path}", static)],
+        routes=[
+            *(proxy(name) for name in upstreams),
+            Route(CONFIG_PATH, config),
+            Route("/{path:path}", static),
+        ],
         lifespan=lifespan,
     )
     app.add_middleware(SecurityHeaders)
@@ -167,10 +206,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--dist", type=Path, required=True)
     parser.add_argument("--api-url", required=True)
     parser.add_argument("--gateway-url", required=True)
+    parser.add_argument("--contract-url", help="the contract service (quotas page)")
+    parser.add_argument("--download-url", help="the download service (imports page)")
     args = parser.parse_args(argv)
     if not (args.dist / "index.html").is_file():
         parser.error(f"{args.dist}/index.html is missing: build the UI first (npm run build)")
-    app = create_app(args.dist.resolve(), args.api_url, args.gateway_url)
+    app = create_app(
+        args.dist.resolve(),
+        args.api_url,
+        args.gateway_url,
+        contract_url=args.contract_url,
+        download_url=args.download_url,
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
 
 

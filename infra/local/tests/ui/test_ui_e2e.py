@@ -102,7 +102,7 @@ def test_ui_end_to_end_in_chromium(ui_url: str, stack_env: dict[str, str], tiny_
     assert chromium, "chromium is missing: infra/local/bootstrap.sh --browser installs it"
     output = FRONTEND_DIR / "test-results"
     result = subprocess.run(
-        [str(FRONTEND_DIR / "node_modules" / ".bin" / "playwright"), "test"],
+        [str(FRONTEND_DIR / "node_modules" / ".bin" / "playwright"), "test", "ui.spec.ts"],
         cwd=FRONTEND_DIR,
         env={
             **npm_env(),

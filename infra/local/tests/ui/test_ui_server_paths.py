@@ -1,4 +1,5 @@
-"""The UI server's pure parts: which file a URL names, which headers pass, cache rules."""
+"""The UI server's pure parts: which file a URL names, which headers pass, cache rules,
+which paths go to a service, what `/_/config` answers, the process's arguments."""
 
 from __future__ import annotations
 
@@ -6,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from inference_localstack.ui_server import cache_control, forward_headers, static_target
+from inference_localstack.ui_process import ui_argv
+from inference_localstack.ui_server import (
+    cache_control,
+    forward_headers,
+    is_proxied,
+    service_config,
+    static_target,
+)
 
 
 @pytest.fixture
@@ -63,3 +71,51 @@ def test_forward_headers_drop_hop_by_hop_and_keep_the_rest() -> None:
         ("content-type", "application/json"),
         ("accept", "text/event-stream"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("url_path", "expected"),
+    [
+        ("/_/api/models", True),
+        ("/_/gateway/v1/models", True),
+        ("/_/contract/usage/users/a", True),
+        ("/_/download/downloads", True),
+        ("/_/config", False),
+        ("/_/apix/models", False),
+        ("/api/tags", False),
+        ("/servers", False),
+    ],
+)
+def test_is_proxied(url_path: str, expected: bool) -> None:
+    assert is_proxied(url_path) is expected
+
+
+@pytest.mark.parametrize(
+    ("upstreams", "expected"),
+    [
+        ({"api": "a", "gateway": "g"}, {"contract": False, "download": False}),
+        ({"api": "a", "gateway": "g", "contract": "c"}, {"contract": True, "download": False}),
+        (
+            {"api": "a", "gateway": "g", "contract": "c", "download": "d"},
+            {"contract": True, "download": True},
+        ),
+    ],
+)
+def test_service_config(upstreams: dict[str, str], expected: dict[str, bool]) -> None:
+    assert service_config(upstreams) == {"services": {"api": True, "gateway": True, **expected}}
+
+
+@pytest.mark.parametrize(
+    ("optional", "tail"),
+    [
+        ({}, []),
+        ({"contract_url": "http://c"}, ["--contract-url", "http://c"]),
+        (
+            {"contract_url": "http://c", "download_url": "http://d"},
+            ["--contract-url", "http://c", "--download-url", "http://d"],
+        ),
+    ],
+)
+def test_ui_argv_passes_only_configured_services(optional: dict[str, str], tail: list[str]) -> None:
+    argv = ui_argv(5173, Path("/d"), "http://a", "http://g", **optional)
+    assert argv[argv.index("--gateway-url") + 2 :] == tail

@@ -1,6 +1,7 @@
 """The UI server over real sockets: responses stream (an SSE event arrives while the upstream
 is still sending), bodies stream upstream, a dead upstream is a 502 in the platform's error
-shape, app routes get index.html with the security headers. The upstream is a small local
+shape, app routes get index.html with the security headers, an optional service is routed
+only when configured and `/_/config` says which are. The upstream is a small local
 ASGI app standing in for "any HTTP service" (the proxy is what is tested here)."""
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ def ui(tmp_path: Path, upstream: Upstream) -> Iterator[str]:
     up_port, ui_port = free_port(), free_port()
     up = serve(upstream.app(), up_port)
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    front = serve(create_app(tmp_path, dead, f"http://127.0.0.1:{up_port}"), ui_port)
+    up_url = f"http://127.0.0.1:{up_port}"
+    front = serve(create_app(tmp_path, dead, up_url, contract_url=up_url), ui_port)
     yield f"http://127.0.0.1:{ui_port}"
     upstream.release.set()
     front.should_exit = True
@@ -147,3 +149,20 @@ def test_missing_assets_and_unknown_prefixes_are_404(ui: str, path: str) -> None
     response = httpx.get(f"{ui}{path}", timeout=10)
     assert response.status_code == 404
     assert response.json()["error"]["type"] == "not_found"
+
+
+def test_a_configured_optional_service_is_routed(ui: str) -> None:
+    response = httpx.get(f"{ui}/_/contract/echo/usage/users/ann", timeout=10)
+    assert response.status_code == 200
+    assert response.json()["path"] == "/echo/usage/users/ann"
+
+
+def test_an_unconfigured_service_is_404_and_config_says_which_exist(ui: str) -> None:
+    missing = httpx.get(f"{ui}/_/download/downloads", timeout=10)
+    assert missing.status_code == 404
+    assert missing.json()["error"]["type"] == "not_found"
+    config = httpx.get(f"{ui}/_/config", timeout=10)
+    assert config.status_code == 200
+    assert config.json() == {
+        "services": {"api": True, "gateway": True, "contract": True, "download": False}
+    }
