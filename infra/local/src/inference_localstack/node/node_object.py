@@ -56,8 +56,15 @@ def node_resources(machine: Machine) -> dict[str, str]:
 
 
 def node_status(
-    machine: Machine, host_ip: str, name: str, now: str, ready: bool = True
+    machine: Machine,
+    host_ip: str,
+    name: str,
+    now: str,
+    ready: bool = True,
+    kubelet_port: int = 0,
 ) -> dict[str, Any]:
+    """`kubelet_port` is where the apiserver reaches the kubelet's API (0: none served)."""
+
     def condition(kind: str, status: bool, reason: str, message: str) -> dict[str, Any]:
         return {
             "type": kind,
@@ -93,5 +100,5 @@ def node_status(
             "systemUUID": "",
             "bootID": "",
         },
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
     }
