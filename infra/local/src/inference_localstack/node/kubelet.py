@@ -22,6 +22,7 @@ from kubernetes.client.exceptions import ApiException
 
 from inference_common.informer import Listed, ThreadInformer
 from inference_common.kube import api_client
+from inference_common.kube_events import EventRecorder
 from inference_common.logging import configure_logging
 from inference_localstack import network, pki
 from inference_localstack.config import Network, StackConfig
@@ -104,6 +105,7 @@ class LocalKubelet:
         self.api = api_client(kubeconfig)
         self.core = client.CoreV1Api(self.api)
         self.leases = client.CoordinationV1Api(self.api)
+        self.events = EventRecorder(self.api, component="kubelet", host=name)
         self.pods = ThreadInformer(
             self.core.list_pod_for_all_namespaces,
             name="pods",
@@ -131,6 +133,7 @@ class LocalKubelet:
             release_ip=self.allocator.release_ip,
             allocate_gpus=self.allocator.allocate_gpus,
             release_gpus=self.allocator.release_gpus,
+            record_event=self.events.record,
         )
 
     # --- node -----------------------------------------------------------------------------
