@@ -21,7 +21,16 @@ from inference_api.objectstore import api_minio_client
 from inference_api.policy import ContractServePolicy, ServePolicy, contract_client
 from inference_api.ratelimit import Backoff, LoginRateLimiter
 from inference_api.registry import Registry
-from inference_api.routes import api_keys, auth, health, models, nodes, servers, users
+from inference_api.routes import (
+    api_keys,
+    auth,
+    health,
+    models,
+    nodes,
+    server_story,
+    servers,
+    users,
+)
 from inference_api.serving import Placement, Serving
 from inference_api.settings import ApiSettings
 from inference_api.state import AppState
@@ -179,6 +188,7 @@ def create_app(
         api_keys.router,
         models.router,
         servers.router,
+        server_story.router,
         nodes.router,
     ):
         app.include_router(router)
