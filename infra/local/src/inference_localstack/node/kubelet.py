@@ -331,14 +331,20 @@ def serve_kubelet_api(config: StackConfig, port: int) -> logserver.KubeletServer
     if not cert.exists():
         logger.warning("no kubelet serving certificate in %s: kubectl logs is off", cert.parent)
         return None
-    return logserver.serve(
-        (config.network.host_node_ip, port),
-        config.log_dir,
-        cert,
-        key,
-        config.pki_dir / "ca.crt",
-        pki.KUBELET_CLIENT_CN,
-    )
+    try:
+        return logserver.serve(
+            (config.network.host_node_ip, port),
+            config.log_dir,
+            cert,
+            key,
+            config.pki_dir / "ca.crt",
+            pki.KUBELET_CLIENT_CN,
+        )
+    except OSError as exc:  # the stack's network is not up: run the pods all the same
+        logger.warning(
+            "kubelet API not served on %s:%s: %s", config.network.host_node_ip, port, exc
+        )
+        return None
 
 
 def main(argv: list[str] | None = None) -> int:

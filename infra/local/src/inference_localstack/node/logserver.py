@@ -6,6 +6,7 @@ the run before it (as kubelet keeps one terminated instance)."""
 
 from __future__ import annotations
 
+import logging
 import re
 import select
 import ssl
@@ -16,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+logger = logging.getLogger("local-kubelet")
 
 START_MARKER = b"--- start "
 FOLLOW_POLL_SECONDS = 0.25
@@ -176,6 +179,11 @@ class KubeletServer(ThreadingHTTPServer):
         self.socket = context.wrap_socket(
             self.socket, server_side=True, do_handshake_on_connect=False
         )
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A refused handshake (no or a foreign certificate) is the client's problem: logged
+        briefly instead of socketserver's traceback."""
+        logger.info("kubelet API: connection from %s failed", client_address[0], exc_info=False)
 
     def stop(self) -> None:
         self.stopping.set()
