@@ -88,7 +88,7 @@ def kube_apiserver(cfg: StackConfig, bin_dir: Path) -> Component:
             f"--kubelet-client-certificate={kubelet_cert}",
             f"--kubelet-client-key={kubelet_key}",
             f"--kubelet-certificate-authority={pki / 'ca.crt'}",
-            "--kubelet-preferred-address-types=InternalIP",
+            "--kubelet-preferred-address-types=InternalDNS,InternalIP",
             "--profiling=false",
             "--v=1",
         ],

@@ -334,7 +334,7 @@ KUBELET_CLIENT_CN = "kube-apiserver-kubelet-client"
 
 
 def kubelet_sans(config: StackConfig) -> list[str]:
-    return ["DNS:localhost", "IP:127.0.0.1", f"IP:{config.network.host_node_ip}"]
+    return ["DNS:localhost", "IP:127.0.0.1"]
 
 
 def ensure_kubelet_certificates(config: StackConfig) -> None:

@@ -26,6 +26,8 @@ from inference_common.kube_events import NORMAL, WARNING, EventRecorder
 from inference_localstack import components, pki, processes
 from inference_localstack.config import StackConfig
 from inference_localstack.node import logserver
+from inference_localstack.node.machine import Machine
+from inference_localstack.node.node_object import node_status
 from inference_testkit.servers import free_port
 from inference_testkit.throwaway import etcd_server
 from inference_testkit.waiting import wait_for
@@ -88,14 +90,10 @@ def cluster() -> Iterator[Cluster]:
 
 
 def register_node(core: client.CoreV1Api, name: str, port: int) -> None:
+    """A Node as the local kubelet registers it (its status from `node_status`)."""
     core.create_node({"metadata": {"name": name}})  # type: ignore[arg-type]
-    status = {
-        "addresses": [
-            {"type": "InternalIP", "address": "127.0.0.1"},
-            {"type": "Hostname", "address": name},
-        ],
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": port}},
-    }
+    machine = Machine(cpus=1, memory_kib=1024 * 1024, gpus=())
+    status = node_status(machine, "10.250.0.1", name, "2026-01-01T00:00:00Z", kubelet_port=port)
     core.patch_node_status(name, {"status": status})
 
 

@@ -54,3 +54,5 @@ def test_node_advertises_the_kubelet_port_the_apiserver_dials(port: int, adverti
     status = node_status(machine, "10.250.0.1", "n", "now", kubelet_port=port)
     assert status["daemonEndpoints"]["kubeletEndpoint"]["Port"] == advertised
     assert {"type": "InternalIP", "address": "10.250.0.1"} in status["addresses"]
+    internal_dns = [a["address"] for a in status["addresses"] if a["type"] == "InternalDNS"]
+    assert internal_dns == (["localhost"] if port else [])

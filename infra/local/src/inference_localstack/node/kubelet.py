@@ -322,9 +322,9 @@ def serve_health(kubelet: LocalKubelet, port: int) -> ThreadingHTTPServer:
 
 
 def serve_kubelet_api(config: StackConfig, port: int) -> logserver.KubeletServer | None:
-    """The container-log API on the node's InternalIP (the host's own end of the sink link,
-    so the apiserver reaches it without a packet leaving the machine). Without its
-    certificates (a state folder from before them) the node runs without it."""
+    """The container-log API on loopback (the Node advertises it as `localhost`, its
+    InternalDNS address). Without its certificates (a state folder from before them) or its
+    port, the node runs without it."""
     if not port:
         return None
     cert, key = pki.kubelet_serving_cert(config)
@@ -333,17 +333,15 @@ def serve_kubelet_api(config: StackConfig, port: int) -> logserver.KubeletServer
         return None
     try:
         return logserver.serve(
-            (config.network.host_node_ip, port),
+            ("127.0.0.1", port),
             config.log_dir,
             cert,
             key,
             config.pki_dir / "ca.crt",
             pki.KUBELET_CLIENT_CN,
         )
-    except OSError as exc:  # the stack's network is not up: run the pods all the same
-        logger.warning(
-            "kubelet API not served on %s:%s: %s", config.network.host_node_ip, port, exc
-        )
+    except OSError as exc:  # the port is taken: run the pods all the same
+        logger.warning("kubelet API not served on 127.0.0.1:%s: %s", port, exc)
         return None
 
 
