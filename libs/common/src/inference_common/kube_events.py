@@ -17,6 +17,7 @@ from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError as TransportError
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +26,7 @@ WARNING = "Warning"
 MESSAGE_LIMIT = 1024
 MIN_INTERVAL_SECONDS = 10.0
 MAX_TRACKED = 4096
+REQUEST_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True)
@@ -153,10 +155,18 @@ class EventRecorder:
                     self.host,
                     datetime.now(UTC),
                 )
-                self.core.create_namespaced_event(involved.namespace, body)  # type: ignore[arg-type]
+                self.core.create_namespaced_event(
+                    involved.namespace,
+                    body,  # type: ignore[arg-type]
+                    _request_timeout=REQUEST_TIMEOUT,
+                )
             else:
                 patch = {"count": count, "lastTimestamp": timestamp(datetime.now(UTC))}
-                self.core.patch_namespaced_event(name, involved.namespace, patch)
+                self.core.patch_namespaced_event(
+                    name, involved.namespace, patch, _request_timeout=REQUEST_TIMEOUT
+                )
+        except TransportError as exc:
+            log.warning("could not record event %s: %s", reason, exc)
         except ApiException as exc:
             if exc.status == 404 and not first:  # expired (events live an hour): start anew
                 with self._lock:
