@@ -6,9 +6,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from kubernetes.client import CoreV1Event, V1EventSource, V1ObjectMeta, V1ObjectReference
+from kubernetes.client import (
+    CoreV1Event,
+    CoreV1EventSeries,
+    V1EventSource,
+    V1ObjectMeta,
+    V1ObjectReference,
+)
 
-from inference_api.server_story import pick_pod, pod_name_pattern, server_events
+from inference_api.server_story import pick_pod, pod_name_pattern, server_events, to_event
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -83,3 +89,20 @@ def test_server_events_keep_its_own_newest_first() -> None:
         "last_seen": "2026-01-01T00:05:00+00:00",
         "source": "kubelet",
     }
+
+
+def test_a_scheduler_event_counts_by_its_series() -> None:
+    scheduled = CoreV1Event(
+        metadata=V1ObjectMeta(name="llama-x.1", creation_timestamp=T0),
+        involved_object=V1ObjectReference(kind="Pod", name="llama-7d9f8c6b5-x2k4q"),
+        type="Warning",
+        reason="FailedScheduling",
+        message="0/3 nodes are available",
+        event_time=T0,
+        series=CoreV1EventSeries(count=4, last_observed_time=T0.replace(minute=9)),
+        reporting_component="default-scheduler",
+    )
+    event = to_event(scheduled)
+    assert (event.count, event.source) == (4, "default-scheduler")
+    assert event.first_seen == T0
+    assert event.last_seen == T0.replace(minute=9)

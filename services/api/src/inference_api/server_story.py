@@ -67,8 +67,17 @@ def belongs(involved: Any, server_name: str, pods: re.Pattern[str]) -> bool:
 
 
 def to_event(event: Any) -> ServerEvent:
+    """Core/v1 Events (kubelet, the operator) and events.k8s.io ones (the scheduler: a time
+    and a series instead of timestamps and a count) alike."""
+    series = event.series
     first = event.first_timestamp or event.event_time or event.metadata.creation_timestamp
-    last = event.last_timestamp or event.event_time or first
+    last = (
+        event.last_timestamp
+        or (series.last_observed_time if series is not None else None)
+        or event.event_time
+        or first
+    )
+    count = event.count or (series.count if series is not None else None) or 1
     source = event.source.component if event.source and event.source.component else ""
     return ServerEvent(
         type=event.type or "Normal",
@@ -76,7 +85,7 @@ def to_event(event: Any) -> ServerEvent:
         message=event.message or "",
         object_kind=event.involved_object.kind or "",
         object_name=event.involved_object.name or "",
-        count=int(event.count or 1),
+        count=int(count),
         first_seen=first,
         last_seen=last,
         source=source or event.reporting_component or "",
