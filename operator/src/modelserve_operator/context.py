@@ -11,6 +11,7 @@ from typing import Any
 from kubernetes.client import ApiClient
 
 from inference_common.kube import api_client
+from inference_common.kube_events import EventRecorder
 from modelserve_operator.fetchurl import FetchUrlSigner
 from modelserve_operator.indices import StatusIndices
 from modelserve_operator.manifests import ManifestConfig
@@ -48,7 +49,10 @@ class OperatorContext:
             network_policy_peers=tuple(settings.network_policy_peers),
         )
         self.server_uuid_key = settings.server_uuid_key.get_secret_value()
-        self.status = StatusWriter(self.api, indices, self.server_uuid_key, STATUS_WORKERS)
+        self.events = EventRecorder(self.api, component="modelserve-operator")
+        self.status = StatusWriter(
+            self.api, indices, self.server_uuid_key, STATUS_WORKERS, events=self.events
+        )
         self.renewals = SlotRenewer(
             self.api,
             self.fetch_urls,

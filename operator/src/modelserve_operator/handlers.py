@@ -31,6 +31,7 @@ from modelserve_operator.errors import (
     namespace_terminating,
     raise_for,
 )
+from modelserve_operator.events import children_applied
 from modelserve_operator.indices import StatusIndices, one
 from modelserve_operator.kinds import MODELSERVE, WATCHED_CHILD_KINDS, Kind, kind_of
 from modelserve_operator.manifests import (
@@ -40,6 +41,7 @@ from modelserve_operator.manifests import (
 from modelserve_operator.restore import restore_child
 from modelserve_operator.settings import OperatorSettings
 from modelserve_operator.status import Problem, pod_view
+from modelserve_operator.statuswriter import modelserve_ref
 
 MS = MODELSERVE.resource
 MANAGED = {MANAGED_BY_LABEL: MANAGED_BY_OPERATOR}
@@ -220,6 +222,9 @@ def reconcile(
         raise_for(failed.error, failed.what)
     status.remember(namespace, name, obj)
     status.request(namespace, name)
+    applied = children_applied(len(objects) - skipped, len(objects), generation)
+    if applied is not None:
+        status.record(modelserve_ref(namespace, name, str(meta.get("uid", ""))), [applied])
     log.info(
         "reconciled generation %s",
         generation,

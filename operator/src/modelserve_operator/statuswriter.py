@@ -19,12 +19,15 @@ from typing import Any
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
+from inference_common.kube_events import EventRecorder
 from inference_common.modelserve import MODELSERVE_LABEL, Condition
 from inference_common.server_identity import trusted_server_uuid
 from modelserve_operator import kubeapi
 from modelserve_operator.capacity import GpuFreeCache, PodEventsCache
 from modelserve_operator.coalesce import Coalescer, Requeuer
+from modelserve_operator.events import EventSpec, status_events
 from modelserve_operator.indices import StatusIndices, one
+from modelserve_operator.kinds import MODELSERVE
 from modelserve_operator.status import (
     Observed,
     PodView,
@@ -70,6 +73,15 @@ class Known:
         )
 
 
+def modelserve_ref(namespace: str, name: str, uid: str) -> dict[str, Any]:
+    """What an Event on a ModelServe names as its involved object."""
+    return {
+        "apiVersion": MODELSERVE.api_version,
+        "kind": MODELSERVE.kind,
+        "metadata": {"namespace": namespace, "name": name, "uid": uid},
+    }
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -84,8 +96,10 @@ class StatusWriter:
         indices: StatusIndices,
         server_uuid_key: str,
         workers: int = STATUS_WORKERS,
+        events: EventRecorder | None = None,
     ) -> None:
         self.api = api
+        self.events = events or EventRecorder(api, component="modelserve-operator")
         self.indices = indices
         self.server_uuid_key = server_uuid_key
         self.gpu_free = GpuFreeCache(api)
@@ -186,6 +200,8 @@ class StatusWriter:
                     return  # the ModelServe is gone
                 raise
             known.status = new.to_k8s()
+            ref = modelserve_ref(namespace, name, str(known.meta.get("uid", "")))
+        self.record(ref, status_events(old, known.status))
         if old.get("phase") == new.phase.value:
             return
         log.info(
@@ -200,6 +216,10 @@ class StatusWriter:
                 "reason": new.conditions[0].reason if new.conditions else None,
             },
         )
+
+    def record(self, ref: Mapping[str, Any], events: Sequence[EventSpec]) -> None:
+        for event in events:
+            self.events.record(ref, event.type, event.reason, event.message)
 
     def _observe(self, namespace: str, name: str, known: Known) -> Observed:
         views = [pod_view_from_dict(p) for p in self.indices.pods.get((namespace, name)) or []]

@@ -214,6 +214,49 @@ export interface paths {
         patch: operations["update_server"];
         trace?: never;
     };
+    "/servers/{server_uuid}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server Events
+         * @description Events of the server's ModelServe and its pods (as `kubectl describe` shows them),
+         *     newest first.
+         */
+        get: operations["server_events"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/servers/{server_uuid}/logs": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server Logs
+         * @description The log of one of the server's pods (the newest running one unless `pod` names
+         *     another) through Kubernetes' pod log API; `follow=true` streams new lines as they come.
+         *     The pod shown is in the `X-Pod` header.
+         */
+        get: operations["server_logs"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/status": {
         parameters: {
             query?: never;
@@ -479,6 +522,13 @@ export interface components {
             /** Tokens Per Minute */
             tokens_per_minute?: number | null;
         };
+        /** EventObject */
+        EventObject: {
+            /** Kind */
+            kind: string;
+            /** Name */
+            name: string;
+        };
         /** GpuHolder */
         GpuHolder: {
             /** Gpus */
@@ -737,6 +787,29 @@ export interface components {
              * @description From the contract service, e.g. "near_quota: …".
              */
             warnings?: string[];
+        };
+        /** ServerEventOut */
+        ServerEventOut: {
+            /** Count */
+            count: number;
+            /** First Seen */
+            first_seen: string | null;
+            /** Last Seen */
+            last_seen: string | null;
+            /** Message */
+            message: string;
+            object: components["schemas"]["EventObject"];
+            /** Reason */
+            reason: string;
+            /** Source */
+            source: string;
+            /** Type */
+            type: string;
+        };
+        /** ServerEventsOut */
+        ServerEventsOut: {
+            /** Events */
+            events: components["schemas"]["ServerEventOut"][];
         };
         /** ServerOut */
         ServerOut: {
@@ -1355,6 +1428,73 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ServerOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    server_events: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerEventsOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    server_logs: {
+        parameters: {
+            query?: {
+                tail?: number | null;
+                follow?: boolean;
+                pod?: string | null;
+                container?: string;
+            };
+            header?: never;
+            path: {
+                server_uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/plain": unknown;
                 };
             };
             /** @description Validation Error */

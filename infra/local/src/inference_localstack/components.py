@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from inference_localstack.config import StackConfig
-from inference_localstack.pki import ETCD_SERVER, Secrets, etcd_client_cert
+from inference_localstack.pki import ETCD_SERVER, Secrets, etcd_client_cert, kubelet_client_cert
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ def etcd(cfg: StackConfig, bin_dir: Path) -> Component:
 def kube_apiserver(cfg: StackConfig, bin_dir: Path) -> Component:
     pki, net = cfg.pki_dir, cfg.network
     etcd_cert, etcd_key = etcd_client_cert(cfg)
+    kubelet_cert, kubelet_key = kubelet_client_cert(cfg)
     return Component(
         "kube-apiserver",
         [
@@ -84,6 +85,10 @@ def kube_apiserver(cfg: StackConfig, bin_dir: Path) -> Component:
             f"--service-account-key-file={pki / 'sa.pub'}",
             f"--service-account-signing-key-file={pki / 'sa.key'}",
             "--allow-privileged=true",
+            f"--kubelet-client-certificate={kubelet_cert}",
+            f"--kubelet-client-key={kubelet_key}",
+            f"--kubelet-certificate-authority={pki / 'ca.crt'}",
+            "--kubelet-preferred-address-types=InternalDNS,InternalIP",
             "--profiling=false",
             "--v=1",
         ],
@@ -170,6 +175,7 @@ def local_kubelet(cfg: StackConfig, python: str) -> Component:
             f"--kubeconfig={cfg.pki_dir / 'node-runtime.kubeconfig'}",
             f"--node-name={cfg.local_node_name}",
             f"--health-port={cfg.ports.node_runtime}",
+            f"--kubelet-port={cfg.ports.kubelet}",
         ],
         f"http://127.0.0.1:{cfg.ports.node_runtime}/healthz",
         healthy_body=lambda body: body.strip() == "ok",

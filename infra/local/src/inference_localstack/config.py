@@ -49,6 +49,8 @@ class Ports:
     scheduler: int = int(_env("LOCAL_SCHEDULER_PORT", "10259"))
     kwok: int = int(_env("LOCAL_KWOK_PORT", "10247"))
     node_runtime: int = int(_env("LOCAL_NODE_RUNTIME_PORT", "10248"))
+    kubelet: int = int(_env("LOCAL_KUBELET_PORT", "10250"))
+    """The local kubelet's TLS API (container logs), on loopback (the Node's InternalDNS)."""
     postgres: int = int(_env("LOCAL_POSTGRES_PORT", "15432"))
     minio: int = int(_env("LOCAL_MINIO_PORT", "9000"))
     minio_console: int = int(_env("LOCAL_MINIO_CONSOLE_PORT", "9001"))

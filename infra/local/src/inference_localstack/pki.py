@@ -150,6 +150,7 @@ def ensure_certificates(config: StackConfig) -> None:
             str(pki / "sa.key"),
         )
         _openssl("pkey", "-in", str(pki / "sa.key"), "-pubout", "-out", str(pki / "sa.pub"))
+    ensure_kubelet_certificates(config)
     for key in pki.glob("*.key"):
         key.chmod(0o600)
 
@@ -336,3 +337,43 @@ def ensure_etcd_certificates(config: StackConfig) -> None:
 def etcd_client_cert(config: StackConfig) -> tuple[Path, Path]:
     pki = config.pki_dir
     return pki / f"{ETCD_CLIENT}.crt", pki / f"{ETCD_CLIENT}.key"
+
+
+KUBELET_SERVING = "kubelet"
+KUBELET_CLIENT = "apiserver-kubelet-client"
+KUBELET_CLIENT_CN = "kube-apiserver-kubelet-client"
+"""The identity the apiserver presents to kubelets; the local kubelet serves only it."""
+
+
+def kubelet_sans(config: StackConfig) -> list[str]:
+    return ["DNS:localhost", "IP:127.0.0.1"]
+
+
+def ensure_kubelet_certificates(config: StackConfig) -> None:
+    """The local kubelet's serving certificate (for the address the Node advertises) and
+    the client certificate the apiserver presents to kubelets (`kubectl logs`)."""
+    pki = config.pki_dir
+    usage = "keyUsage=critical,digitalSignature,keyEncipherment\n"
+    _signed_by_ca(
+        pki,
+        KUBELET_SERVING,
+        f"/CN={config.local_node_name}",
+        "subjectAltName=" + ",".join(kubelet_sans(config)) + "\n"
+        "extendedKeyUsage=serverAuth\n" + usage,
+    )
+    _signed_by_ca(
+        pki,
+        KUBELET_CLIENT,
+        f"/O=system:masters/CN={KUBELET_CLIENT_CN}",
+        "extendedKeyUsage=clientAuth\n" + usage,
+    )
+
+
+def kubelet_client_cert(config: StackConfig) -> tuple[Path, Path]:
+    pki = config.pki_dir
+    return pki / f"{KUBELET_CLIENT}.crt", pki / f"{KUBELET_CLIENT}.key"
+
+
+def kubelet_serving_cert(config: StackConfig) -> tuple[Path, Path]:
+    pki = config.pki_dir
+    return pki / f"{KUBELET_SERVING}.crt", pki / f"{KUBELET_SERVING}.key"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from inference_localstack.config import Network
 from inference_localstack.node.machine import Gpu, Machine, gpu_product_label, parse_nvidia_smi
 from inference_localstack.node.node_object import LOCAL_NODE_LABEL, node_object, node_status
@@ -44,3 +46,13 @@ def test_gpu_node_reports_cards_like_feature_discovery() -> None:
     assert labels["nvidia.com/gpu.count"] == "2"
     assert labels["nvidia.com/gpu.memory"] == "24564"
     assert node_status(machine, "ip", "n", "now")["allocatable"]["nvidia.com/gpu"] == "2"
+
+
+@pytest.mark.parametrize(("port", "advertised"), [(0, 0), (10250, 10250)])
+def test_node_advertises_the_kubelet_port_the_apiserver_dials(port: int, advertised: int) -> None:
+    machine = Machine(cpus=1, memory_kib=1024, gpus=())
+    status = node_status(machine, "10.250.0.1", "n", "now", kubelet_port=port)
+    assert status["daemonEndpoints"]["kubeletEndpoint"]["Port"] == advertised
+    assert {"type": "InternalIP", "address": "10.250.0.1"} in status["addresses"]
+    internal_dns = [a["address"] for a in status["addresses"] if a["type"] == "InternalDNS"]
+    assert internal_dns == (["localhost"] if port else [])

@@ -29,6 +29,7 @@ from inference_api.routes import (
     models,
     nodes,
     observability,
+    server_story,
     servers,
     users,
 )
@@ -201,6 +202,7 @@ def create_app(
         api_keys.router,
         models.router,
         servers.router,
+        server_story.router,
         nodes.router,
         observability.router,
     ):

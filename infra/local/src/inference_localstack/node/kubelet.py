@@ -22,12 +22,13 @@ from kubernetes.client.exceptions import ApiException
 
 from inference_common.informer import Listed, ThreadInformer
 from inference_common.kube import api_client
+from inference_common.kube_events import EventRecorder
 from inference_common.logging import configure_logging
 from inference_common.modelserve import SERVER_UUID_LABEL
-from inference_localstack import network
+from inference_localstack import network, pki
 from inference_localstack.config import Network, StackConfig
+from inference_localstack.node import logserver, metrics
 from inference_localstack.node import machine as machine_mod
-from inference_localstack.node import metrics
 from inference_localstack.node.node_object import node_object, node_status
 from inference_localstack.node.supervisor import NodeContext, PodSupervisor
 
@@ -105,6 +106,7 @@ class LocalKubelet:
         self.api = api_client(kubeconfig)
         self.core = client.CoreV1Api(self.api)
         self.leases = client.CoordinationV1Api(self.api)
+        self.events = EventRecorder(self.api, component="kubelet", host=name)
         self.pods = ThreadInformer(
             self.core.list_pod_for_all_namespaces,
             name="pods",
@@ -118,6 +120,7 @@ class LocalKubelet:
         self.supervisors: dict[str, PodSupervisor] = {}
         self.stopping = threading.Event()
         self.last_contact = 0.0
+        self.kubelet_port = 0
         data = config.data_dir("node")
         self.ctx = NodeContext(
             net=self.net,
@@ -131,6 +134,7 @@ class LocalKubelet:
             release_ip=self.allocator.release_ip,
             allocate_gpus=self.allocator.allocate_gpus,
             release_gpus=self.allocator.release_gpus,
+            record_event=self.events.record,
         )
 
     # --- node -----------------------------------------------------------------------------
@@ -150,7 +154,15 @@ class LocalKubelet:
         stamp = now.strftime("%Y-%m-%dT%H:%M:%SZ")
         self.core.patch_node_status(
             self.name,
-            {"status": node_status(self.machine, self.net.host_node_ip, self.name, stamp)},
+            {
+                "status": node_status(
+                    self.machine,
+                    self.net.host_node_ip,
+                    self.name,
+                    stamp,
+                    kubelet_port=self.kubelet_port,
+                )
+            },
         )
         renew = {
             "spec": {
@@ -335,16 +347,46 @@ def serve_health(kubelet: LocalKubelet, port: int) -> ThreadingHTTPServer:
     return server
 
 
+def serve_kubelet_api(config: StackConfig, port: int) -> logserver.KubeletServer | None:
+    """The container-log API on loopback (the Node advertises it as `localhost`, its
+    InternalDNS address). Without its certificates (a state folder from before them) or its
+    port, the node runs without it."""
+    if not port:
+        return None
+    cert, key = pki.kubelet_serving_cert(config)
+    if not cert.exists():
+        logger.warning("no kubelet serving certificate in %s: kubectl logs is off", cert.parent)
+        return None
+    try:
+        return logserver.serve(
+            ("127.0.0.1", port),
+            config.log_dir,
+            cert,
+            key,
+            config.pki_dir / "ca.crt",
+            pki.KUBELET_CLIENT_CN,
+        )
+    except OSError as exc:  # the port is taken: run the pods all the same
+        logger.warning("kubelet API not served on 127.0.0.1:%s: %s", port, exc)
+        return None
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="local-kubelet", description=__doc__)
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--node-name", default="local-node")
     parser.add_argument("--health-port", type=int, default=10248)
+    parser.add_argument(
+        "--kubelet-port", type=int, default=0, help="TLS API for `kubectl logs` (0: none)"
+    )
     args = parser.parse_args(argv)
     configure_logging()
-    kubelet = LocalKubelet(args.node_name, args.kubeconfig, StackConfig())
+    config = StackConfig()
+    kubelet = LocalKubelet(args.node_name, args.kubeconfig, config)
     kubelet.cleanup_orphans()
     kubelet.ctx.model_cache.mkdir(parents=True, exist_ok=True)
+    api_server = serve_kubelet_api(config, args.kubelet_port)
+    kubelet.kubelet_port = args.kubelet_port if api_server else 0
     kubelet.register()
     server = serve_health(kubelet, args.health_port)
     done = threading.Event()
@@ -365,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
     done.wait()
     kubelet.shutdown()
     server.shutdown()
+    if api_server is not None:
+        api_server.stop()
     return 0
 
 

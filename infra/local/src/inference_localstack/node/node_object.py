@@ -11,6 +11,9 @@ LOCAL_NODE_LABEL = "inference-service.dev/local-node"
 """Label and taint of the node that really runs pods here: only pods that ask for it (by
 tolerating the taint and selecting the label) land on it."""
 MAX_PODS = 100
+KUBELET_API_HOST = "localhost"
+"""The local kubelet's API listens on loopback only; the Node names it as its InternalDNS
+address, which the apiserver prefers (kwok nodes have none: their InternalIP is the sink's)."""
 
 
 def node_labels(name: str, machine: Machine) -> dict[str, str]:
@@ -56,8 +59,16 @@ def node_resources(machine: Machine) -> dict[str, str]:
 
 
 def node_status(
-    machine: Machine, host_ip: str, name: str, now: str, ready: bool = True
+    machine: Machine,
+    host_ip: str,
+    name: str,
+    now: str,
+    ready: bool = True,
+    kubelet_port: int = 0,
 ) -> dict[str, Any]:
+    """`kubelet_port` is where the apiserver reaches the kubelet's API on `KUBELET_API_HOST`
+    (0: none served)."""
+
     def condition(kind: str, status: bool, reason: str, message: str) -> dict[str, Any]:
         return {
             "type": kind,
@@ -74,6 +85,7 @@ def node_status(
         "addresses": [
             {"type": "InternalIP", "address": host_ip},
             {"type": "Hostname", "address": name},
+            *([{"type": "InternalDNS", "address": KUBELET_API_HOST}] if kubelet_port else []),
         ],
         "conditions": [
             condition("Ready", ready, "LocalKubeletReady", "the local kubelet is running"),
@@ -93,5 +105,5 @@ def node_status(
             "systemUUID": "",
             "bootID": "",
         },
-        "daemonEndpoints": {"kubeletEndpoint": {"Port": 0}},
+        "daemonEndpoints": {"kubeletEndpoint": {"Port": kubelet_port}},
     }

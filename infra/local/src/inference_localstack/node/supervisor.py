@@ -62,6 +62,10 @@ class NodeContext:
     release_ip: Callable[[str], None]
     allocate_gpus: Callable[[str, int], list[int] | None]
     release_gpus: Callable[[str], None]
+    record_event: Callable[[Mapping[str, Any], str, str, str], None] = (
+        lambda _obj, _type, _reason, _message: None
+    )
+    """Records a Kubernetes Event on an object (type Normal/Warning, reason, message)."""
 
 
 def volume_dirs(pod: Mapping[str, Any], ctx: NodeContext, pod_dir: Path) -> dict[str, Path]:
@@ -110,6 +114,14 @@ class PodSupervisor:
         self.netns: str | None = None
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self._last_reported: dict[str, Any] | None = None
+        self.ref = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {k: meta[k] for k in ("namespace", "name", "uid")},
+        }
+
+    def _event(self, type_: str, reason: str, message: str) -> None:
+        self.ctx.record_event(self.ref, type_, reason, message)
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -119,6 +131,9 @@ class PodSupervisor:
     def stop(self, grace: float = 10.0) -> None:
         self.stop_event.set()
         self.thread.join(timeout=grace + 15)
+        for name, proc in self.procs.items():
+            if proc.poll() is None:
+                self._event("Normal", "Killing", f"Stopping container {name}")
         self._terminate_all(grace)
         self._cleanup()
 
@@ -132,6 +147,7 @@ class PodSupervisor:
             self._fail("LocalKubeletError", str(exc))
 
     def _fail(self, reason: str, message: str) -> None:
+        self._event("Warning", "Failed", f"{reason}: {message}")
         self.state.failed_reason, self.state.failed_message = reason, message
         for container in self.state.main:
             container.reason, container.message = reason, message
@@ -241,6 +257,7 @@ class PodSupervisor:
             state.state, state.reason, state.started_at = "running", "", now_iso()
             self._publish()
             proc = self._spawn(plan)
+            self._event("Normal", "Started", f"Started container {state.name}")
             while proc.poll() is None:
                 if self.stop_event.wait(0.2):
                     return False
@@ -257,6 +274,7 @@ class PodSupervisor:
                 f"back-off {delay:.0f}s restarting failed container {state.name}: "
                 f"{state.last_message}"
             )
+            self._back_off(state.name)
             self._publish()
             if self.stop_event.wait(delay):
                 return False
@@ -265,7 +283,7 @@ class PodSupervisor:
     def _serve(
         self, specs: list[dict[str, Any]], plans: list[ProcessPlan], gpu_env: Mapping[str, str]
     ) -> None:
-        probes = [Prober(spec, self.state.pod_ip or "") for spec in specs]
+        probes = [Prober(spec, self.state.pod_ip or "", self._unhealthy) for spec in specs]
         restart_at: dict[str, float] = {}
         for state, plan in zip(self.state.main, plans, strict=True):
             self._start_main(state, plan, gpu_env)
@@ -277,6 +295,11 @@ class PodSupervisor:
                     code = proc.poll()
                     if code is None and prober.liveness_failed():
                         logger.info("pod %s: %s failed its liveness probe", self.key, state.name)
+                        self._event(
+                            "Normal",
+                            "Killing",
+                            f"Container {state.name} failed liveness probe, will be restarted",
+                        )
                         self._kill(proc, grace=5)
                         code = proc.wait()
                     if code is not None:
@@ -294,6 +317,7 @@ class PodSupervisor:
                         )
                         restart_at[state.name] = time.monotonic() + delay
                         prober.reset()
+                        self._back_off(state.name)
                     else:
                         state.ready = prober.ready()
                 elif state.state == "waiting" and time.monotonic() >= restart_at.get(state.name, 0):
@@ -304,8 +328,18 @@ class PodSupervisor:
         self, state: ContainerState, plan: ProcessPlan, gpu_env: Mapping[str, str]
     ) -> None:
         self._spawn(plan, gpu_env)
+        self._event("Normal", "Started", f"Started container {state.name}")
         state.state, state.reason, state.message = "running", "", ""
         state.started_at, state.ready = now_iso(), False
+
+    def _back_off(self, container: str) -> None:
+        name = self.pod["metadata"]["name"]
+        self._event(
+            "Warning", "BackOff", f"Back-off restarting failed container {container} in pod {name}"
+        )
+
+    def _unhealthy(self, message: str) -> None:
+        self._event("Warning", "Unhealthy", message)
 
     def _kill(self, proc: subprocess.Popen[bytes], grace: float) -> None:
         with suppress(ProcessLookupError):
@@ -346,12 +380,19 @@ class PodSupervisor:
 class Prober:
     """HTTP readiness and liveness probes of one container, from the host into the pod."""
 
-    def __init__(self, container: Mapping[str, Any], pod_ip: str) -> None:
+    def __init__(
+        self,
+        container: Mapping[str, Any],
+        pod_ip: str,
+        on_unhealthy: Callable[[str], None] = lambda _message: None,
+    ) -> None:
+        self.on_unhealthy = on_unhealthy
         self.readiness = self._target(container, container.get("readinessProbe"), pod_ip)
         self.liveness = self._target(container, container.get("livenessProbe"), pod_ip)
         self.live_period = float((container.get("livenessProbe") or {}).get("periodSeconds", 10))
         self.live_threshold = int((container.get("livenessProbe") or {}).get("failureThreshold", 3))
         self.was_ready = False
+        self.last_ready = False
         self.live_failures = 0
         self.next_live = 0.0
 
@@ -373,11 +414,15 @@ class Prober:
 
     def reset(self) -> None:
         self.was_ready, self.live_failures, self.next_live = False, 0, 0.0
+        self.last_ready = False
 
     def ready(self) -> bool:
         """Checked every half second (at most the pod's own period) so Ready comes quickly."""
         ok = True if self.readiness is None else self._ok(self.readiness)
+        if self.was_ready and self.last_ready and not ok:
+            self.on_unhealthy(f"Readiness probe failed: GET {self.readiness} did not succeed")
         self.was_ready = self.was_ready or ok
+        self.last_ready = ok
         return ok
 
     def liveness_failed(self) -> bool:
@@ -387,4 +432,6 @@ class Prober:
             return False
         self.next_live = time.monotonic() + self.live_period
         self.live_failures = 0 if self._ok(self.liveness) else self.live_failures + 1
+        if self.live_failures:
+            self.on_unhealthy(f"Liveness probe failed: GET {self.liveness} did not succeed")
         return self.live_failures >= self.live_threshold
