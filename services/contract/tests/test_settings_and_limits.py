@@ -86,7 +86,15 @@ SPEC = {
                 },
                 "spec": {**SPEC, "gpu": {"count": 1, "product": "P"}},
             },
-            ("n", "b", 3, 3, 30, "s2"),
+            ("n", "b", 3, 3, 30, "u2"),  # a label alone can be copied: the uid counts
+        ),
+        (
+            {
+                "metadata": {"namespace": "n", "name": "d", "uid": "u3"},
+                "spec": SPEC,
+                "status": {"serverUuid": "s3"},  # written by the operator after the signature
+            },
+            ("n", "d", 3, 6, 96, "s3"),
         ),
         ({"metadata": {"namespace": "n", "name": "c"}, "spec": {"replicas": 1}}, None),
     ],

@@ -14,7 +14,7 @@ from minio import Minio
 from inference_localstack.quant_cluster import SEED_NAME, SEED_UUID
 from inference_testkit.waiting import wait_for
 
-from .conftest import PhaseRecorder, chat, pods_of
+from .conftest import PhaseRecorder, bearer, chat, pods_of
 
 SERVERS_NAMESPACE = "inference"
 FINAL = {"Done", "Failed", "Cancelled"}
@@ -36,9 +36,9 @@ def _seed_manifest(env: dict[str, str]) -> dict[str, Any]:
     return manifest
 
 
-def _answers(url: str) -> bool:
+def _answers(url: str, headers: dict[str, str]) -> bool:
     try:
-        return httpx.get(url, timeout=5).status_code == 200
+        return httpx.get(url, headers=headers, timeout=5).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -85,8 +85,10 @@ def test_import_the_seeded_model_then_serve_it(
     try:
         recorder.wait_for("Ready", timeout=240)
         traefik = stack_env["TRAEFIK_URL"]
-        wait_for(lambda: _answers(f"{traefik}{endpoint}health"), timeout=30, what="route")
-        answer = chat(traefik, endpoint, stream=False)
+        wait_for(
+            lambda: _answers(f"{traefik}{endpoint}health", bearer(api)), timeout=30, what="route"
+        )
+        answer = chat(traefik, endpoint, stream=False, headers=bearer(api))
         assert answer.status_code == 200, answer.text
         assert answer.json()["choices"][0]["message"]["content"].strip()
     finally:

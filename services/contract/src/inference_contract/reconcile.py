@@ -18,11 +18,12 @@ from typing import Any
 
 from kubernetes import client
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from inference_common.db import unit_of_work
 from inference_common.informer import Informer, Listed, custom_objects
-from inference_common.modelserve import GROUP, PLURAL, VERSION, ModelServeSpec, server_uuid_of
+from inference_common.modelserve import GROUP, PLURAL, VERSION, ModelServeSpec
 from inference_contract.facts import ServerRequest, server_request
 from inference_contract.repository import ContractRepository, Held
 
@@ -40,10 +41,11 @@ def observed(
         spec = ModelServeSpec.model_validate(obj.get("spec") or {})
     except ValidationError:
         return None
-    try:
-        server_uuid: str | None = server_uuid_of(metadata)
-    except ValueError:
-        server_uuid = None
+    # The operator writes status.serverUuid only after checking the API's signature; the
+    # label alone can be copied from another server, so an unsigned object counts by its uid.
+    status_uuid = (obj.get("status") or {}).get("serverUuid")
+    uid = metadata.get("uid")
+    server_uuid = str(status_uuid) if status_uuid else (str(uid) if uid else None)
     request = server_request(
         str(metadata.get("namespace", "")),
         str(metadata.get("name", "")),
@@ -135,6 +137,14 @@ class Reconciler:
                     continue
                 request, server_uuid = seen
                 present.add((request.namespace, request.name))
-                await repo.observe(request, server_uuid)
+                try:
+                    async with session.begin_nested():  # one bad object never spoils the list
+                        await repo.observe(request, server_uuid)
+                except SQLAlchemyError:
+                    logger.warning(
+                        "a ModelServe could not be counted",
+                        extra={"namespace": request.namespace, "name": request.name},
+                        exc_info=True,
+                    )
             released = await repo.release_missing(present, listed.started_at - self.grace)
         logger.info("ModelServes reconciled", extra={"count": len(present), "released": released})
