@@ -6,6 +6,7 @@ have no usable default: outside dev mode a missing or known-default secret stops
 
 from __future__ import annotations
 
+import secrets
 from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
@@ -13,6 +14,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 MODELS_BUCKET = "inference-models"
 QUANT_BUCKET = "llm-models"
+MIN_JWT_SECRET_LENGTH = 32
 
 KNOWN_DEFAULT_SECRETS = frozenset(
     {"", "admin", "password", "changeme", "secret", "minioadmin", "postgres"}
@@ -70,5 +72,30 @@ class CommonSettings(BaseSettings):
             raise SettingsError(
                 f"{', '.join(sorted(weak))} must be set to a non-default value "
                 "(or set DEV_MODE=true for local development)"
+            )
+        return self
+
+
+class JwtSettings(CommonSettings):
+    """Settings of a service that issues or verifies the API's JWTs (one secret for all).
+
+    Outside dev mode a secret shorter than MIN_JWT_SECRET_LENGTH stops start-up; in dev mode
+    an unset one is generated, so tokens last as long as the process."""
+
+    jwt_secret: SecretStr = SecretStr("")
+
+    def secrets_to_check(self) -> dict[str, SecretStr]:
+        return {**super().secrets_to_check(), "JWT_SECRET": self.jwt_secret}
+
+    @model_validator(mode="after")
+    def _check_jwt_secret(self) -> Self:
+        if self.dev_mode:
+            if not self.jwt_secret.get_secret_value():
+                self.jwt_secret = SecretStr(secrets.token_urlsafe(48))
+            return self
+        if len(self.jwt_secret.get_secret_value()) < MIN_JWT_SECRET_LENGTH:
+            raise SettingsError(
+                f"JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters, the same "
+                "in every service (or set DEV_MODE=true for local development)"
             )
         return self

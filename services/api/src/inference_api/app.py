@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
@@ -14,7 +11,6 @@ from fastapi import FastAPI
 from inference_api.accounts import Authenticator, ensure_admin
 from inference_api.bodyauth import AuthBeforeBodyMiddleware
 from inference_api.client_address import parse_networks
-from inference_api.migrate import upgrade_in_child_process
 from inference_api.modelserve_client import ModelServeClient
 from inference_api.node_gpus import NodeGpuReader
 from inference_api.objectstore import api_minio_client
@@ -30,8 +26,10 @@ from inference_api.watcher import ModelServeWatcher
 from inference_common.auth import TokenSigner
 from inference_common.db import make_engine, make_sessionmaker, unit_of_work
 from inference_common.kube import api_client
+from inference_common.lifespan import services_lifespan
 from inference_common.modelserve import Toleration
 from inference_common.s3 import ensure_bucket
+from inference_common.schema_upgrade import upgrade_in_child_process
 from inference_common.web import BodyLimit, install_common, operation_id
 
 SERVICE = "inference-api"
@@ -136,32 +134,21 @@ def create_app(
     """`freeze_gc`: for the server process (`main`), which runs one app for its lifetime."""
     settings = settings or ApiSettings()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = await build_state(settings, policy)
-        try:
-            if settings.admin_password is not None:
-                async with unit_of_work(state.sessions) as session:
-                    await ensure_admin(
-                        session,
-                        settings.admin_username,
-                        settings.admin_password.get_secret_value(),
-                    )
-            else:
-                logger.warning("ADMIN_PASSWORD is not set (dev mode): no admin is created")
-            if settings.watch_modelserves:
-                state.watcher = ModelServeWatcher(state.modelserves, state.sessions)
-                state.watcher.start()
-            app.state.services = state
-            if freeze_gc:
-                # The start-up objects (modules, routes, schemas: most of the heap) are kept
-                # for good: out of the collector's way, a full collection no longer walks
-                # them (it cost a ~100 ms pause in the middle of requests).
-                gc.collect()
-                gc.freeze()
-            yield
-        finally:
-            await close_state(state)
+    async def start(state: AppState) -> None:
+        if settings.admin_password is not None:
+            async with unit_of_work(state.sessions) as session:
+                await ensure_admin(
+                    session, settings.admin_username, settings.admin_password.get_secret_value()
+                )
+        else:
+            logger.warning("ADMIN_PASSWORD is not set (dev mode): no admin is created")
+        if settings.watch_modelserves:
+            state.watcher = ModelServeWatcher(state.modelserves, state.sessions)
+            state.watcher.start()
+
+    lifespan = services_lifespan(
+        lambda: build_state(settings, policy), close_state, start=start, freeze_gc=freeze_gc
+    )
 
     app = FastAPI(
         title="Inference Service API",

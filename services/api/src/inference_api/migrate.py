@@ -1,40 +1,16 @@
 """`inference-api-migrate`: upgrades DATABASE_URL's schema to head (Alembic).
 
-The API runs this in a child process at start-up (RUN_MIGRATIONS, on by default), so
-Alembic's imports never weigh on the server's memory; it can also be run on its own.
+The services run the same upgrade in a child process at start-up (RUN_MIGRATIONS, on by
+default; see `inference_common.schema_upgrade`); this runs it on its own.
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
+from inference_common import schema_upgrade
 
 
 def main() -> None:
-    # Imported here, in the child process only: Alembic (and Mako) weigh ~10 MiB.
-    from inference_common import migrate
-
-    database_url = os.environ.get("DATABASE_URL")
-    if not database_url:
-        print("inference-api-migrate: DATABASE_URL is not set", file=sys.stderr)
-        raise SystemExit(2)
-    migrate.upgrade(database_url)
-
-
-async def upgrade_in_child_process(database_url: str) -> None:
-    """Runs `main()` in a fresh interpreter; raises RuntimeError with its output on failure."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "inference_api.migrate",
-        env={**os.environ, "DATABASE_URL": database_url},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await process.communicate()
-    if process.returncode != 0:
-        raise RuntimeError(f"database migration failed: {output.decode(errors='replace')[-4000:]}")
+    schema_upgrade.main("inference-api-migrate")
 
 
 if __name__ == "__main__":
