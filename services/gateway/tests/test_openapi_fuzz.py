@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
 from kubernetes import client
 
 from inference_common.auth import TokenSigner
+from inference_testkit.fuzz import fuzz_operations
 from inference_testkit.namespaces import temporary_namespace
 from inference_testkit.servers import free_port, http_process
 
@@ -66,22 +65,10 @@ def check_response(response: Any, case: Any) -> None:
 
 def test_no_input_causes_a_server_error(fuzz_target: tuple[str, dict[str, str]]) -> None:
     url, auth = fuzz_target
-    schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 14
 
-    for operation in operations:
+    def run_case(case: Any) -> None:
+        check_response(case.call(base_url=url, headers=auth, timeout=30), case)
 
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=10,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-            database=None,
-        )
-        def fuzz(case: Any) -> None:
-            response = case.call(base_url=url, headers=auth, timeout=30)
-            check_response(response, case)
-
-        fuzz()
+    result = fuzz_operations(url, auth, examples=10, run_case=run_case)
+    assert result.operations >= 14
+    assert result.failures == {}
