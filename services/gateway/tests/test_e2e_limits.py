@@ -10,10 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import select
-import socket
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,26 +19,20 @@ from typing import Any
 import pytest
 
 from inference_common.auth import TokenSigner
+from inference_testkit.rawhttp import RawResponse, post_large_body, status_kib
 from inference_testkit.servers import free_port, http_process
 
 from .conftest import JWT_SECRET, create_user
 
 LIMIT = 1024 * 1024
 HUGE = 256 * 1024 * 1024
-CHUNK = 256 * 1024
 
 
 @dataclass
 class GatewayProcess:
-    port: int
+    url: str
     pid: int
     token: str
-
-    def memory_kib(self, field_name: str) -> int:
-        for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-            if line.startswith(field_name + ":"):
-                return int(line.split()[1])
-        raise AssertionError(f"no {field_name} for {self.pid}")
 
 
 @pytest.fixture(scope="module")
@@ -64,78 +55,13 @@ def gateway_process(
     with http_process([entry], env, f"http://127.0.0.1:{port}/healthz", log=log) as process:
         user_id = asyncio.run(create_user(database_url))  # tokens need a real, active user
         token = TokenSigner(JWT_SECRET).issue(str(user_id), "l", "user")
-        yield GatewayProcess(port, process.pid, token)
+        yield GatewayProcess(f"http://127.0.0.1:{port}", process.pid, token)
 
 
-@dataclass
-class Answer:
-    status: int
-    headers: dict[str, str]
-    body: Any
-    sent: int  # body bytes written before the answer came
-    seconds: float
-    closed_by_gateway: bool
-
-
-def _parse(received: bytes) -> tuple[int, dict[str, str], Any] | None:
-    """Status, headers and JSON body once the whole answer is in."""
-    raw_head, found, raw_body = received.partition(b"\r\n\r\n")
-    if not found:
-        return None
-    status_line, *lines = raw_head.decode("latin-1").split("\r\n")
-    headers = {k.lower(): v.strip() for k, _, v in (x.partition(":") for x in lines)}
-    length = int(headers["content-length"])
-    if len(raw_body) < length:
-        return None
-    return int(status_line.split()[1]), headers, json.loads(raw_body[:length])
-
-
-def _post(port: int, path: str, headers: dict[str, str], total: int) -> Answer:
-    """POSTs a chunked body of up to `total` bytes while reading, stops sending once the
-    gateway answers, reads the whole answer and, when it says `connection: close`, waits
-    for the gateway to close. Bounded: 20 s."""
-    deadline = time.monotonic() + 20
-    started = time.monotonic()
-    head = {"host": "127.0.0.1", "content-type": "application/json", **headers}
-    frame = f"{CHUNK:x}\r\n".encode() + b" " * CHUNK + b"\r\n"
-    received = bytearray()
-    sent = pending = 0  # whole chunks sent; bytes of the current frame sent
-    closed = False
-    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
-        sock.sendall(
-            f"POST {path} HTTP/1.1\r\n".encode()
-            + b"".join(f"{k}: {v}\r\n".encode() for k, v in head.items())
-            + b"\r\n"
-        )
-        sock.setblocking(False)
-        answered = None
-        while time.monotonic() < deadline:
-            sending = answered is None and sent < total
-            readable, writable, _ = select.select([sock], [sock] if sending else [], [], 1.0)
-            if readable:
-                try:
-                    data = sock.recv(1 << 16)
-                except ConnectionResetError:
-                    data = b""
-                if not data:
-                    closed = True
-                    break
-                received += data
-                answered = answered or _parse(bytes(received))
-                if answered and answered[1].get("connection") != "close":
-                    break
-            elif writable:
-                try:
-                    pending += sock.send(frame[pending:])
-                except (BrokenPipeError, ConnectionResetError):
-                    sent = total  # the gateway stopped reading: read what it answered
-                    continue
-                if pending == len(frame):
-                    sent, pending = sent + CHUNK, 0
-        seconds = time.monotonic() - started
-    assert answered is not None, f"no answer to POST {path}: {bytes(received)[:300]!r}"
-    status, answer_headers, body = answered
-    return Answer(status, answer_headers, body, sent, seconds, closed)
+def _post(url: str, path: str, headers: dict[str, str], total: int, **options: Any) -> RawResponse:
+    """POSTs a body of up to `total` bytes while reading, and stops sending once answered."""
+    headers = {"content-type": "application/json", **headers}
+    return asyncio.run(post_large_body(url, path, total, headers, timeout=20, **options))
 
 
 SHAPES: dict[str, Callable[[Any], bool]] = {
@@ -151,16 +77,16 @@ SHAPES: dict[str, Callable[[Any], bool]] = {
 def test_an_unauthenticated_huge_chunked_body_is_refused_unread(
     gateway_process: GatewayProcess, path: str
 ) -> None:
-    peak_before = gateway_process.memory_kib("VmHWM")
-    answer = _post(gateway_process.port, path, {"transfer-encoding": "chunked"}, HUGE)
+    peak_before = status_kib(gateway_process.pid, "VmHWM")
+    answer = _post(gateway_process.url, path, {}, HUGE, wait_for_close=True)
     assert answer.status == 401
-    assert SHAPES[path](answer.body), answer.body
+    assert SHAPES[path](answer.json()), answer.body
     assert answer.headers["connection"] == "close"
-    assert answer.closed_by_gateway
+    assert answer.closed_by_server
     # what the sockets' buffers took before the answer, not the 256 MiB
     assert answer.sent < 32 * 1024 * 1024
     assert answer.seconds < 10
-    assert gateway_process.memory_kib("VmHWM") - peak_before < 8 * 1024
+    assert status_kib(gateway_process.pid, "VmHWM") - peak_before < 8 * 1024
 
 
 @pytest.mark.parametrize("path", list(SHAPES))
@@ -168,13 +94,13 @@ def test_an_authenticated_body_over_the_limit_is_413_in_the_api_s_shape(
     gateway_process: GatewayProcess, path: str
 ) -> None:
     auth = {"authorization": f"Bearer {gateway_process.token}"}
-    chunked = _post(gateway_process.port, path, {**auth, "transfer-encoding": "chunked"}, HUGE)
+    chunked = _post(gateway_process.url, path, auth, HUGE)
     assert chunked.status == 413
-    assert SHAPES[path](chunked.body), chunked.body
-    assert f"over {LIMIT} bytes" in json.dumps(chunked.body)
+    assert SHAPES[path](chunked.json()), chunked.body
+    assert f"over {LIMIT} bytes" in json.dumps(chunked.json())
     assert chunked.sent < 32 * 1024 * 1024
 
-    declared = _post(gateway_process.port, path, {**auth, "content-length": str(HUGE)}, 0)
+    declared = _post(gateway_process.url, path, auth, HUGE, chunked=False, send_body=False)
     assert declared.status == 413
-    assert SHAPES[path](declared.body), declared.body
+    assert SHAPES[path](declared.json()), declared.body
     assert declared.sent == 0

@@ -55,6 +55,14 @@ def get_modelserve(kube_api: client.ApiClient, namespace: str, name: str) -> dic
     return obj
 
 
+def modelserves(kube_api: client.ApiClient, namespace: str) -> list[dict[str, Any]]:
+    listed = client.CustomObjectsApi(kube_api).list_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL
+    )
+    items: list[dict[str, Any]] = listed["items"]
+    return items
+
+
 async def upload(api: Api, headers: dict[str, str], tmp_path: Path) -> dict[str, Any]:
     data = gguf_bytes(tmp_path, tokens=secrets.randbelow(10_000) + 20)
     response = await api.client.post(
@@ -185,10 +193,7 @@ async def test_refused_serve_requests(
     )
     assert response.status_code == status, response.text
     assert needle in response.json()["error"]["message"]
-    listed = client.CustomObjectsApi(kube_api).list_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL
-    )
-    assert listed["items"] == []
+    assert modelserves(kube_api, namespace) == []
 
 
 @pytest.mark.parametrize(
@@ -592,10 +597,7 @@ async def test_serve_limits(
     error = response.json()["error"]
     assert needle in error["message"]
     assert error["detail"]["rule"] == rule
-    listed = client.CustomObjectsApi(kube_api).list_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL
-    )
-    assert listed["items"] == []
+    assert modelserves(kube_api, namespace) == []
 
 
 async def test_more_gpus_than_any_node_has_is_refused_with_the_largest_free(
@@ -626,10 +628,7 @@ async def test_more_gpus_than_any_node_has_is_refused_with_the_largest_free(
     )
     assert absent.status_code == 422, absent.text
     assert "(no eligible node)" in absent.json()["error"]["message"]
-    listed = client.CustomObjectsApi(kube_api).list_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL
-    )
-    assert listed["items"] == []
+    assert modelserves(kube_api, namespace) == []
 
 
 async def test_serves_within_the_limits_still_work(
@@ -649,7 +648,4 @@ async def test_serves_within_the_limits_still_work(
         )
         assert response.status_code == 201, response.text
         names.add(response.json()["name"])
-    listed = client.CustomObjectsApi(kube_api).list_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL
-    )
-    assert {item["metadata"]["name"] for item in listed["items"]} == names
+    assert {item["metadata"]["name"] for item in modelserves(kube_api, namespace)} == names
