@@ -99,40 +99,7 @@ def ensure_certificates(config: StackConfig) -> None:
             "keyUsage=critical,keyCertSign,cRLSign",
         )
     if not (pki / "apiserver.crt").exists():
-        _openssl(
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=kube-apiserver",
-            "-keyout",
-            str(pki / "apiserver.key"),
-            "-out",
-            str(pki / "apiserver.csr"),
-        )
-        ext = pki / "apiserver.ext"
-        ext.write_text(
-            "subjectAltName=" + ",".join(apiserver_sans(config)) + "\n"
-            "extendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
-        )
-        _openssl(
-            "x509",
-            "-req",
-            "-in",
-            str(pki / "apiserver.csr"),
-            "-CA",
-            str(pki / "ca.crt"),
-            "-CAkey",
-            str(pki / "ca.key"),
-            "-CAcreateserial",
-            "-days",
-            "3650",
-            "-out",
-            str(pki / "apiserver.crt"),
-            "-extfile",
-            str(ext),
-        )
+        _sign_serving_certificate(pki, "apiserver", "kube-apiserver", apiserver_sans(config))
     if not (pki / "sa.key").exists():
         _openssl(
             "genpkey",
@@ -151,15 +118,19 @@ def ensure_certificates(config: StackConfig) -> None:
 def ensure_serving_certificate(config: StackConfig, name: str, sans: list[str]) -> None:
     """`pki/<name>.{crt,key}` signed by the stack's CA, once (needs ensure_certificates)."""
     pki = config.pki_dir
-    if (pki / f"{name}.crt").exists():
-        return
+    if not (pki / f"{name}.crt").exists():
+        _sign_serving_certificate(pki, name, name, sans)
+
+
+def _sign_serving_certificate(pki: Path, name: str, common_name: str, sans: list[str]) -> None:
+    """`pki/<name>.{crt,key}`: a new key and a server certificate for `sans`, signed by the CA."""
     _openssl(
         "req",
         "-newkey",
         "rsa:2048",
         "-nodes",
         "-subj",
-        f"/CN={name}",
+        f"/CN={common_name}",
         "-keyout",
         str(pki / f"{name}.key"),
         "-out",

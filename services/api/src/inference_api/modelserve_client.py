@@ -36,12 +36,9 @@ class ModelServeClient:
                 raise ConflictError(
                     f"ModelServe {body['metadata']['name']!r} already exists in {namespace!r}"
                 ) from exc
-            raise UnavailableError(
-                f"Kubernetes refused the ModelServe ({exc.status} {exc.reason})",
-                {"status": exc.status},
-            ) from exc
+            raise _refused("the ModelServe", exc) from exc
         except TransportError as exc:
-            raise UnavailableError("Kubernetes API unreachable") from exc
+            raise _unreachable() from exc
         out: dict[str, Any] = dict(created)  # type: ignore[call-overload]
         return out
 
@@ -54,11 +51,9 @@ class ModelServeClient:
         except ApiException as exc:
             if exc.status == 404:
                 return False
-            raise UnavailableError(
-                f"Kubernetes refused to delete the ModelServe ({exc.status} {exc.reason})"
-            ) from exc
+            raise _refused("to delete the ModelServe", exc) from exc
         except TransportError as exc:
-            raise UnavailableError("Kubernetes API unreachable") from exc
+            raise _unreachable() from exc
         return True
 
     def scale_sync(self, namespace: str, name: str, replicas: int) -> None:
@@ -76,12 +71,9 @@ class ModelServeClient:
         except ApiException as exc:
             if exc.status == 404:
                 raise NotFoundError(f"ModelServe {name!r} is gone from {namespace!r}") from exc
-            raise UnavailableError(
-                f"Kubernetes refused to scale the ModelServe ({exc.status} {exc.reason})",
-                {"status": exc.status},
-            ) from exc
+            raise _refused("to scale the ModelServe", exc) from exc
         except TransportError as exc:
-            raise UnavailableError("Kubernetes API unreachable") from exc
+            raise _unreachable() from exc
 
     def version_sync(self) -> str:
         info = client.VersionApi(self.api).get_code(_request_timeout=REQUEST_TIMEOUT)
@@ -100,3 +92,13 @@ class ModelServeClient:
 
     async def version(self) -> str:
         return await asyncio.to_thread(self.version_sync)
+
+
+def _refused(what: str, exc: ApiException) -> UnavailableError:
+    return UnavailableError(
+        f"Kubernetes refused {what} ({exc.status} {exc.reason})", {"status": exc.status}
+    )
+
+
+def _unreachable() -> UnavailableError:
+    return UnavailableError("Kubernetes API unreachable")
