@@ -9,6 +9,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import TypeVar
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from inference_common.db import make_engine, make_sessionmaker
+from inference_common.schema_upgrade import upgrade_in_child_process
 
 T = TypeVar("T")
 
@@ -19,6 +23,17 @@ def freeze_startup_objects() -> None:
     way, so a full collection no longer walks them (it cost a ~100 ms pause mid-request)."""
     gc.collect()
     gc.freeze()
+
+
+async def open_database(
+    database_url: str, *, migrate: bool, pool_size: int
+) -> tuple[AsyncEngine, async_sessionmaker[AsyncSession]]:
+    """The engine (`pool_size` connections, as many again on overflow) and its sessions;
+    first, when `migrate`, the schema upgraded to head in a child process."""
+    if migrate:
+        await upgrade_in_child_process(database_url)
+    engine = make_engine(database_url, pool_size=pool_size, max_overflow=pool_size)
+    return engine, make_sessionmaker(engine)
 
 
 async def _nothing(_: object) -> None:

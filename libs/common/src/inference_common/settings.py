@@ -7,10 +7,13 @@ have no usable default: outside dev mode a missing or known-default secret stops
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from inference_common.auth import TokenSigner
 
 MODELS_BUCKET = "inference-models"
 QUANT_BUCKET = "llm-models"
@@ -86,6 +89,16 @@ class JwtSettings(CommonSettings):
 
     def secrets_to_check(self) -> dict[str, SecretStr]:
         return {**super().secrets_to_check(), "JWT_SECRET": self.jwt_secret}
+
+    def token_signer(self, ttl: timedelta | None = None) -> TokenSigner:
+        """The API's signer: this secret, issuer and audience (`ttl`: of issued tokens)."""
+        lifetime = {"ttl": ttl} if ttl is not None else {}
+        return TokenSigner(
+            self.jwt_secret.get_secret_value(),
+            issuer=self.jwt_issuer,
+            audience=self.jwt_audience,
+            **lifetime,
+        )
 
     @model_validator(mode="after")
     def _check_jwt_secret(self) -> Self:

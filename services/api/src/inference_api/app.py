@@ -23,13 +23,11 @@ from inference_api.settings import ApiSettings
 from inference_api.state import AppState
 from inference_api.upload import UploadLimits
 from inference_api.watcher import ModelServeWatcher
-from inference_common.auth import TokenSigner
-from inference_common.db import make_engine, make_sessionmaker, unit_of_work
+from inference_common.db import unit_of_work
 from inference_common.kube import api_client
-from inference_common.lifespan import services_lifespan
+from inference_common.lifespan import open_database, services_lifespan
 from inference_common.modelserve import Toleration
 from inference_common.s3 import ensure_bucket
-from inference_common.schema_upgrade import upgrade_in_child_process
 from inference_common.web import BodyLimit, install_common, operation_id
 
 SERVICE = "inference-api"
@@ -56,10 +54,9 @@ def body_limit(settings: ApiSettings) -> BodyLimit:
 
 
 async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) -> AppState:
-    if settings.run_migrations:
-        await upgrade_in_child_process(settings.database_url)
-    engine = make_engine(settings.database_url, pool_size=10, max_overflow=10)
-    sessions = make_sessionmaker(engine)
+    engine, sessions = await open_database(
+        settings.database_url, migrate=settings.run_migrations, pool_size=10
+    )
     s3 = api_minio_client(settings)
     try:
         await asyncio.to_thread(ensure_bucket, s3, settings.models_bucket)
@@ -67,12 +64,7 @@ async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) 
         logger.warning("could not check the models bucket", exc_info=True)
     kube = api_client(settings.kubeconfig)
     modelserves = ModelServeClient(kube)
-    signer = TokenSigner(
-        settings.jwt_secret.get_secret_value(),
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        ttl=timedelta(minutes=settings.jwt_ttl_minutes),
-    )
+    signer = settings.token_signer(timedelta(minutes=settings.jwt_ttl_minutes))
     limiter = LoginRateLimiter(
         Backoff(
             free_failures=settings.login_max_failures,

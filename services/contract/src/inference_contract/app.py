@@ -6,11 +6,8 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from inference_common.auth import TokenSigner
-from inference_common.db import make_engine, make_sessionmaker
 from inference_common.kube import api_client
-from inference_common.lifespan import services_lifespan
-from inference_common.schema_upgrade import upgrade_in_child_process
+from inference_common.lifespan import open_database, services_lifespan
 from inference_common.web import install_common, operation_id
 from inference_contract.contracts import Contracts
 from inference_contract.reconcile import Reconciler
@@ -22,19 +19,14 @@ SERVICE = "inference-contract"
 
 
 async def build_state(settings: ContractSettings) -> AppState:
-    if settings.run_migrations:
-        await upgrade_in_child_process(settings.database_url)
-    engine = make_engine(settings.database_url, pool_size=10, max_overflow=10)
-    sessions = make_sessionmaker(engine)
+    engine, sessions = await open_database(
+        settings.database_url, migrate=settings.run_migrations, pool_size=10
+    )
     state = AppState(
         settings=settings,
         engine=engine,
         sessions=sessions,
-        signer=TokenSigner(
-            settings.jwt_secret.get_secret_value(),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        ),
+        signer=settings.token_signer(),
         contracts=Contracts(settings),
     )
     if settings.watch_modelserves:

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from inference_common.auth import TokenSigner
-from inference_common.db import make_engine, make_sessionmaker
-from inference_common.lifespan import services_lifespan
-from inference_common.schema_upgrade import upgrade_in_child_process
+from inference_common.lifespan import open_database, services_lifespan
 from inference_common.web import install_common, operation_id
 from inference_download.jobs import Jobs
 from inference_download.progress import ChangeBoard
@@ -20,17 +17,16 @@ SERVICE = "inference-download"
 
 
 async def build_state(settings: DownloadSettings) -> AppState:
-    if settings.run_migrations:
-        await upgrade_in_child_process(settings.database_url)
-    engine = make_engine(settings.database_url, pool_size=5, max_overflow=5)
-    sessions = make_sessionmaker(engine)
+    engine, sessions = await open_database(
+        settings.database_url, migrate=settings.run_migrations, pool_size=5
+    )
     jobs = Jobs(sessions)
     board = ChangeBoard()
     return AppState(
         settings=settings,
         engine=engine,
         sessions=sessions,
-        signer=TokenSigner(settings.jwt_secret.get_secret_value()),
+        signer=settings.token_signer(),
         jobs=jobs,
         board=board,
         runner=Runner(settings, jobs, board),
