@@ -9,53 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from inference_common.auth import TokenSigner
 from inference_testkit.rawhttp import RawResponse, post_large_body, status_kib
-from inference_testkit.servers import free_port, http_process
 
-from .conftest import JWT_SECRET, create_user
+from .conftest import GatewayEntryPoint, gateway_entry_point
 
 LIMIT = 1024 * 1024
 HUGE = 256 * 1024 * 1024
 
 
-@dataclass
-class GatewayProcess:
-    url: str
-    pid: int
-    token: str
-
-
 @pytest.fixture(scope="module")
 def gateway_process(
     stack_env: dict[str, str], database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[GatewayProcess]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DEV_MODE": "true",
-        "DATABASE_URL": database_url,
-        "KUBECONFIG": stack_env["KUBECONFIG"],
-        "JWT_SECRET": JWT_SECRET,
-        "GATEWAY_PORT": str(port),
-        "GATEWAY_WATCH_NAMESPACE": "gateway-limits-none",
-        "GATEWAY_MAX_BODY_BYTES": str(LIMIT),
-    }
-    entry = str(Path(sys.executable).parent / "inference-gateway")
+) -> Iterator[GatewayEntryPoint]:
     log = tmp_path_factory.mktemp("limits") / "gateway.log"
-    with http_process([entry], env, f"http://127.0.0.1:{port}/healthz", log=log) as process:
-        user_id = asyncio.run(create_user(database_url))  # tokens need a real, active user
-        token = TokenSigner(JWT_SECRET).issue(str(user_id), "l", "user")
-        yield GatewayProcess(f"http://127.0.0.1:{port}", process.pid, token)
+    with gateway_entry_point(
+        stack_env, database_url, "gateway-limits-none", log, GATEWAY_MAX_BODY_BYTES=str(LIMIT)
+    ) as running:
+        yield running
 
 
 def _post(url: str, path: str, headers: dict[str, str], total: int, **options: Any) -> RawResponse:
@@ -75,7 +50,7 @@ SHAPES: dict[str, Callable[[Any], bool]] = {
 
 @pytest.mark.parametrize("path", ["/v1/chat/completions", "/api/show"])
 def test_an_unauthenticated_huge_chunked_body_is_refused_unread(
-    gateway_process: GatewayProcess, path: str
+    gateway_process: GatewayEntryPoint, path: str
 ) -> None:
     peak_before = status_kib(gateway_process.pid, "VmHWM")
     answer = _post(gateway_process.url, path, {}, HUGE, wait_for_close=True)
@@ -91,7 +66,7 @@ def test_an_unauthenticated_huge_chunked_body_is_refused_unread(
 
 @pytest.mark.parametrize("path", list(SHAPES))
 def test_an_authenticated_body_over_the_limit_is_413_in_the_api_s_shape(
-    gateway_process: GatewayProcess, path: str
+    gateway_process: GatewayEntryPoint, path: str
 ) -> None:
     auth = {"authorization": f"Bearer {gateway_process.token}"}
     chunked = _post(gateway_process.url, path, auth, HUGE)
