@@ -10,11 +10,10 @@ import httpx
 import pytest
 from kubernetes import client
 
-from inference_api.settings import ApiSettings
 from inference_testkit.fuzz import fuzz_operations, request_counts
 from inference_testkit.namespaces import temporary_namespace
 
-from .conftest import ADMIN
+from .conftest import ADMIN, settings_for
 from .process import api_process, contract_server
 
 EXAMPLES_PER_OPERATION = 15
@@ -35,20 +34,12 @@ def fuzz_target(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[str, dict[str, str]]]:
     password = secrets.token_urlsafe(18)
-    api_settings = ApiSettings(
-        database_url=database_url,
-        s3_endpoint=stack_env["S3_ENDPOINT"],
-        s3_access_key=stack_env["S3_ACCESS_KEY"],
-        s3_secret_key=stack_env["S3_SECRET_KEY"],  # type: ignore[arg-type]
-        models_bucket=models_bucket,
-        kubeconfig=stack_env["KUBECONFIG"],
-        jwt_secret=secrets.token_urlsafe(48),  # type: ignore[arg-type]
-        # the stack's operator routes at the API's server uuids only with the stack's key
-        server_uuid_key=stack_env.get("SERVER_UUID_KEY") or secrets.token_urlsafe(48),  # type: ignore[arg-type]
-        admin_username=ADMIN,
-        admin_password=password,  # type: ignore[arg-type]
-        run_migrations=False,
-        servers_namespace=fuzz_namespace,
+    api_settings = settings_for(
+        stack_env,
+        database_url,
+        models_bucket,
+        fuzz_namespace,
+        admin_password=password,
         login_max_failures=1_000_000,
         login_max_attempts_per_address=1_000_000,
     )
