@@ -55,6 +55,20 @@ def get_modelserve(kube_api: client.ApiClient, namespace: str, name: str) -> dic
     return obj
 
 
+async def write_status(
+    kube_api: client.ApiClient, namespace: str, name: str, status: dict[str, Any]
+) -> None:
+    await asyncio.to_thread(
+        client.CustomObjectsApi(kube_api).patch_namespaced_custom_object_status,
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        name,
+        {"status": status},
+    )
+
+
 def modelserves(kube_api: client.ApiClient, namespace: str) -> list[dict[str, Any]]:
     listed = client.CustomObjectsApi(kube_api).list_namespaced_custom_object(
         GROUP, VERSION, namespace, PLURAL
@@ -250,26 +264,21 @@ async def test_status_is_mirrored_from_modelserves_applied_with_kubectl(
     }
 
     # Status written to the ModelServe shows up in /status (no per-request polling).
-    await asyncio.to_thread(
-        custom.patch_namespaced_custom_object_status,
-        GROUP,
-        VERSION,
+    await write_status(
+        kube_api,
         namespace,
-        PLURAL,
         name,
         {
-            "status": {
-                "phase": "Pending",
-                "readyReplicas": 0,
-                "conditions": [
-                    {
-                        "type": "Scheduled",
-                        "status": "False",
-                        "reason": "Unschedulable",
-                        "message": "Insufficient nvidia.com/gpu",
-                    }
-                ],
-            }
+            "phase": "Pending",
+            "readyReplicas": 0,
+            "conditions": [
+                {
+                    "type": "Scheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": "Insufficient nvidia.com/gpu",
+                }
+            ],
         },
     )
 
@@ -330,17 +339,6 @@ async def test_a_modelserve_claiming_another_servers_uuid_leaves_its_record_alon
         )
         return str(created["metadata"]["uid"])
 
-    async def write_status(name: str, status: dict[str, Any]) -> None:
-        await asyncio.to_thread(
-            custom.patch_namespaced_custom_object_status,
-            GROUP,
-            VERSION,
-            namespace,
-            PLURAL,
-            name,
-            {"status": status},
-        )
-
     async def record(server_uuid: str) -> dict[str, Any] | None:
         response = await api.client.get(f"/servers/{server_uuid}", headers=admin)
         return response.json() if response.status_code == 200 else None
@@ -348,7 +346,7 @@ async def test_a_modelserve_claiming_another_servers_uuid_leaves_its_record_alon
     victim = f"victim-{secrets.token_hex(3)}"
     victim_uid = await create(body(victim))
     ready = {"phase": "Ready", "readyReplicas": 1, "serverUuid": victim_uid}
-    await write_status(victim, {**ready, "endpoint": f"/{victim_uid}/"})
+    await write_status(kube_api, namespace, victim, {**ready, "endpoint": f"/{victim_uid}/"})
 
     async def victim_ready() -> bool:
         found = await record(victim_uid)
@@ -359,7 +357,9 @@ async def test_a_modelserve_claiming_another_servers_uuid_leaves_its_record_alon
     intruder = f"intruder-{secrets.token_hex(3)}"
     intruder_uid = await create(body(intruder, {SERVER_UUID_LABEL: victim_uid}))
     # what the operator writes: the route at the intruder's own uid
-    await write_status(intruder, {"phase": "Pending", "serverUuid": intruder_uid})
+    await write_status(
+        kube_api, namespace, intruder, {"phase": "Pending", "serverUuid": intruder_uid}
+    )
     own = await eventually(lambda: record(intruder_uid))
     assert (own["name"], own["phase"]) == (intruder, "Pending")
 
