@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -21,10 +19,6 @@ class RawResponse:
     body: bytes
     sent: int  # body bytes written before the answer came
     seconds: float
-    closed_by_server: bool = False  # only looked for with `wait_for_close`
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
@@ -46,12 +40,9 @@ async def post_large_body(
     *,
     chunked: bool = True,
     send_body: bool = True,
-    wait_for_close: bool = False,
     timeout: float = 60.0,  # noqa: ASYNC109
 ) -> RawResponse:
-    """POSTs `total` bytes (chunked, or with Content-Length) until the answer arrives; with
-    `wait_for_close`, an answer saying `connection: close` is followed by waiting (within
-    `timeout`) for the server to close the connection."""
+    """POSTs `total` bytes (chunked, or with Content-Length) until the answer arrives."""
     parts = urlsplit(url)
     assert parts.hostname in ("127.0.0.1", "localhost")
     assert parts.port is not None
@@ -80,9 +71,6 @@ async def post_large_body(
     try:
         async with asyncio.timeout(timeout):
             status, response_headers, body = await _read_response(reader)
-            closed = False
-            if wait_for_close and response_headers.get("connection") == "close":
-                closed = await _closed(reader)
     finally:
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, ConnectionError):
@@ -90,27 +78,11 @@ async def post_large_body(
         writer.close()
         with contextlib.suppress(ConnectionError):
             await writer.wait_closed()
-    seconds = time.monotonic() - started
-    return RawResponse(status, response_headers, body, sent, seconds, closed)
-
-
-async def _closed(reader: asyncio.StreamReader) -> bool:
-    """Reads to the end of the stream: True once the server has closed (or reset) it."""
-    try:
-        while await reader.read(1 << 16):
-            pass
-    except ConnectionError:
-        pass
-    return True
-
-
-def status_kib(pid: int, field: str = "VmRSS") -> int:
-    """A memory figure of /proc/<pid>/status (VmRSS, VmHWM...), in KiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no {field} for {pid}")
+    return RawResponse(status, response_headers, body, sent, time.monotonic() - started)
 
 
 def rss_bytes(pid: int) -> int:
-    return status_kib(pid) * 1024
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for {pid}")
