@@ -48,6 +48,15 @@ async def chunks(data: bytes, size: int = 300 * 1024) -> AsyncIterator[bytes]:
         yield data[start : start + size]
 
 
+def _stored(s3: Minio, bucket: str, key: str) -> bytes:
+    response = s3.get_object(bucket, key)
+    try:
+        return response.read()
+    finally:
+        response.close()
+        response.release_conn()
+
+
 async def test_stream_is_stored_whole_and_hashed(where: S3Location, bucket: str, s3: Minio) -> None:
     data = os.urandom(23 * MIB + 17)
     async with s3_client(where) as client:
@@ -59,12 +68,7 @@ async def test_stream_is_stored_whole_and_hashed(where: S3Location, bucket: str,
     assert [p.size for p in parts] == [PART] * 4 + [3 * MIB + 17]
     assert writer.sha256.hexdigest() == hashlib.sha256(data).hexdigest()
     assert writer.bytes_sent == len(data)
-    stored = s3.get_object(bucket, "k")
-    try:
-        assert stored.read() == data
-    finally:
-        stored.close()
-        stored.release_conn()
+    assert _stored(s3, bucket, "k") == data
 
 
 async def test_resume_sends_only_the_missing_parts(
@@ -103,12 +107,7 @@ async def test_resume_sends_only_the_missing_parts(
     assert skipped == [1, 2]
     assert second.bytes_sent == len(data) - 2 * PART
     assert second.sha256.hexdigest() == hashlib.sha256(data).hexdigest()
-    stored = s3.get_object(bucket, "k")
-    try:
-        assert stored.read() == data
-    finally:
-        stored.close()
-        stored.release_conn()
+    assert _stored(s3, bucket, "k") == data
 
 
 async def test_abort_removes_the_upload_and_tolerates_a_second_abort(

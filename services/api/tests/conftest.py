@@ -48,26 +48,39 @@ def models_bucket(s3: Minio) -> Iterator[str]:
     s3.remove_bucket(bucket)
 
 
+def settings_for(
+    stack_env: dict[str, str],
+    database_url: str,
+    models_bucket: str,
+    namespace: str,
+    **overrides: Any,
+) -> ApiSettings:
+    """The API on the stack: this session's database and bucket, ModelServes in `namespace`,
+    fresh secrets (`overrides`: any other setting)."""
+    values: dict[str, Any] = {
+        "dev_mode": False,
+        "database_url": database_url,
+        "s3_endpoint": stack_env["S3_ENDPOINT"],
+        "s3_access_key": stack_env["S3_ACCESS_KEY"],
+        "s3_secret_key": stack_env["S3_SECRET_KEY"],
+        "models_bucket": models_bucket,
+        "kubeconfig": stack_env["KUBECONFIG"],
+        "jwt_secret": secrets.token_urlsafe(48),
+        # the stack's operator routes at the API's server uuids only with the stack's key
+        "server_uuid_key": stack_env.get("SERVER_UUID_KEY") or secrets.token_urlsafe(48),
+        "admin_username": ADMIN,
+        "admin_password": secrets.token_urlsafe(18),
+        "run_migrations": False,  # the testkit migrated the database already
+        "servers_namespace": namespace,
+    }
+    return ApiSettings(**(values | overrides))
+
+
 @pytest.fixture
 def api_settings(
     stack_env: dict[str, str], database_url: str, models_bucket: str, namespace: str
 ) -> ApiSettings:
-    return ApiSettings(
-        dev_mode=False,
-        database_url=database_url,
-        s3_endpoint=stack_env["S3_ENDPOINT"],
-        s3_access_key=stack_env["S3_ACCESS_KEY"],
-        s3_secret_key=stack_env["S3_SECRET_KEY"],  # type: ignore[arg-type]
-        models_bucket=models_bucket,
-        kubeconfig=stack_env["KUBECONFIG"],
-        jwt_secret=secrets.token_urlsafe(48),  # type: ignore[arg-type]
-        # the stack's operator routes at the API's server uuids only with the stack's key
-        server_uuid_key=stack_env.get("SERVER_UUID_KEY") or secrets.token_urlsafe(48),  # type: ignore[arg-type]
-        admin_username=ADMIN,
-        admin_password=secrets.token_urlsafe(18),  # type: ignore[arg-type]
-        run_migrations=False,  # the testkit migrated the database already
-        servers_namespace=namespace,
-    )
+    return settings_for(stack_env, database_url, models_bucket, namespace)
 
 
 def contract_settings_for(api_settings: ApiSettings, **overrides: Any) -> ContractSettings:

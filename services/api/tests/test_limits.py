@@ -12,10 +12,10 @@ import httpx
 import pytest
 
 from inference_api.settings import ApiSettings
+from inference_testkit.rawhttp import post_large_body, rss_bytes
 
 from .conftest import ADMIN
 from .process import ApiServer, api_server
-from .rawhttp import post_large_body, rss_bytes
 
 HUGE = 256 * 1024 * 1024
 MiB = 1024 * 1024

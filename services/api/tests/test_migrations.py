@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.pool import NullPool
 
-from inference_api.migrate import upgrade_in_child_process
 from inference_common import migrate
 from inference_common.db import make_engine
+from inference_common.schema_upgrade import upgrade_in_child_process
 from inference_testkit.database import create_database, drop_database
 
 TABLES = {"users", "api_keys", "models", "servers"}

@@ -6,9 +6,7 @@ its code in kubectl's error and allowed within its limit; a near-full quota prin
 
 from __future__ import annotations
 
-import asyncio
 import os
-import secrets
 import subprocess
 import time
 from pathlib import Path
@@ -20,12 +18,9 @@ import yaml
 from kubernetes import client
 
 from inference_contract.settings import ContractSettings
-from inference_testkit.namespaces import temporary_namespace
-from inference_testkit.servers import free_port
-from inference_testkit.tls import serving_cert
 
-from .conftest import Users, contract_process
-from .test_webhook import _label_and_grant, _modelserve, webhook_configuration
+from .conftest import Users
+from .test_webhook import _label_and_grant, _modelserve, webhook_configuration, webhook_rig
 
 KUBECTL = (
     Path(
@@ -121,68 +116,53 @@ def test_kubectl_meets_every_rule_warnings_and_scale(
     tmp_path: Path,
     stack_env: dict[str, str],
 ) -> None:
-    token = secrets.token_hex(4)
-    alice = f"alice-{token}"
-    cert = serving_cert(tmp_path)
-    port = free_port()
-    settings = contract_settings.model_copy(update={"watch_modelserves": True})
-    _, admin = asyncio.run(users.new("admin"))
-    with (
-        temporary_namespace(kube_api, "opt-kc") as namespace,
-        temporary_namespace(kube_api, "opt-kc") as elsewhere,
-        contract_process(
-            settings,
-            tmp_path / "contract.log",
-            WEBHOOK_PORT=str(port),
-            WEBHOOK_TLS_CERT_FILE=str(cert.cert_file),
-            WEBHOOK_TLS_KEY_FILE=str(cert.key_file),
-        ) as url,
-    ):
-        _label_and_grant(kube_api, namespace, token, alice)
-        _label_and_grant(kube_api, elsewhere, token, alice)  # decided here too, not allowed
+    with webhook_rig(kube_api, contract_settings, users, tmp_path, "opt-kc") as rig:
+        _label_and_grant(kube_api, rig.namespace, rig.token, rig.user)
+        _label_and_grant(
+            kube_api, rig.elsewhere, rig.token, rig.user
+        )  # decided here too, not allowed
         response = httpx.put(
-            f"{url}/contracts/users/{alice}",
-            json={**CONTRACT, "allowed_namespaces": [namespace]},
-            headers=admin,
+            f"{rig.url}/contracts/users/{rig.user}",
+            json={**CONTRACT, "allowed_namespaces": [rig.namespace]},
+            headers=rig.admin,
         )
         assert response.status_code == 200, response.text
-        webhook = f"https://127.0.0.1:{port}/admission/modelserves"
-        kubectl = Kubectl(stack_env["KUBECONFIG"], alice)
-        with webhook_configuration(kube_api, webhook, cert.ca_pem, token):
-            _refused(kubectl.apply(elsewhere, _modelserve("ns")), "namespace_not_allowed")
+        kubectl = Kubectl(stack_env["KUBECONFIG"], rig.user)
+        with webhook_configuration(kube_api, rig.webhook, rig.ca_pem, rig.token):
+            _refused(kubectl.apply(rig.elsewhere, _modelserve("ns")), "namespace_not_allowed")
             for rule, (refused, allowed) in RULES.items():
-                _refused(kubectl.apply(namespace, _modelserve("r", **refused)), rule)
-                ok = kubectl.apply(namespace, _modelserve("r", **allowed), True)
+                _refused(kubectl.apply(rig.namespace, _modelserve("r", **refused)), rule)
+                ok = kubectl.apply(rig.namespace, _modelserve("r", **allowed), True)
                 assert ok.returncode == 0, (rule, ok.stderr)
 
             # quotas: a dry run holds nothing; the third server (3 of 3) warns; a fourth is
             # refused; scaling beyond the GPU quota is refused, within it allowed
             for name in ("s1", "s2"):  # a GPU each (of 3)
                 created = kubectl.apply(
-                    namespace, _modelserve(name, gpu={"count": 1, "product": GPU})
+                    rig.namespace, _modelserve(name, gpu={"count": 1, "product": GPU})
                 )
                 assert created.returncode == 0, created.stderr
                 assert "Warning:" not in created.stderr
-            third = kubectl.apply(namespace, _modelserve("s3"))
+            third = kubectl.apply(rig.namespace, _modelserve("s3"))
             assert third.returncode == 0, third.stderr
             warning = [line for line in third.stderr.splitlines() if line.startswith("Warning:")]
             assert warning, third.stderr
             assert "near_quota" in warning[0]
-            _refused(kubectl.apply(namespace, _modelserve("s4")), "server_quota_exceeded")
+            _refused(kubectl.apply(rig.namespace, _modelserve("s4")), "server_quota_exceeded")
 
-            scaled = kubectl.run("scale", "-n", namespace, "modelserve/s1", "--replicas=3")
+            scaled = kubectl.run("scale", "-n", rig.namespace, "modelserve/s1", "--replicas=3")
             _refused(scaled, "replicas_per_server_exceeded")
-            scaled = kubectl.run("scale", "-n", namespace, "modelserve/s2", "--replicas=2")
+            scaled = kubectl.run("scale", "-n", rig.namespace, "modelserve/s2", "--replicas=2")
             assert scaled.returncode == 0, scaled.stderr  # 2 + 1 GPUs: the limit exactly
-            scaled = kubectl.run("scale", "-n", namespace, "modelserve/s1", "--replicas=2")
+            scaled = kubectl.run("scale", "-n", rig.namespace, "modelserve/s1", "--replicas=2")
             _refused(scaled, "gpu_quota_exceeded")  # would be 2 + 2 GPUs
 
-            usage = httpx.get(f"{url}/usage/users/{alice}", headers=admin).json()
+            usage = httpx.get(f"{rig.url}/usage/users/{rig.user}", headers=rig.admin).json()
             assert (usage["servers"]["used"], usage["gpus"]["used"]) == (3, 3)
 
-            deleted = kubectl.run("delete", "-n", namespace, "modelserve/s2", "--wait=true")
+            deleted = kubectl.run("delete", "-n", rig.namespace, "modelserve/s2", "--wait=true")
             assert deleted.returncode == 0, deleted.stderr
-            freed = _gpus_used_within(url, alice, admin, expected=1, seconds=30)
+            freed = _gpus_used_within(rig.url, rig.user, rig.admin, expected=1, seconds=30)
             assert freed, "the deletion did not release its GPUs"
-            scaled = kubectl.run("scale", "-n", namespace, "modelserve/s1", "--replicas=2")
+            scaled = kubectl.run("scale", "-n", rig.namespace, "modelserve/s1", "--replicas=2")
             assert scaled.returncode == 0, scaled.stderr

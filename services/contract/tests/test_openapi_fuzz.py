@@ -7,13 +7,10 @@ import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
-from schemathesis.checks import not_a_server_error
 
 from inference_contract.settings import ContractSettings
+from inference_testkit.fuzz import fuzz_operations, request_counts
 
 from .conftest import Users, contract_process
 
@@ -29,44 +26,13 @@ def fuzz_target(
         yield url, admin
 
 
-def _request_counts(metrics: str) -> dict[str, float]:
-    counts: dict[str, float] = {}
-    for line in metrics.splitlines():
-        if line.startswith("http_requests_total{"):
-            labels, value = line.rsplit(" ", 1)
-            status = labels.split('status="', 1)[1].split('"', 1)[0]
-            counts[status] = counts.get(status, 0) + float(value)
-    return counts
-
-
 def test_no_input_causes_a_server_error(fuzz_target: tuple[str, dict[str, str]]) -> None:
     url, auth = fuzz_target
-    schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
-    failures: dict[str, str] = {}
-    operations = 0
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        operations += 1
-
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-            database=None,
-        )
-        def fuzz(case: schemathesis.Case) -> None:
-            case.call_and_validate(
-                base_url=url, headers=auth, checks=[not_a_server_error], timeout=30
-            )
-
-        try:
-            fuzz()
-        except Exception as exc:  # collected so that every operation is reported
-            failures[operation.label] = str(exc)[:2000]
-    assert operations >= 11
-    assert failures == {}
-    counts = _request_counts(httpx.get(f"{url}/metrics", timeout=10).text)
-    assert sum(n for status, n in counts.items() if status.startswith("2")) >= operations, counts
+    result = fuzz_operations(url, auth, examples=EXAMPLES_PER_OPERATION)
+    assert result.operations >= 11
+    assert result.failures == {}
+    counts = request_counts(url)
+    assert sum(n for status, n in counts.items() if status.startswith("2")) >= result.operations, (
+        counts
+    )
     assert not any(status.startswith("5") for status in counts), counts

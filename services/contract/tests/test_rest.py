@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import secrets
 import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.pool import NullPool
 
 from inference_common.db import make_engine, make_sessionmaker, unit_of_work
@@ -21,6 +22,25 @@ from .conftest import ContractFactory, Users, modelserve_spec
 
 def _ns() -> str:
     return f"team-{secrets.token_hex(3)}"
+
+
+async def test_a_token_issued_before_a_password_change_is_refused(
+    contract: httpx.AsyncClient, users: Users
+) -> None:
+    alice, alice_auth = await users.new()
+    assert (await contract.get(f"/contracts/users/{alice}", headers=alice_auth)).status_code == 200
+    engine = make_engine(users.database_url, poolclass=NullPool)
+    async with unit_of_work(make_sessionmaker(engine)) as session:
+        await session.execute(
+            update(User)
+            .where(User.username == alice)
+            .values(password_changed_at=datetime.now(UTC) + timedelta(seconds=1))
+        )
+    await engine.dispose()
+    response = await contract.get(f"/contracts/users/{alice}", headers=alice_auth)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert "before the password was changed" in response.json()["error"]["message"]
 
 
 async def test_contracts_put_subsets_and_null_inherits(

@@ -9,6 +9,7 @@ import asyncio
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,56 @@ def webhook_configuration(
         resources=[PLURAL, f"{PLURAL}/scale"],
     ) as name:
         yield name
+
+
+@dataclass(frozen=True)
+class WebhookRig:
+    url: str  # the REST listener
+    webhook: str  # the HTTPS admission listener
+    ca_pem: bytes
+    token: str  # names this test's webhook and namespace label
+    user: str
+    admin: dict[str, str]  # an admin's Authorization header
+    namespace: str
+    elsewhere: str
+
+
+@contextmanager
+def webhook_rig(
+    kube_api: client.ApiClient,
+    contract_settings: ContractSettings,
+    users: Users,
+    tmp_path: Path,
+    prefix: str,
+) -> Iterator[WebhookRig]:
+    """The contract service reconciling, with its TLS admission listener; an admin; a test
+    user's name; two fresh namespaces (neither labelled nor granted yet)."""
+    token = secrets.token_hex(4)
+    cert = serving_cert(tmp_path)
+    port = free_port()
+    settings = contract_settings.model_copy(update={"watch_modelserves": True})
+    _, admin = asyncio.run(users.new("admin"))
+    with (
+        temporary_namespace(kube_api, prefix) as namespace,
+        temporary_namespace(kube_api, prefix) as elsewhere,
+        contract_process(
+            settings,
+            tmp_path / "contract.log",
+            WEBHOOK_PORT=str(port),
+            WEBHOOK_TLS_CERT_FILE=str(cert.cert_file),
+            WEBHOOK_TLS_KEY_FILE=str(cert.key_file),
+        ) as url,
+    ):
+        yield WebhookRig(
+            url=url,
+            webhook=f"https://127.0.0.1:{port}/admission/modelserves",
+            ca_pem=cert.ca_pem,
+            token=token,
+            user=f"alice-{token}",
+            admin=admin,
+            namespace=namespace,
+            elsewhere=elsewhere,
+        )
 
 
 def _label_and_grant(kube_api: client.ApiClient, namespace: str, token: str, user: str) -> None:
@@ -121,66 +172,53 @@ def test_webhook_in_the_real_apiserver(
     tmp_path: Path,
     stack_env: dict[str, str],
 ) -> None:
-    token = secrets.token_hex(4)
-    alice = f"alice-{token}"
-    cert = serving_cert(tmp_path)
-    port = free_port()
-    settings = contract_settings.model_copy(update={"watch_modelserves": True})
-    _, admin = asyncio.run(users.new("admin"))
-    with (
-        temporary_namespace(kube_api, "opt-ct") as namespace,
-        temporary_namespace(kube_api, "opt-ct") as elsewhere,
-        contract_process(
-            settings,
-            tmp_path / "contract.log",
-            WEBHOOK_PORT=str(port),
-            WEBHOOK_TLS_CERT_FILE=str(cert.cert_file),
-            WEBHOOK_TLS_KEY_FILE=str(cert.key_file),
-        ) as url,
-    ):
-        _label_and_grant(kube_api, namespace, token, alice)
-        _label_and_grant(kube_api, elsewhere, f"{token}-not", alice)
+    with webhook_rig(kube_api, contract_settings, users, tmp_path, "opt-ct") as rig:
+        _label_and_grant(kube_api, rig.namespace, rig.token, rig.user)
+        _label_and_grant(kube_api, rig.elsewhere, f"{rig.token}-not", rig.user)
         response = httpx.put(
-            f"{url}/contracts/users/{alice}",
-            json={"max_servers": 2, "max_gpus": 3, "allowed_namespaces": [namespace, elsewhere]},
-            headers=admin,
+            f"{rig.url}/contracts/users/{rig.user}",
+            json={
+                "max_servers": 2,
+                "max_gpus": 3,
+                "allowed_namespaces": [rig.namespace, rig.elsewhere],
+            },
+            headers=rig.admin,
         )
         assert response.status_code == 200, response.text
-        webhook = f"https://127.0.0.1:{port}/admission/modelserves"
-        with webhook_configuration(kube_api, webhook, cert.ca_pem, token):
-            as_alice = AsUser(stack_env["KUBECONFIG"], alice)
+        with webhook_configuration(kube_api, rig.webhook, rig.ca_pem, rig.token):
+            as_alice = AsUser(stack_env["KUBECONFIG"], rig.user)
 
-            message = as_alice.refused(namespace, _modelserve("bad", image="docker.io/x/y:1"))
+            message = as_alice.refused(rig.namespace, _modelserve("bad", image="docker.io/x/y:1"))
             assert "image_not_allowed" in message
             message = as_alice.refused(
-                namespace, _modelserve("forged", labels={SERVER_UUID_LABEL: "not-issued"})
+                rig.namespace, _modelserve("forged", labels={SERVER_UUID_LABEL: "not-issued"})
             )
             assert "server_uuid_not_issued" in message
             message = as_alice.refused(
-                namespace, _modelserve("mlock", runtime={"extraArgs": ["--mlock"]})
+                rig.namespace, _modelserve("mlock", runtime={"extraArgs": ["--mlock"]})
             )
             assert "admin_only_flag" in message
 
-            as_alice.create(namespace, _modelserve("dry", gpus=1), dry_run=True)  # not held
-            assert as_alice.create(namespace, _modelserve("s1", gpus=1)) == []
-            warnings = as_alice.create(namespace, _modelserve("s2", gpus=1))
+            as_alice.create(rig.namespace, _modelserve("dry", gpus=1), dry_run=True)  # not held
+            assert as_alice.create(rig.namespace, _modelserve("s1", gpus=1)) == []
+            warnings = as_alice.create(rig.namespace, _modelserve("s2", gpus=1))
             assert any("near_quota" in w for w in warnings), warnings
-            message = as_alice.refused(namespace, _modelserve("s3"))
+            message = as_alice.refused(rig.namespace, _modelserve("s3"))
             assert "server_quota_exceeded" in message
 
             with pytest.raises(ApiException) as caught:
-                as_alice.scale(namespace, "s1", 3)  # 3 + 1 GPUs > 3
+                as_alice.scale(rig.namespace, "s1", 3)  # 3 + 1 GPUs > 3
             assert "gpu_quota_exceeded" in str(caught.value.body)
-            as_alice.scale(namespace, "s1", 2)  # 2 + 1 GPUs: the limit exactly
+            as_alice.scale(rig.namespace, "s1", 2)  # 2 + 1 GPUs: the limit exactly
 
             # Namespaces without the label are not this webhook's business.
-            as_alice.create(elsewhere, _modelserve("free", image="docker.io/x/y:1"))
+            as_alice.create(rig.elsewhere, _modelserve("free", image="docker.io/x/y:1"))
             as_alice.api.close()
         registered = client.AdmissionregistrationV1Api(kube_api)
         names = [c.metadata.name for c in registered.list_validating_webhook_configuration().items]
-        assert f"test-webhook-{token}" not in names
+        assert f"test-webhook-{rig.token}" not in names
 
-        usage = httpx.get(f"{url}/usage/users/{alice}", headers=admin).json()
+        usage = httpx.get(f"{rig.url}/usage/users/{rig.user}", headers=rig.admin).json()
         assert usage["gpus"]["used"] == 3
         assert usage["servers"]["used"] == 2
 

@@ -54,6 +54,18 @@ def wait_final(client: httpx.Client, model_uuid: UUID, timeout: float = 180) -> 
     return wait_for(final, timeout=timeout, what=f"job {model_uuid} to finish")
 
 
+def start_copying(
+    client: httpx.Client, model_uuid: UUID, at_least: int = 1, timeout: float = 120
+) -> None:
+    """Starts the download and waits (bounded) until `at_least` bytes are copied."""
+    assert client.post(f"/download/{model_uuid}").status_code == 202
+    wait_for(
+        lambda: status(client, model_uuid)["bytes_done"] >= at_least,
+        timeout=timeout,
+        what=f"{at_least} bytes copied",
+    )
+
+
 def objects_under(s3: Minio, bucket: str, model_uuid: UUID) -> list[str]:
     return [
         str(o.object_name)
@@ -183,12 +195,7 @@ def test_cancel_leaves_no_incomplete_upload(
     path = write_gguf(tmp_path / "big.gguf", padding_bytes=150 * MIB)
     model_uuid = publish(s3, service.source, [path])
     with service.client() as client:
-        assert client.post(f"/download/{model_uuid}").status_code == 202
-        wait_for(
-            lambda: status(client, model_uuid)["bytes_done"] > 0,
-            timeout=120,
-            what="first part stored",
-        )
+        start_copying(client, model_uuid)
         response = client.delete(f"/download/{model_uuid}")
         assert response.status_code == 200, response.text
         assert response.json()["phase"] == "Cancelled"

@@ -15,11 +15,10 @@ from inference_common.db import make_engine, make_sessionmaker, unit_of_work
 from inference_common.s3_multipart import s3_client, start_upload, stored_parts
 from inference_common.tables import DownloadJob
 from inference_testkit.servers import free_port
-from inference_testkit.waiting import wait_for
 
 from .conftest import Users, download_service, incomplete_uploads, location, service_env
 from .sources import MIB, publish, sha256_of, write_gguf
-from .test_imports import model_rows, status, wait_final
+from .test_imports import model_rows, start_copying, wait_final
 
 PART = 5 * MIB
 IN_FLIGHT = 2
@@ -47,6 +46,27 @@ async def _server_side(
     return held, stray
 
 
+def _killed_mid_copy(
+    env: dict[str, str], log: Path, headers: dict[str, str], model_uuid: UUID, at_least: int
+) -> None:
+    """Starts the service and the download, and `kill -9`s it once `at_least` bytes are copied."""
+    with download_service(env, log) as (url, process):
+        with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
+            start_copying(client, model_uuid, at_least, timeout=300)
+        process.kill()  # type: ignore[attr-defined]
+        process.wait()  # type: ignore[attr-defined]
+
+
+def _restarted_until_final(
+    env: dict[str, str], log: Path, headers: dict[str, str], model_uuid: UUID, timeout: float
+) -> dict[str, Any]:
+    with (
+        download_service(env, log) as (url, _),
+        httpx.Client(base_url=url, headers=headers, timeout=30) as client,
+    ):
+        return wait_final(client, model_uuid, timeout=timeout)
+
+
 def test_kill_9_mid_copy_then_resume(
     stack_env: dict[str, str],
     database_url: str,
@@ -70,16 +90,7 @@ def test_kill_9_mid_copy_then_resume(
         PARALLEL_PARTS=str(IN_FLIGHT),
     )
     headers = users.headers()
-    with download_service(env, tmp_path / "first.log") as (url, process):
-        with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
-            assert client.post(f"/download/{model_uuid}").status_code == 202
-            wait_for(
-                lambda: status(client, model_uuid)["bytes_done"] >= 100 * MIB,
-                timeout=300,
-                what="a third of the file copied",
-            )
-        process.kill()  # type: ignore[attr-defined]
-        process.wait()  # type: ignore[attr-defined]
+    _killed_mid_copy(env, tmp_path / "first.log", headers, model_uuid, at_least=100 * MIB)
 
     before = asyncio.run(_job(database_url, model_uuid))
     entry: dict[str, Any] = before.files[0]
@@ -90,11 +101,7 @@ def test_kill_9_mid_copy_then_resume(
     )
     assert held >= before.bytes_done
 
-    with (
-        download_service(env, tmp_path / "second.log") as (url, _),
-        httpx.Client(base_url=url, headers=headers, timeout=30) as client,
-    ):
-        body = wait_final(client, model_uuid, timeout=600)
+    body = _restarted_until_final(env, tmp_path / "second.log", headers, model_uuid, timeout=600)
 
     assert body["phase"] == "Done", body
     resent = held - body["bytes_resumed"]
@@ -120,16 +127,7 @@ def test_a_source_changed_while_down_restarts_cleanly(
     model_uuid = publish(s3, source_bucket, [first])
     env = service_env(stack_env, database_url, source_bucket, target_bucket, users, free_port())
     headers = users.headers()
-    with download_service(env, tmp_path / "first.log") as (url, process):
-        with httpx.Client(base_url=url, headers=headers, timeout=30) as client:
-            assert client.post(f"/download/{model_uuid}").status_code == 202
-            wait_for(
-                lambda: status(client, model_uuid)["bytes_done"] >= 10 * MIB,
-                timeout=300,
-                what="some parts copied",
-            )
-        process.kill()  # type: ignore[attr-defined]
-        process.wait()  # type: ignore[attr-defined]
+    _killed_mid_copy(env, tmp_path / "first.log", headers, model_uuid, at_least=10 * MIB)
     old_upload = asyncio.run(_job(database_url, model_uuid)).files[0]["upload_id"]
     assert old_upload
 
@@ -137,11 +135,7 @@ def test_a_source_changed_while_down_restarts_cleanly(
     second = write_gguf(tmp_path / "new" / "m.gguf", padding_bytes=40 * MIB)
     publish(s3, source_bucket, [second], model_uuid=model_uuid)
 
-    with (
-        download_service(env, tmp_path / "second.log") as (url, _),
-        httpx.Client(base_url=url, headers=headers, timeout=30) as client,
-    ):
-        body = wait_final(client, model_uuid, timeout=300)
+    body = _restarted_until_final(env, tmp_path / "second.log", headers, model_uuid, timeout=300)
     assert body["phase"] == "Done", body
     assert body["bytes_resumed"] == 0
     assert body["bytes_total"] == second.stat().st_size

@@ -3,20 +3,21 @@ bounded retries, then a clear failure, then success once it is back; a stall fai
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
+from uuid import UUID
 
 import httpx
 import pytest
 from minio import Minio
 
 from inference_testkit.servers import free_port
-from inference_testkit.waiting import wait_for
 
 from .conftest import Users, download_service, incomplete_uploads, location, service_env
 from .proxy import Proxy, tcp_proxy
 from .sources import MIB, publish, write_gguf
-from .test_imports import model_rows, objects_under, status, wait_final
+from .test_imports import model_rows, objects_under, start_copying, wait_final
 
 
 @pytest.fixture
@@ -25,21 +26,11 @@ def proxy(stack_env: dict[str, str]) -> Iterator[Proxy]:
         yield running
 
 
-def _env(
-    stack_env: dict[str, str],
-    database_url: str,
-    source: str,
-    target: str,
-    users: Users,
-    proxy: Proxy,
-    **extra: str,
-) -> dict[str, str]:
-    env = service_env(stack_env, database_url, source, target, users, free_port(), **extra)
-    env["QUANT_S3_ENDPOINT"] = proxy.endpoint
-    return env
+Copying = Callable[..., AbstractContextManager[tuple[httpx.Client, UUID]]]
 
 
-def test_source_outage_retries_then_fails_then_succeeds_when_back(
+@pytest.fixture
+def copying(
     stack_env: dict[str, str],
     database_url: str,
     source_bucket: str,
@@ -48,26 +39,40 @@ def test_source_outage_retries_then_fails_then_succeeds_when_back(
     s3: Minio,
     proxy: Proxy,
     tmp_path: Path,
+) -> Copying:
+    """`copying(**settings)`: the service, reading the source through the proxy, copying an
+    80 MiB model (some bytes already copied); yields a client and the model's uuid."""
+
+    @contextmanager
+    def start(**extra: str) -> Iterator[tuple[httpx.Client, UUID]]:
+        path = write_gguf(tmp_path / "m.gguf", padding_bytes=80 * MIB)
+        model_uuid = publish(s3, source_bucket, [path])
+        env = service_env(
+            stack_env, database_url, source_bucket, target_bucket, users, free_port(), **extra
+        )
+        env["QUANT_S3_ENDPOINT"] = proxy.endpoint
+        with (
+            download_service(env, tmp_path / "service.log") as (url, _),
+            httpx.Client(base_url=url, headers=users.headers(), timeout=30) as client,
+        ):
+            start_copying(client, model_uuid)
+            yield client, model_uuid
+
+    return start
+
+
+def test_source_outage_retries_then_fails_then_succeeds_when_back(
+    copying: Copying,
+    proxy: Proxy,
+    stack_env: dict[str, str],
+    database_url: str,
+    target_bucket: str,
+    s3: Minio,
 ) -> None:
-    path = write_gguf(tmp_path / "m.gguf", padding_bytes=80 * MIB)
-    model_uuid = publish(s3, source_bucket, [path])
-    env = _env(
-        stack_env,
-        database_url,
-        source_bucket,
-        target_bucket,
-        users,
-        proxy,
-        MAX_ATTEMPTS="3",
-        RETRY_BASE_SECONDS="0.5",
-        RETRY_MAX_SECONDS="1",
-    )
-    with (
-        download_service(env, tmp_path / "service.log") as (url, _),
-        httpx.Client(base_url=url, headers=users.headers(), timeout=30) as client,
+    with copying(MAX_ATTEMPTS="3", RETRY_BASE_SECONDS="0.5", RETRY_MAX_SECONDS="1") as (
+        client,
+        model_uuid,
     ):
-        assert client.post(f"/download/{model_uuid}").status_code == 202
-        wait_for(lambda: status(client, model_uuid)["bytes_done"] > 0, timeout=120, what="progress")
         proxy.cut()
         failed = wait_final(client, model_uuid, timeout=120)
         assert failed["phase"] == "Failed"
@@ -87,26 +92,14 @@ def test_source_outage_retries_then_fails_then_succeeds_when_back(
 
 
 def test_stalled_source_fails_the_job(
+    copying: Copying,
+    proxy: Proxy,
     stack_env: dict[str, str],
     database_url: str,
-    source_bucket: str,
     target_bucket: str,
-    users: Users,
     s3: Minio,
-    proxy: Proxy,
-    tmp_path: Path,
 ) -> None:
-    path = write_gguf(tmp_path / "m.gguf", padding_bytes=80 * MIB)
-    model_uuid = publish(s3, source_bucket, [path])
-    env = _env(
-        stack_env, database_url, source_bucket, target_bucket, users, proxy, STALL_SECONDS="3"
-    )
-    with (
-        download_service(env, tmp_path / "service.log") as (url, _),
-        httpx.Client(base_url=url, headers=users.headers(), timeout=30) as client,
-    ):
-        assert client.post(f"/download/{model_uuid}").status_code == 202
-        wait_for(lambda: status(client, model_uuid)["bytes_done"] > 0, timeout=120, what="progress")
+    with copying(STALL_SECONDS="3") as (client, model_uuid):
         proxy.pause()
         body = wait_final(client, model_uuid, timeout=60)
     assert body["phase"] == "Failed"

@@ -5,10 +5,12 @@ the gateway in-process with its watches on the test's namespace."""
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
+import sys
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +34,7 @@ from inference_gateway.settings import GatewaySettings
 from inference_localstack import llama_server
 from inference_localstack.embedded_model import REGISTRY_NAME, embedded_model_path
 from inference_testkit.hosts import NetnsHost, netns_host
-from inference_testkit.servers import free_port
+from inference_testkit.servers import free_port, http_process
 from inference_testkit.waiting import async_wait_for, wait_for
 
 JWT_SECRET = "gateway-tests-" + secrets.token_hex(16)
@@ -322,3 +324,36 @@ async def create_api_key(
 
 def now() -> float:
     return time.monotonic()
+
+
+@dataclass(frozen=True)
+class GatewayEntryPoint:
+    url: str
+    pid: int
+    token: str  # a bearer JWT of a real, active user
+
+
+@contextmanager
+def gateway_entry_point(
+    stack_env: dict[str, str], database_url: str, namespace: str, log: Path, **settings: str
+) -> Iterator[GatewayEntryPoint]:
+    """The `inference-gateway` console entry point as a process (dev mode, the stack's
+    database and cluster, this module's JWT secret, watching `namespace`; `settings`: more
+    of its environment), ready on /healthz."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "DEV_MODE": "true",
+        "DATABASE_URL": database_url,
+        "KUBECONFIG": stack_env["KUBECONFIG"],
+        "JWT_SECRET": JWT_SECRET,
+        "GATEWAY_PORT": str(port),
+        "GATEWAY_WATCH_NAMESPACE": namespace,
+        **settings,
+    }
+    entry = str(Path(sys.executable).parent / "inference-gateway")
+    url = f"http://127.0.0.1:{port}"
+    with http_process([entry], env, f"{url}/healthz", log=log) as process:
+        user_id = asyncio.run(create_user(database_url))
+        token = TokenSigner(JWT_SECRET).issue(str(user_id), "g", "user")
+        yield GatewayEntryPoint(url, process.pid, token)

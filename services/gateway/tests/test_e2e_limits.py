@@ -7,24 +7,19 @@ stops once answered."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import os
 import select
 import socket
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
-from inference_common.auth import TokenSigner
-from inference_testkit.servers import free_port, http_process
-
-from .conftest import JWT_SECRET, create_user
+from .conftest import gateway_entry_point
 
 LIMIT = 1024 * 1024
 HUGE = 256 * 1024 * 1024
@@ -48,23 +43,13 @@ class GatewayProcess:
 def gateway_process(
     stack_env: dict[str, str], database_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GatewayProcess]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "DEV_MODE": "true",
-        "DATABASE_URL": database_url,
-        "KUBECONFIG": stack_env["KUBECONFIG"],
-        "JWT_SECRET": JWT_SECRET,
-        "GATEWAY_PORT": str(port),
-        "GATEWAY_WATCH_NAMESPACE": "gateway-limits-none",
-        "GATEWAY_MAX_BODY_BYTES": str(LIMIT),
-    }
-    entry = str(Path(sys.executable).parent / "inference-gateway")
     log = tmp_path_factory.mktemp("limits") / "gateway.log"
-    with http_process([entry], env, f"http://127.0.0.1:{port}/healthz", log=log) as process:
-        user_id = asyncio.run(create_user(database_url))  # tokens need a real, active user
-        token = TokenSigner(JWT_SECRET).issue(str(user_id), "l", "user")
-        yield GatewayProcess(port, process.pid, token)
+    with gateway_entry_point(
+        stack_env, database_url, "gateway-limits-none", log, GATEWAY_MAX_BODY_BYTES=str(LIMIT)
+    ) as running:
+        port = urlsplit(running.url).port
+        assert port is not None
+        yield GatewayProcess(port, running.pid, running.token)
 
 
 @dataclass

@@ -6,23 +6,16 @@ generation paths are covered by the end-to-end tests.)"""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
 from kubernetes import client
 
-from inference_common.auth import TokenSigner
+from inference_testkit.fuzz import fuzz_operations
 from inference_testkit.namespaces import temporary_namespace
-from inference_testkit.servers import free_port, http_process
 
-from .conftest import JWT_SECRET, MODEL, Cluster, create_user
+from .conftest import MODEL, Cluster, gateway_entry_point
 
 
 @pytest.fixture(scope="module")
@@ -35,24 +28,15 @@ def fuzz_target(
 ) -> Iterator[tuple[str, dict[str, str]]]:
     with temporary_namespace(kube_api) as namespace:
         Cluster(kube_api, namespace).serve("fuzz", MODEL, ["10.244.0.250"], ready=False)
-        port = free_port()
         log = tmp_path_factory.mktemp("fuzz") / "gateway.log"
-        env = {
-            **os.environ,
-            "DEV_MODE": "true",
-            "DATABASE_URL": database_url,
-            "KUBECONFIG": stack_env["KUBECONFIG"],
-            "JWT_SECRET": JWT_SECRET,
-            "GATEWAY_PORT": str(port),
-            "GATEWAY_WATCH_NAMESPACE": namespace,
-            "GATEWAY_UPSTREAM_CIDRS": "10.244.0.0/24",
-        }
-        entry = str(Path(sys.executable).parent / "inference-gateway")
-        url = f"http://127.0.0.1:{port}"
-        with http_process([entry], env, url + "/healthz", log=log):
-            user_id = asyncio.run(create_user(database_url))  # tokens need a real, active user
-            token = TokenSigner(JWT_SECRET).issue(str(user_id), "f", "user")
-            yield url, {"Authorization": f"Bearer {token}"}
+        with gateway_entry_point(
+            stack_env,
+            database_url,
+            namespace,
+            log,
+            GATEWAY_UPSTREAM_CIDRS="10.244.0.0/24",
+        ) as gateway:
+            yield gateway.url, {"Authorization": f"Bearer {gateway.token}"}
 
 
 def check_response(response: Any, case: Any) -> None:
@@ -66,22 +50,10 @@ def check_response(response: Any, case: Any) -> None:
 
 def test_no_input_causes_a_server_error(fuzz_target: tuple[str, dict[str, str]]) -> None:
     url, auth = fuzz_target
-    schema = schemathesis.openapi.from_url(f"{url}/openapi.json")
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 14
 
-    for operation in operations:
+    def run_case(case: Any) -> None:
+        check_response(case.call(base_url=url, headers=auth, timeout=30), case)
 
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=10,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            derandomize=True,
-            database=None,
-        )
-        def fuzz(case: Any) -> None:
-            response = case.call(base_url=url, headers=auth, timeout=30)
-            check_response(response, case)
-
-        fuzz()
+    result = fuzz_operations(url, auth, examples=10, run_case=run_case)
+    assert result.operations >= 14
+    assert result.failures == {}

@@ -104,41 +104,7 @@ def ensure_certificates(config: StackConfig) -> None:
             "-addext",
             "keyUsage=critical,keyCertSign,cRLSign",
         )
-    if not (pki / "apiserver.crt").exists():
-        _openssl(
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-subj",
-            "/CN=kube-apiserver",
-            "-keyout",
-            str(pki / "apiserver.key"),
-            "-out",
-            str(pki / "apiserver.csr"),
-        )
-        ext = pki / "apiserver.ext"
-        ext.write_text(
-            "subjectAltName=" + ",".join(apiserver_sans(config)) + "\n"
-            "extendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
-        )
-        _openssl(
-            "x509",
-            "-req",
-            "-in",
-            str(pki / "apiserver.csr"),
-            "-CA",
-            str(pki / "ca.crt"),
-            "-CAkey",
-            str(pki / "ca.key"),
-            "-CAcreateserial",
-            "-days",
-            "3650",
-            "-out",
-            str(pki / "apiserver.crt"),
-            "-extfile",
-            str(ext),
-        )
+    _signed_by_ca(pki, "apiserver", "/CN=kube-apiserver", _serving(apiserver_sans(config)))
     if not (pki / "sa.key").exists():
         _openssl(
             "genpkey",
@@ -157,43 +123,14 @@ def ensure_certificates(config: StackConfig) -> None:
 
 def ensure_serving_certificate(config: StackConfig, name: str, sans: list[str]) -> None:
     """`pki/<name>.{crt,key}` signed by the stack's CA, once (needs ensure_certificates)."""
-    pki = config.pki_dir
-    if (pki / f"{name}.crt").exists():
-        return
-    _openssl(
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-subj",
-        f"/CN={name}",
-        "-keyout",
-        str(pki / f"{name}.key"),
-        "-out",
-        str(pki / f"{name}.csr"),
-    )
-    (pki / f"{name}.key").chmod(0o600)
-    ext = pki / f"{name}.ext"
-    ext.write_text(
+    _signed_by_ca(config.pki_dir, name, f"/CN={name}", _serving(sans))
+
+
+def _serving(sans: list[str]) -> str:
+    """The extensions of a server certificate for `sans`."""
+    return (
         "subjectAltName=" + ",".join(sans) + "\n"
         "extendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
-    )
-    _openssl(
-        "x509",
-        "-req",
-        "-in",
-        str(pki / f"{name}.csr"),
-        "-CA",
-        str(pki / "ca.crt"),
-        "-CAkey",
-        str(pki / "ca.key"),
-        "-CAcreateserial",
-        "-days",
-        "3650",
-        "-out",
-        str(pki / f"{name}.crt"),
-        "-extfile",
-        str(ext),
     )
 
 

@@ -6,13 +6,18 @@ have no usable default: outside dev mode a missing or known-default secret stops
 
 from __future__ import annotations
 
+import secrets
+from datetime import timedelta
 from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from inference_common.auth import TokenSigner
+
 MODELS_BUCKET = "inference-models"
 QUANT_BUCKET = "llm-models"
+MIN_JWT_SECRET_LENGTH = 32
 
 KNOWN_DEFAULT_SECRETS = frozenset(
     {"", "admin", "password", "changeme", "secret", "minioadmin", "postgres"}
@@ -93,3 +98,38 @@ class RateLimitDefaults(BaseSettings):
         description="RATE_LIMIT_WINDOW_SECONDS: length of a counting window; per-minute "
         "limits are scaled to it (tests use short windows).",
     )
+
+
+class JwtSettings(CommonSettings):
+    """Settings of a service that issues or verifies the API's JWTs (one secret for all).
+
+    Outside dev mode a secret shorter than MIN_JWT_SECRET_LENGTH stops start-up; in dev mode
+    an unset one is generated, so tokens last as long as the process."""
+
+    jwt_secret: SecretStr = SecretStr("")
+
+    def secrets_to_check(self) -> dict[str, SecretStr]:
+        return {**super().secrets_to_check(), "JWT_SECRET": self.jwt_secret}
+
+    def token_signer(self, ttl: timedelta | None = None) -> TokenSigner:
+        """The API's signer: this secret, issuer and audience (`ttl`: of issued tokens)."""
+        lifetime = {"ttl": ttl} if ttl is not None else {}
+        return TokenSigner(
+            self.jwt_secret.get_secret_value(),
+            issuer=self.jwt_issuer,
+            audience=self.jwt_audience,
+            **lifetime,
+        )
+
+    @model_validator(mode="after")
+    def _check_jwt_secret(self) -> Self:
+        if self.dev_mode:
+            if not self.jwt_secret.get_secret_value():
+                self.jwt_secret = SecretStr(secrets.token_urlsafe(48))
+            return self
+        if len(self.jwt_secret.get_secret_value()) < MIN_JWT_SECRET_LENGTH:
+            raise SettingsError(
+                f"JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters, the same "
+                "in every service (or set DEV_MODE=true for local development)"
+            )
+        return self

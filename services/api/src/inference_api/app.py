@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from datetime import timedelta
 
 import httpx
@@ -16,7 +14,6 @@ from inference_api.accounts import Authenticator, ensure_admin
 from inference_api.alert_log import AlertLog
 from inference_api.bodyauth import AuthBeforeBodyMiddleware
 from inference_api.client_address import parse_networks
-from inference_api.migrate import upgrade_in_child_process
 from inference_api.modelserve_client import ModelServeClient
 from inference_api.node_gpus import NodeGpuReader
 from inference_api.policy import ContractServePolicy, ServePolicy, contract_client
@@ -38,9 +35,9 @@ from inference_api.settings import ApiSettings
 from inference_api.state import AppState
 from inference_api.upload import UploadLimits
 from inference_api.watcher import ModelServeWatcher
-from inference_common.auth import TokenSigner
-from inference_common.db import make_engine, make_sessionmaker, unit_of_work
+from inference_common.db import unit_of_work
 from inference_common.kube import api_client
+from inference_common.lifespan import open_database, services_lifespan
 from inference_common.modelserve import Toleration
 from inference_common.s3 import ensure_bucket, minio_client
 from inference_common.s3_multipart import S3Location, s3_client
@@ -70,10 +67,9 @@ def body_limit(settings: ApiSettings) -> BodyLimit:
 
 
 async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) -> AppState:
-    if settings.run_migrations:
-        await upgrade_in_child_process(settings.database_url)
-    engine = make_engine(settings.database_url, pool_size=10, max_overflow=10)
-    sessions = make_sessionmaker(engine)
+    engine, sessions = await open_database(
+        settings.database_url, migrate=settings.run_migrations, pool_size=10
+    )
     s3 = minio_client(settings)
     resources = AsyncExitStack()
     # uploads stream through the platform's one multipart path (aiobotocore)
@@ -86,12 +82,7 @@ async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) 
         logger.warning("could not check the models bucket", exc_info=True)
     kube = api_client(settings.kubeconfig)
     modelserves = ModelServeClient(kube)
-    signer = TokenSigner(
-        settings.jwt_secret.get_secret_value(),
-        issuer=settings.jwt_issuer,
-        audience=settings.jwt_audience,
-        ttl=timedelta(minutes=settings.jwt_ttl_minutes),
-    )
+    signer = settings.token_signer(timedelta(minutes=settings.jwt_ttl_minutes))
     limiter = LoginRateLimiter(
         Backoff(
             free_failures=settings.login_max_failures,
@@ -159,32 +150,21 @@ def create_app(
     """`freeze_gc`: for the server process (`main`), which runs one app for its lifetime."""
     settings = settings or ApiSettings()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = await build_state(settings, policy)
-        try:
-            if settings.admin_password is not None:
-                async with unit_of_work(state.sessions) as session:
-                    await ensure_admin(
-                        session,
-                        settings.admin_username,
-                        settings.admin_password.get_secret_value(),
-                    )
-            else:
-                logger.warning("ADMIN_PASSWORD is not set (dev mode): no admin is created")
-            if settings.watch_modelserves:
-                state.watcher = ModelServeWatcher(state.modelserves, state.sessions)
-                state.watcher.start()
-            app.state.services = state
-            if freeze_gc:
-                # The start-up objects (modules, routes, schemas: most of the heap) are kept
-                # for good: out of the collector's way, a full collection no longer walks
-                # them (it cost a ~100 ms pause in the middle of requests).
-                gc.collect()
-                gc.freeze()
-            yield
-        finally:
-            await close_state(state)
+    async def start(state: AppState) -> None:
+        if settings.admin_password is not None:
+            async with unit_of_work(state.sessions) as session:
+                await ensure_admin(
+                    session, settings.admin_username, settings.admin_password.get_secret_value()
+                )
+        else:
+            logger.warning("ADMIN_PASSWORD is not set (dev mode): no admin is created")
+        if settings.watch_modelserves:
+            state.watcher = ModelServeWatcher(state.modelserves, state.sessions)
+            state.watcher.start()
+
+    lifespan = services_lifespan(
+        lambda: build_state(settings, policy), close_state, start=start, freeze_gc=freeze_gc
+    )
 
     app = FastAPI(
         title="Inference Service API",

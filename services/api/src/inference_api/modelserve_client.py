@@ -36,12 +36,9 @@ class ModelServeClient:
                 raise ConflictError(
                     f"ModelServe {body['metadata']['name']!r} already exists in {namespace!r}"
                 ) from exc
-            raise UnavailableError(
-                f"Kubernetes refused the ModelServe ({exc.status} {exc.reason})",
-                {"status": exc.status},
-            ) from exc
+            raise _refused("the ModelServe", exc) from exc
         except TransportError as exc:
-            raise UnavailableError("Kubernetes API unreachable") from exc
+            raise _unreachable() from exc
         out: dict[str, Any] = dict(created)  # type: ignore[call-overload]
         return out
 
@@ -54,11 +51,9 @@ class ModelServeClient:
         except ApiException as exc:
             if exc.status == 404:
                 return False
-            raise UnavailableError(
-                f"Kubernetes refused to delete the ModelServe ({exc.status} {exc.reason})"
-            ) from exc
+            raise _refused("to delete the ModelServe", exc) from exc
         except TransportError as exc:
-            raise UnavailableError("Kubernetes API unreachable") from exc
+            raise _unreachable() from exc
         return True
 
     def _patch_sync(self, namespace: str, name: str, body: dict[str, Any], scale: bool) -> None:
@@ -74,12 +69,9 @@ class ModelServeClient:
         except ApiException as exc:
             if exc.status == 404:
                 raise ConflictError(f"ModelServe {name!r} is gone from {namespace!r}") from exc
-            raise UnavailableError(
-                f"Kubernetes refused to patch the ModelServe ({exc.status} {exc.reason})",
-                {"status": exc.status},
-            ) from exc
+            raise _refused("to patch the ModelServe", exc) from exc
         except TransportError as exc:
-            raise UnavailableError("Kubernetes API unreachable") from exc
+            raise _unreachable() from exc
 
     def version_sync(self) -> str:
         info = client.VersionApi(self.api).get_code(_request_timeout=REQUEST_TIMEOUT)
@@ -105,3 +97,13 @@ class ModelServeClient:
 
     async def version(self) -> str:
         return await asyncio.to_thread(self.version_sync)
+
+
+def _refused(what: str, exc: ApiException) -> UnavailableError:
+    return UnavailableError(
+        f"Kubernetes refused {what} ({exc.status} {exc.reason})", {"status": exc.status}
+    )
+
+
+def _unreachable() -> UnavailableError:
+    return UnavailableError("Kubernetes API unreachable")

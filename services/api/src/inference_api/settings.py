@@ -1,4 +1,4 @@
-"""The API's settings: `CommonSettings` plus auth, upload and serving knobs.
+"""The API's settings: `JwtSettings` plus auth, upload and serving knobs.
 
 Outside dev mode a missing or default JWT secret or admin password stops start-up with a
 message naming the variable.
@@ -6,25 +6,22 @@ message naming the variable.
 
 from __future__ import annotations
 
-import secrets
 from typing import Annotated, Any, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from inference_api.client_address import parse_networks
-from inference_common.settings import KNOWN_DEFAULT_SECRETS, CommonSettings, SettingsError
+from inference_common.settings import KNOWN_DEFAULT_SECRETS, JwtSettings, SettingsError
 
-MIN_JWT_SECRET_LENGTH = 32
 MIN_ADMIN_PASSWORD_LENGTH = 12
 MAX_UPLOAD_PARTS = 10_000  # S3 multipart limit
 
 
-class ApiSettings(CommonSettings):
+class ApiSettings(JwtSettings):
     host: str = "127.0.0.1"
     port: int = Field(8200, ge=1, le=65535)
 
-    jwt_secret: SecretStr = SecretStr("")
     jwt_ttl_minutes: int = Field(30, ge=1, le=24 * 60)
     admin_username: str = Field("admin", min_length=1, max_length=64)
     admin_password: SecretStr | None = None
@@ -106,7 +103,6 @@ class ApiSettings(CommonSettings):
 
     def secrets_to_check(self) -> dict[str, SecretStr]:
         checked = dict(super().secrets_to_check())
-        checked["JWT_SECRET"] = self.jwt_secret
         checked["SERVER_UUID_KEY"] = self.server_uuid_key
         return checked
 
@@ -118,15 +114,7 @@ class ApiSettings(CommonSettings):
                 "UPLOAD_PART_BYTES (the S3 limit): raise UPLOAD_PART_BYTES"
             )
         if self.dev_mode:
-            if not self.jwt_secret.get_secret_value():
-                # Dev only: tokens then last as long as the process.
-                self.jwt_secret = SecretStr(secrets.token_urlsafe(48))
             return self
-        if len(self.jwt_secret.get_secret_value()) < MIN_JWT_SECRET_LENGTH:
-            raise SettingsError(
-                f"JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters "
-                "(or set DEV_MODE=true for local development)"
-            )
         password = self.admin_password.get_secret_value() if self.admin_password else ""
         if not password:
             raise SettingsError(

@@ -55,6 +55,28 @@ def get_modelserve(kube_api: client.ApiClient, namespace: str, name: str) -> dic
     return obj
 
 
+async def write_status(
+    kube_api: client.ApiClient, namespace: str, name: str, status: dict[str, Any]
+) -> None:
+    await asyncio.to_thread(
+        client.CustomObjectsApi(kube_api).patch_namespaced_custom_object_status,
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        name,
+        {"status": status},
+    )
+
+
+def modelserves(kube_api: client.ApiClient, namespace: str) -> list[dict[str, Any]]:
+    listed = client.CustomObjectsApi(kube_api).list_namespaced_custom_object(
+        GROUP, VERSION, namespace, PLURAL
+    )
+    items: list[dict[str, Any]] = listed["items"]
+    return items
+
+
 async def upload(api: Api, headers: dict[str, str], tmp_path: Path) -> dict[str, Any]:
     data = gguf_bytes(tmp_path, tokens=secrets.randbelow(10_000) + 20)
     response = await api.client.post(
@@ -228,10 +250,7 @@ async def test_refused_serve_requests(
     )
     assert response.status_code == status, response.text
     assert needle in response.json()["error"]["message"]
-    listed = client.CustomObjectsApi(kube_api).list_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL
-    )
-    assert listed["items"] == []
+    assert modelserves(kube_api, namespace) == []
 
 
 @pytest.mark.parametrize(
@@ -288,26 +307,21 @@ async def test_status_is_mirrored_from_modelserves_applied_with_kubectl(
     }
 
     # Status written to the ModelServe shows up in /status (no per-request polling).
-    await asyncio.to_thread(
-        custom.patch_namespaced_custom_object_status,
-        GROUP,
-        VERSION,
+    await write_status(
+        kube_api,
         namespace,
-        PLURAL,
         name,
         {
-            "status": {
-                "phase": "Pending",
-                "readyReplicas": 0,
-                "conditions": [
-                    {
-                        "type": "Scheduled",
-                        "status": "False",
-                        "reason": "Unschedulable",
-                        "message": "Insufficient nvidia.com/gpu",
-                    }
-                ],
-            }
+            "phase": "Pending",
+            "readyReplicas": 0,
+            "conditions": [
+                {
+                    "type": "Scheduled",
+                    "status": "False",
+                    "reason": "Unschedulable",
+                    "message": "Insufficient nvidia.com/gpu",
+                }
+            ],
         },
     )
 
@@ -368,17 +382,6 @@ async def test_a_modelserve_claiming_another_servers_uuid_leaves_its_record_alon
         )
         return str(created["metadata"]["uid"])
 
-    async def write_status(name: str, status: dict[str, Any]) -> None:
-        await asyncio.to_thread(
-            custom.patch_namespaced_custom_object_status,
-            GROUP,
-            VERSION,
-            namespace,
-            PLURAL,
-            name,
-            {"status": status},
-        )
-
     async def record(server_uuid: str) -> dict[str, Any] | None:
         response = await api.client.get(f"/servers/{server_uuid}", headers=admin)
         return response.json() if response.status_code == 200 else None
@@ -386,7 +389,7 @@ async def test_a_modelserve_claiming_another_servers_uuid_leaves_its_record_alon
     victim = f"victim-{secrets.token_hex(3)}"
     victim_uid = await create(body(victim))
     ready = {"phase": "Ready", "readyReplicas": 1, "serverUuid": victim_uid}
-    await write_status(victim, {**ready, "endpoint": f"/{victim_uid}/"})
+    await write_status(kube_api, namespace, victim, {**ready, "endpoint": f"/{victim_uid}/"})
 
     async def victim_ready() -> bool:
         found = await record(victim_uid)
@@ -397,7 +400,9 @@ async def test_a_modelserve_claiming_another_servers_uuid_leaves_its_record_alon
     intruder = f"intruder-{secrets.token_hex(3)}"
     intruder_uid = await create(body(intruder, {SERVER_UUID_LABEL: victim_uid}))
     # what the operator writes: the route at the intruder's own uid
-    await write_status(intruder, {"phase": "Pending", "serverUuid": intruder_uid})
+    await write_status(
+        kube_api, namespace, intruder, {"phase": "Pending", "serverUuid": intruder_uid}
+    )
     own = await eventually(lambda: record(intruder_uid))
     assert (own["name"], own["phase"]) == (intruder, "Pending")
 
@@ -636,10 +641,7 @@ async def test_serve_limits(
     error = response.json()["error"]
     assert needle in error["message"]
     assert error["detail"]["rule"] == rule
-    listed = client.CustomObjectsApi(kube_api).list_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL
-    )
-    assert listed["items"] == []
+    assert modelserves(kube_api, namespace) == []
 
 
 async def test_more_gpus_than_any_node_has_is_refused_with_the_largest_free(
@@ -670,10 +672,7 @@ async def test_more_gpus_than_any_node_has_is_refused_with_the_largest_free(
     )
     assert absent.status_code == 422, absent.text
     assert "(no eligible node)" in absent.json()["error"]["message"]
-    listed = client.CustomObjectsApi(kube_api).list_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL
-    )
-    assert listed["items"] == []
+    assert modelserves(kube_api, namespace) == []
 
 
 async def test_serves_within_the_limits_still_work(
@@ -693,7 +692,4 @@ async def test_serves_within_the_limits_still_work(
         )
         assert response.status_code == 201, response.text
         names.add(response.json()["name"])
-    listed = client.CustomObjectsApi(kube_api).list_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL
-    )
-    assert {item["metadata"]["name"] for item in listed["items"]} == names
+    assert {item["metadata"]["name"] for item in modelserves(kube_api, namespace)} == names

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
 from fastapi import FastAPI
 
-from inference_common.auth import TokenSigner
-from inference_common.db import make_engine, make_sessionmaker
 from inference_common.kube import api_client
+from inference_common.lifespan import open_database, services_lifespan
 from inference_common.web import install_common, operation_id
 from inference_contract.contracts import Contracts
 from inference_contract.reconcile import Reconciler
@@ -23,21 +19,14 @@ SERVICE = "inference-contract"
 
 
 async def build_state(settings: ContractSettings) -> AppState:
-    if settings.run_migrations:
-        from inference_contract.migrate import upgrade_in_child_process
-
-        await upgrade_in_child_process(settings.database_url)
-    engine = make_engine(settings.database_url, pool_size=10, max_overflow=10)
-    sessions = make_sessionmaker(engine)
+    engine, sessions = await open_database(
+        settings.database_url, migrate=settings.run_migrations, pool_size=10
+    )
     state = AppState(
         settings=settings,
         engine=engine,
         sessions=sessions,
-        signer=TokenSigner(
-            settings.jwt_secret.get_secret_value(),
-            issuer=settings.jwt_issuer,
-            audience=settings.jwt_audience,
-        ),
+        signer=settings.token_signer(),
         contracts=Contracts(settings),
     )
     if settings.watch_modelserves:
@@ -63,19 +52,13 @@ async def close_state(state: AppState) -> None:
 def create_app(settings: ContractSettings | None = None, *, freeze_gc: bool = False) -> FastAPI:
     settings = settings or ContractSettings()
 
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        state = await build_state(settings)
-        try:
-            if state.reconciler is not None:
-                state.reconciler.start()
-            app.state.services = state
-            if freeze_gc:
-                gc.collect()
-                gc.freeze()
-            yield
-        finally:
-            await close_state(state)
+    async def start(state: AppState) -> None:
+        if state.reconciler is not None:
+            state.reconciler.start()
+
+    lifespan = services_lifespan(
+        lambda: build_state(settings), close_state, start=start, freeze_gc=freeze_gc
+    )
 
     app = FastAPI(
         title="Inference Service contract service",

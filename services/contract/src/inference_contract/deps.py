@@ -3,43 +3,24 @@ signer and secret), and the rules of who may read or write what."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
-from uuid import UUID
 
 from fastapi import Depends, Request
-from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.exceptions import HTTPException
 
-from inference_common.db import unit_of_work
-from inference_common.errors import ForbiddenError, UnauthorizedError, UnavailableError
-from inference_contract.repository import ContractRepository
+from inference_common.deps import BearerToken, SessionDep, app_services, bearer_user
+from inference_common.errors import ForbiddenError
 from inference_contract.state import AppState
 
-oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+__all__ = ["AdminDep", "Caller", "CallerDep", "SessionDep", "StateDep"]
 
 
 async def get_state(request: Request) -> AppState:
-    """503 until the lifespan has built the state (the TLS listener may answer first)."""
-    state: AppState | None = getattr(request.app.state, "services", None)
-    if state is None:
-        raise UnavailableError("the contract service is starting")
+    state: AppState = app_services(request)
     return state
 
 
 StateDep = Annotated[AppState, Depends(get_state)]
-
-
-async def get_session(state: StateDep) -> AsyncIterator[AsyncSession]:
-    """One session per request (the caller's lookup and the work share it); committed, or
-    rolled back, before the response is sent."""
-    async with unit_of_work(state.sessions) as session:
-        yield session
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 @dataclass(frozen=True)
@@ -52,25 +33,9 @@ class Caller:
             raise ForbiddenError("users may read only their own contract and usage")
 
 
-def _unauthorized(message: str) -> HTTPException:
-    return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
-
-
-async def current_caller(
-    state: StateDep, session: SessionDep, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> Caller:
-    """The active user named by a valid bearer JWT (role read from the database)."""
-    if not token:
-        raise _unauthorized("missing bearer token")
-    try:
-        user_id = UUID(state.signer.verify(token).user_id)
-    except UnauthorizedError as exc:
-        raise _unauthorized(exc.message) from exc
-    except ValueError as exc:
-        raise _unauthorized("invalid token subject") from exc
-    user = await ContractRepository(session).user(user_id)
-    if user is None or not user.is_active:
-        raise _unauthorized("user no longer exists or is disabled")
+async def current_caller(state: StateDep, session: SessionDep, token: BearerToken) -> Caller:
+    """The user of the bearer JWT, read in the request's session (role from the database)."""
+    user = await bearer_user(state.signer, session, token)
     return Caller(user.username, user.role == "admin")
 
 

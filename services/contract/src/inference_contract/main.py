@@ -7,32 +7,15 @@ reservations' locks and the reconcile; only the apiserver needs TLS.
 
 from __future__ import annotations
 
-import asyncio
 import ssl
-import sys
 from typing import Any
 
 import uvicorn
-from fastapi import FastAPI
-from pydantic import ValidationError
 
+from inference_common import service
 from inference_common.logging import configure_logging
-from inference_common.settings import SettingsError
 from inference_contract.app import create_app
 from inference_contract.settings import ContractSettings
-
-
-def _config(app: FastAPI, host: str, port: int, **tls: Any) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        proxy_headers=False,
-        timeout_graceful_shutdown=10,
-        **tls,
-    )
 
 
 def _client_auth(client_ca_file: str | None) -> dict[str, Any]:
@@ -42,11 +25,11 @@ def _client_auth(client_ca_file: str | None) -> dict[str, Any]:
     return {"ssl_ca_certs": client_ca_file, "ssl_cert_reqs": ssl.CERT_REQUIRED}
 
 
-def servers(settings: ContractSettings) -> list[uvicorn.Server]:
+def listeners(settings: ContractSettings) -> list[uvicorn.Config]:
     app = create_app(settings, freeze_gc=True)
-    result = [uvicorn.Server(_config(app, settings.host, settings.port))]
+    result = [service.listener(app, settings.host, settings.port)]
     if settings.webhook_tls_cert_file and settings.webhook_port is not None:
-        tls = _config(
+        tls = service.listener(
             app,
             settings.host,
             settings.webhook_port,
@@ -55,22 +38,14 @@ def servers(settings: ContractSettings) -> list[uvicorn.Server]:
             **_client_auth(settings.webhook_client_ca_file),
             lifespan="off",  # the plain listener runs the one lifespan
         )
-        result.append(uvicorn.Server(tls))
+        result.append(tls)
     return result
 
 
-async def serve(settings: ContractSettings) -> None:
-    await asyncio.gather(*(server.serve() for server in servers(settings)))
-
-
 def main() -> None:
-    try:
-        settings = ContractSettings()
-    except (SettingsError, ValidationError) as exc:
-        print(f"inference-contract: configuration error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    settings = service.load_settings("inference-contract", ContractSettings)
     configure_logging(settings.log_level)
-    asyncio.run(serve(settings))
+    service.run(listeners(settings))
 
 
 if __name__ == "__main__":

@@ -53,9 +53,6 @@ class ContractRepository:
                 text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
             )
 
-    async def user(self, user_id: UUID) -> User | None:
-        return await self.session.get(User, user_id)
-
     async def user_exists(self, username: str) -> bool:
         found = await self.session.scalar(select(User.id).where(User.username == username))
         return found is not None

@@ -1,4 +1,4 @@
-"""The contract service's settings: `CommonSettings` plus JWT, the webhook's TLS and the
+"""The contract service's settings: `JwtSettings` plus the webhook's TLS and the
 global defaults every contract inherits where a field is null.
 
 Outside dev mode a missing or short JWT secret stops start-up with a message naming it.
@@ -6,21 +6,18 @@ Outside dev mode a missing or short JWT secret stops start-up with a message nam
 
 from __future__ import annotations
 
-import secrets
 from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
 
-from inference_common.settings import CommonSettings, RateLimitDefaults, SettingsError
+from inference_common.settings import JwtSettings, RateLimitDefaults, SettingsError
 
-MIN_JWT_SECRET_LENGTH = 32
 OFFICIAL_LLAMA_IMAGES = ("ghcr.io/ggml-org/llama.cpp:server", "ghcr.io/ggml-org/llama.cpp:server-*")
 
 
-class ContractSettings(CommonSettings, RateLimitDefaults):
+class ContractSettings(JwtSettings, RateLimitDefaults):
     host: str = "127.0.0.1"
     port: int = Field(8201, ge=1, le=65535)
-    jwt_secret: SecretStr = SecretStr("")
 
     webhook_port: int | None = Field(
         8204, ge=1, le=65535, description="HTTPS port of the admission webhook (None: off)."
@@ -83,14 +80,5 @@ class ContractSettings(CommonSettings, RateLimitDefaults):
         if (self.webhook_tls_cert_file is None) != (self.webhook_tls_key_file is None):
             raise SettingsError(
                 "set both WEBHOOK_TLS_CERT_FILE and WEBHOOK_TLS_KEY_FILE, or neither"
-            )
-        if self.dev_mode:
-            if not self.jwt_secret.get_secret_value():
-                self.jwt_secret = SecretStr(secrets.token_urlsafe(48))
-            return self
-        if len(self.jwt_secret.get_secret_value()) < MIN_JWT_SECRET_LENGTH:
-            raise SettingsError(
-                f"JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters "
-                "(the API's; or set DEV_MODE=true for local development)"
             )
         return self

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
-from inference_common.auth import TokenSigner
-from inference_common.db import make_engine, make_sessionmaker
-from inference_common.migrate_child import upgrade_in_child_process
+from inference_common.lifespan import open_database, services_lifespan
 from inference_common.web import install_common, operation_id
 from inference_download.jobs import Jobs
 from inference_download.progress import ChangeBoard
@@ -21,33 +16,35 @@ from inference_download.state import AppState
 SERVICE = "inference-download"
 
 
+async def build_state(settings: DownloadSettings) -> AppState:
+    engine, sessions = await open_database(
+        settings.database_url, migrate=settings.run_migrations, pool_size=5
+    )
+    jobs = Jobs(sessions)
+    board = ChangeBoard()
+    return AppState(
+        settings=settings,
+        engine=engine,
+        sessions=sessions,
+        signer=settings.token_signer(),
+        jobs=jobs,
+        board=board,
+        runner=Runner(settings, jobs, board),
+    )
+
+
+async def start(state: AppState) -> None:
+    await state.runner.start()
+
+
+async def close_state(state: AppState) -> None:
+    await state.runner.stop()
+    await state.engine.dispose()
+
+
 def create_app(settings: DownloadSettings | None = None) -> FastAPI:
     settings = settings or DownloadSettings()
-
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        if settings.run_migrations:
-            await upgrade_in_child_process(settings.database_url)
-        engine = make_engine(settings.database_url, pool_size=5, max_overflow=5)
-        sessions = make_sessionmaker(engine)
-        jobs = Jobs(sessions)
-        board = ChangeBoard()
-        runner = Runner(settings, jobs, board)
-        await runner.start()
-        app.state.services = AppState(
-            settings=settings,
-            engine=engine,
-            sessions=sessions,
-            signer=TokenSigner(settings.jwt_secret.get_secret_value()),
-            jobs=jobs,
-            board=board,
-            runner=runner,
-        )
-        try:
-            yield
-        finally:
-            await runner.stop()
-            await engine.dispose()
+    lifespan = services_lifespan(lambda: build_state(settings), close_state, start=start)
 
     app = FastAPI(
         title="Inference Service download",

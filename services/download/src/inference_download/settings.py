@@ -1,23 +1,18 @@
-"""The download service's settings: `CommonSettings` (our database and object store) plus the
-quantization cluster's object store (the source) and the copy engine's knobs."""
+"""The download service's settings: `JwtSettings` (our database and object store, the API's
+JWT secret) plus the quantization cluster's object store (the source) and the copy engine's
+knobs."""
 
 from __future__ import annotations
 
-import secrets
-from typing import Self
-
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr
 
 from inference_common.s3_multipart import MAX_PART_BYTES, MIN_PART_BYTES, S3Location
-from inference_common.settings import QUANT_BUCKET, CommonSettings, SettingsError
-
-MIN_JWT_SECRET_LENGTH = 32
+from inference_common.settings import QUANT_BUCKET, JwtSettings
 
 
-class DownloadSettings(CommonSettings):
+class DownloadSettings(JwtSettings):
     host: str = "127.0.0.1"
     port: int = Field(8202, ge=1, le=65535)
-    jwt_secret: SecretStr = SecretStr("")
 
     quant_s3_endpoint: str = Field("127.0.0.1:9002", description="host:port of the source.")
     quant_s3_access_key: str = ""
@@ -53,19 +48,5 @@ class DownloadSettings(CommonSettings):
 
     def secrets_to_check(self) -> dict[str, SecretStr]:
         checked = dict(super().secrets_to_check())
-        checked["JWT_SECRET"] = self.jwt_secret
         checked["QUANT_S3_SECRET_KEY"] = self.quant_s3_secret_key
         return checked
-
-    @model_validator(mode="after")
-    def _check_download_secrets(self) -> Self:
-        if self.dev_mode:
-            if not self.jwt_secret.get_secret_value():
-                self.jwt_secret = SecretStr(secrets.token_urlsafe(48))
-            return self
-        if len(self.jwt_secret.get_secret_value()) < MIN_JWT_SECRET_LENGTH:
-            raise SettingsError(
-                f"JWT_SECRET must be at least {MIN_JWT_SECRET_LENGTH} characters "
-                "(the API's secret; or set DEV_MODE=true for local development)"
-            )
-        return self

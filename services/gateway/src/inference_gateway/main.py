@@ -3,25 +3,18 @@
 
 from __future__ import annotations
 
-import uvicorn
-
+from inference_common import service
 from inference_common.logging import configure_logging
 from inference_gateway.app import create_app
 from inference_gateway.settings import GatewaySettings
 
 
 def main() -> None:
-    settings = GatewaySettings()
+    settings = service.load_settings("inference-gateway", GatewaySettings)
     configure_logging(settings.log_level)
     app = create_app(settings)
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=10,
-    )
+    # uvicorn's default, kept: X-Forwarded-* from 127.0.0.1 (FORWARDED_ALLOW_IPS) is believed
+    service.run([service.listener(app, settings.host, settings.port, proxy_headers=True)])
 
 
 if __name__ == "__main__":

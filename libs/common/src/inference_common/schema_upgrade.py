@@ -1,4 +1,5 @@
-"""Schema upgrade at start-up in a child process (Alembic's imports stay out of the server)."""
+"""Schema upgrade to head in a child process, so Alembic's imports (and Mako's, ~10 MiB)
+never weigh on a server's memory. `python -m inference_common.schema_upgrade` is the child."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import os
 import sys
 
 
-def main() -> None:
+def main(program: str = "inference-migrate") -> None:
+    """Upgrades DATABASE_URL's schema to head; exit 2 when it is not set."""
     from inference_common import migrate
 
     database_url = os.environ.get("DATABASE_URL")
     if not database_url:
-        print("inference-contract migrate: DATABASE_URL is not set", file=sys.stderr)
+        print(f"{program}: DATABASE_URL is not set", file=sys.stderr)
         raise SystemExit(2)
     migrate.upgrade(database_url)
 
@@ -22,7 +24,7 @@ async def upgrade_in_child_process(database_url: str) -> None:
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "inference_contract.migrate",
+        __name__,
         env={**os.environ, "DATABASE_URL": database_url},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,

@@ -53,17 +53,19 @@ async def post_large_body(
     head += "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items()) + "\r\n"
     writer.write(head.encode("latin-1"))
     sent = 0
+    answered = asyncio.Event()
 
     async def send() -> None:
         nonlocal sent
         piece = b"x" * (256 * 1024)
         frame = f"{len(piece):x}\r\n".encode() + piece + b"\r\n" if chunked else piece
         with contextlib.suppress(ConnectionError):
-            while send_body and sent < total:
+            while send_body and sent < total and not answered.is_set():
                 writer.write(frame)
                 await writer.drain()
                 sent += len(piece)
-            if chunked and send_body:
+                await asyncio.sleep(0)  # drain() need not suspend: let the answer be read
+            if chunked and send_body and not answered.is_set():
                 writer.write(b"0\r\n\r\n")
                 await writer.drain()
 
@@ -71,6 +73,7 @@ async def post_large_body(
     try:
         async with asyncio.timeout(timeout):
             status, response_headers, body = await _read_response(reader)
+            answered.set()
     finally:
         sender.cancel()
         with contextlib.suppress(asyncio.CancelledError, ConnectionError):
