@@ -125,6 +125,9 @@ def rbac_objects(traefik_cluster_role: str) -> list[dict[str, Any]]:
             },
             # GPU capacity of the nodes, checked before a GPU ModelServe is created
             {"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["list"]},
+            # GET /servers/{uuid}/events and /logs (what kubectl describe and logs read)
+            {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]},
+            {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
         ],
     )
     gateway_role = _role(
