@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import yaml
 from kubernetes import client
 
 from inference_contract.settings import ContractSettings
+from inference_testkit.waiting import wait_for
 
 from .conftest import Users
 from .test_webhook import _label_and_grant, _modelserve, webhook_configuration, webhook_rig
@@ -85,17 +85,8 @@ class Kubectl:
         return self.run("apply", "-n", namespace, *extra, "-f", "-", stdin=yaml.safe_dump(body))
 
 
-def _gpus_used_within(
-    url: str, user: str, admin: dict[str, str], expected: int, seconds: float
-) -> bool:
-    """Polls (bounded) the usage the reconcile keeps until `expected` GPUs are in use."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        usage = httpx.get(f"{url}/usage/users/{user}", headers=admin).json()
-        if usage["gpus"]["used"] == expected:
-            return True
-        time.sleep(0.2)
-    return False
+def _gpus_used(url: str, user: str, admin: dict[str, str]) -> int:
+    return int(httpx.get(f"{url}/usage/users/{user}", headers=admin).json()["gpus"]["used"])
 
 
 def _refused(result: subprocess.CompletedProcess[str], code: str) -> None:
@@ -162,7 +153,10 @@ def test_kubectl_meets_every_rule_warnings_and_scale(
 
             deleted = kubectl.run("delete", "-n", rig.namespace, "modelserve/s2", "--wait=true")
             assert deleted.returncode == 0, deleted.stderr
-            freed = _gpus_used_within(rig.url, rig.user, rig.admin, expected=1, seconds=30)
-            assert freed, "the deletion did not release its GPUs"
+            wait_for(
+                lambda: _gpus_used(rig.url, rig.user, rig.admin) == 1,
+                timeout=30,
+                what="the deletion releasing its GPUs",
+            )
             scaled = kubectl.run("scale", "-n", rig.namespace, "modelserve/s1", "--replicas=2")
             assert scaled.returncode == 0, scaled.stderr

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import logging
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -29,8 +28,6 @@ from inference_common.tables import ApiKey, User, UserContract
 from inference_common.web import outage_log
 from inference_gateway.errors import GatewayError, Kind, dependency_outage
 from inference_gateway.ratelimit import NO_LIMITS, RateLimits
-
-logger = logging.getLogger(__name__)
 
 MAX_CACHED = 10_000
 
@@ -274,6 +271,7 @@ class Authenticator:
                     await session.execute(
                         update(ApiKey).where(ApiKey.id.in_(ids)).values(last_used_at=func.now())
                     )
-            except (SQLAlchemyError, OSError):
-                logger.warning("could not record API key use", exc_info=True)
+            except (SQLAlchemyError, OSError) as exc:
+                # once per outage, not per batch: the credential checks report the same outage
+                outage_log.report(DATABASE, exc)
                 return
