@@ -1,7 +1,9 @@
 """Fixtures shared by every member's tests.
 
 - `stack_env`: the local stack's `.local/env` values; reuses a running stack or starts one
-  (and stops it again at the end of the session when it started it).
+  (and stops it again at the end of the session when it started it). A stack in another
+  checkout's state dir (`LOCAL_STATE_DIR` pointing elsewhere) is only ever reused: when it is
+  not healthy the session fails instead of restarting it with this checkout's code.
 - `kube_api`: an official-client ApiClient with the stack's admin kubeconfig.
 - `namespace`: a fresh namespace per test, deleted afterwards.
 - `database_url`: a database of this test session's own, migrated once with Alembic.
@@ -23,6 +25,7 @@ import copy
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,7 +40,7 @@ from inference_common import migrate
 from inference_common.db import make_engine
 from inference_common.kube import api_client
 from inference_localstack import stack
-from inference_localstack.config import StackConfig
+from inference_localstack.config import REPO_ROOT, StackConfig
 from inference_testkit.database import create_database, drop_database
 from inference_testkit.namespaces import temporary_namespace
 from inference_testkit.throwaway import (
@@ -67,6 +70,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.stack)
 
 
+def repair_refusal(state_dir: Path, repo_root: Path) -> str | None:
+    """Why this session may not start or repair the stack in `state_dir`, or None if it may.
+
+    Only the checkout that owns a state dir manages its stack: another checkout's code would
+    restart shared components with different versions and orphan the ones it does not know.
+    """
+    own = (repo_root / ".local").resolve()
+    if state_dir.resolve() == own:
+        return None
+    return (
+        f"the stack in {state_dir} is not healthy and belongs to another checkout; "
+        f"this session ({repo_root}) only reuses it. Repair it from its own checkout "
+        "(`make up` there), then run the tests again."
+    )
+
+
 @pytest.fixture(scope="session")
 def stack_env() -> Iterator[dict[str, str]]:
     config = StackConfig()
@@ -76,6 +95,9 @@ def stack_env() -> Iterator[dict[str, str]]:
         running for name, running in stack.status(config).items() if name != "network"
     )
     if not stack.is_healthy(config):
+        refusal = repair_refusal(config.state_dir, REPO_ROOT)
+        if refusal:
+            pytest.fail(refusal, pytrace=False)
         stack.up(config)
     yield stack.read_env(config)
     if nothing_ran and os.environ.get("KEEP_STACK") != "1":
