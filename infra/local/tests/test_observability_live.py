@@ -6,8 +6,9 @@ ports of 127.0.0.1, against the running apiserver and real servers:
   the job of the local node;
 - every panel of deploy/dashboards/*.json runs against it after real traffic (a llama.cpp
   server, a gateway, a contract service and a download service of this checkout on
-  127.0.0.1: chat completions, an allowed and a refused AdmissionReview, an import) and
-  returns data, except where the metrics cannot exist here (no GPU; see `NO_DATA_HERE`);
+  127.0.0.1, and an operator serving a namespace of its own: chat completions, an allowed
+  and a refused AdmissionReview, an import, a ModelServe created and changed) and returns
+  data, except where the metrics cannot exist here (no GPU; see `NO_DATA_HERE`);
 - every `inference_*` series the rules and dashboards name is exported by those services,
   with the labels the alerts and panels use;
 - killing the llama.cpp process fires `LlamaCppTargetDown`, which Alertmanager delivers to
@@ -45,12 +46,14 @@ from minio.deleteobjects import DeleteObject
 
 from inference_common.auth import TokenSigner
 from inference_common.db import make_engine, make_sessionmaker, unit_of_work
+from inference_common.modelserve import GROUP, PLURAL, VERSION
 from inference_common.tables import User
 from inference_localstack import llama_server, observability
 from inference_localstack.cluster_objects import rbac_objects
 from inference_localstack.config import REPO_ROOT, StackConfig
 from inference_localstack.embedded_model import REGISTRY_NAME, embedded_model_path
 from inference_localstack.stack import toolchain_bin_dir
+from inference_testkit.namespaces import temporary_namespace
 from inference_testkit.servers import free_port, http_process, stop_process, wait_http_ok
 from inference_testkit.tls import serving_cert
 from inference_testkit.waiting import wait_for
@@ -68,6 +71,7 @@ LABELS_READ = {
     "inference_admission_denials_total": {"reason"},
 }
 QUOTA_USER = f"obs-{secrets.token_hex(3)}"
+RECONCILES = 'inference_operator_reconcile_duration_seconds_count{handler="reconcile"}'
 # Wide enough that the rates of the traffic sent at the start still hold however long the
 # run takes (a slow machine: a rate over a window with no increase is 0, a ratio of two NaN).
 RATE_WINDOW = "1h"
@@ -358,6 +362,79 @@ def platform_services(
         )
 
 
+@dataclass(frozen=True)
+class OperatorUnderTest:
+    """An operator of this checkout serving one `opt-*` namespace of its own (the stack's
+    operator leaves those alone)."""
+
+    metrics: str
+    namespace: str
+    custom: client.CustomObjectsApi
+
+
+@contextmanager
+def operator_process(
+    kube_api: client.ApiClient, stack_env: dict[str, str], work: Path
+) -> Iterator[OperatorUnderTest]:
+    liveness, metrics = free_port(), free_port()
+    with temporary_namespace(kube_api, "opt-obs") as namespace:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": os.environ.get("HOME", ""),
+            "KUBECONFIG": stack_env["KUBECONFIG"],
+            "S3_ENDPOINT": stack_env["S3_ENDPOINT"],
+            "S3_ACCESS_KEY": stack_env["S3_ACCESS_KEY"],
+            "S3_SECRET_KEY": stack_env["S3_SECRET_KEY"],
+            "SERVER_UUID_KEY": secrets.token_urlsafe(32),
+            "LIVENESS_PORT": str(liveness),
+            "LIVENESS_HOST": "127.0.0.1",
+            "METRICS_PORT": str(metrics),
+            "METRICS_HOST": "127.0.0.1",
+            "LOG_LEVEL": "WARNING",
+        }
+        with http_process(
+            [sys.executable, "-m", "modelserve_operator.main", "-n", namespace],
+            env,
+            f"http://127.0.0.1:{liveness}/healthz",
+            log=work / "operator.log",
+        ):
+            yield OperatorUnderTest(
+                f"127.0.0.1:{metrics}", namespace, client.CustomObjectsApi(kube_api)
+            )
+
+
+def _operator_traffic(operator: OperatorUnderTest, round_: int) -> None:
+    """Round 1 creates a ModelServe (bound to a simulated GPU node); round 2 changes it, so
+    the reconcile counters grow while Prometheus watches."""
+    if round_ == 1:
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "ModelServe",
+            "metadata": {"name": "observed"},
+            "spec": {
+                "model": {
+                    "name": REGISTRY_NAME,
+                    "source": {"s3": {"bucket": "inference-models", "key": "m.gguf"}},
+                    "sha256": hashlib.sha256(b"never fetched: a simulated node").hexdigest(),
+                },
+                "gpu": {"count": 1},
+                "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-GeForce-RTX-4090"},
+            },
+        }
+        operator.custom.create_namespaced_custom_object(
+            GROUP, VERSION, operator.namespace, PLURAL, body
+        )
+        return
+    operator.custom.patch_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        operator.namespace,
+        PLURAL,
+        "observed",
+        {"metadata": {"annotations": {"test.inference-service.dev/round": str(round_)}}},
+    )
+
+
 def _admission_review(namespace: str, name: str) -> dict[str, Any]:
     return {
         "apiVersion": "admission.k8s.io/v1",
@@ -438,6 +515,7 @@ def _import(services: PlatformServices, model_uuid: UUID) -> None:
 def observed(
     stack_env: dict[str, str],
     kube_api: client.ApiClient,
+    crd: dict[str, Any],
     database_url: str,
     s3: Minio,
     tmp_path_factory: pytest.TempPathFactory,
@@ -463,6 +541,7 @@ def observed(
     rig = ExitStack()
     try:
         services = rig.enter_context(platform_services(stack_env, database_url, s3, work))
+        operator = rig.enter_context(operator_process(kube_api, stack_env, work))
         token_file = work / "prometheus.token"
         token_file.write_text(next(tokens))
         kwok_pod = _kwok_pod(kube_api, namespace, kwok_node)
@@ -513,6 +592,7 @@ def observed(
                 "inference-gateway": f"127.0.0.1:{gateway_port}",
                 "inference-contract": services.contract.removeprefix("http://"),
                 "inference-download": services.download.removeprefix("http://"),
+                "modelserve-operator": operator.metrics,
             },
             f"127.0.0.1:{llama_port}",
             f"127.0.0.1:{am_port}",
@@ -535,6 +615,7 @@ def observed(
         gateway_url = f"http://127.0.0.1:{gateway_port}"
         _gateway_traffic(gateway_url, 2)
         _admission_traffic(services, 1)
+        _operator_traffic(operator, 1)
         _import(services, _publish_model(s3, services.source_bucket, work))
         wait_for(
             lambda: (
@@ -543,12 +624,14 @@ def observed(
                 and has_data(base, "inference_admission_denials_total")
                 and has_data(base, "inference_download_bytes_total")
                 and has_data(base, f'inference_quota_used{{subject="{QUOTA_USER}"}}')
+                and has_data(base, RECONCILES)
             ),
             timeout=60,
             what="gateway, llama.cpp, admission, quota and download series in Prometheus",
         )
         _gateway_traffic(gateway_url, 6)
         _admission_traffic(services, 2)
+        _operator_traffic(operator, 2)
         _import(services, _publish_model(s3, services.source_bucket, work))
         wait_for(
             lambda: (
@@ -556,6 +639,7 @@ def observed(
                 and has_data(base, "sum(increase(llamacpp:tokens_predicted_total[1h])) > 0")
                 and has_data(base, "sum(increase(inference_admission_denials_total[1h])) > 0")
                 and has_data(base, "sum(increase(inference_download_bytes_total[1h])) > 0")
+                and has_data(base, f"sum(increase({RECONCILES}[1h])) > 0")
             ),
             timeout=60,
             what="the second round of traffic in Prometheus",
