@@ -12,8 +12,8 @@ from inference_contract.admission import Deny, denied, review_response
 from inference_contract.limits import Limits
 from inference_contract.metrics import (
     UNSPECIFIED_REASON,
-    Held,
     QuotaSample,
+    UsageRow,
     operation_label,
     quota_samples,
     review_outcome,
@@ -73,7 +73,7 @@ def _limits(servers: int | None, gpus: int | None = None) -> Limits:
     ("held", "users", "spaces", "cap", "expected"),
     [
         (
-            [Held("alice", "team", 2, 4, 96), Held("alice", "lab", 1, 0, 0)],
+            [UsageRow("alice", "team", 2, 4, 96), UsageRow("alice", "lab", 1, 0, 0)],
             {"alice": _limits(10, 8)},
             {"team": _limits(None), "lab": _limits(None)},
             10,
@@ -90,7 +90,7 @@ def _limits(servers: int | None, gpus: int | None = None) -> Limits:
             },
         ),
         (  # a service account's servers count for the namespace only
-            [Held(None, "team", 1, 0, 0)],
+            [UsageRow(None, "team", 1, 0, 0)],
             {},
             {"team": _limits(1)},
             10,
@@ -101,7 +101,7 @@ def _limits(servers: int | None, gpus: int | None = None) -> Limits:
             },
         ),
         (  # capped: the fullest subject is kept
-            [Held("bob", "a", 1, 0, 0), Held("carol", "b", 9, 0, 0)],
+            [UsageRow("bob", "a", 1, 0, 0), UsageRow("carol", "b", 9, 0, 0)],
             {"bob": _limits(10), "carol": _limits(10)},
             {"a": _limits(None), "b": _limits(None)},
             1,
@@ -114,7 +114,7 @@ def _limits(servers: int | None, gpus: int | None = None) -> Limits:
     ],
 )
 def test_quota_samples(
-    held: list[Held],
+    held: list[UsageRow],
     users: dict[str, Limits],
     spaces: dict[str, Limits],
     cap: int,

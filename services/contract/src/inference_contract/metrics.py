@@ -104,8 +104,8 @@ def review_answered(operation: str, answer: Mapping[str, Any], seconds: float) -
 
 
 @dataclass(frozen=True)
-class Held:
-    """One (owner, namespace) group of reservations."""
+class UsageRow:
+    """The reservations of one (owner, namespace), summed."""
 
     owner: str | None
     namespace: str
@@ -123,7 +123,7 @@ class QuotaSample:
     limit: int | None
 
 
-def _sum_by(rows: Iterable[Held], key: str) -> dict[str, dict[str, int]]:
+def _sum_by(rows: Iterable[UsageRow], key: str) -> dict[str, dict[str, int]]:
     totals: dict[str, dict[str, int]] = {}
     for row in rows:
         subject = getattr(row, key)
@@ -145,7 +145,7 @@ def _fullness(used: Mapping[str, int], limits: Limits) -> float:
 
 
 def quota_samples(
-    held: Sequence[Held],
+    held: Sequence[UsageRow],
     user_limits: Mapping[str, Limits],
     namespace_limits: Mapping[str, Limits],
     max_subjects: int = MAX_SUBJECTS,
@@ -193,7 +193,7 @@ async def read_quota_samples(
             func.coalesce(func.sum(gpus * r.gpu_memory_gib_per_gpu), 0),
         ).group_by(r.owner, r.namespace)
     )
-    held = [Held(o, n, int(s), int(g), int(m)) for o, n, s, g, m in rows]
+    held = [UsageRow(o, n, int(s), int(g), int(m)) for o, n, s, g, m in rows]
     owners = {h.owner for h in held if h.owner is not None}
     namespaces = {h.namespace for h in held}
     users = await session.scalars(select(UserContract).where(UserContract.username.in_(owners)))
