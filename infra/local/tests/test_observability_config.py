@@ -103,7 +103,15 @@ def test_pod_discovery_lists_only_the_local_node_with_the_prometheus_identity() 
     [
         (
             {},
-            ["inference-api", "inference-gateway", "node-runtime", "llama-cpp"],
+            [
+                "inference-api",
+                "inference-contract",
+                "inference-download",
+                "inference-gateway",
+                "modelserve-operator",
+                "node-runtime",
+                "llama-cpp",
+            ],
             [{"static_configs": [{"targets": [f"127.0.0.1:{CFG.ports.alertmanager}"]}]}],
         ),
         ({"platform_targets": {}, "alertmanager": None}, ["llama-cpp"], None),
@@ -119,10 +127,21 @@ def test_jobs_and_alerting(
     assert config["rule_files"] == [str(observability.RULES_DIR / "*.yml")]
 
 
-def test_platform_services_are_scraped_on_loopback() -> None:
+@pytest.mark.parametrize(
+    ("job", "port"),
+    [
+        ("inference-api", CFG.ports.api),
+        ("inference-contract", CFG.ports.contract),
+        ("inference-download", CFG.ports.download),
+        ("inference-gateway", CFG.ports.gateway),
+        ("modelserve-operator", CFG.ports.operator_metrics),
+        ("node-runtime", CFG.ports.node_runtime),
+    ],
+)
+def test_platform_services_are_scraped_on_loopback(job: str, port: int) -> None:
     config = observability.prometheus_config(_inputs())
-    api = _job(config, "inference-api")
-    assert api["static_configs"] == [{"targets": [f"127.0.0.1:{CFG.ports.api}"]}]
+    assert _job(config, job)["static_configs"] == [{"targets": [f"127.0.0.1:{port}"]}]
+    assert _job(config, job).get("metrics_path", "/metrics") == "/metrics"
 
 
 @pytest.mark.parametrize(

@@ -5,46 +5,73 @@ ports of 127.0.0.1, against the running apiserver and real servers:
   a pod bound to a kwok node is listed by a job asking for that node, and never seen by
   the job of the local node;
 - every panel of deploy/dashboards/*.json runs against it after real traffic (a llama.cpp
-  server and a gateway of this checkout on 127.0.0.1) and returns data, except where the
-  metrics cannot exist here (no GPU; see `NO_DATA_HERE`);
+  server, a gateway, a contract service and a download service of this checkout on
+  127.0.0.1, and an operator serving a namespace of its own: chat completions, an allowed
+  and a refused AdmissionReview, an import, a ModelServe created and changed) and returns
+  data, except where the metrics cannot exist here (no GPU; see `NO_DATA_HERE`);
+- every `inference_*` series the rules and dashboards name is exported by those services,
+  with the labels the alerts and panels use;
 - killing the llama.cpp process fires `LlamaCppTargetDown`, which Alertmanager delivers to
   a webhook with the bearer token from its token file.
 """
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import io
 import json
 import math
+import os
+import re
 import secrets
+import ssl
 import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
 import yaml
 from kubernetes import client
+from minio import Minio
+from minio.deleteobjects import DeleteObject
 
+from inference_common.auth import TokenSigner
+from inference_common.db import make_engine, make_sessionmaker, unit_of_work
+from inference_common.modelserve import GROUP, PLURAL, VERSION
+from inference_common.tables import User
 from inference_localstack import llama_server, observability
 from inference_localstack.cluster_objects import rbac_objects
 from inference_localstack.config import REPO_ROOT, StackConfig
 from inference_localstack.embedded_model import REGISTRY_NAME, embedded_model_path
 from inference_localstack.stack import toolchain_bin_dir
-from inference_testkit.servers import free_port, stop_process, wait_http_ok
+from inference_testkit.namespaces import temporary_namespace
+from inference_testkit.servers import free_port, http_process, stop_process, wait_http_ok
+from inference_testkit.tls import serving_cert
 from inference_testkit.waiting import wait_for
 
 DASHBOARDS = REPO_ROOT / "deploy" / "dashboards"
 SERVER_UUID = "live-test-server"
 NO_DATA_HERE = {
     "gpus.json": "no NVIDIA GPU on this machine: DCGM metrics exist only on real cards",
-    "downloads.json": "the API does not export download metrics yet (issue 16, item 2)",
-    "quotas.json": "quota and admission metrics come with the contract service",
 }
+PLATFORM_SERIES = re.compile(r"\binference_[a-z_]+\b")
+# The labels the alerts' summaries and the panels' `by (…)` read from the services' series.
+LABELS_READ = {
+    "inference_quota_used": {"scope", "subject", "resource"},
+    "inference_quota_limit": {"scope", "subject", "resource"},
+    "inference_admission_denials_total": {"reason"},
+}
+QUOTA_USER = f"obs-{secrets.token_hex(3)}"
+RECONCILES = 'inference_operator_reconcile_duration_seconds_count{handler="reconcile"}'
 # Wide enough that the rates of the traffic sent at the start still hold however long the
 # run takes (a slow machine: a rate over a window with no increase is 0, a ratio of two NaN).
 RATE_WINDOW = "1h"
@@ -221,9 +248,277 @@ def has_data(prometheus: str, promql: str) -> bool:
     return any(not math.isnan(float(r["value"][1])) for r in result)
 
 
+@dataclass(frozen=True)
+class PlatformServices:
+    """The contract and download services of this checkout, against the session's database
+    and the stack's MinIO (buckets of their own)."""
+
+    contract: str
+    webhook: str
+    ca_file: Path
+    download: str
+    download_headers: dict[str, str]
+    source_bucket: str
+
+
+@contextmanager
+def _bucket(s3: Minio, prefix: str) -> Iterator[str]:
+    bucket = f"{prefix}-{secrets.token_hex(4)}"
+    s3.make_bucket(bucket)
+    try:
+        yield bucket
+    finally:
+        objects = [DeleteObject(o.object_name) for o in s3.list_objects(bucket, recursive=True)]
+        for error in s3.remove_objects(bucket, objects):
+            print("could not remove", error)
+        s3.remove_bucket(bucket)
+
+
+async def _user(database_url: str) -> User:
+    user = User(id=uuid4(), username=f"obs-{secrets.token_hex(4)}", password_hash="x", role="user")
+    engine = make_engine(database_url)
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as session:
+            session.add(user)
+    finally:
+        await engine.dispose()
+    return user
+
+
+def _base_env(stack_env: dict[str, str], database_url: str, jwt_secret: str) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", ""),
+        "DEV_MODE": "false",
+        "DATABASE_URL": database_url,
+        "KUBECONFIG": stack_env["KUBECONFIG"],
+        "JWT_SECRET": jwt_secret,
+        "RUN_MIGRATIONS": "false",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+@contextmanager
+def platform_services(
+    stack_env: dict[str, str], database_url: str, s3: Minio, work: Path
+) -> Iterator[PlatformServices]:
+    jwt_secret = secrets.token_urlsafe(48)
+    base = _base_env(stack_env, database_url, jwt_secret)
+    cert = serving_cert(work)
+    ca_file = work / "webhook-ca.pem"
+    ca_file.write_bytes(cert.ca_pem)
+    user = asyncio.run(_user(database_url))
+    token = TokenSigner(jwt_secret).issue(str(user.id), user.username, user.role)
+    contract_port, webhook_port, download_port = free_port(), free_port(), free_port()
+    contract_env = {
+        **base,
+        "PORT": str(contract_port),
+        "WATCH_MODELSERVES": "false",
+        "WEBHOOK_PORT": str(webhook_port),
+        "WEBHOOK_TLS_CERT_FILE": str(cert.cert_file),
+        "WEBHOOK_TLS_KEY_FILE": str(cert.key_file),
+    }
+    with ExitStack() as stack:
+        source = stack.enter_context(_bucket(s3, "obs-quant"))
+        target = stack.enter_context(_bucket(s3, "obs-models"))
+        download_env = {
+            **base,
+            "PORT": str(download_port),
+            "S3_ENDPOINT": stack_env["S3_ENDPOINT"],
+            "S3_ACCESS_KEY": stack_env["S3_ACCESS_KEY"],
+            "S3_SECRET_KEY": stack_env["S3_SECRET_KEY"],
+            "MODELS_BUCKET": target,
+            "QUANT_S3_ENDPOINT": stack_env["S3_ENDPOINT"],
+            "QUANT_S3_ACCESS_KEY": stack_env["S3_ACCESS_KEY"],
+            "QUANT_S3_SECRET_KEY": stack_env["S3_SECRET_KEY"],
+            "QUANT_BUCKET": source,
+            "PART_BYTES": str(5 * 1024**2),
+        }
+        contract = f"http://127.0.0.1:{contract_port}"
+        download = f"http://127.0.0.1:{download_port}"
+        stack.enter_context(
+            http_process(
+                [sys.executable, "-m", "inference_contract.main"],
+                contract_env,
+                f"{contract}/health",
+                log=work / "contract.log",
+            )
+        )
+        stack.enter_context(
+            http_process(
+                [sys.executable, "-m", "inference_download.main"],
+                download_env,
+                f"{download}/health",
+                log=work / "download.log",
+            )
+        )
+        yield PlatformServices(
+            contract=contract,
+            webhook=f"https://127.0.0.1:{webhook_port}/admission/modelserves",
+            ca_file=ca_file,
+            download=download,
+            download_headers={"Authorization": f"Bearer {token}"},
+            source_bucket=source,
+        )
+
+
+@dataclass(frozen=True)
+class OperatorUnderTest:
+    """An operator of this checkout serving one `opt-*` namespace of its own (the stack's
+    operator leaves those alone)."""
+
+    metrics: str
+    namespace: str
+    custom: client.CustomObjectsApi
+
+
+@contextmanager
+def operator_process(
+    kube_api: client.ApiClient, stack_env: dict[str, str], work: Path
+) -> Iterator[OperatorUnderTest]:
+    liveness, metrics = free_port(), free_port()
+    with temporary_namespace(kube_api, "opt-obs") as namespace:
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": os.environ.get("HOME", ""),
+            "KUBECONFIG": stack_env["KUBECONFIG"],
+            "S3_ENDPOINT": stack_env["S3_ENDPOINT"],
+            "S3_ACCESS_KEY": stack_env["S3_ACCESS_KEY"],
+            "S3_SECRET_KEY": stack_env["S3_SECRET_KEY"],
+            "SERVER_UUID_KEY": secrets.token_urlsafe(32),
+            "LIVENESS_PORT": str(liveness),
+            "LIVENESS_HOST": "127.0.0.1",
+            "METRICS_PORT": str(metrics),
+            "METRICS_HOST": "127.0.0.1",
+            "LOG_LEVEL": "WARNING",
+        }
+        with http_process(
+            [sys.executable, "-m", "modelserve_operator.main", "-n", namespace],
+            env,
+            f"http://127.0.0.1:{liveness}/healthz",
+            log=work / "operator.log",
+        ):
+            yield OperatorUnderTest(
+                f"127.0.0.1:{metrics}", namespace, client.CustomObjectsApi(kube_api)
+            )
+
+
+def _operator_traffic(operator: OperatorUnderTest, round_: int) -> None:
+    """Round 1 creates a ModelServe (bound to a simulated GPU node); round 2 changes it, so
+    the reconcile counters grow while Prometheus watches."""
+    if round_ == 1:
+        body = {
+            "apiVersion": f"{GROUP}/{VERSION}",
+            "kind": "ModelServe",
+            "metadata": {"name": "observed"},
+            "spec": {
+                "model": {
+                    "name": REGISTRY_NAME,
+                    "source": {"s3": {"bucket": "inference-models", "key": "m.gguf"}},
+                    "sha256": hashlib.sha256(b"never fetched: a simulated node").hexdigest(),
+                },
+                "gpu": {"count": 1},
+                "nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-GeForce-RTX-4090"},
+            },
+        }
+        operator.custom.create_namespaced_custom_object(
+            GROUP, VERSION, operator.namespace, PLURAL, body
+        )
+        return
+    operator.custom.patch_namespaced_custom_object(
+        GROUP,
+        VERSION,
+        operator.namespace,
+        PLURAL,
+        "observed",
+        {"metadata": {"annotations": {"test.inference-service.dev/round": str(round_)}}},
+    )
+
+
+def _admission_review(namespace: str, name: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "admission.k8s.io/v1",
+        "kind": "AdmissionReview",
+        "request": {
+            "uid": str(uuid4()),
+            "operation": "CREATE",
+            "namespace": namespace,
+            "name": name,
+            "userInfo": {"username": QUOTA_USER, "groups": ["system:authenticated"]},
+            "object": {
+                "metadata": {"name": name},
+                "spec": {
+                    "model": {
+                        "name": REGISTRY_NAME,
+                        "source": {"pvc": {"claimName": "c", "path": "m.gguf"}},
+                    },
+                    "replicas": 1,
+                },
+            },
+        },
+    }
+
+
+def _admission_traffic(services: PlatformServices, round_: int) -> None:
+    """One refused review (a namespace the user may not use) and one allowed, which holds a
+    server against the user's and the namespace's quotas."""
+    trust = ssl.create_default_context(cafile=str(services.ca_file))
+    with httpx.Client(verify=trust, timeout=30) as http:
+        refused = http.post(
+            services.webhook, json=_admission_review("obs-not-allowed", f"r{round_}")
+        )
+        allowed = http.post(services.webhook, json=_admission_review("default", f"a{round_}"))
+    assert refused.json()["response"]["allowed"] is False, refused.text
+    assert allowed.json()["response"]["allowed"] is True, allowed.text
+
+
+def _publish_model(s3: Minio, bucket: str, work: Path) -> UUID:
+    """The embedded GGUF with random bytes appended (unique bytes: not a duplicate of the
+    registered model), and its manifest."""
+    model_uuid = uuid4()
+    path = work / f"{model_uuid.hex[:8]}.gguf"
+    path.write_bytes(embedded_model_path().read_bytes() + secrets.token_bytes(1024**2))
+    s3.fput_object(bucket, f"{model_uuid}/{path.name}", str(path))
+    manifest = {
+        "name": f"obs-{model_uuid.hex[:8]}",
+        "quantization": "Q8_0",
+        "source_model": "tests/observability",
+        "files": [
+            {
+                "key": path.name,
+                "size_bytes": path.stat().st_size,
+                "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            }
+        ],
+    }
+    body = json.dumps(manifest).encode()
+    s3.put_object(bucket, f"{model_uuid}/manifest.json", io.BytesIO(body), len(body))
+    return model_uuid
+
+
+def _import(services: PlatformServices, model_uuid: UUID) -> None:
+    with httpx.Client(
+        base_url=services.download, headers=services.download_headers, timeout=30
+    ) as http:
+        started = http.post(f"/download/{model_uuid}")
+        assert started.status_code == 202, started.text
+
+        def done() -> dict[str, Any] | None:
+            body: dict[str, Any] = http.get(f"/status/{model_uuid}").json()
+            return body if body["phase"] in ("Done", "Failed", "Cancelled") else None
+
+        final = wait_for(done, timeout=120, what=f"the import of {model_uuid}")
+    assert final["phase"] == "Done", final
+
+
 @pytest.fixture(scope="module")
 def observed(
-    stack_env: dict[str, str], kube_api: client.ApiClient, tmp_path_factory: pytest.TempPathFactory
+    stack_env: dict[str, str],
+    kube_api: client.ApiClient,
+    crd: dict[str, Any],
+    database_url: str,
+    s3: Minio,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[Observed]:
     cfg = StackConfig()
     bin_dir = toolchain_bin_dir(build=False)
@@ -243,7 +538,10 @@ def observed(
     server = ThreadingHTTPServer(("127.0.0.1", 0), hook.handler())
     threading.Thread(target=server.serve_forever, daemon=True).start()
     tokens = _service_account_token(kube_api, namespace, f"test-prometheus-{namespace}")
+    rig = ExitStack()
     try:
+        services = rig.enter_context(platform_services(stack_env, database_url, s3, work))
+        operator = rig.enter_context(operator_process(kube_api, stack_env, work))
         token_file = work / "prometheus.token"
         token_file.write_text(next(tokens))
         kwok_pod = _kwok_pod(kube_api, namespace, kwok_node)
@@ -292,6 +590,9 @@ def observed(
             {
                 "inference-api": f"127.0.0.1:{cfg.ports.api}",
                 "inference-gateway": f"127.0.0.1:{gateway_port}",
+                "inference-contract": services.contract.removeprefix("http://"),
+                "inference-download": services.download.removeprefix("http://"),
+                "modelserve-operator": operator.metrics,
             },
             f"127.0.0.1:{llama_port}",
             f"127.0.0.1:{am_port}",
@@ -313,19 +614,32 @@ def observed(
         # after Prometheus first sees the series, so rates have an increase to show.
         gateway_url = f"http://127.0.0.1:{gateway_port}"
         _gateway_traffic(gateway_url, 2)
+        _admission_traffic(services, 1)
+        _operator_traffic(operator, 1)
+        _import(services, _publish_model(s3, services.source_bucket, work))
         wait_for(
             lambda: (
                 has_data(base, "gateway_time_to_first_token_seconds_count")
                 and has_data(base, "llamacpp:tokens_predicted_total")
+                and has_data(base, "inference_admission_denials_total")
+                and has_data(base, "inference_download_bytes_total")
+                and has_data(base, f'inference_quota_used{{subject="{QUOTA_USER}"}}')
+                and has_data(base, RECONCILES)
             ),
             timeout=60,
-            what="gateway and llama.cpp series in Prometheus",
+            what="gateway, llama.cpp, admission, quota and download series in Prometheus",
         )
         _gateway_traffic(gateway_url, 6)
+        _admission_traffic(services, 2)
+        _operator_traffic(operator, 2)
+        _import(services, _publish_model(s3, services.source_bucket, work))
         wait_for(
             lambda: (
                 has_data(base, "sum(increase(gateway_time_to_first_token_seconds_count[1h])) > 0")
                 and has_data(base, "sum(increase(llamacpp:tokens_predicted_total[1h])) > 0")
+                and has_data(base, "sum(increase(inference_admission_denials_total[1h])) > 0")
+                and has_data(base, "sum(increase(inference_download_bytes_total[1h])) > 0")
+                and has_data(base, f"sum(increase({RECONCILES}[1h])) > 0")
             ),
             timeout=60,
             what="the second round of traffic in Prometheus",
@@ -334,6 +648,7 @@ def observed(
     finally:
         for process in reversed(processes):
             stop_process(process, grace=10)
+        rig.close()
         server.shutdown()
         tokens.close()
         core.delete_namespace(namespace)
@@ -395,6 +710,31 @@ def test_every_dashboard_panel_query_runs_and_has_data(
         timeout=30,
         what=f"data for {board} / {title}: {promql}",
     )
+
+
+def _rule_exprs() -> list[str]:
+    return [
+        rule["expr"]
+        for path in observability.RULES_DIR.glob("*.yml")
+        for group in yaml.safe_load(path.read_text())["groups"]
+        for rule in group["rules"]
+    ]
+
+
+def platform_series_named() -> set[str]:
+    """Every `inference_*` series the alert/recording rules and the dashboards' panels read."""
+    exprs = [*_rule_exprs(), *(expr for _, _, expr in _panel_queries())]
+    return {name for expr in exprs for name in PLATFORM_SERIES.findall(expr)}
+
+
+def test_every_platform_series_the_rules_and_boards_read_is_exported(observed: Observed) -> None:
+    named = platform_series_named()
+    assert {"inference_quota_used", "inference_download_bytes_total"} <= named
+    for name in sorted(named):
+        result = query(observed.prometheus, f'{{__name__="{name}"}}')["data"]["result"]
+        assert result, f"{name} is read by a rule or panel but no service exports it"
+        wanted = LABELS_READ.get(name, set())
+        assert all(wanted <= set(r["metric"]) for r in result), (name, wanted, result[0])
 
 
 async def test_health_score_signals_come_from_the_real_prometheus(observed: Observed) -> None:

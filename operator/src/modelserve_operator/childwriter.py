@@ -11,7 +11,7 @@ from typing import Any
 from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
-from modelserve_operator import kubeapi
+from modelserve_operator import kubeapi, metrics
 from modelserve_operator.manifests import Owner, is_subset
 from modelserve_operator.ownership import refusal
 from modelserve_operator.status import Problem
@@ -70,6 +70,7 @@ def write_children(
         try:
             observed.append(read.result())
         except ApiException as exc:
+            metrics.child_apply_failed(child["kind"], exc)
             raise ChildWriteError(child, exc) from exc
     for child, seen in zip(children, observed, strict=True):
         problem = refusal(child, seen, owner.name, owner.uid)
@@ -89,5 +90,6 @@ def write_children(
             try:
                 future.result()
             except ApiException as exc:
+                metrics.child_apply_failed(child["kind"], exc)
                 raise ChildWriteError(child, exc) from exc
     return skipped

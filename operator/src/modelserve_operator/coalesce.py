@@ -34,6 +34,11 @@ class Coalescer(Generic[K]):
         self._executor.submit(self._run, key)
         return True
 
+    def depth(self) -> int:
+        """Jobs queued and not yet started."""
+        with self._guard:
+            return len(self._queued)
+
     def _run(self, key: K) -> None:
         with self._guard:
             self._queued.discard(key)

@@ -23,6 +23,7 @@ from inference_common.modelserve_base import (
     validation_message,
 )
 from inference_common.server_identity import trusted_server_uuid
+from modelserve_operator import metrics
 from modelserve_operator.childwriter import ChildNotOwnedError, ChildWriteError, write_children
 from modelserve_operator.context import MEMO_KEY, OperatorContext, context_of
 from modelserve_operator.errors import (
@@ -58,7 +59,9 @@ log = logging.getLogger("modelserve_operator")
 @kopf.on.startup()
 def configure(settings: kopf.OperatorSettings, memo: Any, **kwargs: Any) -> None:
     op = OperatorSettings()
-    memo[MEMO_KEY] = OperatorContext(op, StatusIndices.from_kwargs(kwargs))
+    ctx = OperatorContext(op, StatusIndices.from_kwargs(kwargs))
+    memo[MEMO_KEY] = ctx
+    metrics.watch(ctx.status.phases, ctx.status.queue_depth)
     # progress and the last-handled spec live in annotations: .status is typed and pruned
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=GROUP)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
@@ -172,6 +175,7 @@ def _observed_child(kwargs: Mapping[str, Any], child: Mapping[str, Any]) -> Any:
 @kopf.on.resume(*MS)
 @kopf.on.create(*MS)
 @kopf.on.update(*MS)
+@metrics.timed("reconcile")
 def reconcile(
     name: str,
     namespace: str | None,
@@ -208,6 +212,7 @@ def reconcile(
             ctx.api, ctx.apply_pool, owner, objects, lambda c: _observed_child(kwargs, c)
         )
     except ChildNotOwnedError as refused:
+        metrics.CHILDREN_NOT_OWNED.inc()
         status.remember(namespace, name, obj, apply_error=refused.problem)
         status.request(namespace, name)
         log.warning("%s", refused.problem.message, extra=extra)
@@ -247,6 +252,7 @@ def forget(name: str, namespace: str | None, memo: Any, **_: Any) -> None:
 
 def _register_restore(kind: Kind) -> None:
     @kopf.on.event(*kind.resource, labels=MANAGED, id=f"restore-{kind.plural}")
+    @metrics.timed("restore")
     def restore(type: str, body: kopf.Body, memo: Any, **_: Any) -> None:
         ctx = context_of(memo)
         restore_child(ctx, type, body, ctx.status.indices.modelserves)

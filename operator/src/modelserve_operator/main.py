@@ -3,7 +3,7 @@
 Environment: KUBECONFIG (unset → in-cluster), S3_ENDPOINT / S3_ACCESS_KEY / S3_SECRET_KEY /
 S3_SECURE (handed to the model-fetch init containers; use a read-only key), optional
 MODEL_FETCH_S3_ENDPOINT, OPERATOR_NAMESPACES (JSON list; empty = all namespaces), LLAMA_IMAGE,
-LLAMA_CUDA_IMAGE, MODEL_FETCH_IMAGE, MAX_WORKERS, LIVENESS_PORT, LOG_LEVEL, DEV_MODE.
+LLAMA_CUDA_IMAGE, MODEL_FETCH_IMAGE, MAX_WORKERS, LIVENESS_PORT, METRICS_PORT, LOG_LEVEL, DEV_MODE.
 SIGTERM/SIGINT stop it gracefully (kopf finishes running handlers first).
 """
 
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import kopf
 
-from modelserve_operator import handlers
+from modelserve_operator import handlers, metrics
 from modelserve_operator.logs import setup_logging
 from modelserve_operator.settings import OperatorSettings, namespace_patterns
 
@@ -38,6 +38,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         if settings.liveness_port
         else None
     )
+    if settings.metrics_port:
+        metrics.serve(settings.metrics_port, settings.metrics_host)
     assert handlers.reconcile is not None  # the import registers the handlers
     kopf.run(
         memo=kopf.Memo(namespaces=namespaces),

@@ -74,6 +74,14 @@ class OperatorSettings(CommonSettings):
         description="Address of the /healthz endpoint.",
     )
 
+    metrics_port: int | None = Field(
+        None, ge=1, le=65535, description="METRICS_PORT: serve GET /metrics on this port when set."
+    )
+    metrics_host: str = Field(
+        "0.0.0.0",  # noqa: S104 - scraped by Prometheus in the cluster; 127.0.0.1 locally
+        description="METRICS_HOST: address of the /metrics endpoint.",
+    )
+
     def secrets_to_check(self) -> dict[str, SecretStr]:
         return {**super().secrets_to_check(), "SERVER_UUID_KEY": self.server_uuid_key}
 

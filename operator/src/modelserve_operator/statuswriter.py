@@ -22,7 +22,7 @@ from kubernetes.client.exceptions import ApiException
 from inference_common.kube_events import EventRecorder
 from inference_common.modelserve import MODELSERVE_LABEL, Condition
 from inference_common.server_identity import trusted_server_uuid
-from modelserve_operator import kubeapi
+from modelserve_operator import kubeapi, metrics
 from modelserve_operator.capacity import GpuFreeCache, PodEventsCache
 from modelserve_operator.coalesce import Coalescer, Requeuer
 from modelserve_operator.events import EventSpec, status_events
@@ -139,6 +139,14 @@ class StatusWriter:
             self._locks.pop((namespace, name), None)
             self.known.pop((namespace, name), None)
 
+    def queue_depth(self) -> int:
+        """Refreshes queued, and those waiting to be retried."""
+        return self._queue.depth() + self._requeuer.pending()
+
+    def phases(self) -> list[str | None]:
+        """The phase last written for each ModelServe the operator knows."""
+        return [known.status.get("phase") for known in list(self.known.values())]
+
     def close(self) -> None:
         self._requeuer.stop()
         self._pool.shutdown(wait=True)
@@ -147,6 +155,7 @@ class StatusWriter:
         with self._locks_guard:
             return self._locks.setdefault((namespace, name), threading.Lock())
 
+    @metrics.timed("status")
     def _job(self, key: Key) -> None:
         namespace, name = key
         ms = one(self.indices.modelserves, key)
@@ -197,8 +206,11 @@ class StatusWriter:
                 kubeapi.patch_status(self.api, namespace, name, new.to_k8s())
             except ApiException as exc:
                 if exc.status == 404:
+                    metrics.STATUS_WRITES.labels(metrics.GONE).inc()
                     return  # the ModelServe is gone
+                metrics.STATUS_WRITES.labels(metrics.ERROR).inc()
                 raise
+            metrics.STATUS_WRITES.labels(metrics.SUCCESS).inc()
             known.status = new.to_k8s()
             ref = modelserve_ref(namespace, name, str(known.meta.get("uid", "")))
         self.record(ref, status_events(old, known.status))

@@ -65,6 +65,7 @@ class Ports:
     gateway: int = int(_env("LOCAL_GATEWAY_PORT", "8203"))
     frontend: int = int(_env("LOCAL_FRONTEND_PORT", "5173"))
     operator: int = int(_env("LOCAL_OPERATOR_HEALTH_PORT", "8210"))
+    operator_metrics: int = int(_env("LOCAL_OPERATOR_METRICS_PORT", "8211"))
     prometheus: int = int(_env("LOCAL_PROMETHEUS_PORT", "9090"))
     alertmanager: int = int(_env("LOCAL_ALERTMANAGER_PORT", "9093"))
 

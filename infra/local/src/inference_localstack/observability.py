@@ -195,18 +195,26 @@ def alert_webhook_url(cfg: StackConfig) -> str:
     )
 
 
+def platform_targets(cfg: StackConfig) -> dict[str, str]:
+    """Every platform process that serves /metrics on 127.0.0.1 (the operator on its own
+    metrics port, next to kopf's /healthz)."""
+    return {
+        "inference-api": f"127.0.0.1:{cfg.ports.api}",
+        "inference-contract": f"127.0.0.1:{cfg.ports.contract}",
+        "inference-download": f"127.0.0.1:{cfg.ports.download}",
+        "inference-gateway": f"127.0.0.1:{cfg.ports.gateway}",
+        "modelserve-operator": f"127.0.0.1:{cfg.ports.operator_metrics}",
+        "node-runtime": f"127.0.0.1:{cfg.ports.node_runtime}",
+    }
+
+
 def stack_prometheus_inputs(cfg: StackConfig) -> PrometheusInputs:
     return PrometheusInputs(
         apiserver_url=f"https://127.0.0.1:{cfg.ports.apiserver}",
         ca_file=cfg.pki_dir / "ca.crt",
         token_file=cfg.pki_dir / "prometheus.token",
         local_node=cfg.local_node_name,
-        # The operator (kopf liveness) serves no /metrics yet.
-        platform_targets={
-            "inference-api": f"127.0.0.1:{cfg.ports.api}",
-            "inference-gateway": f"127.0.0.1:{cfg.ports.gateway}",
-            "node-runtime": f"127.0.0.1:{cfg.ports.node_runtime}",
-        },
+        platform_targets=platform_targets(cfg),
         alertmanager=f"127.0.0.1:{cfg.ports.alertmanager}",
         rule_files=[str(RULES_DIR / "*.yml")],
     )

@@ -174,6 +174,8 @@ def operator(cfg: StackConfig, creds: Secrets, database_url: str) -> Component:
             # the operator's own tests run private operators in `opt-*` namespaces
             "OPERATOR_NAMESPACES": json.dumps(["*", "!opt-*"]),
             "LIVENESS_HOST": "127.0.0.1",
+            "METRICS_PORT": str(cfg.ports.operator_metrics),
+            "METRICS_HOST": "127.0.0.1",
             # Traefik (on this host) asks the gateway before a request reaches a model server
             "GATEWAY_AUTHZ_URL": f"http://127.0.0.1:{cfg.ports.gateway}",
         },

@@ -10,6 +10,7 @@ from inference_common.kube import api_client
 from inference_common.lifespan import open_database, services_lifespan
 from inference_common.web import install_common, operation_id
 from inference_contract.contracts import Contracts
+from inference_contract.metrics import QuotaGauges, RefreshQuotasOnWrite
 from inference_contract.reconcile import Reconciler
 from inference_contract.routes import contracts, decisions, health, webhook
 from inference_contract.settings import ContractSettings
@@ -51,13 +52,19 @@ async def close_state(state: AppState) -> None:
 
 def create_app(settings: ContractSettings | None = None, *, freeze_gc: bool = False) -> FastAPI:
     settings = settings or ContractSettings()
+    quota_gauges = QuotaGauges(settings)
 
     async def start(state: AppState) -> None:
         if state.reconciler is not None:
             state.reconciler.start()
+        quota_gauges.start(state.sessions)
+
+    async def close(state: AppState) -> None:
+        await quota_gauges.stop()
+        await close_state(state)
 
     lifespan = services_lifespan(
-        lambda: build_state(settings), close_state, start=start, freeze_gc=freeze_gc
+        lambda: build_state(settings), close, start=start, freeze_gc=freeze_gc
     )
 
     app = FastAPI(
@@ -69,6 +76,7 @@ def create_app(settings: ContractSettings | None = None, *, freeze_gc: bool = Fa
         generate_unique_id_function=operation_id,
     )
     install_common(app, SERVICE)
+    app.add_middleware(RefreshQuotasOnWrite, gauges=quota_gauges)
     for router in (health.router, contracts.router, decisions.router, webhook.router):
         app.include_router(router)
     return app

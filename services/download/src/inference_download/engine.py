@@ -32,6 +32,7 @@ from inference_common.s3_multipart import (
     stored_parts,
 )
 from inference_common.tables import DownloadJob, Model
+from inference_download import metrics
 from inference_download.failures import JobError, classify
 from inference_download.jobs import Jobs, initial_files, now
 from inference_download.manifest import source_key
@@ -132,6 +133,7 @@ class JobCopy:
             if sent:
                 entry["parts"] = [*entry["parts"], part.as_list()]
                 self.bytes_sent += part.size
+                metrics.DOWNLOAD_BYTES.inc(part.size)
             else:
                 self.bytes_resumed += part.size
             entry["bytes_done"] = int(entry["bytes_done"]) + part.size

@@ -14,6 +14,7 @@ from uuid import UUID
 from inference_common.errors import UnavailableError
 from inference_common.s3_multipart import abort_upload, pending_uploads, s3_client
 from inference_common.tables import DownloadJob
+from inference_download import metrics
 from inference_download.engine import CopyContext, JobCopy
 from inference_download.failures import JobError, backoff_seconds
 from inference_download.jobs import Jobs
@@ -98,6 +99,7 @@ class Runner:
         await self.jobs.set(
             model_uuid, phase="Cancelled", error_class="cancelled", error_message="cancelled"
         )
+        metrics.job_finished("Cancelled", "cancelled")
         self.board.changed(model_uuid)
         try:
             await self._clean(job)
@@ -108,28 +110,39 @@ class Runner:
 
     async def _run(self, model_uuid: UUID) -> None:
         async with self._slots:
-            attempts = 0
-            while True:
-                try:
-                    job = await self.jobs.get(model_uuid)
-                    if job is None or job.phase in TERMINAL:
-                        return
-                    attempts = job.attempts
-                    self._touch(model_uuid)
-                    await JobCopy(self.context(), job).run()
+            with metrics.DOWNLOADS_IN_FLIGHT.track_inprogress():
+                await self._attempts(model_uuid)
+
+    async def _copy(self, job: DownloadJob) -> None:
+        copy = JobCopy(self.context(), job)
+        sent_before, started = copy.bytes_sent, time.monotonic()
+        await copy.run()
+        metrics.job_finished("Done", None)
+        metrics.copy_run_ended(copy.bytes_sent - sent_before, time.monotonic() - started)
+
+    async def _attempts(self, model_uuid: UUID) -> None:
+        attempts = 0
+        while True:
+            try:
+                job = await self.jobs.get(model_uuid)
+                if job is None or job.phase in TERMINAL:
                     return
-                except JobError as exc:
-                    error = exc
-                except Exception as exc:  # the database went away, or a bug: bounded retries
-                    logger.exception("job %s", model_uuid)
-                    error = JobError("internal", f"{type(exc).__name__}: {exc}", permanent=False)
-                finally:
-                    self._heartbeat.pop(model_uuid, None)
-                attempts += 1
-                if error.permanent or attempts >= self.settings.max_attempts:
-                    await self._fail(model_uuid, error, attempts)
-                    return
-                await self._retry_later(model_uuid, error, attempts)
+                attempts = job.attempts
+                self._touch(model_uuid)
+                await self._copy(job)
+                return
+            except JobError as exc:
+                error = exc
+            except Exception as exc:  # the database went away, or a bug: bounded retries
+                logger.exception("job %s", model_uuid)
+                error = JobError("internal", f"{type(exc).__name__}: {exc}", permanent=False)
+            finally:
+                self._heartbeat.pop(model_uuid, None)
+            attempts += 1
+            if error.permanent or attempts >= self.settings.max_attempts:
+                await self._fail(model_uuid, error, attempts)
+                return
+            await self._retry_later(model_uuid, error, attempts)
 
     async def _retry_later(self, model_uuid: UUID, error: JobError, attempts: int) -> None:
         delay = backoff_seconds(
@@ -162,6 +175,7 @@ class Runner:
                 error_class=error.error_class,
                 error_message=error.message,
             )
+            metrics.job_finished("Failed", error.error_class)
             self.board.changed(model_uuid)
         except Exception:
             logger.exception("could not record the failure of job %s", model_uuid)
@@ -208,6 +222,7 @@ class Runner:
                 task = self._tasks.get(model_uuid)
                 if beat < cutoff and task is not None and not task.done():
                     logger.warning("job %s stalled", model_uuid)
+                    metrics.DOWNLOAD_STALLS.inc()
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task

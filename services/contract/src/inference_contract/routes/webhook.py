@@ -4,18 +4,21 @@ kubectl and the API count against the same quotas in the same transactions."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from fastapi import APIRouter, Body, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inference_common.errors import BadRequestError, ForbiddenError
+from inference_contract import metrics
 from inference_contract.admission import (
     Allow,
     Deny,
     MalformedReviewError,
     Reserve,
     Resize,
+    Review,
     decided,
     denied,
     parse_review,
@@ -92,6 +95,13 @@ async def admit_modelserve(
         review = parse_review(body)
     except MalformedReviewError as exc:
         raise BadRequestError(str(exc)) from exc
+    started = time.perf_counter()
+    answer = await _answer(state, session, review)
+    metrics.review_answered(review.operation, answer, time.perf_counter() - started)
+    return answer
+
+
+async def _answer(state: AppState, session: AsyncSession, review: Review) -> dict[str, Any]:
     settings = state.settings
     step = plan(
         review,
