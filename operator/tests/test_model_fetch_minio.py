@@ -29,8 +29,8 @@ from inference_common.s3 import ensure_bucket
 from inference_common.settings import MODELS_BUCKET, QUANT_BUCKET
 from inference_localstack.object_store_users import ScopedUser
 from inference_testkit.waiting import wait_for
+from modelserve_operator.childmeta import Owner
 from modelserve_operator.fetchurl import FetchUrlSigner
-from modelserve_operator.manifests import Owner
 
 DATA = os.urandom(3 << 20)
 SHA = hashlib.sha256(DATA).hexdigest()
