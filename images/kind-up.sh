@@ -32,6 +32,10 @@ nodes:
 KIND
 fi
 kubectl config use-context "kind-$CLUSTER" >/dev/null
+# values-cpu-dev.yaml caches models in a hostPath the model pods (UID 65532) write
+for node in $(kind get nodes --name "$CLUSTER"); do
+  docker exec "$node" install -d -o 65532 -g 65532 -m 0750 /var/lib/inference-service/models
+done
 
 images=()
 for member in services/api services/gateway services/contract services/download operator; do

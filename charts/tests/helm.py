@@ -24,11 +24,29 @@ REQUIRED_SECRETS: dict[str, Any] = {
 }
 
 
-def helm_binary() -> str:
-    found = shutil.which("helm") or str(stack.toolchain_bin_dir(build=False) / "helm")
+def tool_binary(name: str) -> str:
+    found = shutil.which(name) or str(stack.toolchain_bin_dir(build=False) / name)
     if not Path(found).is_file():
-        raise AssertionError(f"helm not found at {found}: run `make toolchain`")
+        raise AssertionError(f"{name} not found at {found}: run `make toolchain`")
     return found
+
+
+def helm_binary() -> str:
+    return tool_binary("helm")
+
+
+def can_i(kubeconfig: str, user: str, verb: str, resource: str, namespace: str = "") -> bool:
+    """`kubectl auth can-i <verb> <resource> --as <user>` (impersonated by the admin)."""
+    scope = ["--namespace", namespace] if namespace else ["--all-namespaces"]
+    done = subprocess.run(
+        [tool_binary("kubectl"), "--kubeconfig", kubeconfig, "auth", "can-i", verb, resource,
+         "--as", user, *scope],
+        capture_output=True, text=True, timeout=30, check=False,
+    )  # fmt: skip
+    answer = done.stdout.strip()
+    if answer not in ("yes", "no"):
+        raise AssertionError(f"kubectl auth can-i {verb} {resource}: {done.stderr.strip()}")
+    return answer == "yes"
 
 
 def helm(*args: str, kubeconfig: str | None = None, timeout: float = 300) -> str:

@@ -22,7 +22,7 @@ from kubernetes.dynamic.exceptions import NotFoundError
 from inference_testkit.namespaces import temporary_namespace
 from inference_testkit.waiting import wait_for
 
-from .helm import CHART, HelmError, helm, values_args, write_values
+from .helm import CHART, HelmError, can_i, helm, values_args, write_values
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -91,6 +91,28 @@ class Release:
             self.admission.read_validating_webhook_configuration(name)
         )
         return result
+
+    def api_permissions(self) -> dict[tuple[str, str], bool]:
+        """What the API's service account may do cluster-wide, as `kubectl auth can-i` says."""
+        user = f"system:serviceaccount:{self.ns}:{self.name}-inference-service-api"
+        return {
+            (verb, resource): can_i(self.kubeconfig, user, verb, resource)
+            for verb, resource in API_PERMISSIONS
+        }
+
+
+# The API reads nodes, the pods on them and every ModelServe cluster-wide; it changes none.
+API_PERMISSIONS = {
+    ("list", "nodes"): True,
+    ("watch", "nodes"): True,
+    ("list", "pods"): True,
+    ("watch", "modelserves.inference-service.dev"): True,
+    ("delete", "nodes"): False,
+    ("patch", "nodes"): False,
+    ("get", "secrets"): False,
+    ("delete", "pods"): False,
+    ("create", "modelserves.inference-service.dev"): False,
+}
 
 
 def _secret(name: str, data: dict[str, str]) -> client.V1Secret:
@@ -184,6 +206,8 @@ def test_install_upgrade_uninstall(release: Release, tmp_path: Path) -> None:
     ca_before = tls.data["ca.crt"]
     assert base64.b64decode(hook.client_config.ca_bundle) == base64.b64decode(ca_before)
 
+    assert release.api_permissions() == API_PERMISSIONS
+
     started = time.monotonic()
     release.helm(
         "upgrade", release.name, str(CHART), *args,
@@ -225,5 +249,6 @@ def test_install_upgrade_uninstall(release: Release, tmp_path: Path) -> None:
     assert {k: [i.metadata.name for i in v.items] for k, v in leftovers.items()} == {
         "clusterroles": [], "clusterrolebindings": [], "webhooks": []
     }  # fmt: skip
+    assert release.api_permissions()[("list", "nodes")] is False  # its binding went too
     print(json.dumps({"install_s": install_seconds, "upgrade_s": upgrade_seconds,
                       "uninstall_s": uninstall_seconds}))  # fmt: skip

@@ -13,6 +13,10 @@ import yaml
 from cryptography import x509
 from kubernetes_validate.utils import SchemaNotFoundError
 
+from inference_common.modelserve import ModelServeSpec
+from modelserve_operator.childmeta import ManifestConfig, Owner
+from modelserve_operator.manifests import deployment
+
 from .helm import (
     CHART,
     KUBE_VERSION,
@@ -196,3 +200,123 @@ def test_overlays_only_use_known_keys() -> None:
     for overlay in OVERLAYS[1:]:
         values = yaml.safe_load((CHART / overlay).read_text())
         assert set(values) <= set(schema["properties"]), overlay
+
+
+METRICS_COMPONENTS = {"api", "gateway", "contract", "download", "operator"}
+
+
+def _monitoring(tmp_path: Path, **extra: Any) -> list[dict[str, Any]]:
+    values = {
+        **REQUIRED_SECRETS,
+        "metrics": {"serviceMonitor": {"enabled": True}, "podMonitor": {"enabled": True}},
+        **extra,
+    }
+    return render(*values_args(values=write_values(tmp_path / "m.yaml", values)), release="r")
+
+
+def _selected(selector: dict[str, Any], labels: dict[str, str]) -> bool:
+    wanted = selector.get("matchLabels") or {}
+    if any(labels.get(k) != v for k, v in wanted.items()):
+        return False
+    for rule in selector.get("matchExpressions") or []:
+        value = labels.get(rule["key"])
+        if rule["operator"] == "In" and value not in rule["values"]:
+            return False
+        if rule["operator"] == "Exists" and value is None:
+            return False
+    return True
+
+
+def test_the_service_monitor_scrapes_every_component(tmp_path: Path) -> None:
+    """Every component with /metrics has a Service the ServiceMonitor selects, with one of
+    its endpoint ports, and pod annotations naming a port its container listens on."""
+    docs = _monitoring(tmp_path)
+    monitor = _one(docs, "ServiceMonitor")
+    endpoint_ports = {e["port"] for e in monitor["spec"]["endpoints"]}
+    scraped = {
+        d["metadata"]["labels"]["app.kubernetes.io/component"]: {
+            p["name"] for p in d["spec"]["ports"]
+        }
+        & endpoint_ports
+        for d in docs
+        if d["kind"] == "Service"
+        and _selected(monitor["spec"]["selector"], d["metadata"]["labels"])
+    }
+    assert scraped == {c: {"metrics" if c == "operator" else "http"} for c in METRICS_COMPONENTS}
+    for doc in docs:
+        if doc["kind"] != "Deployment":
+            continue
+        component = doc["metadata"]["labels"]["app.kubernetes.io/component"]
+        template = doc["spec"]["template"]
+        annotations = template["metadata"].get("annotations") or {}
+        if component not in METRICS_COMPONENTS:
+            assert "prometheus.io/scrape" not in annotations, component
+            continue
+        ports = {
+            (p["name"], str(p["containerPort"])) for c in template["spec"]["containers"]
+            for p in c["ports"]
+        }  # fmt: skip
+        expected = "metrics" if component == "operator" else "http"
+        assert (expected, annotations["prometheus.io/port"]) in ports, component
+        assert (annotations["prometheus.io/scrape"], annotations["prometheus.io/path"]) == (
+            "true",
+            "/metrics",
+        )
+    operator = _one([d for d in docs if d["metadata"]["name"] == "r-inference-service-operator"
+                     and d["kind"] == "Deployment"], "Deployment")  # fmt: skip
+    env = {
+        e["name"]: e.get("value")
+        for e in operator["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert env["METRICS_PORT"] == "8211"
+
+
+@pytest.mark.parametrize(
+    ("operator", "namespaces"),
+    [
+        ({}, {"matchNames": ["inference"]}),
+        ({"namespaces": ["team-a", "team-b"]}, {"matchNames": ["team-a", "team-b"]}),
+        ({"namespaces": ["team-*"]}, {"any": True}),
+    ],
+)
+def test_the_pod_monitor_scrapes_the_operators_model_servers(
+    tmp_path: Path, operator: dict[str, Any], namespaces: dict[str, Any]
+) -> None:
+    """The PodMonitor selects the pods the operator makes (its own manifests) on the port
+    llama.cpp serves --metrics on, in the namespaces the operator serves."""
+    docs = _monitoring(tmp_path, operator=operator)
+    monitor = _one(docs, "PodMonitor")["spec"]
+    assert monitor["namespaceSelector"] == namespaces
+    spec = ModelServeSpec.model_validate(
+        {
+            "model": {
+                "name": "m",
+                "source": {"s3": {"bucket": "models", "key": "m.gguf"}},
+                "sha256": "a" * 64,
+            }
+        }
+    )
+    owner = Owner(name="m", namespace="inference", uid="u", server_uuid="s", spec=spec)
+    config = ManifestConfig("llama:cpu", "llama:cuda", "fetch:1")
+    template = deployment(owner, config)["spec"]["template"]
+    assert _selected(monitor["selector"], template["metadata"]["labels"])
+    (server,) = template["spec"]["containers"]
+    assert "--metrics" in server["args"]
+    assert [e["port"] for e in monitor["podMetricsEndpoints"]] == [
+        p["name"] for p in server["ports"]
+    ]
+    annotations = template["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(server["ports"][0]["containerPort"])
+
+
+def test_scrapers_may_reach_the_model_servers(tmp_path: Path) -> None:
+    prometheus = {
+        "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+    }
+    docs = _monitoring(tmp_path, metrics={"scrapers": [prometheus]})
+    assert _validate(docs) == []
+    (policy,) = [d for d in docs if d["metadata"]["name"] == "r-inference-service-model-servers"]
+    peers = policy["spec"]["ingress"][0]["from"]
+    assert len(peers) == 3
+    assert peers[-1] == prometheus

@@ -1,11 +1,15 @@
 """Each image runs as podman allows here: non-root, read-only root filesystem, answering its
-health endpoint against the local stack (api, gateway), the operator image reconciling a
-ModelServe in a namespace of its own (its pods land on kwok nodes and get no traffic)."""
+health endpoint against the local stack (api, gateway, contract, download: Postgres, MinIO and
+the apiserver through settings), the UI image serving index.html and its assets, the operator
+image reconciling a ModelServe in a namespace of its own (its pods land on kwok nodes and get
+no traffic)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
+import re
 import secrets
 import shutil
 import urllib.error
@@ -16,8 +20,12 @@ from typing import Any
 
 import pytest
 from kubernetes import client
+from sqlalchemy import text
+from sqlalchemy.pool import NullPool
 
+from inference_common.db import make_engine
 from inference_common.modelserve import GROUP, PLURAL, VERSION
+from inference_testkit.database import create_database, drop_database
 from inference_testkit.namespaces import temporary_namespace
 from inference_testkit.waiting import wait_for
 
@@ -62,9 +70,10 @@ def _env(values: dict[str, str]) -> list[str]:
 
 
 @contextlib.contextmanager
-def running(ref: str, *args: str) -> Iterator[str]:
+def running(ref: str, *args: str, command: tuple[str, ...] = ()) -> Iterator[str]:
+    """The image run detached with podman options `args` (and arguments for its entrypoint)."""
     name = f"wt-img-{secrets.token_hex(4)}"
-    started = podman("run", "-d", "--name", name, *RUN_FLAGS, *args, ref)
+    started = podman("run", "-d", "--name", name, *RUN_FLAGS, *args, ref, *command)
     assert started.returncode == 0, started.stderr
     try:
         yield name
@@ -164,6 +173,102 @@ def test_operator_image_reconciles_a_modelserve(
             status = wait_for(ready, timeout=120, what="ModelServe Ready")
             assert status["readyReplicas"] == 1
             _assert_hardened(container)
+
+
+def test_contract_image_answers_health(
+    images: Images, stack_env: dict[str, str], database_url: str, kubeconfig: list[str]
+) -> None:
+    port = free_port()
+    settings = {k: stack_env[k] for k in ("DEV_MODE", "JWT_SECRET")}
+    settings |= {"DATABASE_URL": database_url, "HOST": "127.0.0.1", "PORT": str(port)}
+    with running(images["contract"], *_env(settings), *kubeconfig) as container:
+        answer = wait_for(
+            lambda: (r := _get(f"http://127.0.0.1:{port}/health")) and r[0] == 200 and r,
+            timeout=90,
+            what="contract /health",
+        )
+        # Postgres answered a query; the ModelServe list-watch against the apiserver synced
+        assert answer[1] == {"status": "ok", "checks": {"postgres": "ok", "reconcile": "ok"}}
+        _assert_hardened(container)
+
+
+@pytest.fixture
+def empty_database(stack_env: dict[str, str]) -> Iterator[str]:
+    """A database without any table: the image's start-up migrations must make them."""
+    url = create_database(
+        stack_env["DATABASE_URL"], f"test_{secrets.token_hex(4)}", migrate_schema=False
+    )
+    yield url
+    drop_database(url)
+
+
+def test_download_image_answers_health(
+    images: Images, stack_env: dict[str, str], empty_database: str
+) -> None:
+    database_url = empty_database
+    assert asyncio.run(_tables(database_url)) == set()
+    port = free_port()
+    settings = {k: stack_env[k] for k in (*STACK_SETTINGS, "JWT_SECRET")}
+    settings |= {k: stack_env[k] for k in stack_env if k.startswith("QUANT_")}
+    settings |= {"DATABASE_URL": database_url, "HOST": "127.0.0.1", "PORT": str(port)}
+    with running(images["download"], *_env(settings)) as container:
+        answer = wait_for(
+            lambda: _get(f"http://127.0.0.1:{port}/health"), timeout=90, what="download /health"
+        )
+        assert answer == (200, {"status": "ok"})
+        # it serves only after its start-up migrations ran against the database
+        assert asyncio.run(_tables(database_url)) >= {"download_jobs", "alembic_version"}
+        _assert_hardened(container)
+
+
+async def _tables(url: str) -> set[str]:
+    engine = make_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            )
+            return {row[0] for row in rows}
+    finally:
+        await engine.dispose()
+
+
+def test_frontend_image_serves_the_ui(images: Images) -> None:
+    port = free_port()
+    command = ("--host", "127.0.0.1", "--port", str(port))
+    with running(images["frontend"], command=command) as container:
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _fetch(base + "/healthz")[0] == 200 or None, timeout=60, what="/healthz")
+        status, kind, index = _fetch(base + "/")
+        assert (status, kind) == (200, "text/html")
+        assets = re.findall(r'(?:src|href)="(/[^"]+)"', index.decode())
+        assert {a.rsplit(".", 1)[-1] for a in assets} == {"js", "css", "svg"}, assets
+        for asset in assets:
+            status, kind, body = _fetch(base + asset)
+            assert status == 200, asset
+            assert kind in ASSET_TYPES[asset.rsplit(".", 1)[-1]], (asset, kind)
+            assert body
+        assert _fetch(base + "/servers/some-uuid")[:2] == (200, "text/html")  # client route
+        assert _fetch(base + "/assets/")[0] == 404  # no directory listing
+        _assert_hardened(container)
+
+
+ASSET_TYPES = {
+    "js": {"text/javascript", "application/javascript"},
+    "css": {"text/css"},
+    "svg": {"image/svg+xml"},
+}
+
+
+def _fetch(url: str) -> tuple[int, str, bytes]:
+    """Status, media type (without parameters) and body; (0, "", b"") when unreachable."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as r:  # noqa: S310 - 127.0.0.1 only
+            return r.status, r.headers.get_content_type(), r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.headers.get_content_type(), b""
+    except (urllib.error.URLError, ConnectionError):
+        return 0, "", b""
 
 
 def _modelserve(name: str) -> dict[str, Any]:

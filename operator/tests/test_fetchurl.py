@@ -9,8 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from inference_common.modelserve import ModelServeSpec
+from modelserve_operator.childmeta import Owner
 from modelserve_operator.fetchurl import FetchUrlSigner, signing_window
-from modelserve_operator.manifests import Owner
 
 HOUR = 3600.0
 SIGNER = FetchUrlSigner.with_key("minio:9000", "ak", "sk", False, "us-east-1", timedelta(hours=12))

@@ -11,23 +11,11 @@ import pytest
 
 from inference_common.gpus import GPU_MEMORY_LABEL, min_memory_mib
 from inference_common.modelserve import MODELSERVE_LABEL, SERVER_UUID_LABEL, ModelServeSpec
+from modelserve_operator.childmeta import FetchUrl, ManifestConfig, Owner
+from modelserve_operator.fetchpod import fetch_holder, fetch_secret, fetch_slot_name
 from modelserve_operator.kinds import CHILD_KINDS
-from modelserve_operator.manifests import (
-    FetchUrl,
-    ManifestConfig,
-    Owner,
-    authz_middleware,
-    children,
-    deployment,
-    fetch_holder,
-    fetch_secret,
-    fetch_slot_name,
-    ingress_route,
-    is_subset,
-    middleware,
-    network_policy,
-    service,
-)
+from modelserve_operator.manifests import children, deployment, is_subset, service
+from modelserve_operator.routing import authz_middleware, ingress_route, middleware, network_policy
 
 SHA = "b" * 64
 CONFIG = ManifestConfig(

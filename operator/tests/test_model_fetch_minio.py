@@ -29,8 +29,8 @@ from inference_common.s3 import ensure_bucket
 from inference_common.settings import MODELS_BUCKET, QUANT_BUCKET
 from inference_localstack.object_store_users import ScopedUser
 from inference_testkit.waiting import wait_for
+from modelserve_operator.childmeta import Owner
 from modelserve_operator.fetchurl import FetchUrlSigner
-from modelserve_operator.manifests import Owner
 
 DATA = os.urandom(3 << 20)
 SHA = hashlib.sha256(DATA).hexdigest()
@@ -177,3 +177,29 @@ def test_the_operators_key_can_only_read(s3: Minio, reader_client: Minio, object
             attempt()
         assert info.value.code == "AccessDenied"
     assert s3.stat_object(MODELS_BUCKET, object_key).size == len(DATA)
+
+
+def test_two_pods_on_one_node_share_the_cache(
+    reader_client: Minio, object_key: str, tmp_path: Path
+) -> None:
+    """Two init containers started together on one shared directory (a node's hostPath):
+    the object is downloaded once, the other one reuses the verified file."""
+    url = url_of(reader_client, object_key)
+    dest = tmp_path / f"{SHA}.gguf"
+    env = {"PATH": os.environ.get("PATH", ""), "MODEL_URL": url}
+    command = [sys.executable, "-m", "inference_common.model_fetch", "url", "--sha256", SHA]
+    pods = [
+        subprocess.Popen(
+            [*command, "--dest", str(dest)],
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(2)
+    ]
+    logs = [pod.communicate(timeout=60)[1] for pod in pods]
+    assert [pod.returncode for pod in pods] == [0, 0], logs
+    assert sum("model fetched" in log for log in logs) == 1, logs
+    assert sum("model cached: the verified file is reused" in log for log in logs) == 1, logs
+    assert dest.read_bytes() == DATA
+    assert sorted(p.name for p in tmp_path.iterdir()) == [dest.name, f"{dest.name}.verified"]

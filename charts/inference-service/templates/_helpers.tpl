@@ -166,3 +166,11 @@ periodSeconds: {{ .period | default 10 }}
 timeoutSeconds: 3
 failureThreshold: {{ .failures | default 3 }}
 {{- end -}}
+
+
+{{/* prometheus.io/* pod annotations (for Prometheus without its operator): the port's /metrics. */}}
+{{- define "is.scrapeAnnotations" -}}
+prometheus.io/scrape: "true"
+prometheus.io/port: {{ . | quote }}
+prometheus.io/path: /metrics
+{{- end -}}

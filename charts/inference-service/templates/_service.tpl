@@ -2,7 +2,8 @@
 ServiceAccount, Deployment and Service of one HTTP component:
 (dict "ctx" $ "component" "api" "image" "inference-api" "port" 8200 "values" .Values.api
       "health" "/health" "env" <yaml list> "extraPorts" <yaml list> "volumes" <yaml> "mounts" <yaml>
-      "token" true)
+      "token" true "metrics" true)
+"metrics": the component serves Prometheus /metrics on its http port (scrape annotations).
 */}}
 {{- define "is.httpComponent" -}}
 {{- $ctx := .ctx -}}
@@ -28,7 +29,11 @@ spec:
   template:
     metadata:
       labels: {{- include "is.componentLabels" . | nindent 8 }}
-      {{- with $ctx.Values.podAnnotations }}
+      {{- $annotations := deepCopy $ctx.Values.podAnnotations }}
+      {{- if .metrics }}
+      {{- $annotations = merge $annotations (include "is.scrapeAnnotations" .port | fromYaml) }}
+      {{- end }}
+      {{- with $annotations }}
       annotations: {{- toYaml . | nindent 8 }}
       {{- end }}
     spec:

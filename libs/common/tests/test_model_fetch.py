@@ -4,7 +4,10 @@ MinIO path runs against the real stack in the operator's tests)."""
 from __future__ import annotations
 
 import hashlib
+import os
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -12,15 +15,19 @@ import pytest
 from inference_common.model_fetch import (
     EXIT_MISMATCH,
     EXIT_NOT_FOUND,
+    STALE_PARTIAL_SECONDS,
     FetchError,
     cached,
     fetch,
+    fetch_lock,
     main,
     marker_path,
     model_url,
     redacted,
+    remove_stale_partials,
     verify_local,
 )
+from inference_testkit.waiting import wait_for
 
 DATA = b"GGUF" + bytes(range(256)) * 5000
 SHA = hashlib.sha256(DATA).hexdigest()
@@ -178,3 +185,69 @@ def test_model_url_names_what_is_missing() -> None:
     with pytest.raises(FetchError, match="SLOT0_MODEL_URL, SLOT1_MODEL_URL") as info:
         model_url({"MODEL_URL": "http://h/u"}, ["SLOT0_", "SLOT1_"])
     assert info.value.code == 64
+
+
+def test_two_fetches_of_one_file_download_it_once(tmp_path: Path) -> None:
+    """The second fetch waits on the first one's lock, then finds the file cached."""
+    dest = tmp_path / f"{SHA}.gguf"
+    second_waits = threading.Event()
+
+    class HeldReader(Reader):
+        def __iter__(self) -> Iterator[bytes]:
+            assert second_waits.wait(10), "the second fetch never waited on the lock"
+            yield from super().__iter__()
+
+    first, second = HeldReader(DATA), Reader(DATA)
+    with ThreadPoolExecutor(2) as pool:
+        fetched = pool.submit(fetch, first, SHA, dest)
+        wait_for(lambda: (tmp_path / f"{SHA}.gguf.lock").exists(), timeout=10, what="the lock")
+        reused = pool.submit(fetch, second, SHA, dest, None, second_waits.set)
+        assert (fetched.result(timeout=20), reused.result(timeout=20)) == ("fetched", "cached")
+    assert (first.calls, second.calls) == (1, 0)
+    assert dest.read_bytes() == DATA
+    assert sorted(p.name for p in tmp_path.iterdir()) == [f"{SHA}.gguf", f"{SHA}.gguf.verified"]
+
+
+def test_the_lock_is_per_file_and_removed_when_released(tmp_path: Path) -> None:
+    dest = tmp_path / "m.gguf"
+    with fetch_lock(dest):
+        assert (tmp_path / "m.gguf.lock").exists()
+    assert not (tmp_path / "m.gguf.lock").exists()
+    with fetch_lock(dest), fetch_lock(tmp_path / "other.gguf"):  # one lock per file
+        assert fetch(Reader(DATA), SHA, tmp_path / "third.gguf") == "fetched"
+
+
+@pytest.mark.parametrize(
+    ("ages", "removed"),
+    [
+        ({}, []),
+        ({"m.gguf.partial-1-aa": 5.0}, []),
+        ({"m.gguf.partial-1-aa": STALE_PARTIAL_SECONDS + 1}, ["m.gguf.partial-1-aa"]),
+        ({"m.gguf.partial": STALE_PARTIAL_SECONDS * 2}, ["m.gguf.partial"]),
+        (
+            {"m.gguf.partial-1-aa": 1.0, "m.gguf.partial-2-bb": STALE_PARTIAL_SECONDS + 60},
+            ["m.gguf.partial-2-bb"],
+        ),
+        ({"other.gguf.partial-1-aa": STALE_PARTIAL_SECONDS * 2, "m.gguf": 1e6}, []),
+    ],
+)
+def test_remove_stale_partials(tmp_path: Path, ages: dict[str, float], removed: list[str]) -> None:
+    now = 2_000_000_000.0
+    for name, age in ages.items():
+        (tmp_path / name).write_bytes(b"x")
+        os.utime(tmp_path / name, (now - age, now - age))
+    gone = remove_stale_partials(tmp_path / "m.gguf", now=now)
+    assert sorted(p.name for p in gone) == removed
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(set(ages) - set(removed))
+
+
+def test_cli_says_a_cache_hit_downloads_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dest = tmp_path / f"{SHA}.gguf"
+    fetch(Reader(DATA), SHA, dest)
+    monkeypatch.setenv("MODEL_URL", "http://127.0.0.1:9/unused.gguf")
+    assert main(["url", "--sha256", SHA, "--dest", str(dest)]) == 0
+    assert (
+        "model cached: the verified file is reused, nothing downloaded" in capsys.readouterr().err
+    )

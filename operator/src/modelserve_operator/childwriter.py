@@ -12,7 +12,8 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from modelserve_operator import kubeapi, metrics
-from modelserve_operator.manifests import Owner, is_subset
+from modelserve_operator.childmeta import Owner
+from modelserve_operator.manifests import is_subset
 from modelserve_operator.ownership import refusal
 from modelserve_operator.status import Problem
 

@@ -12,9 +12,9 @@ from kubernetes.client import ApiClient
 
 from inference_common.kube import api_client
 from inference_common.kube_events import EventRecorder
+from modelserve_operator.childmeta import ManifestConfig
 from modelserve_operator.fetchurl import FetchUrlSigner
 from modelserve_operator.indices import StatusIndices
-from modelserve_operator.manifests import ManifestConfig
 from modelserve_operator.renewal import SlotRenewer
 from modelserve_operator.settings import OperatorSettings
 from modelserve_operator.statuswriter import STATUS_WORKERS, StatusWriter
@@ -47,6 +47,7 @@ class OperatorContext:
             signer_digest=self.fetch_urls.digest,
             authz_url=settings.gateway_authz_url,
             network_policy_peers=tuple(settings.network_policy_peers),
+            model_cache=settings.model_cache,
         )
         self.server_uuid_key = settings.server_uuid_key.get_secret_value()
         self.events = EventRecorder(self.api, component="modelserve-operator")

@@ -28,15 +28,10 @@ from kubernetes.client import ApiClient
 from kubernetes.client.exceptions import ApiException
 
 from modelserve_operator import kubeapi
+from modelserve_operator.childmeta import ManifestConfig, Owner
 from modelserve_operator.childwriter import ChildNotOwnedError, ChildWriteError
+from modelserve_operator.fetchpod import WINDOW_KEY, fetch_holder, fetch_secret
 from modelserve_operator.fetchurl import FetchUrlSigner
-from modelserve_operator.manifests import (
-    WINDOW_KEY,
-    ManifestConfig,
-    Owner,
-    fetch_holder,
-    fetch_secret,
-)
 from modelserve_operator.ownership import refusal
 
 REPLACING_DELAY = 2.0

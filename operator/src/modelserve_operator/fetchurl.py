@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 from minio import Minio
 
-from modelserve_operator.manifests import FetchUrl, Owner
+from modelserve_operator.childmeta import FetchUrl, Owner
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from inference_common.modelserve_base import (
 )
 from inference_common.server_identity import trusted_server_uuid
 from modelserve_operator import metrics
+from modelserve_operator.childmeta import owner_of
 from modelserve_operator.childwriter import ChildNotOwnedError, ChildWriteError, write_children
 from modelserve_operator.context import MEMO_KEY, OperatorContext, context_of
 from modelserve_operator.errors import (
@@ -35,10 +36,7 @@ from modelserve_operator.errors import (
 from modelserve_operator.events import children_applied
 from modelserve_operator.indices import StatusIndices, one
 from modelserve_operator.kinds import MODELSERVE, WATCHED_CHILD_KINDS, Kind, kind_of
-from modelserve_operator.manifests import (
-    children,
-    owner_of,
-)
+from modelserve_operator.manifests import children
 from modelserve_operator.restore import restore_child
 from modelserve_operator.settings import OperatorSettings
 from modelserve_operator.status import Problem, pod_view

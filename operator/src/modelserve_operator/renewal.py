@@ -17,12 +17,12 @@ import kopf
 from kubernetes.client import ApiClient
 from pydantic import ValidationError
 
+from modelserve_operator.childmeta import ManifestConfig, Owner, owner_of
 from modelserve_operator.childwriter import ChildNotOwnedError, ChildWriteError
 from modelserve_operator.coalesce import Coalescer, Requeuer
 from modelserve_operator.fetchslots import SlotStep, ensure_slot
 from modelserve_operator.fetchurl import FetchUrlSigner
 from modelserve_operator.indices import one
-from modelserve_operator.manifests import ManifestConfig, Owner, owner_of
 
 RETRY_DELAY = 30.0
 WINDOW_MARGIN = 1.0

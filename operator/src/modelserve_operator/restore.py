@@ -14,10 +14,11 @@ from pydantic import ValidationError
 from inference_common.modelserve import MODELSERVE_LABEL
 from inference_common.server_identity import trusted_server_uuid
 from modelserve_operator import kubeapi
+from modelserve_operator.childmeta import owner_of
 from modelserve_operator.context import OperatorContext
 from modelserve_operator.errors import namespace_terminating, raise_for
 from modelserve_operator.indices import one
-from modelserve_operator.manifests import children, is_subset, owner_of
+from modelserve_operator.manifests import children, is_subset
 from modelserve_operator.ownership import owned_by
 
 log = logging.getLogger("modelserve_operator")

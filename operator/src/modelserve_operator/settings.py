@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from inference_common.settings import CommonSettings
+from modelserve_operator.modelvolume import CacheType, ModelCache
 
 DEFAULT_LLAMA_IMAGE = "ghcr.io/ggml-org/llama.cpp:server"
 DEFAULT_LLAMA_CUDA_IMAGE = "ghcr.io/ggml-org/llama.cpp:server-cuda"
@@ -82,8 +83,36 @@ class OperatorSettings(CommonSettings):
         description="METRICS_HOST: address of the /metrics endpoint.",
     )
 
+    model_cache_type: CacheType = Field(
+        "none",
+        description="MODEL_CACHE_TYPE: where s3-sourced models are kept — none (an emptyDir "
+        "per pod), hostPath (MODEL_CACHE_HOST_PATH on each node) or pvc (MODEL_CACHE_CLAIM in "
+        "the ModelServe's namespace); with a cache, replicas and restarts reuse a verified file.",
+    )
+    model_cache_host_path: str = Field(
+        "/var/lib/inference-service/models",
+        description="MODEL_CACHE_HOST_PATH: the node directory of the hostPath cache; it must "
+        "exist and be writable by UID 65532.",
+    )
+    model_cache_claim: str = Field(
+        "", description="MODEL_CACHE_CLAIM: the PersistentVolumeClaim of the pvc cache."
+    )
+
+    @model_validator(mode="after")
+    def _model_cache_complete(self) -> OperatorSettings:
+        self.model_cache  # noqa: B018 - raises ValueError for an incomplete cache setting
+        return self
+
     def secrets_to_check(self) -> dict[str, SecretStr]:
         return {**super().secrets_to_check(), "SERVER_UUID_KEY": self.server_uuid_key}
+
+    @property
+    def model_cache(self) -> ModelCache:
+        return ModelCache(
+            type=self.model_cache_type,
+            host_path=self.model_cache_host_path,
+            claim=self.model_cache_claim,
+        )
 
     @property
     def fetch_s3_endpoint(self) -> str:

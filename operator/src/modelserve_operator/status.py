@@ -24,7 +24,8 @@ from inference_common.modelserve import (
     Phase,
     endpoint_path,
 )
-from modelserve_operator.manifests import FETCH_CONTAINER, SERVER_CONTAINER
+from modelserve_operator.fetchpod import FETCH_CONTAINER
+from modelserve_operator.manifests import SERVER_CONTAINER
 
 _PULL_ERRORS = frozenset(
     {"ErrImagePull", "ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"}

@@ -31,13 +31,8 @@ from inference_common.server_identity import (
 from inference_common.tables import User, UserContract
 from inference_testkit.namespaces import temporary_namespace
 from inference_testkit.waiting import async_wait_for
-from modelserve_operator.manifests import (
-    ManifestConfig,
-    Owner,
-    authz_middleware,
-    ingress_route,
-    middleware,
-)
+from modelserve_operator.childmeta import ManifestConfig, Owner
+from modelserve_operator.routing import authz_middleware, ingress_route, middleware
 
 from .conftest import (
     JWT_SECRET,

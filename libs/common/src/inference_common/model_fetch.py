@@ -16,9 +16,18 @@ never passed on the command line.
 
 A verified file is cached: next to `dest` a marker `dest.verified` records the checksum, size
 and mtime the file had when it was last verified; when they still match, nothing is read or
-copied. Otherwise the object is streamed to `dest.partial` while hashing, checked against the
-expected checksum (and size), fsynced and renamed into place, so `dest` is either absent or
-complete and verified. Exit codes: 0 ok, 2 checksum or size mismatch, 3 object not found,
+copied ("model cached"). Otherwise the object is streamed to a temporary `dest.partial-*` of
+its own while hashing, checked against the expected checksum (and size), fsynced and renamed
+into place, so `dest` is either absent or complete and verified.
+
+The model directory may be shared (a node's hostPath or a ReadWriteMany claim: `dest` is named
+by the model's sha256, so pods of any server reuse it): pods fetching the same file take an
+exclusive lock on `dest.lock` (flock; removed by its holder when done) first, so one downloads
+and the others wait, then find it cached. Were locks not honoured (some network file systems),
+each writer still has its own temporary file and the renames of identical verified content
+replace one another harmlessly.
+Partial files a killed pod left behind are removed by the next fetch of that file once they are
+`STALE_PARTIAL_SECONDS` old. Exit codes: 0 ok, 2 checksum or size mismatch, 3 object not found,
 4 other storage error, 64 usage error.
 """
 
@@ -26,19 +35,27 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
+import functools
 import hashlib
 import json
 import os
+import secrets
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 CHUNK = 1 << 20
+STALE_PARTIAL_SECONDS = 600.0
+"""A partial file untouched this long belongs to a fetch that died (writers touch theirs with
+every chunk)."""
+LOCK_ATTEMPTS = 100
 
 EXIT_OK = 0
 EXIT_MISMATCH = 2
@@ -80,7 +97,7 @@ def read_marker(dest: Path) -> Marker | None:
 
 
 def write_marker(dest: Path, marker: Marker) -> None:
-    tmp = marker_path(dest).with_suffix(".tmp")
+    tmp = marker_path(dest).with_name(f"{marker_path(dest).name}.tmp-{secrets.token_hex(4)}")
     tmp.write_text(json.dumps(marker.__dict__))
     tmp.replace(marker_path(dest))
 
@@ -107,7 +124,7 @@ def sha256_file(path: Path) -> str:
 def write_verified(chunks: Iterable[bytes], dest: Path, sha256: str, size: int | None) -> int:
     """Streams chunks to dest (atomically), hashing on the way; returns the size written."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    partial = dest.with_name(dest.name + ".partial")
+    partial = dest.with_name(f"{dest.name}.partial-{os.getpid()}-{secrets.token_hex(4)}")
     digest = hashlib.sha256()
     written = 0
     try:
@@ -179,16 +196,71 @@ def fetch(
     sha256: str,
     dest: Path,
     size: int | None = None,
+    on_wait: Callable[[], None] = lambda: None,
 ) -> str:
     """Ensures dest holds the verified object; returns 'cached', 'verified' or 'fetched'.
-    `chunks` is consumed only when the object has to be downloaded."""
+    `chunks` is consumed only when the object has to be downloaded, by one fetch of `dest` at
+    a time (`on_wait` is called when another one holds the lock)."""
     if cached(dest, sha256):
         return "cached"
-    if dest.is_file() and sha256_file(dest) == sha256:
-        write_marker(dest, Marker.of(dest, sha256))
-        return "verified"
-    write_verified(chunks, dest, sha256, size)
-    return "fetched"
+    with fetch_lock(dest, on_wait):
+        if cached(dest, sha256):  # fetched by the pod we waited for
+            return "cached"
+        if dest.is_file() and sha256_file(dest) == sha256:
+            write_marker(dest, Marker.of(dest, sha256))
+            return "verified"
+        remove_stale_partials(dest)
+        write_verified(chunks, dest, sha256, size)
+        return "fetched"
+
+
+@contextlib.contextmanager
+def fetch_lock(dest: Path, on_wait: Callable[[], None] = lambda: None) -> Iterator[None]:
+    """Holds an exclusive flock on `dest.lock` (released by the kernel if the holder dies).
+    The holder removes the file as it lets go, so a waiter that then holds the lock of a file
+    no longer at that path takes the new one."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    path = dest.with_name(dest.name + ".lock")
+    waited = False
+    for _ in range(LOCK_ATTEMPTS):
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if not waited:
+                on_wait()
+                waited = True
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        if _same_file(fd, path):
+            break
+        os.close(fd)
+    else:
+        raise FetchError(EXIT_STORAGE, f"{path}: could not be locked")
+    try:
+        yield
+    finally:
+        path.unlink(missing_ok=True)
+        os.close(fd)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        held, named = os.fstat(fd), path.stat()
+    except FileNotFoundError:
+        return False
+    return (held.st_dev, held.st_ino) == (named.st_dev, named.st_ino)
+
+
+def remove_stale_partials(dest: Path, now: float | None = None) -> list[Path]:
+    """Removes the partial files of `dest` older than STALE_PARTIAL_SECONDS; returns them."""
+    cutoff = (time.time() if now is None else now) - STALE_PARTIAL_SECONDS
+    removed = []
+    for partial in dest.parent.glob(f"{dest.name}.partial*"):
+        with contextlib.suppress(FileNotFoundError):
+            if partial.stat().st_mtime < cutoff:
+                partial.unlink()
+                removed.append(partial)
+    return removed
 
 
 def _expiry(value: str | None) -> datetime:
@@ -231,6 +303,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+OUTCOMES = {
+    "cached": "the verified file is reused, nothing downloaded",
+    "verified": "the file in place has the right checksum, nothing downloaded",
+    "fetched": "downloaded and verified",
+}
+
+
 def _log(level: str, msg: str, **fields: object) -> None:
     sys.stderr.write(json.dumps({"level": level, "msg": msg, **fields}) + "\n")
 
@@ -240,8 +319,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "url":
             url = model_url(os.environ, args.env_prefixes or [""])
-            result = fetch(http_chunks(url), args.sha256.lower(), args.dest, args.size)
-            _log("info", f"model {result}", source=redacted(url), dest=str(args.dest))
+            waiting = functools.partial(
+                _log, "info", "waiting for another fetch of this model", dest=str(args.dest)
+            )
+            result = fetch(http_chunks(url), args.sha256.lower(), args.dest, args.size, waiting)
+            _log(
+                "info",
+                f"model {result}: {OUTCOMES[result]}",
+                source=redacted(url),
+                dest=str(args.dest),
+            )
         else:
             result = verify_local(args.path, args.sha256.lower())
             _log("info", f"model {result}", path=str(args.path))
