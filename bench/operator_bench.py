@@ -36,9 +36,8 @@ from inference_common.kube import api_client
 from inference_common.modelserve import GROUP, PLURAL, VERSION
 from inference_localstack import stack
 from inference_localstack.config import StackConfig
+from inference_testkit.manifests import ON_SIMULATED_NODES, modelserve_manifest, s3_model
 from modelserve_operator.kinds import CHILD_KINDS
-
-SHA = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -50,22 +49,12 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def body(name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "ModelServe",
-        "metadata": {"name": name},
-        "spec": {
-            "model": {
-                "name": "smollm2:135m",
-                "source": {
-                    "s3": {"bucket": "inference-models", "key": "smollm2-135m-instruct-q4_1.gguf"}
-                },
-                "sha256": SHA,
-            },
-            "nodeSelector": {"inference.local/simulated": "true"},
-            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
-        },
+    spec = {
+        "model": s3_model("smollm2-135m-instruct-q4_1.gguf"),
+        "nodeSelector": ON_SIMULATED_NODES,
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
     }
+    return modelserve_manifest(name, spec)
 
 
 class Recorder:

@@ -18,6 +18,7 @@ import pytest
 from kubernetes import client
 
 from inference_common.modelserve import GROUP, PLURAL, VERSION
+from inference_testkit.manifests import ON_SIMULATED_NODES, modelserve_manifest, s3_model
 from inference_testkit.namespaces import temporary_namespace
 from inference_testkit.waiting import wait_for
 
@@ -25,7 +26,6 @@ from .podman import NON_ROOT, RUN_FLAGS, build, free_port, podman
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(1800)]
 
-SHA = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 STACK_SETTINGS = ("S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_SECURE", "DEV_MODE")
 
 
@@ -167,20 +167,12 @@ def test_operator_image_reconciles_a_modelserve(
 
 
 def _modelserve(name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "ModelServe",
-        "metadata": {"name": name},
-        "spec": {
-            "model": {
-                "name": "smollm2:135m",
-                "source": {"s3": {"bucket": "inference-models", "key": "smollm2.gguf"}},
-                "sha256": SHA,
-            },
-            "gpu": {"count": 1},
-            "nodeSelector": {"inference.local/simulated": "true"},
-        },
+    spec = {
+        "model": s3_model("smollm2.gguf"),
+        "gpu": {"count": 1},
+        "nodeSelector": ON_SIMULATED_NODES,
     }
+    return modelserve_manifest(name, spec)
 
 
 def _deployment(apps: client.AppsV1Api, ns: str, name: str) -> client.V1Deployment | None:

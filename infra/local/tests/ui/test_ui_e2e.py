@@ -13,21 +13,19 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import gguf
-import numpy as np
 import pytest
 
 from inference_localstack import platform_services
 from inference_localstack.config import StackConfig
 from inference_localstack.frontend import FRONTEND_DIR, ensure_built, npm_env
 from inference_localstack.ui_process import ui_argv
+from inference_testkit.gguf_files import write_gguf
 from inference_testkit.servers import free_port, http_process
 
 E2E_TIMEOUT = 900
@@ -81,19 +79,7 @@ def ui_url(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture
 def tiny_gguf(tmp_path: Path) -> Path:
     """A small valid GGUF, unique per run (the registry refuses a file it already holds)."""
-    path = tmp_path / "tiny.gguf"
-    writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_context_length(4096)
-    writer.add_file_type(1)
-    writer.add_tokenizer_model("llama")
-    writer.add_token_list([f"tok{i}" for i in range(64)])
-    writer.add_string("test.nonce", secrets.token_hex(8))
-    writer.add_tensor("a", np.ones((4, 8), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
+    return write_gguf(tmp_path / "tiny.gguf", context_length=4096, tokens=64)
 
 
 @pytest.mark.timeout(E2E_TIMEOUT + 60)
