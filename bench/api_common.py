@@ -35,15 +35,6 @@ def stack_env() -> dict[str, str]:
     return stack.read_env(config)
 
 
-def minio(env: dict[str, str]) -> Minio:
-    return Minio(
-        env["S3_ENDPOINT"],
-        access_key=env["S3_ACCESS_KEY"],
-        secret_key=env["S3_SECRET_KEY"],
-        secure=False,
-    )
-
-
 @contextmanager
 def throwaway_database(env: dict[str, str]) -> Iterator[str]:
     url = create_database(env["DATABASE_URL"], f"bench_{secrets.token_hex(4)}")

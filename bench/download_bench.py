@@ -35,7 +35,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from api_common import (
     current_rss_mib,
-    minio,
     peak_rss_mib,
     reset_peak_rss,
     stack_env,
@@ -48,6 +47,7 @@ from inference_common.auth import TokenSigner, hash_password
 from inference_common.db import make_engine, make_sessionmaker, unit_of_work
 from inference_common.tables import Model, User
 from inference_download import publish
+from inference_testkit.object_store import minio_from_env
 from inference_testkit.servers import free_port, wait_http_ok
 
 PART = 16 * 1024**2
@@ -57,12 +57,7 @@ FINAL = {"Done", "Failed", "Cancelled"}
 def quant_minio(env: dict[str, str]) -> Minio:
     if "QUANT_S3_ENDPOINT" not in env:
         raise SystemExit("the stack has no quantization cluster MinIO (QUANT_S3_*): make up")
-    return Minio(
-        env["QUANT_S3_ENDPOINT"],
-        access_key=env["QUANT_S3_ACCESS_KEY"],
-        secret_key=env["QUANT_S3_SECRET_KEY"],
-        secure=False,
-    )
+    return minio_from_env(env, "QUANT_S3")
 
 
 def plain_copy(source: Minio, src_bucket: str, key: str, target: Minio, dst_bucket: str) -> float:
@@ -178,7 +173,7 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=200)
     args = parser.parse_args()
     env = stack_env()
-    ours, quant = minio(env), quant_minio(env)
+    ours, quant = minio_from_env(env), quant_minio(env)
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         path = Path(tmp) / "bench.gguf"
         size = write_gguf(path, args.size_mb * 1024**2)
