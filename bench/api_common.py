@@ -57,13 +57,12 @@ def throwaway_bucket(client: Minio) -> Iterator[str]:
         client.remove_bucket(bucket)
 
 
-@contextmanager
-def api_process(
-    env: dict[str, str], database_url: str, bucket: str, admin_password: str, **extra: str
-) -> Iterator[tuple[str, int]]:
-    """Runs `python -m inference_api.main`; yields (base URL, pid) once /health is 200."""
-    port = free_port()
-    process_env = {
+def service_env(
+    env: dict[str, str], database_url: str, bucket: str, port: int, **extra: str
+) -> dict[str, str]:
+    """What every platform service run by a benchmark gets: the stack's object store, a
+    throwaway database and bucket, production mode, quiet logs."""
+    return {
         "PATH": os.environ.get("PATH", ""),
         "HOME": os.environ.get("HOME", ""),
         "DEV_MODE": "false",
@@ -72,15 +71,30 @@ def api_process(
         "S3_ACCESS_KEY": env["S3_ACCESS_KEY"],
         "S3_SECRET_KEY": env["S3_SECRET_KEY"],
         "MODELS_BUCKET": bucket,
-        "KUBECONFIG": env["KUBECONFIG"],
-        "JWT_SECRET": secrets.token_urlsafe(48),
-        "SERVER_UUID_KEY": secrets.token_urlsafe(48),
-        "ADMIN_USERNAME": ADMIN,
-        "ADMIN_PASSWORD": admin_password,
         "PORT": str(port),
         "LOG_LEVEL": "WARNING",
         **extra,
     }
+
+
+@contextmanager
+def api_process(
+    env: dict[str, str], database_url: str, bucket: str, admin_password: str, **extra: str
+) -> Iterator[tuple[str, int]]:
+    """Runs `python -m inference_api.main`; yields (base URL, pid) once /health is 200."""
+    port = free_port()
+    process_env = service_env(
+        env,
+        database_url,
+        bucket,
+        port,
+        KUBECONFIG=env["KUBECONFIG"],
+        JWT_SECRET=secrets.token_urlsafe(48),
+        SERVER_UUID_KEY=secrets.token_urlsafe(48),
+        ADMIN_USERNAME=ADMIN,
+        ADMIN_PASSWORD=admin_password,
+        **extra,
+    )
     url = f"http://127.0.0.1:{port}"
     with http_process(
         [sys.executable, "-m", "inference_api.main"], process_env, f"{url}/health"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
 import signal
 import sys
@@ -37,6 +36,7 @@ from api_common import (
     current_rss_mib,
     peak_rss_mib,
     reset_peak_rss,
+    service_env,
     stack_env,
     throwaway_bucket,
     throwaway_database,
@@ -196,27 +196,21 @@ def main() -> None:
         jwt_secret = secrets.token_urlsafe(48)
         token = TokenSigner(jwt_secret).issue(str(user_id), "bench", "admin")
         headers = {"Authorization": f"Bearer {token}"}
-        service_env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": os.environ.get("HOME", ""),
-            "DEV_MODE": "false",
-            "DATABASE_URL": database_url,
-            "S3_ENDPOINT": env["S3_ENDPOINT"],
-            "S3_ACCESS_KEY": env["S3_ACCESS_KEY"],
-            "S3_SECRET_KEY": env["S3_SECRET_KEY"],
-            "MODELS_BUCKET": target,
-            "QUANT_S3_ENDPOINT": env["QUANT_S3_ENDPOINT"],
-            "QUANT_S3_ACCESS_KEY": env["QUANT_S3_ACCESS_KEY"],
-            "QUANT_S3_SECRET_KEY": env["QUANT_S3_SECRET_KEY"],
-            "QUANT_BUCKET": source,
-            "JWT_SECRET": jwt_secret,
-            "RUN_MIGRATIONS": "false",
-            "PORT": str(free_port()),
-            "LOG_LEVEL": "WARNING",
-        }
+        download_env = service_env(
+            env,
+            database_url,
+            target,
+            free_port(),
+            QUANT_S3_ENDPOINT=env["QUANT_S3_ENDPOINT"],
+            QUANT_S3_ACCESS_KEY=env["QUANT_S3_ACCESS_KEY"],
+            QUANT_S3_SECRET_KEY=env["QUANT_S3_SECRET_KEY"],
+            QUANT_BUCKET=source,
+            JWT_SECRET=jwt_secret,
+            RUN_MIGRATIONS="false",
+        )
         key = f"{first}/{path.name}"
         plain_before = plain_copy(quant, source, key, ours, target)
-        with service(service_env, Path(tmp) / "service.log") as running:
+        with service(download_env, Path(tmp) / "service.log") as running:
             pid = running.process.pid
             rss_idle = current_rss_mib(pid)
             reset_peak_rss(pid)
@@ -234,7 +228,7 @@ def main() -> None:
         # the same bytes again under a second uuid: the first registration is forgotten
         asyncio.run(_forget_model(database_url, first))
         ours.remove_object(target, f"models/{first}.gguf")
-        with service(service_env, Path(tmp) / "service.log") as running:
+        with service(download_env, Path(tmp) / "service.log") as running:
             httpx.post(
                 f"{running.url}/download/{second}", headers=headers, timeout=30
             ).raise_for_status()
