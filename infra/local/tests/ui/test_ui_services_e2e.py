@@ -18,8 +18,6 @@ import io
 import json
 import os
 import secrets
-import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +29,7 @@ import pytest
 from minio import Minio
 
 from inference_common import migrate
-from inference_localstack.frontend import FRONTEND_DIR, ensure_built, npm_env
+from inference_localstack.frontend import FRONTEND_DIR, ensure_built
 from inference_localstack.ui_process import ui_argv
 from inference_testkit.gguf_files import write_gguf
 from inference_testkit.servers import free_port, http_process
@@ -41,6 +39,8 @@ from inference_testkit.throwaway import (
     minio_server,
     postgres_server,
 )
+
+from .browser import run_spec
 
 E2E_TIMEOUT = 600
 SOURCE_BUCKET = "llm-models"
@@ -213,35 +213,17 @@ def _services(
 
 @pytest.mark.timeout(E2E_TIMEOUT + 60)
 def test_quotas_and_imports_in_chromium(setup: Setup) -> None:
-    chromium = shutil.which("chromium")
-    assert chromium, "chromium is missing: infra/local/bootstrap.sh --browser installs it"
-    output = FRONTEND_DIR / "test-results-services"
-    result = subprocess.run(
-        [str(FRONTEND_DIR / "node_modules" / ".bin" / "playwright"), "test", "services.spec.ts"],
-        cwd=FRONTEND_DIR,
-        env={
-            **npm_env(),
-            "UI_URL": setup.ui_url,
-            "ADMIN_USERNAME": setup.admin[0],
-            "ADMIN_PASSWORD": setup.admin[1],
-            "E2E_USER": setup.user[0],
-            "E2E_USER_PASSWORD": setup.user[1],
-            "E2E_IMPORT_OK": setup.offer.ok_name,
-            "E2E_IMPORT_BIG": setup.offer.big_name,
-            "E2E_IMPORT_BROKEN": setup.offer.broken_uuid,
-            "E2E_OUTPUT_DIR": str(output),
-            "CHROMIUM_PATH": chromium,
-            "CI": "1",
-            "NO_COLOR": "1",
-        },
-        capture_output=True,
-        text=True,
-        timeout=E2E_TIMEOUT,
-    )
-    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-3000:]
-    assert " passed" in result.stdout
-    assert " skipped" not in result.stdout, result.stdout[-3000:]
-    shots = sorted(p.name for p in (output / "screenshots").glob("*.png"))
+    env = {
+        "UI_URL": setup.ui_url,
+        "ADMIN_USERNAME": setup.admin[0],
+        "ADMIN_PASSWORD": setup.admin[1],
+        "E2E_USER": setup.user[0],
+        "E2E_USER_PASSWORD": setup.user[1],
+        "E2E_IMPORT_OK": setup.offer.ok_name,
+        "E2E_IMPORT_BIG": setup.offer.big_name,
+        "E2E_IMPORT_BROKEN": setup.offer.broken_uuid,
+    }
+    shots = run_spec("services.spec.ts", FRONTEND_DIR / "test-results-services", env, E2E_TIMEOUT)
     assert "imports-copying-1280.png" in shots
     for page in ("quotas", "quotas-user", "imports"):
         assert f"{page}-1280.png" in shots
