@@ -17,7 +17,7 @@ from minio.deleteobjects import DeleteObject
 from inference_localstack import stack
 from inference_localstack.config import StackConfig
 from inference_testkit.database import create_database, drop_database
-from inference_testkit.servers import free_port, http_process
+from inference_testkit.servers import free_port, http_process, service_process_env
 
 ADMIN = "admin"
 
@@ -62,19 +62,15 @@ def service_env(
 ) -> dict[str, str]:
     """What every platform service run by a benchmark gets: the stack's object store, a
     throwaway database and bucket, production mode, quiet logs."""
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", ""),
-        "DEV_MODE": "false",
-        "DATABASE_URL": database_url,
-        "S3_ENDPOINT": env["S3_ENDPOINT"],
-        "S3_ACCESS_KEY": env["S3_ACCESS_KEY"],
-        "S3_SECRET_KEY": env["S3_SECRET_KEY"],
-        "MODELS_BUCKET": bucket,
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
+    return service_process_env(
+        database_url,
+        S3_ENDPOINT=env["S3_ENDPOINT"],
+        S3_ACCESS_KEY=env["S3_ACCESS_KEY"],
+        S3_SECRET_KEY=env["S3_SECRET_KEY"],
+        MODELS_BUCKET=bucket,
+        PORT=str(port),
         **extra,
-    }
+    )
 
 
 @contextmanager
