@@ -17,7 +17,7 @@ from minio.deleteobjects import DeleteObject
 from inference_localstack import stack
 from inference_localstack.config import StackConfig
 from inference_testkit.database import create_database, drop_database
-from inference_testkit.servers import free_port, http_process
+from inference_testkit.servers import free_port, http_process, service_process_env
 
 ADMIN = "admin"
 
@@ -33,15 +33,6 @@ def stack_env() -> dict[str, str]:
     if not config.env_file.exists() or missing:
         raise SystemExit(f"the local stack is not running ({', '.join(missing)}): make up")
     return stack.read_env(config)
-
-
-def minio(env: dict[str, str]) -> Minio:
-    return Minio(
-        env["S3_ENDPOINT"],
-        access_key=env["S3_ACCESS_KEY"],
-        secret_key=env["S3_SECRET_KEY"],
-        secure=False,
-    )
 
 
 @contextmanager
@@ -66,30 +57,40 @@ def throwaway_bucket(client: Minio) -> Iterator[str]:
         client.remove_bucket(bucket)
 
 
+def service_env(
+    env: dict[str, str], database_url: str, bucket: str, port: int, **extra: str
+) -> dict[str, str]:
+    """What every platform service run by a benchmark gets: the stack's object store, a
+    throwaway database and bucket, production mode, quiet logs."""
+    return service_process_env(
+        database_url,
+        S3_ENDPOINT=env["S3_ENDPOINT"],
+        S3_ACCESS_KEY=env["S3_ACCESS_KEY"],
+        S3_SECRET_KEY=env["S3_SECRET_KEY"],
+        MODELS_BUCKET=bucket,
+        PORT=str(port),
+        **extra,
+    )
+
+
 @contextmanager
 def api_process(
     env: dict[str, str], database_url: str, bucket: str, admin_password: str, **extra: str
 ) -> Iterator[tuple[str, int]]:
     """Runs `python -m inference_api.main`; yields (base URL, pid) once /health is 200."""
     port = free_port()
-    process_env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", ""),
-        "DEV_MODE": "false",
-        "DATABASE_URL": database_url,
-        "S3_ENDPOINT": env["S3_ENDPOINT"],
-        "S3_ACCESS_KEY": env["S3_ACCESS_KEY"],
-        "S3_SECRET_KEY": env["S3_SECRET_KEY"],
-        "MODELS_BUCKET": bucket,
-        "KUBECONFIG": env["KUBECONFIG"],
-        "JWT_SECRET": secrets.token_urlsafe(48),
-        "SERVER_UUID_KEY": secrets.token_urlsafe(48),
-        "ADMIN_USERNAME": ADMIN,
-        "ADMIN_PASSWORD": admin_password,
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
+    process_env = service_env(
+        env,
+        database_url,
+        bucket,
+        port,
+        KUBECONFIG=env["KUBECONFIG"],
+        JWT_SECRET=secrets.token_urlsafe(48),
+        SERVER_UUID_KEY=secrets.token_urlsafe(48),
+        ADMIN_USERNAME=ADMIN,
+        ADMIN_PASSWORD=admin_password,
         **extra,
-    }
+    )
     url = f"http://127.0.0.1:{port}"
     with http_process(
         [sys.executable, "-m", "inference_api.main"], process_env, f"{url}/health"
@@ -105,12 +106,16 @@ def login(url: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {response.json()['access_token']}"}
 
 
+def _proc_status_mib(pid: int, field: str) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"{field} not found")
+
+
 def peak_rss_mib(pid: int) -> float:
     """The process's peak resident set size so far (VmHWM), in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("VmHWM not found")
+    return _proc_status_mib(pid, "VmHWM")
 
 
 def reset_peak_rss(pid: int) -> None:
@@ -119,10 +124,7 @@ def reset_peak_rss(pid: int) -> None:
 
 
 def current_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("VmRSS not found")
+    return _proc_status_mib(pid, "VmRSS")
 
 
 def cpu_seconds(pid: int) -> float:
@@ -131,6 +133,10 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def percentile(sorted_values: list[float], fraction: float) -> float:
-    index = min(len(sorted_values) - 1, max(0, round(fraction * (len(sorted_values) - 1))))
-    return sorted_values[index]
+def percentile(values: list[float], fraction: float) -> float:
+    """The nearest-rank value at `fraction` (0.5 = median); NaN for no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]

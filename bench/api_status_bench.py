@@ -25,7 +25,6 @@ from api_common import (
     ADMIN,
     api_process,
     login,
-    minio,
     percentile,
     stack_env,
     throwaway_bucket,
@@ -35,6 +34,7 @@ from api_common import (
 from inference_common.auth import hash_password
 from inference_common.db import make_engine
 from inference_common.tables import Server, User
+from inference_testkit.object_store import minio_from_env
 
 
 async def seed(database_url: str, servers: int, password: str) -> None:
@@ -91,7 +91,7 @@ def main() -> None:
 
     env = stack_env()
     password = secrets.token_urlsafe(18)
-    with throwaway_database(env) as database_url, throwaway_bucket(minio(env)) as bucket:
+    with throwaway_database(env) as database_url, throwaway_bucket(minio_from_env(env)) as bucket:
         asyncio.run(seed(database_url, args.servers, password))
         with api_process(env, database_url, bucket, password, WATCH_MODELSERVES="false") as (
             url,

@@ -30,13 +30,14 @@ from api_common import (
     cpu_seconds,
     current_rss_mib,
     login,
-    minio,
     peak_rss_mib,
     reset_peak_rss,
     stack_env,
     throwaway_bucket,
     throwaway_database,
 )
+
+from inference_testkit.object_store import minio_from_env
 
 CHUNK = 1024 * 1024
 
@@ -80,7 +81,7 @@ def main() -> None:
     args = parser.parse_args()
 
     env = stack_env()
-    s3 = minio(env)
+    s3 = minio_from_env(env)
     password = secrets.token_urlsafe(18)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "bench.gguf"

@@ -30,6 +30,7 @@ from api_common import cpu_seconds, percentile, stack_env, throwaway_database
 
 from inference_common.kube import api_client
 from inference_common.modelserve import GROUP, PLURAL, VERSION
+from inference_testkit.manifests import modelserve_manifest
 from inference_testkit.namespaces import temporary_namespace
 from inference_testkit.servers import free_port, http_process
 from inference_testkit.tls import serving_cert
@@ -37,15 +38,8 @@ from inference_testkit.webhooks import label_namespace, scoped_validating_webhoo
 
 
 def modelserve(name: str) -> dict[str, object]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "ModelServe",
-        "metadata": {"name": name},
-        "spec": {
-            "model": {"name": "bench", "source": {"pvc": {"claimName": "c", "path": "m.gguf"}}},
-            "replicas": 1,
-        },
-    }
+    model = {"name": "bench", "source": {"pvc": {"claimName": "c", "path": "m.gguf"}}}
+    return modelserve_manifest(name, {"model": model, "replicas": 1})
 
 
 def timed_create(custom: client.CustomObjectsApi, namespace: str, name: str) -> float:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import secrets
 import signal
 import sys
@@ -35,9 +34,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from api_common import (
     current_rss_mib,
-    minio,
     peak_rss_mib,
     reset_peak_rss,
+    service_env,
     stack_env,
     throwaway_bucket,
     throwaway_database,
@@ -48,6 +47,7 @@ from inference_common.auth import TokenSigner, hash_password
 from inference_common.db import make_engine, make_sessionmaker, unit_of_work
 from inference_common.tables import Model, User
 from inference_download import publish
+from inference_testkit.object_store import minio_from_env
 from inference_testkit.servers import free_port, wait_http_ok
 
 PART = 16 * 1024**2
@@ -57,12 +57,7 @@ FINAL = {"Done", "Failed", "Cancelled"}
 def quant_minio(env: dict[str, str]) -> Minio:
     if "QUANT_S3_ENDPOINT" not in env:
         raise SystemExit("the stack has no quantization cluster MinIO (QUANT_S3_*): make up")
-    return Minio(
-        env["QUANT_S3_ENDPOINT"],
-        access_key=env["QUANT_S3_ACCESS_KEY"],
-        secret_key=env["QUANT_S3_SECRET_KEY"],
-        secure=False,
-    )
+    return minio_from_env(env, "QUANT_S3")
 
 
 def plain_copy(source: Minio, src_bucket: str, key: str, target: Minio, dst_bucket: str) -> float:
@@ -178,7 +173,7 @@ def main() -> None:
     parser.add_argument("--size-mb", type=int, default=200)
     args = parser.parse_args()
     env = stack_env()
-    ours, quant = minio(env), quant_minio(env)
+    ours, quant = minio_from_env(env), quant_minio(env)
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         path = Path(tmp) / "bench.gguf"
         size = write_gguf(path, args.size_mb * 1024**2)
@@ -201,27 +196,21 @@ def main() -> None:
         jwt_secret = secrets.token_urlsafe(48)
         token = TokenSigner(jwt_secret).issue(str(user_id), "bench", "admin")
         headers = {"Authorization": f"Bearer {token}"}
-        service_env = {
-            "PATH": os.environ.get("PATH", ""),
-            "HOME": os.environ.get("HOME", ""),
-            "DEV_MODE": "false",
-            "DATABASE_URL": database_url,
-            "S3_ENDPOINT": env["S3_ENDPOINT"],
-            "S3_ACCESS_KEY": env["S3_ACCESS_KEY"],
-            "S3_SECRET_KEY": env["S3_SECRET_KEY"],
-            "MODELS_BUCKET": target,
-            "QUANT_S3_ENDPOINT": env["QUANT_S3_ENDPOINT"],
-            "QUANT_S3_ACCESS_KEY": env["QUANT_S3_ACCESS_KEY"],
-            "QUANT_S3_SECRET_KEY": env["QUANT_S3_SECRET_KEY"],
-            "QUANT_BUCKET": source,
-            "JWT_SECRET": jwt_secret,
-            "RUN_MIGRATIONS": "false",
-            "PORT": str(free_port()),
-            "LOG_LEVEL": "WARNING",
-        }
+        download_env = service_env(
+            env,
+            database_url,
+            target,
+            free_port(),
+            QUANT_S3_ENDPOINT=env["QUANT_S3_ENDPOINT"],
+            QUANT_S3_ACCESS_KEY=env["QUANT_S3_ACCESS_KEY"],
+            QUANT_S3_SECRET_KEY=env["QUANT_S3_SECRET_KEY"],
+            QUANT_BUCKET=source,
+            JWT_SECRET=jwt_secret,
+            RUN_MIGRATIONS="false",
+        )
         key = f"{first}/{path.name}"
         plain_before = plain_copy(quant, source, key, ours, target)
-        with service(service_env, Path(tmp) / "service.log") as running:
+        with service(download_env, Path(tmp) / "service.log") as running:
             pid = running.process.pid
             rss_idle = current_rss_mib(pid)
             reset_peak_rss(pid)
@@ -239,7 +228,7 @@ def main() -> None:
         # the same bytes again under a second uuid: the first registration is forgotten
         asyncio.run(_forget_model(database_url, first))
         ours.remove_object(target, f"models/{first}.gguf")
-        with service(service_env, Path(tmp) / "service.log") as running:
+        with service(download_env, Path(tmp) / "service.log") as running:
             httpx.post(
                 f"{running.url}/download/{second}", headers=headers, timeout=30
             ).raise_for_status()

@@ -30,42 +30,24 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from api_common import cpu_seconds, peak_rss_mib, percentile
 from kubernetes import client, watch
 
 from inference_common.kube import api_client
 from inference_common.modelserve import GROUP, PLURAL, VERSION
 from inference_localstack import stack
 from inference_localstack.config import StackConfig
+from inference_testkit.manifests import ON_SIMULATED_NODES, modelserve_manifest, s3_model
 from modelserve_operator.kinds import CHILD_KINDS
-
-SHA = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    index = min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))
-    return ordered[index]
 
 
 def body(name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "ModelServe",
-        "metadata": {"name": name},
-        "spec": {
-            "model": {
-                "name": "smollm2:135m",
-                "source": {
-                    "s3": {"bucket": "inference-models", "key": "smollm2-135m-instruct-q4_1.gguf"}
-                },
-                "sha256": SHA,
-            },
-            "nodeSelector": {"inference.local/simulated": "true"},
-            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
-        },
+    spec = {
+        "model": s3_model("smollm2-135m-instruct-q4_1.gguf"),
+        "nodeSelector": ON_SIMULATED_NODES,
+        "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
     }
+    return modelserve_manifest(name, spec)
 
 
 class Recorder:
@@ -152,18 +134,6 @@ def watch_children(
     return threads
 
 
-def proc_usage(pid: int) -> tuple[float, float]:
-    """(peak RSS in MiB, CPU seconds) of a running process, from /proc."""
-    rss_kib = 0
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            rss_kib = int(line.split()[1])
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    cpu = (int(fields[11]) + int(fields[12])) / ticks
-    return rss_kib / 1024, cpu
-
-
 def start_operator(env: dict[str, str], ns: str, log: Path) -> tuple[subprocess.Popen[bytes], int]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -239,7 +209,7 @@ def main() -> None:
             if done:
                 break
             time.sleep(0.2)
-        rss_mib, cpu_s = proc_usage(proc.pid)
+        rss_mib, cpu_s = peak_rss_mib(proc.pid), cpu_seconds(proc.pid)
         stop.set()
         with rec.lock:
             child_times = [

@@ -24,12 +24,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from api_common import api_process, login, minio, stack_env, throwaway_bucket
+from api_common import api_process, login, stack_env, throwaway_bucket
 from api_common import throwaway_database as throwaway_db
 from api_status_bench import seed
 
 from inference_localstack.frontend import ensure_built
 from inference_localstack.ui_process import ui_argv
+from inference_testkit.object_store import minio_from_env
 from inference_testkit.servers import free_port, http_process
 
 HERE = Path(__file__).parent
@@ -63,7 +64,7 @@ def main() -> None:
 
     env = stack_env()
     password = secrets.token_urlsafe(18)
-    with throwaway_db(env) as database_url, throwaway_bucket(minio(env)) as bucket:
+    with throwaway_db(env) as database_url, throwaway_bucket(minio_from_env(env)) as bucket:
         asyncio.run(seed(database_url, args.servers, password))
         with api_process(
             env,

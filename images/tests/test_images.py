@@ -20,12 +20,10 @@ from typing import Any
 
 import pytest
 from kubernetes import client
-from sqlalchemy import text
-from sqlalchemy.pool import NullPool
 
-from inference_common.db import make_engine
 from inference_common.modelserve import GROUP, PLURAL, VERSION
-from inference_testkit.database import create_database, drop_database
+from inference_testkit.database import create_database, drop_database, table_names
+from inference_testkit.manifests import ON_SIMULATED_NODES, modelserve_manifest, s3_model
 from inference_testkit.namespaces import temporary_namespace
 from inference_testkit.waiting import wait_for
 
@@ -33,7 +31,6 @@ from .podman import NON_ROOT, RUN_FLAGS, build, free_port, podman
 
 pytestmark = [pytest.mark.stack, pytest.mark.timeout(1800)]
 
-SHA = "b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 STACK_SETTINGS = ("S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_SECURE", "DEV_MODE")
 
 
@@ -206,7 +203,7 @@ def test_download_image_answers_health(
     images: Images, stack_env: dict[str, str], empty_database: str
 ) -> None:
     database_url = empty_database
-    assert asyncio.run(_tables(database_url)) == set()
+    assert asyncio.run(table_names(database_url)) == set()
     port = free_port()
     settings = {k: stack_env[k] for k in (*STACK_SETTINGS, "JWT_SECRET")}
     settings |= {k: stack_env[k] for k in stack_env if k.startswith("QUANT_")}
@@ -217,20 +214,8 @@ def test_download_image_answers_health(
         )
         assert answer == (200, {"status": "ok"})
         # it serves only after its start-up migrations ran against the database
-        assert asyncio.run(_tables(database_url)) >= {"download_jobs", "alembic_version"}
+        assert asyncio.run(table_names(database_url)) >= {"download_jobs", "alembic_version"}
         _assert_hardened(container)
-
-
-async def _tables(url: str) -> set[str]:
-    engine = make_engine(url, poolclass=NullPool)
-    try:
-        async with engine.connect() as connection:
-            rows = await connection.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-            )
-            return {row[0] for row in rows}
-    finally:
-        await engine.dispose()
 
 
 def test_frontend_image_serves_the_ui(images: Images) -> None:
@@ -272,20 +257,12 @@ def _fetch(url: str) -> tuple[int, str, bytes]:
 
 
 def _modelserve(name: str) -> dict[str, Any]:
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "ModelServe",
-        "metadata": {"name": name},
-        "spec": {
-            "model": {
-                "name": "smollm2:135m",
-                "source": {"s3": {"bucket": "inference-models", "key": "smollm2.gguf"}},
-                "sha256": SHA,
-            },
-            "gpu": {"count": 1},
-            "nodeSelector": {"inference.local/simulated": "true"},
-        },
+    spec = {
+        "model": s3_model("smollm2.gguf"),
+        "gpu": {"count": 1},
+        "nodeSelector": ON_SIMULATED_NODES,
     }
+    return modelserve_manifest(name, spec)
 
 
 def _deployment(apps: client.AppsV1Api, ns: str, name: str) -> client.V1Deployment | None:

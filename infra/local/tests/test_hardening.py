@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from inference_common import migrate
-from inference_localstack import components, pki, processes, stack, state_dirs
+from inference_localstack import components, launch, pki, postgres, processes, state_dirs
 from inference_localstack.config import StackConfig
 from inference_testkit.servers import free_port
 from inference_testkit.throwaway import (
@@ -201,8 +201,8 @@ def test_etcd_of_an_older_stack_keeps_its_data_behind_tls(etcd: ThrowawayEtcd) -
 
     wait_for(stored, timeout=60, what="the plain-HTTP etcd stores a key")
     # what `up` does with it: not healthy by the new (TLS) check, so restarted; then kept
-    assert stack.start_component(etcd.config, etcd.component) is True
-    assert stack.start_component(etcd.config, etcd.component) is False
+    assert launch.start_component(etcd.config, etcd.component) is True
+    assert launch.start_component(etcd.config, etcd.component) is False
     context = _client_context(etcd.ca, pki.etcd_client_cert(etcd.config))
     url = f"https://127.0.0.1:{etcd.config.ports.etcd}"
     answer = etcd_range(url, context, SECRETS_PREFIX, count_only=False)
@@ -267,9 +267,9 @@ async def test_postgres_lets_no_one_in_without_a_password_but_its_os_user(
         assert stat.S_IMODE(path.stat().st_mode) == 0o700
         assert path.owner() == "postgres"
 
-    assert await stack.ensure_app_role(server.config, server.creds) is True
-    assert await stack.ensure_app_role(server.config, server.creds) is False
-    app_url = stack.database_url(server.config, server.creds)
+    assert await postgres.ensure_app_role(server.config, server.creds) is True
+    assert await postgres.ensure_app_role(server.config, server.creds) is False
+    app_url = postgres.database_url(server.config, server.creds)
     await assert_app_role_is_no_administrator(app_url, server.creds.postgres_password)
 
 
@@ -300,7 +300,7 @@ def test_postgres_of_an_older_stack_is_closed_on_the_next_up(
         what="the older stack's rules trust the socket",
     )
 
-    stack.prepare_postgres(server.config, server.pg_bin, server.creds)
+    postgres.prepare_postgres(server.config, server.pg_bin, server.creds)
     wait_for(
         lambda: psql("root", str(socket_dir), server.port, "postgres") != 0,
         timeout=30,
@@ -310,8 +310,8 @@ def test_postgres_of_an_older_stack_is_closed_on_the_next_up(
     assert psql("postgres", str(socket_dir), server.port, "postgres") == 0
     assert stat.S_IMODE(socket_dir.stat().st_mode) == 0o700
 
-    assert asyncio.run(stack.ensure_app_role(server.config, server.creds)) is True
-    app_url = stack.database_url(server.config, server.creds)
+    assert asyncio.run(postgres.ensure_app_role(server.config, server.creds)) is True
+    app_url = postgres.database_url(server.config, server.creds)
     asyncio.run(assert_app_role_is_no_administrator(app_url, server.creds.postgres_password))
     migrate.downgrade(app_url, "base")  # the role that owns the database owns its schema
     migrate.upgrade(app_url)

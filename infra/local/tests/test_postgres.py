@@ -5,25 +5,15 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import inspect, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.pool import NullPool
 
 from inference_common import migrate
 from inference_common.auth import hash_password, verify_password
-from inference_common.db import make_engine
 from inference_common.tables import User
-from inference_testkit.database import create_database_async, drop_database_async
+from inference_testkit.database import create_database_async, drop_database_async, table_names
 
 SCHEMA_TABLES = {"users", "api_keys", "models", "servers"}
-
-
-async def _tables(url: str) -> set[str]:
-    engine = make_engine(url, poolclass=NullPool)
-    async with engine.connect() as conn:
-        names = await conn.run_sync(lambda sync: set(inspect(sync).get_table_names()))
-    await engine.dispose()
-    return names
 
 
 async def test_alembic_upgrade_and_downgrade_on_a_fresh_database(
@@ -33,13 +23,13 @@ async def test_alembic_upgrade_and_downgrade_on_a_fresh_database(
         stack_env["DATABASE_URL"], f"mig_{secrets.token_hex(4)}", migrate_schema=False
     )
     try:
-        assert await _tables(url) == set()
+        assert await table_names(url) == set()
         migrate.upgrade(url)
-        assert await _tables(url) >= SCHEMA_TABLES
+        assert await table_names(url) >= SCHEMA_TABLES
         migrate.downgrade(url, "base")
-        assert await _tables(url) == {"alembic_version"}
+        assert await table_names(url) == {"alembic_version"}
         migrate.upgrade(url)
-        assert await _tables(url) >= SCHEMA_TABLES
+        assert await table_names(url) >= SCHEMA_TABLES
     finally:
         await drop_database_async(url)
 

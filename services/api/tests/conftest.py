@@ -130,6 +130,17 @@ class Api:
         assert self.settings.admin_password is not None
         return await self.auth(ADMIN, self.settings.admin_password.get_secret_value())
 
+    async def post_model(
+        self, headers: dict[str, str], name: str, content: bytes
+    ) -> httpx.Response:
+        """POST /models with a GGUF file as the body (how the UI and curl upload one)."""
+        return await self.client.post(
+            "/models",
+            params={"name": name},
+            content=content,
+            headers={**headers, "content-type": "application/octet-stream"},
+        )
+
     async def new_user(self, role: str = "user") -> tuple[str, dict[str, str]]:
         username = f"user-{secrets.token_hex(4)}"
         password = secrets.token_urlsafe(16)

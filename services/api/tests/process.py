@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,31 +9,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inference_api.settings import ApiSettings
-from inference_testkit.servers import free_port, http_process
+from inference_testkit.servers import free_port, http_process, service_process_env
 
 
 def settings_env(settings: ApiSettings, port: int) -> dict[str, str]:
     admin_password = settings.admin_password.get_secret_value() if settings.admin_password else ""
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", ""),
-        "DEV_MODE": "true" if settings.dev_mode else "false",
-        "DATABASE_URL": settings.database_url,
-        "S3_ENDPOINT": settings.s3_endpoint,
-        "S3_ACCESS_KEY": settings.s3_access_key,
-        "S3_SECRET_KEY": settings.s3_secret_key.get_secret_value(),
-        "MODELS_BUCKET": settings.models_bucket,
-        "KUBECONFIG": settings.kubeconfig or "",
-        "JWT_SECRET": settings.jwt_secret.get_secret_value(),
-        "SERVER_UUID_KEY": settings.server_uuid_key.get_secret_value(),
-        "ADMIN_USERNAME": settings.admin_username,
-        "ADMIN_PASSWORD": admin_password,
-        "SERVERS_NAMESPACE": settings.servers_namespace,
-        "CONTRACT_URL": settings.contract_url,
-        "RUN_MIGRATIONS": "true" if settings.run_migrations else "false",
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
-    }
+    return service_process_env(
+        settings.database_url,
+        DEV_MODE="true" if settings.dev_mode else "false",
+        S3_ENDPOINT=settings.s3_endpoint,
+        S3_ACCESS_KEY=settings.s3_access_key,
+        S3_SECRET_KEY=settings.s3_secret_key.get_secret_value(),
+        MODELS_BUCKET=settings.models_bucket,
+        KUBECONFIG=settings.kubeconfig or "",
+        JWT_SECRET=settings.jwt_secret.get_secret_value(),
+        SERVER_UUID_KEY=settings.server_uuid_key.get_secret_value(),
+        ADMIN_USERNAME=settings.admin_username,
+        ADMIN_PASSWORD=admin_password,
+        SERVERS_NAMESPACE=settings.servers_namespace,
+        CONTRACT_URL=settings.contract_url,
+        RUN_MIGRATIONS="true" if settings.run_migrations else "false",
+        PORT=str(port),
+    )
 
 
 @contextmanager
@@ -44,22 +40,18 @@ def contract_server(settings: ApiSettings, log: Path, **env: str) -> Iterator[st
     `env`: more of its settings. Yields its base URL."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    contract_env = {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", ""),
-        "DEV_MODE": "false",
-        "DATABASE_URL": settings.database_url,
-        "KUBECONFIG": settings.kubeconfig or "",
-        "JWT_SECRET": settings.jwt_secret.get_secret_value(),
-        "JWT_ISSUER": settings.jwt_issuer,
-        "JWT_AUDIENCE": settings.jwt_audience,
-        "RUN_MIGRATIONS": "false",
-        "WATCH_MODELSERVES": "false",
-        "ALLOWED_NAMESPACES": f'["{settings.servers_namespace}"]',
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
+    contract_env = service_process_env(
+        settings.database_url,
+        KUBECONFIG=settings.kubeconfig or "",
+        JWT_SECRET=settings.jwt_secret.get_secret_value(),
+        JWT_ISSUER=settings.jwt_issuer,
+        JWT_AUDIENCE=settings.jwt_audience,
+        RUN_MIGRATIONS="false",
+        WATCH_MODELSERVES="false",
+        ALLOWED_NAMESPACES=f'["{settings.servers_namespace}"]',
+        PORT=str(port),
         **env,
-    }
+    )
     with http_process(
         [sys.executable, "-m", "inference_contract.main"], contract_env, f"{url}/health", log=log
     ):

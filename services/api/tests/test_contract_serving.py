@@ -19,15 +19,7 @@ from inference_testkit.servers import free_port
 from inference_testkit.waiting import async_wait_for
 
 from .conftest import Api, ApiFactory, contract_settings_for
-from .routes.test_servers import get_modelserve, upload
-
-
-def _modelserves(kube_api: client.ApiClient, namespace: str) -> list[dict[str, Any]]:
-    listed = client.CustomObjectsApi(kube_api).list_namespaced_custom_object(
-        GROUP, VERSION, namespace, PLURAL
-    )
-    items: list[dict[str, Any]] = listed["items"]
-    return items
+from .routes.test_servers import get_modelserve, modelserves, upload
 
 
 async def _username(api: Api, headers: dict[str, str]) -> str:
@@ -63,7 +55,7 @@ async def test_twenty_concurrent_serves_against_a_quota_of_five_admit_exactly_fi
         assert any(w and w[0].startswith("near_quota: ") for w in warned), warned
 
         created = {a.json()["name"] for a in answers if a.status_code == 201}
-        in_cluster = await asyncio.to_thread(_modelserves, kube_api, namespace)
+        in_cluster = await asyncio.to_thread(modelserves, kube_api, namespace)
         assert {item["metadata"]["name"] for item in in_cluster} == created
         status = (await api.client.get("/status", headers=alice)).json()
         assert {s["name"] for s in status} == created
@@ -140,7 +132,7 @@ async def test_contract_service_down_serve_is_503_and_nothing_is_created(
             assert error["message"] == "contract service unavailable"
             assert error["detail"]["dependency"] == "contract service"
             assert (await http.get("/status", headers=alice)).json() == []
-    assert await asyncio.to_thread(_modelserves, kube_api, namespace) == []
+    assert await asyncio.to_thread(modelserves, kube_api, namespace) == []
 
 
 async def test_restarted_contract_service_recomputes_usage_from_the_cluster(
@@ -252,7 +244,7 @@ async def test_each_rule_refuses_through_the_api_and_allows_within_it(
     error = denied.json()["error"]
     assert error["detail"]["rule"] == rule
     assert error["message"].startswith(f"{rule}: ")
-    assert await asyncio.to_thread(_modelserves, kube_api, namespace) == []
+    assert await asyncio.to_thread(modelserves, kube_api, namespace) == []
 
     served = await api.client.post("/serve", json={**body, **allowed}, headers=alice)
     assert served.status_code == 201, served.text

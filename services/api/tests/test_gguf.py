@@ -8,7 +8,6 @@ import gguf
 import pytest
 
 from inference_common.gguf import (
-    FILE_TYPES,
     GGML_BLOCK_SIZES,
     KEPT_KEY_BYTES,
     KEPT_METADATA_BYTES,
@@ -18,6 +17,7 @@ from inference_common.gguf import (
     GGUFStreamParser,
     parse_gguf,
 )
+from inference_common.gguf_header import FILE_TYPES
 from inference_localstack.embedded_model import embedded_model_path
 
 from .gguf_files import bloated_gguf, gguf_bytes, gguf_string, kv, raw_header, tensor_info

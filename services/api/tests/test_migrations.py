@@ -6,35 +6,19 @@ import asyncio
 import secrets
 
 import pytest
-from sqlalchemy import inspect
-from sqlalchemy.pool import NullPool
 
 from inference_common import migrate
-from inference_common.db import make_engine
 from inference_common.schema_upgrade import upgrade_in_child_process
-from inference_testkit.database import create_database, drop_database
+from inference_testkit.database import (
+    column_names,
+    create_database,
+    drop_database,
+    table_names,
+)
 
 TABLES = {"users", "api_keys", "models", "servers"}
 RATE_TABLES = {"rate_counters", "rate_leases"}
 RATE_COLUMNS = {"requests_per_minute", "tokens_per_minute", "concurrent_requests"}
-
-
-async def _tables(url: str) -> set[str]:
-    engine = make_engine(url, poolclass=NullPool)
-    async with engine.connect() as connection:
-        names = await connection.run_sync(lambda c: set(inspect(c).get_table_names()))
-    await engine.dispose()
-    return names
-
-
-async def _columns(url: str, table: str) -> set[str]:
-    engine = make_engine(url, poolclass=NullPool)
-    async with engine.connect() as connection:
-        names = await connection.run_sync(
-            lambda c: {col["name"] for col in inspect(c).get_columns(table)}
-        )
-    await engine.dispose()
-    return names
 
 
 def test_upgrade_downgrade_upgrade(stack_env: dict[str, str]) -> None:
@@ -43,25 +27,25 @@ def test_upgrade_downgrade_upgrade(stack_env: dict[str, str]) -> None:
     )
     try:
         migrate.upgrade(url)
-        assert asyncio.run(_tables(url)) >= TABLES
-        assert "reasons" in asyncio.run(_columns(url, "servers"))
-        assert {"disabled_at", "password_changed_at"} <= asyncio.run(_columns(url, "users"))
-        assert {"expires_at", "last_used_at"} <= asyncio.run(_columns(url, "api_keys"))
-        assert asyncio.run(_tables(url)) >= RATE_TABLES
-        assert asyncio.run(_columns(url, "api_keys")) >= RATE_COLUMNS
-        assert asyncio.run(_columns(url, "user_contracts")) >= RATE_COLUMNS
+        assert asyncio.run(table_names(url)) >= TABLES
+        assert "reasons" in asyncio.run(column_names(url, "servers"))
+        assert {"disabled_at", "password_changed_at"} <= asyncio.run(column_names(url, "users"))
+        assert {"expires_at", "last_used_at"} <= asyncio.run(column_names(url, "api_keys"))
+        assert asyncio.run(table_names(url)) >= RATE_TABLES
+        assert asyncio.run(column_names(url, "api_keys")) >= RATE_COLUMNS
+        assert asyncio.run(column_names(url, "user_contracts")) >= RATE_COLUMNS
         migrate.downgrade(url, "0006")
-        assert asyncio.run(_tables(url)) & RATE_TABLES == set()
-        assert RATE_COLUMNS & asyncio.run(_columns(url, "api_keys")) == set()
+        assert asyncio.run(table_names(url)) & RATE_TABLES == set()
+        assert RATE_COLUMNS & asyncio.run(column_names(url, "api_keys")) == set()
         migrate.downgrade(url, "0002")
-        assert "disabled_at" not in asyncio.run(_columns(url, "users"))
-        assert "expires_at" not in asyncio.run(_columns(url, "api_keys"))
+        assert "disabled_at" not in asyncio.run(column_names(url, "users"))
+        assert "expires_at" not in asyncio.run(column_names(url, "api_keys"))
         migrate.downgrade(url, "0001")
-        assert "reasons" not in asyncio.run(_columns(url, "servers"))
+        assert "reasons" not in asyncio.run(column_names(url, "servers"))
         migrate.downgrade(url, "base")
-        assert asyncio.run(_tables(url)) & TABLES == set()
+        assert asyncio.run(table_names(url)) & TABLES == set()
         migrate.upgrade(url)
-        assert asyncio.run(_tables(url)) >= TABLES
+        assert asyncio.run(table_names(url)) >= TABLES
     finally:
         drop_database(url)
 
@@ -75,7 +59,7 @@ async def test_start_up_migration_runs_in_a_child_process(stack_env: dict[str, s
     )
     try:
         await upgrade_in_child_process(url)
-        assert await _tables(url) >= TABLES
+        assert await table_names(url) >= TABLES
         with pytest.raises(RuntimeError, match="database migration failed"):
             await upgrade_in_child_process(url.replace(url.rsplit("/", 1)[1], "no_such_db"))
     finally:

@@ -3,18 +3,25 @@ uvicorn process, against the stack's real Postgres (a database of this session's
 
 from __future__ import annotations
 
-import os
+import asyncio
 import secrets
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+)
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
 import httpx
 import pytest
+from kubernetes import client
 from sqlalchemy.pool import NullPool
 
 from inference_common.auth import TokenSigner
@@ -22,7 +29,9 @@ from inference_common.db import make_engine, make_sessionmaker, unit_of_work
 from inference_common.tables import User
 from inference_contract.app import create_app
 from inference_contract.settings import ContractSettings
-from inference_testkit.servers import free_port, http_process
+from inference_testkit.namespaces import temporary_namespace
+from inference_testkit.servers import free_port, http_process, service_process_env
+from inference_testkit.tls import serving_cert
 
 
 @pytest.fixture
@@ -88,18 +97,14 @@ async def contract(contract_factory: ContractFactory) -> AsyncIterator[httpx.Asy
 
 
 def settings_env(settings: ContractSettings, **extra: str) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", ""),
-        "DEV_MODE": "false",
-        "DATABASE_URL": settings.database_url,
-        "KUBECONFIG": settings.kubeconfig or "",
-        "JWT_SECRET": settings.jwt_secret.get_secret_value(),
-        "RUN_MIGRATIONS": "false",
-        "WATCH_MODELSERVES": "true" if settings.watch_modelserves else "false",
-        "LOG_LEVEL": "WARNING",
+    return service_process_env(
+        settings.database_url,
+        KUBECONFIG=settings.kubeconfig or "",
+        JWT_SECRET=settings.jwt_secret.get_secret_value(),
+        RUN_MIGRATIONS="false",
+        WATCH_MODELSERVES="true" if settings.watch_modelserves else "false",
         **extra,
-    }
+    )
 
 
 @contextmanager
@@ -122,3 +127,64 @@ def modelserve_spec(replicas: int = 1, gpus: int = 0, **more: Any) -> dict[str, 
     }
     spec.update(more)
     return spec
+
+
+@dataclass(frozen=True)
+class WebhookRig:
+    url: str  # the REST listener
+    webhook: str  # the HTTPS admission listener
+    ca_pem: bytes
+    token: str  # names this test's webhook and namespace label
+    user: str
+    admin: dict[str, str]  # an admin's Authorization header
+    namespace: str
+    elsewhere: str
+
+
+@contextmanager
+def webhook_rig(
+    kube_api: client.ApiClient,
+    contract_settings: ContractSettings,
+    users: Users,
+    tmp_path: Path,
+    prefix: str,
+) -> Iterator[WebhookRig]:
+    """The contract service reconciling, with its TLS admission listener; an admin; a test
+    user's name; two fresh namespaces (neither labelled nor granted yet)."""
+    token = secrets.token_hex(4)
+    cert = serving_cert(tmp_path)
+    port = free_port()
+    settings = contract_settings.model_copy(update={"watch_modelserves": True})
+    _, admin = asyncio.run(users.new("admin"))
+    with (
+        temporary_namespace(kube_api, prefix) as namespace,
+        temporary_namespace(kube_api, prefix) as elsewhere,
+        contract_process(
+            settings,
+            tmp_path / "contract.log",
+            WEBHOOK_PORT=str(port),
+            WEBHOOK_TLS_CERT_FILE=str(cert.cert_file),
+            WEBHOOK_TLS_KEY_FILE=str(cert.key_file),
+        ) as url,
+    ):
+        yield WebhookRig(
+            url=url,
+            webhook=f"https://127.0.0.1:{port}/admission/modelserves",
+            ca_pem=cert.ca_pem,
+            token=token,
+            user=f"alice-{token}",
+            admin=admin,
+            namespace=namespace,
+            elsewhere=elsewhere,
+        )
+
+
+OpenWebhookRig = Callable[[str], AbstractContextManager[WebhookRig]]
+
+
+@pytest.fixture
+def open_webhook_rig(
+    kube_api: client.ApiClient, contract_settings: ContractSettings, users: Users, tmp_path: Path
+) -> OpenWebhookRig:
+    """`open_webhook_rig(namespace_prefix)`: `webhook_rig` for this test."""
+    return partial(webhook_rig, kube_api, contract_settings, users, tmp_path)

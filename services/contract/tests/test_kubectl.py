@@ -16,11 +16,10 @@ import pytest
 import yaml
 from kubernetes import client
 
-from inference_contract.settings import ContractSettings
 from inference_testkit.waiting import wait_for
 
-from .conftest import Users
-from .test_webhook import _label_and_grant, _modelserve, webhook_configuration, webhook_rig
+from .conftest import OpenWebhookRig
+from .test_webhook import _label_and_grant, _modelserve, webhook_configuration
 
 KUBECTL = (
     Path(
@@ -101,13 +100,9 @@ def _refused(result: subprocess.CompletedProcess[str], code: str) -> None:
 
 @pytest.mark.skipif(not KUBECTL.exists(), reason="the toolchain's kubectl is not built")
 def test_kubectl_meets_every_rule_warnings_and_scale(
-    kube_api: client.ApiClient,
-    contract_settings: ContractSettings,
-    users: Users,
-    tmp_path: Path,
-    stack_env: dict[str, str],
+    open_webhook_rig: OpenWebhookRig, kube_api: client.ApiClient, stack_env: dict[str, str]
 ) -> None:
-    with webhook_rig(kube_api, contract_settings, users, tmp_path, "opt-kc") as rig:
+    with open_webhook_rig("opt-kc") as rig:
         _label_and_grant(kube_api, rig.namespace, rig.token, rig.user)
         _label_and_grant(
             kube_api, rig.elsewhere, rig.token, rig.user

@@ -5,11 +5,9 @@ the scale subresource is refused."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +18,12 @@ from kubernetes.client.rest import ApiException
 
 from inference_common.kube import api_client
 from inference_common.modelserve import GROUP, PLURAL, SERVER_UUID_LABEL, VERSION
-from inference_contract.settings import ContractSettings
 from inference_testkit.namespaces import temporary_namespace
 from inference_testkit.servers import free_port
 from inference_testkit.tls import serving_cert
 from inference_testkit.webhooks import label_namespace, scoped_validating_webhook
 
-from .conftest import Users, contract_process, modelserve_spec
+from .conftest import OpenWebhookRig, modelserve_spec
 
 
 @contextmanager
@@ -44,56 +41,6 @@ def webhook_configuration(
         resources=[PLURAL, f"{PLURAL}/scale"],
     ) as name:
         yield name
-
-
-@dataclass(frozen=True)
-class WebhookRig:
-    url: str  # the REST listener
-    webhook: str  # the HTTPS admission listener
-    ca_pem: bytes
-    token: str  # names this test's webhook and namespace label
-    user: str
-    admin: dict[str, str]  # an admin's Authorization header
-    namespace: str
-    elsewhere: str
-
-
-@contextmanager
-def webhook_rig(
-    kube_api: client.ApiClient,
-    contract_settings: ContractSettings,
-    users: Users,
-    tmp_path: Path,
-    prefix: str,
-) -> Iterator[WebhookRig]:
-    """The contract service reconciling, with its TLS admission listener; an admin; a test
-    user's name; two fresh namespaces (neither labelled nor granted yet)."""
-    token = secrets.token_hex(4)
-    cert = serving_cert(tmp_path)
-    port = free_port()
-    settings = contract_settings.model_copy(update={"watch_modelserves": True})
-    _, admin = asyncio.run(users.new("admin"))
-    with (
-        temporary_namespace(kube_api, prefix) as namespace,
-        temporary_namespace(kube_api, prefix) as elsewhere,
-        contract_process(
-            settings,
-            tmp_path / "contract.log",
-            WEBHOOK_PORT=str(port),
-            WEBHOOK_TLS_CERT_FILE=str(cert.cert_file),
-            WEBHOOK_TLS_KEY_FILE=str(cert.key_file),
-        ) as url,
-    ):
-        yield WebhookRig(
-            url=url,
-            webhook=f"https://127.0.0.1:{port}/admission/modelserves",
-            ca_pem=cert.ca_pem,
-            token=token,
-            user=f"alice-{token}",
-            admin=admin,
-            namespace=namespace,
-            elsewhere=elsewhere,
-        )
 
 
 def _label_and_grant(kube_api: client.ApiClient, namespace: str, token: str, user: str) -> None:
@@ -166,13 +113,9 @@ class AsUser:
 
 
 def test_webhook_in_the_real_apiserver(
-    kube_api: client.ApiClient,
-    contract_settings: ContractSettings,
-    users: Users,
-    tmp_path: Path,
-    stack_env: dict[str, str],
+    open_webhook_rig: OpenWebhookRig, kube_api: client.ApiClient, stack_env: dict[str, str]
 ) -> None:
-    with webhook_rig(kube_api, contract_settings, users, tmp_path, "opt-ct") as rig:
+    with open_webhook_rig("opt-ct") as rig:
         _label_and_grant(kube_api, rig.namespace, rig.token, rig.user)
         _label_and_grant(kube_api, rig.elsewhere, f"{rig.token}-not", rig.user)
         response = httpx.put(

@@ -5,7 +5,6 @@ of this session's own, users with tokens, and the service run as a real process.
 from __future__ import annotations
 
 import asyncio
-import os
 import secrets
 import sys
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from inference_common.auth import TokenSigner, hash_password
 from inference_common.db import make_engine, make_sessionmaker, unit_of_work
 from inference_common.s3_multipart import S3Location, abort_upload, pending_uploads, s3_client
 from inference_common.tables import User
-from inference_testkit.servers import free_port, http_process
+from inference_testkit.servers import free_port, http_process, service_process_env
 
 
 def location(stack_env: dict[str, str]) -> S3Location:
@@ -128,27 +127,60 @@ def service_env(
     port: int,
     **extra: str,
 ) -> dict[str, str]:
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": os.environ.get("HOME", ""),
-        "DEV_MODE": "false",
-        "DATABASE_URL": database_url,
-        "S3_ENDPOINT": stack_env["S3_ENDPOINT"],
-        "S3_ACCESS_KEY": stack_env["S3_ACCESS_KEY"],
-        "S3_SECRET_KEY": stack_env["S3_SECRET_KEY"],
-        "MODELS_BUCKET": target,
-        "QUANT_S3_ENDPOINT": stack_env["S3_ENDPOINT"],
-        "QUANT_S3_ACCESS_KEY": stack_env["S3_ACCESS_KEY"],
-        "QUANT_S3_SECRET_KEY": stack_env["S3_SECRET_KEY"],
-        "QUANT_BUCKET": source,
-        "JWT_SECRET": users.jwt_secret,
-        "RUN_MIGRATIONS": "false",
-        "PART_BYTES": str(5 * 1024**2),
-        "PARALLEL_PARTS": "2",
-        "PORT": str(port),
-        "LOG_LEVEL": "INFO",
+    return service_process_env(
+        database_url,
+        S3_ENDPOINT=stack_env["S3_ENDPOINT"],
+        S3_ACCESS_KEY=stack_env["S3_ACCESS_KEY"],
+        S3_SECRET_KEY=stack_env["S3_SECRET_KEY"],
+        MODELS_BUCKET=target,
+        QUANT_S3_ENDPOINT=stack_env["S3_ENDPOINT"],
+        QUANT_S3_ACCESS_KEY=stack_env["S3_ACCESS_KEY"],
+        QUANT_S3_SECRET_KEY=stack_env["S3_SECRET_KEY"],
+        QUANT_BUCKET=source,
+        JWT_SECRET=users.jwt_secret,
+        RUN_MIGRATIONS="false",
+        PART_BYTES=str(5 * 1024**2),
+        PARALLEL_PARTS="2",
+        PORT=str(port),
+        LOG_LEVEL="INFO",
         **extra,
-    }
+    )
+
+
+@dataclass(frozen=True)
+class Rig:
+    """What a test that runs a service process of its own works with."""
+
+    stack_env: dict[str, str]
+    database_url: str
+    source: str
+    target: str
+    users: Users
+    s3: Minio
+
+    def env(self, **extra: str) -> dict[str, str]:
+        """The service's environment, on a free port, with `extra` settings."""
+        return service_env(
+            self.stack_env,
+            self.database_url,
+            self.source,
+            self.target,
+            self.users,
+            free_port(),
+            **extra,
+        )
+
+
+@pytest.fixture
+def rig(
+    stack_env: dict[str, str],
+    database_url: str,
+    source_bucket: str,
+    target_bucket: str,
+    users: Users,
+    s3: Minio,
+) -> Rig:
+    return Rig(stack_env, database_url, source_bucket, target_bucket, users, s3)
 
 
 @contextmanager

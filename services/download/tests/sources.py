@@ -5,39 +5,14 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
-import secrets
 from pathlib import Path
 from uuid import UUID, uuid4
 
-import gguf
-import numpy as np
 from minio import Minio
 
+from inference_testkit.gguf_files import write_gguf as write_gguf
+
 MIB = 1024**2
-
-
-def write_gguf(path: Path, *, padding_bytes: int = 0) -> Path:
-    """A small valid GGUF (unique: a random metadata value), then `padding_bytes` random
-    bytes after the tensor data (a big file with a real header)."""
-    writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_context_length(2048)
-    writer.add_file_type(1)
-    writer.add_string("test.nonce", secrets.token_hex(8))
-    writer.add_tokenizer_model("llama")
-    writer.add_token_list([f"tok{i}" for i in range(32)])
-    writer.add_tensor("a", np.ones((4, 8), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    with path.open("ab") as out:
-        left = padding_bytes
-        while left:
-            step = min(left, 8 * MIB)
-            out.write(os.urandom(step))
-            left -= step
-    return path
 
 
 def sha256_of(path: Path) -> str:

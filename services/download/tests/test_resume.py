@@ -9,14 +9,12 @@ from typing import Any
 from uuid import UUID
 
 import httpx
-from minio import Minio
 
 from inference_common.db import make_engine, make_sessionmaker, unit_of_work
 from inference_common.s3_multipart import s3_client, start_upload, stored_parts
 from inference_common.tables import DownloadJob
-from inference_testkit.servers import free_port
 
-from .conftest import Users, download_service, incomplete_uploads, location, service_env
+from .conftest import Rig, download_service, incomplete_uploads, location
 from .sources import MIB, publish, sha256_of, write_gguf
 from .test_imports import model_rows, start_copying, wait_final
 
@@ -67,37 +65,20 @@ def _restarted_until_final(
         return wait_final(client, model_uuid, timeout=timeout)
 
 
-def test_kill_9_mid_copy_then_resume(
-    stack_env: dict[str, str],
-    database_url: str,
-    source_bucket: str,
-    target_bucket: str,
-    users: Users,
-    s3: Minio,
-    tmp_path: Path,
-) -> None:
+def test_kill_9_mid_copy_then_resume(rig: Rig, tmp_path: Path) -> None:
     path = write_gguf(tmp_path / "big.gguf", padding_bytes=300 * MIB)
     size = path.stat().st_size
-    model_uuid = publish(s3, source_bucket, [path])
-    env = service_env(
-        stack_env,
-        database_url,
-        source_bucket,
-        target_bucket,
-        users,
-        free_port(),
-        PART_BYTES=str(PART),
-        PARALLEL_PARTS=str(IN_FLIGHT),
-    )
-    headers = users.headers()
+    model_uuid = publish(rig.s3, rig.source, [path])
+    env = rig.env(PART_BYTES=str(PART), PARALLEL_PARTS=str(IN_FLIGHT))
+    headers = rig.users.headers()
     _killed_mid_copy(env, tmp_path / "first.log", headers, model_uuid, at_least=100 * MIB)
 
-    before = asyncio.run(_job(database_url, model_uuid))
+    before = asyncio.run(_job(rig.database_url, model_uuid))
     entry: dict[str, Any] = before.files[0]
     assert before.phase == "Copying"
     assert 0 < before.bytes_done < size
     held, stray = asyncio.run(
-        _server_side(stack_env, target_bucket, entry["target_key"], entry["upload_id"])
+        _server_side(rig.stack_env, rig.target, entry["target_key"], entry["upload_id"])
     )
     assert held >= before.bytes_done
 
@@ -107,39 +88,31 @@ def test_kill_9_mid_copy_then_resume(
     resent = held - body["bytes_resumed"]
     assert 0 <= resent <= 2 * PART, (held, body["bytes_resumed"])
     assert body["bytes_sent"] - before.bytes_sent == size - body["bytes_resumed"]
-    [row] = model_rows(database_url, model_uuid)
+    [row] = model_rows(rig.database_url, model_uuid)
     assert row.sha256 == sha256_of(path)
-    assert s3.stat_object(target_bucket, row.object_key).size == size
-    leftovers = incomplete_uploads(location(stack_env), target_bucket, entry["target_key"])
+    assert rig.s3.stat_object(rig.target, row.object_key).size == size
+    leftovers = incomplete_uploads(location(rig.stack_env), rig.target, entry["target_key"])
     assert leftovers == [], f"stray upload {stray} or the job's own was left behind"
 
 
-def test_a_source_changed_while_down_restarts_cleanly(
-    stack_env: dict[str, str],
-    database_url: str,
-    source_bucket: str,
-    target_bucket: str,
-    users: Users,
-    s3: Minio,
-    tmp_path: Path,
-) -> None:
+def test_a_source_changed_while_down_restarts_cleanly(rig: Rig, tmp_path: Path) -> None:
     first = write_gguf(tmp_path / "m.gguf", padding_bytes=60 * MIB)
-    model_uuid = publish(s3, source_bucket, [first])
-    env = service_env(stack_env, database_url, source_bucket, target_bucket, users, free_port())
-    headers = users.headers()
+    model_uuid = publish(rig.s3, rig.source, [first])
+    env = rig.env()
+    headers = rig.users.headers()
     _killed_mid_copy(env, tmp_path / "first.log", headers, model_uuid, at_least=10 * MIB)
-    old_upload = asyncio.run(_job(database_url, model_uuid)).files[0]["upload_id"]
+    old_upload = asyncio.run(_job(rig.database_url, model_uuid)).files[0]["upload_id"]
     assert old_upload
 
     (tmp_path / "new").mkdir()
     second = write_gguf(tmp_path / "new" / "m.gguf", padding_bytes=40 * MIB)
-    publish(s3, source_bucket, [second], model_uuid=model_uuid)
+    publish(rig.s3, rig.source, [second], model_uuid=model_uuid)
 
     body = _restarted_until_final(env, tmp_path / "second.log", headers, model_uuid, timeout=300)
     assert body["phase"] == "Done", body
     assert body["bytes_resumed"] == 0
     assert body["bytes_total"] == second.stat().st_size
-    [row] = model_rows(database_url, model_uuid)
+    [row] = model_rows(rig.database_url, model_uuid)
     assert row.sha256 == sha256_of(second)
-    assert s3.stat_object(target_bucket, row.object_key).size == second.stat().st_size
-    assert incomplete_uploads(location(stack_env), target_bucket, row.object_key) == []
+    assert rig.s3.stat_object(rig.target, row.object_key).size == second.stat().st_size
+    assert incomplete_uploads(location(rig.stack_env), rig.target, row.object_key) == []

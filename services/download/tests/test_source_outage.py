@@ -10,11 +10,8 @@ from uuid import UUID
 
 import httpx
 import pytest
-from minio import Minio
 
-from inference_testkit.servers import free_port
-
-from .conftest import Users, download_service, incomplete_uploads, location, service_env
+from .conftest import Rig, download_service, incomplete_uploads, location
 from .proxy import Proxy, tcp_proxy
 from .sources import MIB, publish, write_gguf
 from .test_imports import model_rows, objects_under, start_copying, wait_final
@@ -30,30 +27,19 @@ Copying = Callable[..., AbstractContextManager[tuple[httpx.Client, UUID]]]
 
 
 @pytest.fixture
-def copying(
-    stack_env: dict[str, str],
-    database_url: str,
-    source_bucket: str,
-    target_bucket: str,
-    users: Users,
-    s3: Minio,
-    proxy: Proxy,
-    tmp_path: Path,
-) -> Copying:
+def copying(rig: Rig, proxy: Proxy, tmp_path: Path) -> Copying:
     """`copying(**settings)`: the service, reading the source through the proxy, copying an
     80 MiB model (some bytes already copied); yields a client and the model's uuid."""
 
     @contextmanager
     def start(**extra: str) -> Iterator[tuple[httpx.Client, UUID]]:
         path = write_gguf(tmp_path / "m.gguf", padding_bytes=80 * MIB)
-        model_uuid = publish(s3, source_bucket, [path])
-        env = service_env(
-            stack_env, database_url, source_bucket, target_bucket, users, free_port(), **extra
-        )
+        model_uuid = publish(rig.s3, rig.source, [path])
+        env = rig.env(**extra)
         env["QUANT_S3_ENDPOINT"] = proxy.endpoint
         with (
             download_service(env, tmp_path / "service.log") as (url, _),
-            httpx.Client(base_url=url, headers=users.headers(), timeout=30) as client,
+            httpx.Client(base_url=url, headers=rig.users.headers(), timeout=30) as client,
         ):
             start_copying(client, model_uuid)
             yield client, model_uuid
@@ -62,12 +48,7 @@ def copying(
 
 
 def test_source_outage_retries_then_fails_then_succeeds_when_back(
-    copying: Copying,
-    proxy: Proxy,
-    stack_env: dict[str, str],
-    database_url: str,
-    target_bucket: str,
-    s3: Minio,
+    copying: Copying, proxy: Proxy, rig: Rig
 ) -> None:
     with copying(MAX_ATTEMPTS="3", RETRY_BASE_SECONDS="0.5", RETRY_MAX_SECONDS="1") as (
         client,
@@ -78,8 +59,8 @@ def test_source_outage_retries_then_fails_then_succeeds_when_back(
         assert failed["phase"] == "Failed"
         assert failed["attempts"] == 3
         assert failed["error"]["error_class"] == "unavailable"
-        assert objects_under(s3, target_bucket, model_uuid) == []
-        assert incomplete_uploads(location(stack_env), target_bucket, f"models/{model_uuid}") == []
+        assert objects_under(rig.s3, rig.target, model_uuid) == []
+        assert incomplete_uploads(location(rig.stack_env), rig.target, f"models/{model_uuid}") == []
 
         proxy.up()
         again = client.post(f"/download/{model_uuid}")
@@ -88,22 +69,15 @@ def test_source_outage_retries_then_fails_then_succeeds_when_back(
         done = wait_final(client, model_uuid, timeout=180)
     assert done["phase"] == "Done", done
     assert done["attempts"] == 0
-    assert len(model_rows(database_url, model_uuid)) == 1
+    assert len(model_rows(rig.database_url, model_uuid)) == 1
 
 
-def test_stalled_source_fails_the_job(
-    copying: Copying,
-    proxy: Proxy,
-    stack_env: dict[str, str],
-    database_url: str,
-    target_bucket: str,
-    s3: Minio,
-) -> None:
+def test_stalled_source_fails_the_job(copying: Copying, proxy: Proxy, rig: Rig) -> None:
     with copying(STALL_SECONDS="3") as (client, model_uuid):
         proxy.pause()
         body = wait_final(client, model_uuid, timeout=60)
     assert body["phase"] == "Failed"
     assert body["error"]["error_class"] == "stalled"
-    assert objects_under(s3, target_bucket, model_uuid) == []
-    assert incomplete_uploads(location(stack_env), target_bucket, f"models/{model_uuid}") == []
-    assert model_rows(database_url, model_uuid) == []
+    assert objects_under(rig.s3, rig.target, model_uuid) == []
+    assert incomplete_uploads(location(rig.stack_env), rig.target, f"models/{model_uuid}") == []
+    assert model_rows(rig.database_url, model_uuid) == []

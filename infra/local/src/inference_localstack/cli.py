@@ -7,6 +7,7 @@ import sys
 
 from inference_localstack import processes, stack
 from inference_localstack.config import StackConfig
+from inference_localstack.launch import StackError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             for name in names:
                 print(f"==> {name} <==\n{processes.log_tail(config, name, args.lines)}\n")
-    except stack.StackError as exc:
+    except StackError as exc:
         print(f"[stack] error: {exc}", file=sys.stderr)
         return 1
     return 0

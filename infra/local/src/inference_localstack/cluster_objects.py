@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from inference_common.modelserve import GROUP
 from inference_localstack.components import KWOK_NODE_ANNOTATION
 from inference_localstack.config import GpuNodeType, Network
 
@@ -69,95 +70,51 @@ def _resources(node_type: GpuNodeType) -> dict[str, str]:
 def rbac_objects(traefik_cluster_role: str) -> list[dict[str, Any]]:
     """kwok drives the simulated nodes; the local kubelet its own node and pods; Traefik reads
     routes, services and endpoint slices; Prometheus lists and watches what it discovers."""
-    kwok_role = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRole",
-        "metadata": {"name": "local:kwok"},
-        "rules": [
-            {
-                "apiGroups": [""],
-                "resources": ["nodes", "nodes/status", "pods", "pods/status"],
-                "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
-            },
-            {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch", "update"]},
-            {
-                "apiGroups": ["coordination.k8s.io"],
-                "resources": ["leases"],
-                "verbs": ["get", "list", "watch", "create", "update", "patch", "delete"],
-            },
+    read = ["get", "list", "watch"]
+    read_write = [*read, "create", "update", "patch", "delete"]
+    kwok_role = _role(
+        "local:kwok",
+        [
+            _rule("", ["nodes", "nodes/status", "pods", "pods/status"], read_write),
+            _rule("", ["events"], ["create", "patch", "update"]),
+            _rule("coordination.k8s.io", ["leases"], read_write),
         ],
-    }
-    node_runtime_role = {
-        "apiVersion": "rbac.authorization.k8s.io/v1",
-        "kind": "ClusterRole",
-        "metadata": {"name": "local:node-runtime"},
-        "rules": [
-            {
-                "apiGroups": [""],
-                "resources": ["nodes"],
-                "verbs": ["get", "list", "watch", "create", "update", "patch"],
-            },
-            {
-                "apiGroups": [""],
-                "resources": ["nodes/status", "pods/status"],
-                "verbs": ["patch", "update"],
-            },
-            {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "watch", "delete"]},
-            {"apiGroups": [""], "resources": ["secrets", "configmaps"], "verbs": ["get"]},
-            {"apiGroups": [""], "resources": ["events"], "verbs": ["create", "patch"]},
-            {
-                "apiGroups": ["coordination.k8s.io"],
-                "resources": ["leases"],
-                "verbs": ["get", "create", "update", "patch"],
-            },
+    )
+    node_runtime_role = _role(
+        "local:node-runtime",
+        [
+            _rule("", ["nodes"], [*read, "create", "update", "patch"]),
+            _rule("", ["nodes/status", "pods/status"], ["patch", "update"]),
+            _rule("", ["pods"], [*read, "delete"]),
+            _rule("", ["secrets", "configmaps"], ["get"]),
+            _rule("", ["events"], ["create", "patch"]),
+            _rule("coordination.k8s.io", ["leases"], ["get", "create", "update", "patch"]),
         ],
-    }
-    modelserves = {"apiGroups": ["inference-service.dev"], "resources": ["modelserves"]}
+    )
     api_role = _role(
         "local:inference-api",
         [
-            {**modelserves, "verbs": ["get", "list", "watch", "create", "delete", "patch"]},
+            _rule(GROUP, ["modelserves"], [*read, "create", "delete", "patch"]),
             # PATCH /servers/{uuid} scales through the scale subresource, as kubectl does
-            {
-                "apiGroups": ["inference-service.dev"],
-                "resources": ["modelserves/scale"],
-                "verbs": ["get", "patch", "update"],
-            },
+            _rule(GROUP, ["modelserves/scale"], ["get", "patch", "update"]),
             # GPU capacity of the nodes, checked before a GPU ModelServe is created
-            {"apiGroups": [""], "resources": ["nodes", "pods"], "verbs": ["list"]},
+            _rule("", ["nodes", "pods"], ["list"]),
             # GET /servers/{uuid}/events and /logs (what kubectl describe and logs read)
-            {"apiGroups": [""], "resources": ["events"], "verbs": ["list"]},
-            {"apiGroups": [""], "resources": ["pods/log"], "verbs": ["get"]},
+            _rule("", ["events"], ["list"]),
+            _rule("", ["pods/log"], ["get"]),
         ],
     )
     gateway_role = _role(
         "local:inference-gateway",
-        [
-            {**modelserves, "verbs": ["get", "list", "watch"]},
-            {
-                "apiGroups": ["discovery.k8s.io"],
-                "resources": ["endpointslices"],
-                "verbs": ["get", "list", "watch"],
-            },
-        ],
+        [_rule(GROUP, ["modelserves"], read), _rule("discovery.k8s.io", ["endpointslices"], read)],
     )
     # the contract service counts every ModelServe (list-watch) to reconcile reservations
-    contract_role = _role(
-        "local:inference-contract", [{**modelserves, "verbs": ["get", "list", "watch"]}]
-    )
+    contract_role = _role("local:inference-contract", [_rule(GROUP, ["modelserves"], read)])
     prometheus_role = _role(
         "local:prometheus",
         [
-            {
-                "apiGroups": [""],
-                "resources": ["pods", "nodes", "services"],
-                "verbs": ["list", "watch"],
-            },
-            {
-                "apiGroups": ["discovery.k8s.io"],
-                "resources": ["endpointslices"],
-                "verbs": ["list", "watch"],
-            },
+            _rule("", ["pods", "nodes", "services"], ["list", "watch"]),
+            _rule("discovery.k8s.io", ["endpointslices"], ["list", "watch"]),
         ],
     )
     return [
@@ -166,17 +123,19 @@ def rbac_objects(traefik_cluster_role: str) -> list[dict[str, Any]]:
         api_role,
         gateway_role,
         contract_role,
-        _binding(
-            "local:inference-contract", "local:inference-contract", "local:inference-contract"
-        ),
+        _binding("local:inference-contract"),
         prometheus_role,
-        _binding("local:inference-api", "local:inference-api", "local:inference-api"),
-        _binding("local:inference-gateway", "local:inference-gateway", "local:inference-gateway"),
-        _binding("local:kwok", "local:kwok", "local:kwok"),
-        _binding("local:prometheus", "local:prometheus", "local:prometheus"),
-        _binding("local:node-runtime", "local:node-runtime", "local:node-runtime"),
-        _binding("local:traefik", traefik_cluster_role, "local:traefik"),
+        _binding("local:inference-api"),
+        _binding("local:inference-gateway"),
+        _binding("local:kwok"),
+        _binding("local:prometheus"),
+        _binding("local:node-runtime"),
+        _binding("local:traefik", traefik_cluster_role),
     ]
+
+
+def _rule(group: str, resources: list[str], verbs: list[str]) -> dict[str, Any]:
+    return {"apiGroups": [group], "resources": resources, "verbs": verbs}
 
 
 def _role(name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
@@ -188,11 +147,16 @@ def _role(name: str, rules: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _binding(name: str, role: str, user: str) -> dict[str, Any]:
+def _binding(user: str, role: str | None = None) -> dict[str, Any]:
+    """Binds `user` to `role` (by default the ClusterRole of the same name), named as the user."""
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRoleBinding",
-        "metadata": {"name": name},
-        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+        "metadata": {"name": user},
+        "roleRef": {
+            "apiGroup": "rbac.authorization.k8s.io",
+            "kind": "ClusterRole",
+            "name": role or user,
+        },
         "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}],
     }

@@ -8,7 +8,6 @@ import json
 import os
 import shutil
 import signal
-import ssl
 import subprocess
 import sys
 import time
@@ -16,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import httpx
 import yaml
 
 from inference_localstack import (
@@ -27,14 +25,21 @@ from inference_localstack import (
     observability,
     pki,
     platform_services,
+    postgres,
     processes,
     quant_cluster,
     state_dirs,
     ui_process,
 )
 from inference_localstack.cluster_objects import gpu_nodes, rbac_objects
-from inference_localstack.components import Component
 from inference_localstack.config import REPO_ROOT, StackConfig
+from inference_localstack.launch import (
+    StackError,
+    healthy,
+    say,
+    start_component,
+    start_components,
+)
 
 TOOLCHAIN = REPO_ROOT / "infra" / "local" / "toolchain.sh"
 MODELSERVE_CRD = REPO_ROOT / "crds" / "modelserve.yaml"
@@ -69,14 +74,6 @@ OPTIONAL_COMPONENTS = {"prometheus", "alertmanager"}
 PLATFORM_SERVICES = ("gateway", "api", "operator")
 
 
-class StackError(RuntimeError):
-    pass
-
-
-def say(message: str) -> None:
-    print(f"[stack] {message}", file=sys.stderr, flush=True)
-
-
 def toolchain_bin_dir(build: bool = True) -> Path:
     args = [str(TOOLCHAIN)] if build else [str(TOOLCHAIN), "--bin-dir"]
     result = subprocess.run(args, stdout=subprocess.PIPE, text=True)
@@ -85,86 +82,12 @@ def toolchain_bin_dir(build: bool = True) -> Path:
     return Path(result.stdout.strip().splitlines()[-1])
 
 
-def postgres_bin_dir() -> Path:
-    pg_config = shutil.which("pg_config")
-    if pg_config:
-        found = subprocess.run(
-            [pg_config, "--bindir"], capture_output=True, text=True
-        ).stdout.strip()
-        if (Path(found) / "initdb").exists():
-            return Path(found)
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), reverse=True)
-    if not candidates:
-        raise StackError("PostgreSQL server binaries not found: apt-get install postgresql")
-    return candidates[0].parent
-
-
 def check_prerequisites() -> None:
     if os.geteuid() != 0:
         raise StackError("the stack creates network namespaces and needs root (run it as root)")
     for tool, package in (("ip", "iproute2"), ("openssl", "openssl")):
         if not shutil.which(tool):
             raise StackError(f"{tool} not found: apt-get install {package}")
-
-
-# --- waiting -------------------------------------------------------------------------
-
-
-def _tls_verify(component: Component, ca: Path | None) -> bool | ssl.SSLContext:
-    if not (component.verify_tls and ca):
-        return False
-    context = ssl.create_default_context(cafile=str(ca))
-    if component.client_cert:
-        cert, key = component.client_cert
-        context.load_cert_chain(cert, key)
-    return context
-
-
-def _healthy(component: Component, ca: Path | None) -> bool:
-    try:
-        response = httpx.get(component.health_url, verify=_tls_verify(component, ca), timeout=2.0)
-    except (httpx.HTTPError, OSError):
-        return False
-    return response.status_code == 200 and component.healthy_body(response.text)
-
-
-def wait_until(
-    config: StackConfig, name: str, check: Any, timeout: float = 60.0, interval: float = 0.25
-) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        if processes.running_pid(config, name) is None:
-            break
-        time.sleep(interval)
-    raise StackError(
-        f"{name} did not become healthy; last lines of {processes.log_file(config, name)}:\n"
-        + processes.log_tail(config, name)
-    )
-
-
-def start_components(config: StackConfig, *parts: Component, timeout: float = 90.0) -> list[str]:
-    """Starts the parts that are not already running and healthy, side by side, then waits
-    for each to become healthy; returns the names of those it started."""
-    ca = config.pki_dir / "ca.crt"
-    launched: list[tuple[Component, float]] = []
-    for component in parts:
-        if processes.running_pid(config, component.name) is not None and _healthy(component, ca):
-            say(f"{component.name}: already running")
-            continue
-        processes.stop(config, component.name)
-        processes.start(config, component.name, component.argv, component.env, component.user)
-        launched.append((component, time.monotonic()))
-    for component, t0 in launched:
-        wait_until(config, component.name, lambda c=component: _healthy(c, ca), timeout)
-        say(f"{component.name}: healthy in {time.monotonic() - t0:.1f}s")
-    return [component.name for component, _ in launched]
-
-
-def start_component(config: StackConfig, component: Component, timeout: float = 90.0) -> bool:
-    """True when it was (re)started."""
-    return bool(start_components(config, component, timeout=timeout))
 
 
 # --- kubernetes objects --------------------------------------------------------------
@@ -218,148 +141,7 @@ def bootstrap_cluster(config: StackConfig, bin_dir: Path) -> None:
     apply_objects(config, bin_dir, [namespace])
 
 
-# --- postgres and minio --------------------------------------------------------------
-
-
-def prepare_postgres(config: StackConfig, pg_bin: Path, creds: pki.Secrets) -> None:
-    """Initialises the cluster (superuser password from the PKI) unless it exists, and
-    (re)writes its access rules: a cluster made by an older stack trusted every socket
-    connection; a running one reloads them."""
-    data = config.data_dir("postgres")
-    pgdata = data / "pgdata"
-    for path in (data, data / "socket"):
-        path.mkdir(parents=True, exist_ok=True)
-        shutil.chown(path, "postgres")
-        path.chmod(0o700)
-    if not (pgdata / "PG_VERSION").exists():
-        _initdb(data, pg_bin, creds)
-    hba = pgdata / "pg_hba.conf"
-    if hba.read_text() != components.PG_HBA:
-        hba.write_text(components.PG_HBA)
-        shutil.chown(hba, "postgres")
-        hba.chmod(0o600)
-        pid = processes.running_pid(config, "postgres")
-        if pid is not None:
-            os.kill(pid, signal.SIGHUP)
-            say("postgres: access rules rewritten and reloaded")
-
-
-def _initdb(data: Path, pg_bin: Path, creds: pki.Secrets) -> None:
-    say("postgres: initdb")
-    pwfile = data / "initdb.pw"
-    pwfile.write_text(creds.postgres_password)
-    shutil.chown(pwfile, "postgres")
-    pwfile.chmod(0o600)
-    try:
-        subprocess.run(
-            [
-                str(pg_bin / "initdb"),
-                "-D",
-                str(data / "pgdata"),
-                "-U",
-                "postgres",
-                "--auth-local=peer",
-                "--auth-host=scram-sha-256",
-                f"--pwfile={pwfile}",
-                "--encoding=UTF8",
-                "--no-sync",
-            ],
-            check=True,
-            capture_output=True,
-            user="postgres",
-        )
-    finally:
-        pwfile.unlink(missing_ok=True)
-
-
-def wait_postgres(config: StackConfig, pg_bin: Path) -> None:
-    def ready() -> bool:
-        return (
-            subprocess.run(
-                [
-                    str(pg_bin / "pg_isready"),
-                    "-q",
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(config.ports.postgres),
-                ],
-            ).returncode
-            == 0
-        )
-
-    t0 = time.monotonic()
-    wait_until(config, "postgres", ready, timeout=60)
-    say(f"postgres: ready in {time.monotonic() - t0:.1f}s")
-
-
-APP_ROLE = "inference"
-APP_DATABASE = "inference"
-
-
-async def _can_log_in(config: StackConfig, user: str, password: str, database: str) -> bool:
-    import asyncpg  # type: ignore[import-untyped]
-
-    try:
-        conn = await asyncpg.connect(
-            host="127.0.0.1",
-            port=config.ports.postgres,
-            user=user,
-            password=password,
-            database=database,
-        )
-    except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError):
-        return False
-    await conn.close()
-    return True
-
-
-async def ensure_app_role(config: StackConfig, creds: pki.Secrets) -> bool:
-    """The application role (DATABASE_URL's) with its own password, owning the application
-    database: no superuser, may not create roles; it may create databases, which the test
-    sessions make beside the application's. True when the role's password was (re)set,
-    i.e. services still holding the old one must be restarted."""
-    import asyncpg
-
-    conn = await asyncpg.connect(
-        host="127.0.0.1",
-        port=config.ports.postgres,
-        user="postgres",
-        password=creds.postgres_password,
-        database="postgres",
-    )
-    try:
-        exists = await conn.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", APP_ROLE)
-        password_set = bool(exists) and await _can_log_in(
-            config, APP_ROLE, creds.postgres_app_password, "postgres"
-        )
-        # Passwords are generated from [A-Za-z0-9_-] only (token_urlsafe).
-        attributes = "LOGIN CREATEDB NOCREATEROLE NOSUPERUSER NOREPLICATION NOBYPASSRLS"
-        if not exists:
-            await conn.execute(
-                f"CREATE ROLE {APP_ROLE} {attributes} PASSWORD '{creds.postgres_app_password}'"
-            )
-        elif not password_set:
-            await conn.execute(
-                f"ALTER ROLE {APP_ROLE} {attributes} PASSWORD '{creds.postgres_app_password}'"
-            )
-        else:
-            await conn.execute(f"ALTER ROLE {APP_ROLE} {attributes}")
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", APP_DATABASE):
-            await conn.execute(f"CREATE DATABASE {APP_DATABASE} OWNER {APP_ROLE}")
-        await conn.execute(f"ALTER DATABASE {APP_DATABASE} OWNER TO {APP_ROLE}")
-        await conn.execute(f"REVOKE ALL ON DATABASE {APP_DATABASE} FROM PUBLIC")
-    finally:
-        await conn.close()
-    return not password_set
-
-
-def database_url(config: StackConfig, creds: pki.Secrets, database: str = APP_DATABASE) -> str:
-    """The application role's URL (DATABASE_URL)."""
-    return (
-        f"postgresql+asyncpg://{APP_ROLE}:{creds.postgres_app_password}"
-        f"@127.0.0.1:{config.ports.postgres}/{database}"
-    )
+# --- object store ------------------------------------------------------------------
 
 
 def ensure_buckets(config: StackConfig, creds: pki.Secrets) -> None:
@@ -379,7 +161,7 @@ def env_values(config: StackConfig, creds: pki.Secrets, bin_dir: Path) -> dict[s
     return {
         "LOCAL_STATE_DIR": str(config.state_dir),
         "KUBECONFIG": str(config.kubeconfig),
-        "DATABASE_URL": database_url(config, creds),
+        "DATABASE_URL": postgres.database_url(config, creds),
         "S3_ENDPOINT": f"127.0.0.1:{p.minio}",
         "S3_ACCESS_KEY": creds.minio_user,
         "S3_SECRET_KEY": creds.minio_password,
@@ -427,7 +209,7 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
     t_start = time.monotonic()
     check_prerequisites()
     bin_dir = toolchain_bin_dir(build=True)
-    pg_bin = postgres_bin_dir()
+    pg_bin = postgres.postgres_bin_dir()
     state_dirs.secure(config)
     network.up(config.network)
     pki.ensure_certificates(config)
@@ -439,7 +221,7 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
     if tokens_file.read_text() != tokens_before:
         processes.stop(config, "kube-apiserver")  # it reads the token file only at start
     pki.write_kubeconfigs(config, creds)
-    prepare_postgres(config, pg_bin, creds)
+    postgres.prepare_postgres(config, pg_bin, creds)
     config.data_dir("minio").mkdir(parents=True, exist_ok=True)
     config.data_dir("minio-quant").mkdir(parents=True, exist_ok=True)
 
@@ -472,8 +254,8 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
         component = components.postgres(config, pg_bin)
         if processes.running_pid(config, "postgres") is None:
             processes.start(config, component.name, component.argv, user=component.user)
-        wait_postgres(config, pg_bin)
-        if asyncio.run(ensure_app_role(config, creds)):
+        postgres.wait_postgres(config, pg_bin)
+        if asyncio.run(postgres.ensure_app_role(config, creds)):
             for name in PLATFORM_SERVICES:  # they hold the role's former password
                 processes.stop(config, name)
 
@@ -493,7 +275,7 @@ def up(config: StackConfig | None = None) -> dict[str, str]:
         for future in futures:
             future.result()
 
-    db_url = database_url(config, creds)
+    db_url = postgres.database_url(config, creds)
     # The contract service first: the API reserves through it, and its webhook decides
     # every ModelServe write once registered (fail closed), so it must be healthy first.
     start_component(config, platform_services.contract(config, creds, db_url))
@@ -587,7 +369,7 @@ def is_healthy(config: StackConfig | None = None) -> bool:
     if not config.env_file.exists() or not all(required.values()):
         return False
     bin_dir = toolchain_bin_dir(build=False)
-    return _healthy(components.kube_apiserver(config, bin_dir), None)
+    return healthy(components.kube_apiserver(config, bin_dir), None)
 
 
 def print_json(data: Any) -> None:

@@ -14,8 +14,9 @@ from kubernetes import client
 from inference_common.modelserve import GROUP, PLURAL, VERSION
 from inference_localstack import components, processes
 from inference_localstack.config import StackConfig
+from inference_localstack.launch import start_component
 from inference_localstack.node.node_object import LOCAL_NODE_LABEL
-from inference_localstack.stack import start_component
+from inference_testkit.manifests import modelserve_manifest, s3_model
 from inference_testkit.waiting import wait_for
 
 from .conftest import bearer, chat, netns_of_ip, netns_pids, pods_of
@@ -24,25 +25,16 @@ from .conftest import bearer, chat, netns_of_ip, netns_pids, pods_of
 def _modelserve(api: httpx.Client, name: str, sha256: str | None = None) -> dict[str, Any]:
     model = next(m for m in api.get("/models").json() if m["name"] == "smollm2:135m")
     detail = api.get(f"/models/{model['uuid']}").json()
-    return {
-        "apiVersion": f"{GROUP}/{VERSION}",
-        "kind": "ModelServe",
-        "metadata": {"name": name},
-        "spec": {
-            "model": {
-                "name": "smollm2:135m",
-                "source": {"s3": {"bucket": "inference-models", "key": detail["object_key"]}},
-                "sha256": sha256 or detail["sha256"],
-                "sizeBytes": detail["size_bytes"],
-            },
-            "replicas": 1,
-            "runtime": {"contextSize": 1024},
-            "nodeSelector": {LOCAL_NODE_LABEL: "true"},
-            "tolerations": [
-                {"key": LOCAL_NODE_LABEL, "operator": "Exists", "effect": "NoSchedule"}
-            ],
-        },
+    spec = {
+        "model": s3_model(
+            detail["object_key"], sha256 or detail["sha256"], size_bytes=detail["size_bytes"]
+        ),
+        "replicas": 1,
+        "runtime": {"contextSize": 1024},
+        "nodeSelector": {LOCAL_NODE_LABEL: "true"},
+        "tolerations": [{"key": LOCAL_NODE_LABEL, "operator": "Exists", "effect": "NoSchedule"}],
     }
+    return modelserve_manifest(name, spec)
 
 
 def _status(kube_api: client.ApiClient, namespace: str, name: str) -> dict[str, Any]:

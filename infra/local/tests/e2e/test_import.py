@@ -9,9 +9,9 @@ from typing import Any
 
 import httpx
 from kubernetes import client
-from minio import Minio
 
 from inference_localstack.quant_cluster import SEED_NAME, SEED_UUID
+from inference_testkit.object_store import minio_from_env
 from inference_testkit.waiting import wait_for
 
 from .conftest import PhaseRecorder, bearer, chat, pods_of
@@ -21,12 +21,7 @@ FINAL = {"Done", "Failed", "Cancelled"}
 
 
 def _seed_manifest(env: dict[str, str]) -> dict[str, Any]:
-    quant = Minio(
-        env["QUANT_S3_ENDPOINT"],
-        access_key=env["QUANT_S3_ACCESS_KEY"],
-        secret_key=env["QUANT_S3_SECRET_KEY"],
-        secure=False,
-    )
+    quant = minio_from_env(env, "QUANT_S3")
     response = quant.get_object(env["QUANT_BUCKET"], f"{SEED_UUID}/manifest.json")
     try:
         manifest: dict[str, Any] = json.loads(response.read())

@@ -13,22 +13,20 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
-import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import gguf
-import numpy as np
 import pytest
 
 from inference_localstack import platform_services
 from inference_localstack.config import StackConfig
-from inference_localstack.frontend import FRONTEND_DIR, ensure_built, npm_env
+from inference_localstack.frontend import FRONTEND_DIR, ensure_built
 from inference_localstack.ui_process import ui_argv
+from inference_testkit.gguf_files import write_gguf
 from inference_testkit.servers import free_port, http_process
+
+from .browser import run_spec
 
 E2E_TIMEOUT = 900
 
@@ -81,48 +79,18 @@ def ui_url(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
 @pytest.fixture
 def tiny_gguf(tmp_path: Path) -> Path:
     """A small valid GGUF, unique per run (the registry refuses a file it already holds)."""
-    path = tmp_path / "tiny.gguf"
-    writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_context_length(4096)
-    writer.add_file_type(1)
-    writer.add_tokenizer_model("llama")
-    writer.add_token_list([f"tok{i}" for i in range(64)])
-    writer.add_string("test.nonce", secrets.token_hex(8))
-    writer.add_tensor("a", np.ones((4, 8), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
+    return write_gguf(tmp_path / "tiny.gguf", context_length=4096, tokens=64)
 
 
 @pytest.mark.timeout(E2E_TIMEOUT + 60)
 def test_ui_end_to_end_in_chromium(ui_url: str, stack_env: dict[str, str], tiny_gguf: Path) -> None:
-    chromium = shutil.which("chromium")
-    assert chromium, "chromium is missing: infra/local/bootstrap.sh --browser installs it"
-    output = FRONTEND_DIR / "test-results"
-    result = subprocess.run(
-        [str(FRONTEND_DIR / "node_modules" / ".bin" / "playwright"), "test", "ui.spec.ts"],
-        cwd=FRONTEND_DIR,
-        env={
-            **npm_env(),
-            "UI_URL": ui_url,
-            "ADMIN_USERNAME": stack_env["ADMIN_USERNAME"],
-            "ADMIN_PASSWORD": stack_env["ADMIN_PASSWORD"],
-            "E2E_GGUF_PATH": str(tiny_gguf),
-            "E2E_OUTPUT_DIR": str(output),
-            "CHROMIUM_PATH": chromium,
-            "CI": "1",
-            "NO_COLOR": "1",
-        },
-        capture_output=True,
-        text=True,
-        timeout=E2E_TIMEOUT,
-    )
-    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-3000:]
-    assert " passed" in result.stdout
-    assert " skipped" not in result.stdout, result.stdout[-3000:]
-    shots = sorted(p.name for p in (output / "screenshots").glob("*.png"))
+    env = {
+        "UI_URL": ui_url,
+        "ADMIN_USERNAME": stack_env["ADMIN_USERNAME"],
+        "ADMIN_PASSWORD": stack_env["ADMIN_PASSWORD"],
+        "E2E_GGUF_PATH": str(tiny_gguf),
+    }
+    shots = run_spec("ui.spec.ts", FRONTEND_DIR / "test-results", env, E2E_TIMEOUT)
     for page in ("login", "models", "servers", "playground", "gpus", "keys", "users"):
         assert f"{page}-1280.png" in shots
         assert f"{page}-390.png" in shots

@@ -18,23 +18,20 @@ import io
 import json
 import os
 import secrets
-import shutil
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import uuid4
 
-import gguf
 import httpx
-import numpy as np
 import pytest
 from minio import Minio
 
 from inference_common import migrate
-from inference_localstack.frontend import FRONTEND_DIR, ensure_built, npm_env
+from inference_localstack.frontend import FRONTEND_DIR, ensure_built
 from inference_localstack.ui_process import ui_argv
+from inference_testkit.gguf_files import write_gguf
 from inference_testkit.servers import free_port, http_process
 from inference_testkit.throwaway import (
     ThrowawayMinio,
@@ -42,6 +39,8 @@ from inference_testkit.throwaway import (
     minio_server,
     postgres_server,
 )
+
+from .browser import run_spec
 
 E2E_TIMEOUT = 600
 SOURCE_BUCKET = "llm-models"
@@ -57,35 +56,12 @@ class Offer:
     broken_uuid: str
 
 
-def write_gguf(path: Path, padding_bytes: int = 0) -> Path:
-    writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_context_length(2048)
-    writer.add_file_type(1)
-    writer.add_string("test.nonce", secrets.token_hex(8))
-    writer.add_tokenizer_model("llama")
-    writer.add_token_list([f"tok{i}" for i in range(32)])
-    writer.add_tensor("a", np.ones((4, 8), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    with path.open("ab") as out:
-        left = padding_bytes
-        while left:
-            step = min(left, 8 * 1024**2)
-            out.write(os.urandom(step))
-            left -= step
-    return path
-
-
 def publish(s3: Minio, path: Path, name: str) -> str:
     """The file under `<uuid>/` with its manifest, as the quantization cluster lays it out."""
     model_uuid = str(uuid4())
     s3.fput_object(SOURCE_BUCKET, f"{model_uuid}/{path.name}", str(path))
-    digest = hashlib.sha256()
     with path.open("rb") as f:
-        while block := f.read(8 * 1024**2):
-            digest.update(block)
+        digest = hashlib.file_digest(f, "sha256")
     manifest = {
         "name": name,
         "quantization": "F32",
@@ -105,7 +81,7 @@ def offer(minio: ThrowawayMinio, tmp: Path) -> Offer:
     suffix = secrets.token_hex(3)
     ok_name, big_name = f"tiny-{suffix}:f32", f"big-{suffix}:f32"
     publish(s3, write_gguf(tmp / "tiny.gguf"), ok_name)
-    publish(s3, write_gguf(tmp / "big.gguf", BIG_FILE_BYTES), big_name)
+    publish(s3, write_gguf(tmp / "big.gguf", padding_bytes=BIG_FILE_BYTES), big_name)
     broken = str(uuid4())
     s3.put_object(SOURCE_BUCKET, f"{broken}/manifest.json", io.BytesIO(b"{"), 1)
     return Offer(ok_name, big_name, broken)
@@ -237,35 +213,17 @@ def _services(
 
 @pytest.mark.timeout(E2E_TIMEOUT + 60)
 def test_quotas_and_imports_in_chromium(setup: Setup) -> None:
-    chromium = shutil.which("chromium")
-    assert chromium, "chromium is missing: infra/local/bootstrap.sh --browser installs it"
-    output = FRONTEND_DIR / "test-results-services"
-    result = subprocess.run(
-        [str(FRONTEND_DIR / "node_modules" / ".bin" / "playwright"), "test", "services.spec.ts"],
-        cwd=FRONTEND_DIR,
-        env={
-            **npm_env(),
-            "UI_URL": setup.ui_url,
-            "ADMIN_USERNAME": setup.admin[0],
-            "ADMIN_PASSWORD": setup.admin[1],
-            "E2E_USER": setup.user[0],
-            "E2E_USER_PASSWORD": setup.user[1],
-            "E2E_IMPORT_OK": setup.offer.ok_name,
-            "E2E_IMPORT_BIG": setup.offer.big_name,
-            "E2E_IMPORT_BROKEN": setup.offer.broken_uuid,
-            "E2E_OUTPUT_DIR": str(output),
-            "CHROMIUM_PATH": chromium,
-            "CI": "1",
-            "NO_COLOR": "1",
-        },
-        capture_output=True,
-        text=True,
-        timeout=E2E_TIMEOUT,
-    )
-    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-3000:]
-    assert " passed" in result.stdout
-    assert " skipped" not in result.stdout, result.stdout[-3000:]
-    shots = sorted(p.name for p in (output / "screenshots").glob("*.png"))
+    env = {
+        "UI_URL": setup.ui_url,
+        "ADMIN_USERNAME": setup.admin[0],
+        "ADMIN_PASSWORD": setup.admin[1],
+        "E2E_USER": setup.user[0],
+        "E2E_USER_PASSWORD": setup.user[1],
+        "E2E_IMPORT_OK": setup.offer.ok_name,
+        "E2E_IMPORT_BIG": setup.offer.big_name,
+        "E2E_IMPORT_BROKEN": setup.offer.broken_uuid,
+    }
+    shots = run_spec("services.spec.ts", FRONTEND_DIR / "test-results-services", env, E2E_TIMEOUT)
     assert "imports-copying-1280.png" in shots
     for page in ("quotas", "quotas-user", "imports"):
         assert f"{page}-1280.png" in shots

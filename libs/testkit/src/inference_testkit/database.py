@@ -4,10 +4,17 @@ Each operation has an async form (for async tests) and a sync one (for fixtures)
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import TypeVar
 
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect
+from sqlalchemy.engine import Inspector, make_url
+from sqlalchemy.pool import NullPool
 
 from inference_common import migrate
+from inference_common.db import make_engine
+
+T = TypeVar("T")
 
 
 async def _admin_execute(base_url: str, statement: str) -> None:
@@ -48,3 +55,22 @@ def create_database(base_url: str, name: str, migrate_schema: bool = True) -> st
 
 def drop_database(url: str) -> None:
     asyncio.run(drop_database_async(url))
+
+
+async def _inspected(url: str, look: Callable[[Inspector], T]) -> T:
+    engine = make_engine(url, poolclass=NullPool)
+    try:
+        async with engine.connect() as connection:
+            return await connection.run_sync(lambda sync: look(inspect(sync)))
+    finally:
+        await engine.dispose()
+
+
+async def table_names(url: str) -> set[str]:
+    return await _inspected(url, lambda found: set(found.get_table_names()))
+
+
+async def column_names(url: str, table: str) -> set[str]:
+    return await _inspected(
+        url, lambda inspector: {c["name"] for c in inspector.get_columns(table)}
+    )

@@ -43,6 +43,7 @@ from inference_localstack import stack
 from inference_localstack.config import REPO_ROOT, StackConfig
 from inference_testkit.database import create_database, drop_database
 from inference_testkit.namespaces import temporary_namespace
+from inference_testkit.object_store import minio_from_env
 from inference_testkit.throwaway import (
     ThrowawayMinio,
     ThrowawayPostgres,
@@ -142,12 +143,7 @@ async def db_session(database_url: str) -> AsyncIterator[AsyncSession]:
 
 @pytest.fixture(scope="session")
 def s3(stack_env: dict[str, str]) -> Minio:
-    return Minio(
-        stack_env["S3_ENDPOINT"],
-        access_key=stack_env["S3_ACCESS_KEY"],
-        secret_key=stack_env["S3_SECRET_KEY"],
-        secure=False,
-    )
+    return minio_from_env(stack_env)
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,20 @@ from pathlib import Path
 import httpx
 
 
+def service_process_env(database_url: str, **settings: str) -> dict[str, str]:
+    """The environment of a platform service that a test or benchmark runs as a process: of
+    ours only PATH and HOME (no stray setting leaks in), production mode, warnings and up;
+    `settings` add to it or override it."""
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": os.environ.get("HOME", ""),
+        "DEV_MODE": "false",
+        "DATABASE_URL": database_url,
+        "LOG_LEVEL": "WARNING",
+        **settings,
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

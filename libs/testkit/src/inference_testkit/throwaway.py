@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from inference_localstack import components, pki, processes, stack, state_dirs
+from inference_localstack import components, pki, postgres, processes, stack, state_dirs
 from inference_localstack.config import Ports, StackConfig
 from inference_testkit.database import create_database
 from inference_testkit.servers import free_port, wait_http_ok
@@ -71,7 +71,7 @@ class ThrowawayPostgres:
     def start(self) -> None:
         component = components.postgres(self.config, self.pg_bin)
         processes.start(self.config, component.name, component.argv, user=component.user)
-        stack.wait_postgres(self.config, self.pg_bin)
+        postgres.wait_postgres(self.config, self.pg_bin)
 
     def stop(self) -> None:
         """A fast shutdown (SIGINT): sessions are ended, as when the service is stopped."""
@@ -84,8 +84,8 @@ def postgres_server() -> Iterator[ThrowawayPostgres]:
     with _state_dir() as state:
         config = StackConfig(state_dir=state, ports=Ports(postgres=free_port()))
         state_dirs.secure(config)
-        server = ThrowawayPostgres(config, _secrets(), stack.postgres_bin_dir())
-        stack.prepare_postgres(config, server.pg_bin, server.creds)
+        server = ThrowawayPostgres(config, _secrets(), postgres.postgres_bin_dir())
+        postgres.prepare_postgres(config, server.pg_bin, server.creds)
         server.start()
         try:
             admin = server.url.rsplit("/", 1)[0] + "/postgres"

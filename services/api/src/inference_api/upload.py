@@ -193,19 +193,25 @@ async def _copy_body(body: AsyncIterator[bytes], upload: _Upload, idle: asyncio.
     return total
 
 
+@contextlib.asynccontextmanager
+async def _abandoned_after(seconds: float, why: str) -> AsyncIterator[asyncio.Timeout]:
+    """A timeout whose expiry abandons the upload, saying `why`; a TimeoutError that is not
+    this timer's passes through unchanged."""
+    try:
+        async with asyncio.timeout(seconds) as timer:
+            yield timer
+    except TimeoutError:
+        if timer.expired():
+            raise UploadAbortedError(f"{why}; upload abandoned") from None
+        raise
+
+
 async def _receive_body(
     body: AsyncIterator[bytes], upload: _Upload, declared_size: int | None
 ) -> tuple[GGUFHeader, str, int]:
-    limits = upload.limits
-    try:
-        async with asyncio.timeout(limits.idle_seconds) as idle:
-            total = await _copy_body(body, upload, idle)
-    except TimeoutError:
-        if idle.expired():
-            raise UploadAbortedError(
-                f"no upload data for {limits.idle_seconds:g} s; upload abandoned"
-            ) from None
-        raise
+    idle_seconds = upload.limits.idle_seconds
+    async with _abandoned_after(idle_seconds, f"no upload data for {idle_seconds:g} s") as idle:
+        total = await _copy_body(body, upload, idle)
     if declared_size is not None and total != declared_size:
         raise UploadAbortedError(
             f"request body has {total} bytes but Content-Length said {declared_size}"
@@ -218,16 +224,10 @@ async def _receive(
     body: AsyncIterator[bytes], upload: _Upload, declared_size: int | None
 ) -> tuple[GGUFHeader, str, int]:
     """The whole upload within `max_seconds`, the body never idle for `idle_seconds`."""
-    limits = upload.limits
-    try:
-        async with asyncio.timeout(limits.max_seconds) as whole:
-            return await _receive_body(body, upload, declared_size)
-    except TimeoutError:
-        if whole.expired():
-            raise UploadAbortedError(
-                f"upload took longer than {limits.max_seconds:g} s; upload abandoned"
-            ) from None
-        raise
+    max_seconds = upload.limits.max_seconds
+    async with _abandoned_after(max_seconds, f"upload took longer than {max_seconds:g} s"):
+        received = await _receive_body(body, upload, declared_size)
+    return received
 
 
 async def stream_gguf_to_s3(

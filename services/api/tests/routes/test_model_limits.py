@@ -29,12 +29,7 @@ async def test_a_gguf_without_tensors_is_refused(api: Api, s3: Minio) -> None:
         raw_header(kvs=[kv("general.architecture", 8, gguf_string("llama"))]),
         bloated_gguf(8 * 1024 * 1024, with_tensor=False),
     ):
-        response = await api.client.post(
-            "/models",
-            params={"name": f"empty-{secrets.token_hex(3)}"},
-            content=body,
-            headers={**headers, **OCTET},
-        )
+        response = await api.post_model(headers, f"empty-{secrets.token_hex(3)}", body)
         assert response.status_code == 422, response.text
         assert "no tensors" in response.json()["error"]["message"]
     assert objects(s3, api.settings.models_bucket) == before
@@ -42,11 +37,8 @@ async def test_a_gguf_without_tensors_is_refused(api: Api, s3: Minio) -> None:
 
 async def test_kept_metadata_is_capped(api: Api) -> None:
     headers = await api.admin()
-    response = await api.client.post(
-        "/models",
-        params={"name": f"bloated-{secrets.token_hex(3)}"},
-        content=bloated_gguf(32 * 1024 * 1024),
-        headers={**headers, **OCTET},
+    response = await api.post_model(
+        headers, f"bloated-{secrets.token_hex(3)}", bloated_gguf(32 * 1024 * 1024)
     )
     assert response.status_code == 201, response.text
     detail = (await api.client.get(f"/models/{response.json()['uuid']}", headers=headers)).json()

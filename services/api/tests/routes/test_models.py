@@ -24,11 +24,8 @@ def embedded() -> Path:
 
 @pytest.fixture(scope="module")
 def embedded_sha256(embedded: Path) -> str:
-    digest = hashlib.sha256()
     with embedded.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def embedded_size(path: Path) -> int:
@@ -225,12 +222,7 @@ async def test_only_owner_or_admin_deletes_a_model(api: Api, tmp_path: Path) -> 
     _, alice = await api.new_user()
     _, bob = await api.new_user()
     data = gguf_bytes(tmp_path, tokens=11)
-    created = await api.client.post(
-        "/models",
-        params={"name": f"alice-{secrets.token_hex(3)}"},
-        content=data,
-        headers={**alice, **OCTET},
-    )
+    created = await api.post_model(alice, f"alice-{secrets.token_hex(3)}", data)
     assert created.status_code == 201, created.text
     uuid = created.json()["uuid"]
     assert (await api.client.delete(f"/models/{uuid}", headers=bob)).status_code == 403

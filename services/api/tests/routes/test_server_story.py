@@ -14,9 +14,10 @@ from kubernetes import client
 
 from inference_common.kube_events import NORMAL, WARNING, InvolvedObject, event_body
 from inference_common.modelserve import KIND, MODELSERVE_LABEL
+from inference_testkit.waiting import async_wait_for
 
 from ..conftest import Api
-from .test_servers import eventually, get_modelserve, upload
+from .test_servers import get_modelserve, upload
 
 
 def post_event(
@@ -100,7 +101,7 @@ async def test_logs_without_a_serving_kubelet_end_with_a_clear_error(
     async def probe() -> bool:
         return await asyncio.to_thread(has_pod)
 
-    await eventually(probe, within=60)
+    await async_wait_for(probe, timeout=60)
     for params in ({"tail": 5}, {"tail": 5, "follow": "true"}):
         began = time.monotonic()
         reply = await api.client.get(

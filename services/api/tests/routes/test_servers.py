@@ -3,8 +3,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -22,25 +20,12 @@ from inference_api.schemas import ServerOut
 from inference_common.db import unit_of_work
 from inference_common.modelserve import GROUP, PLURAL, SERVER_UUID_LABEL, VERSION
 from inference_common.server_identity import ServerAccess, issued_server_uuid, trusted_access
+from inference_testkit.waiting import async_wait_for
 
 from ..conftest import Api
 from ..gguf_files import gguf_bytes
 
 OCTET = {"content-type": "application/octet-stream"}
-
-
-async def eventually(
-    probe: Callable[[], Awaitable[Any]], within: float = 60.0, interval: float = 0.2
-) -> Any:
-    """Polls `probe` until it returns something truthy, at most `within` seconds."""
-    deadline = time.monotonic() + within
-    while True:
-        result = await probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(interval)
 
 
 def get_modelserve(kube_api: client.ApiClient, namespace: str, name: str) -> dict[str, Any] | None:
@@ -79,12 +64,7 @@ def modelserves(kube_api: client.ApiClient, namespace: str) -> list[dict[str, An
 
 async def upload(api: Api, headers: dict[str, str], tmp_path: Path) -> dict[str, Any]:
     data = gguf_bytes(tmp_path, tokens=secrets.randbelow(10_000) + 20)
-    response = await api.client.post(
-        "/models",
-        params={"name": f"m-{secrets.token_hex(4)}:1b"},
-        content=data,
-        headers={**headers, **OCTET},
-    )
+    response = await api.post_model(headers, f"m-{secrets.token_hex(4)}:1b", data)
     assert response.status_code == 201, response.text
     model: dict[str, Any] = response.json()
     return model
@@ -295,7 +275,7 @@ async def test_status_is_mirrored_from_modelserves_applied_with_kubectl(
         servers = (await api.client.get("/status", headers=admin)).json()
         return next((s for s in servers if s["server_uuid"] == uid), None)
 
-    server = await eventually(listed)
+    server = await async_wait_for(listed)
     assert server["name"] == name
     assert server["namespace"] == namespace
     assert server["model_name"] == "manual:1b"
@@ -339,7 +319,7 @@ async def test_status_is_mirrored_from_modelserves_applied_with_kubectl(
             and found["reasons"]
         )
 
-    await eventually(mirrors_the_modelserve)
+    await async_wait_for(mirrors_the_modelserve)
 
     await asyncio.to_thread(
         custom.delete_namespaced_custom_object, GROUP, VERSION, namespace, PLURAL, name
@@ -349,7 +329,7 @@ async def test_status_is_mirrored_from_modelserves_applied_with_kubectl(
         response = await api.client.get(f"/servers/{uid}", headers=admin)
         return bool(response.json()["stopped_at"])
 
-    await eventually(stopped)
+    await async_wait_for(stopped)
 
 
 async def test_a_modelserve_claiming_another_servers_uuid_leaves_its_record_alone(
@@ -395,7 +375,7 @@ async def test_a_modelserve_claiming_another_servers_uuid_leaves_its_record_alon
         found = await record(victim_uid)
         return found is not None and found["phase"] == "Ready"
 
-    await eventually(victim_ready)
+    await async_wait_for(victim_ready)
 
     intruder = f"intruder-{secrets.token_hex(3)}"
     intruder_uid = await create(body(intruder, {SERVER_UUID_LABEL: victim_uid}))
@@ -403,7 +383,7 @@ async def test_a_modelserve_claiming_another_servers_uuid_leaves_its_record_alon
     await write_status(
         kube_api, namespace, intruder, {"phase": "Pending", "serverUuid": intruder_uid}
     )
-    own = await eventually(lambda: record(intruder_uid))
+    own = await async_wait_for(lambda: record(intruder_uid))
     assert (own["name"], own["phase"]) == (intruder, "Pending")
 
     await asyncio.to_thread(
@@ -414,7 +394,7 @@ async def test_a_modelserve_claiming_another_servers_uuid_leaves_its_record_alon
         found = await record(intruder_uid)
         return found is not None and found["stopped_at"] is not None
 
-    await eventually(intruder_stopped)
+    await async_wait_for(intruder_stopped)
     kept = await record(victim_uid)
     assert kept is not None
     assert (kept["name"], kept["phase"], kept["ready_replicas"], kept["stopped_at"]) == (

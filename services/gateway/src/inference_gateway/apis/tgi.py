@@ -68,14 +68,19 @@ def finish_reason(upstream_finish: str | None, stop_sequence: str | None) -> str
     return "eos_token"
 
 
-def details(reason: str, usage: Usage | None, tokens: int, seed: int | None) -> dict[str, Any]:
+def _stream_details(
+    reason: str, usage: Usage | None, tokens: int, seed: int | None
+) -> dict[str, Any]:
     return {
         "finish_reason": reason,
         "generated_tokens": (usage.completion_tokens if usage else 0) or tokens,
         "seed": seed,
-        "prefill": [],
-        "tokens": [],
     }
+
+
+def details(reason: str, usage: Usage | None, tokens: int, seed: int | None) -> dict[str, Any]:
+    """The non-streamed `details`: the streamed ones plus the (empty) token lists."""
+    return {**_stream_details(reason, usage, tokens, seed), "prefill": [], "tokens": []}
 
 
 def _generated_text(text: str, params: dict[str, Any], prompt: str) -> str:
@@ -90,8 +95,7 @@ def generate_response(
     usage: Usage | None,
     tokens: int,
 ) -> dict[str, Any]:
-    generated = _generated_text(text, params, prompt)
-    out: dict[str, Any] = {"generated_text": generated}
+    out: dict[str, Any] = {"generated_text": _generated_text(text, params, prompt)}
     if params.get("details"):
         out["details"] = details(reason, usage, tokens, params.get("seed"))
     return out
@@ -116,16 +120,11 @@ def stream_final(
     usage: Usage | None,
     tokens: int,
 ) -> dict[str, Any]:
-    generated = _generated_text(text, params, prompt)
     return {
         "index": index,
         "token": {"id": 0, "text": "", "logprob": 0.0, "special": True},
-        "generated_text": generated,
-        "details": {
-            "finish_reason": reason,
-            "generated_tokens": (usage.completion_tokens if usage else 0) or tokens,
-            "seed": params.get("seed"),
-        },
+        "generated_text": _generated_text(text, params, prompt),
+        "details": _stream_details(reason, usage, tokens, params.get("seed")),
         "top_tokens": None,
     }
 
