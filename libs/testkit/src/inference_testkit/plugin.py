@@ -3,7 +3,8 @@
 - `stack_env`: the local stack's `.local/env` values; reuses a running stack or starts one
   (and stops it again at the end of the session when it started it). A stack in another
   checkout's state dir (`LOCAL_STATE_DIR` pointing elsewhere) is only ever reused: when it is
-  not healthy the session fails instead of restarting it with this checkout's code.
+  not healthy the session fails instead of restarting it with this checkout's code, and so
+  does a session that finds the stack's ports held by a stack it did not start.
 - `kube_api`: an official-client ApiClient with the stack's admin kubeconfig.
 - `namespace`: a fresh namespace per test, deleted afterwards.
 - `database_url`: a database of this test session's own, migrated once with Alembic.
@@ -24,6 +25,7 @@ from __future__ import annotations
 import copy
 import os
 import secrets
+import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -87,6 +89,26 @@ def repair_refusal(state_dir: Path, repo_root: Path) -> str | None:
     )
 
 
+def ports_refusal(nothing_ran: bool, port: int, in_use: bool) -> str | None:
+    """Why a session may not start a stack whose ports another stack holds, or None.
+
+    Nothing of this state dir's stack runs, yet its apiserver port answers: another
+    checkout's stack owns the ports (its state dir was not named in LOCAL_STATE_DIR)."""
+    if not (nothing_ran and in_use):
+        return None
+    return (
+        f"no stack of this checkout runs, but 127.0.0.1:{port} (the apiserver's port) is "
+        "taken, most likely by another checkout's stack: set LOCAL_STATE_DIR to that "
+        "stack's state dir to reuse it, or stop it first."
+    )
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
 @pytest.fixture(scope="session")
 def stack_env() -> Iterator[dict[str, str]]:
     config = StackConfig()
@@ -96,7 +118,9 @@ def stack_env() -> Iterator[dict[str, str]]:
         running for name, running in stack.status(config).items() if name != "network"
     )
     if not stack.is_healthy(config):
-        refusal = repair_refusal(config.state_dir, REPO_ROOT)
+        refusal = repair_refusal(config.state_dir, REPO_ROOT) or ports_refusal(
+            nothing_ran, config.ports.apiserver, port_in_use(config.ports.apiserver)
+        )
         if refusal:
             pytest.fail(refusal, pytrace=False)
         stack.up(config)
