@@ -7,16 +7,18 @@ the replica's log."""
 
 from __future__ import annotations
 
-import json
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 from kubernetes import client
 
-from inference_common.modelserve import GROUP, PLURAL, VERSION
+from inference_common.modelserve import GROUP, PLURAL, SERVER_UUID_LABEL, VERSION
+from inference_testkit.logs import json_log
 from inference_testkit.waiting import wait_for
 
 from .conftest import MODEL, Cluster, Replica, gateway_entry_point
@@ -70,19 +72,6 @@ CALLS: list[tuple[str, str, dict[str, Any]]] = [
         },
     ),
 ]
-
-
-def _json_lines(log: Path) -> list[dict[str, Any]]:
-    """Every line of the gateway's output, each parsed as JSON (fails on any other)."""
-    entries = []
-    for number, line in enumerate(log.read_text().splitlines(), 1):
-        try:
-            entry = json.loads(line)
-        except ValueError as exc:
-            raise AssertionError(f"line {number} of the gateway log is not JSON: {line!r}") from exc
-        assert {"time", "level", "logger", "message"} <= entry.keys(), line
-        entries.append(entry)
-    return entries
 
 
 def _server_uuid(api: client.ApiClient, namespace: str, name: str) -> str:
@@ -139,7 +128,7 @@ def test_request_id_from_caller_to_llama_cpp_log_and_back(
                 answer = http.get("/v1/models", headers={**auth, "x-request-id": malformed})
                 assert re.fullmatch(r"[0-9a-f]{32}", answer.headers["x-request-id"]), malformed
 
-    entries = _json_lines(log)
+    entries = json_log(log)
     access = {e["request_id"]: e for e in entries if e["logger"] == "inference.access"}
     server_uuid = _server_uuid(cluster.api, cluster.namespace, "smol-rid")
     llama_log = replica.log.read_text()
@@ -164,3 +153,89 @@ def test_request_id_from_caller_to_llama_cpp_log_and_back(
     assert access["rid-missing-model"]["status"] == 404
     assert access["rid-missing-model"]["error"] == "not_found"
     assert access["rid-no-credentials"]["status"] == 401
+
+
+SERVERS_NAMESPACE = "inference"
+
+
+@contextmanager
+def _admin(stack_env: dict[str, str]) -> Iterator[httpx.Client]:
+    """The stack's API as its administrator."""
+    with httpx.Client(base_url=stack_env["API_URL"], timeout=30) as api:
+        token = api.post(
+            "/auth/token",
+            json={
+                "username": stack_env["ADMIN_USERNAME"],
+                "password": stack_env["ADMIN_PASSWORD"],
+            },
+        )
+        token.raise_for_status()
+        api.headers["Authorization"] = f"Bearer {token.json()['access_token']}"
+        yield api
+
+
+def test_request_id_joins_a_real_pods_kubectl_logs(
+    stack_env: dict[str, str], database_url: str, kube_api: client.ApiClient, tmp_path: Path
+) -> None:
+    """A server the platform runs (API → operator → a llama.cpp pod on the local node): the
+    caller's id comes back, and its access line's `llama_log_key` finds that request's
+    llama.cpp task in the pod's log as `kubectl logs` reads it (through the apiserver)."""
+    with _admin(stack_env) as api:
+        served = api.post("/serve", json={"model_name": MODEL, "replicas": 1})
+        assert served.status_code in (200, 201), served.text
+        server_uuid, name = served.json()["server_uuid"], served.json()["name"]
+        try:
+            wait_for(
+                lambda: api.get(f"/servers/{server_uuid}").json().get("phase") == "Ready",
+                timeout=240,
+                what="the server is Ready",
+            )
+            pods = client.CoreV1Api(kube_api).list_namespaced_pod(
+                SERVERS_NAMESPACE, label_selector=f"{SERVER_UUID_LABEL}={server_uuid}"
+            )
+            (pod,) = pods.items
+            log = tmp_path / "gateway.log"
+            request_id = f"rid-pod-{secrets.token_hex(6)}"
+            with (
+                gateway_entry_point(
+                    stack_env,
+                    database_url,
+                    SERVERS_NAMESPACE,
+                    log,
+                    GATEWAY_UPSTREAM_CIDRS="10.244.0.0/24",  # the local node's pods
+                ) as gw,
+                httpx.Client(base_url=gw.url, timeout=120) as http,
+            ):
+                auth = {"Authorization": f"Bearer {gw.token}"}
+
+                def answered() -> httpx.Response | None:
+                    # the ModelServe's name routes to this server alone
+                    response = http.post(
+                        "/v1/chat/completions",
+                        headers={**auth, "x-request-id": request_id},
+                        json={
+                            "model": name,
+                            "messages": [{"role": "user", "content": "Hi"}],
+                            "max_tokens": 3,
+                        },
+                    )
+                    return response if response.status_code == 200 else None
+
+                response = wait_for(answered, timeout=60, interval=0.5, what="an answer")
+                assert response.headers["x-request-id"] == request_id
+            (line,) = [
+                e
+                for e in json_log(log)
+                if e["logger"] == "inference.access" and e.get("request_id") == request_id
+            ]
+            assert line["server_uuid"] == server_uuid
+            assert line["replica"] == f"http://{pod.status.pod_ip}:8080"
+            pod_log = client.CoreV1Api(kube_api).read_namespaced_pod_log(
+                pod.metadata.name, SERVERS_NAMESPACE, container="llama-server"
+            )
+            found = [row for row in pod_log.splitlines() if line["llama_log_key"] in row]
+            assert len(found) == 1, (line["llama_log_key"], found)
+            assert TASK_LINE.search(found[0])
+        finally:
+            stopped = api.delete(f"/stop/{server_uuid}")
+            assert stopped.status_code in (200, 202, 204), stopped.text
