@@ -7,13 +7,16 @@ the gateway (both on 127.0.0.1):
 - gateway CPU per request (from /proc of the gateway process).
 
     uv run python bench/gateway_bench.py [--requests 200] [--ttft 40] [--streams 16] [--tokens 64]
-        [--limits on|off --database-url URL]
+        [--limits on|off --database-url URL] [--metrics on|off] [--log-level INFO]
 
 `--limits on|off` (needs Postgres: `--database-url`, default $DATABASE_URL; a scratch database
 is created beside it and dropped after) runs the gateway with its rate limits counting every
 request (limits far above the load: requests, tokens and concurrency all checked, counters
 synced every second) or with the same database and limits off. Without `--limits` the
-gateway has no database, as before.
+gateway has no database, as before. `--metrics on|off` runs it with its Prometheus metrics
+(GATEWAY_METRICS) on or off; `--log-level INFO` with the service's own log level, so its
+access log is written (to a file beside the run, printed), WARNING (default) without it.
+Alternate the runs (on, off, on, off) and compare paired medians.
 
 Everything is bounded in count and time and stops by itself. Requests alternate between
 direct and gateway so drift on the shared machine hits both alike.
@@ -28,6 +31,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -198,6 +202,8 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, default=64)
     parser.add_argument("--limits", choices=("on", "off"), default=None)
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL", ""))
+    parser.add_argument("--metrics", choices=("on", "off"), default="on")
+    parser.add_argument("--log-level", choices=("INFO", "WARNING"), default="WARNING")
     args = parser.parse_args()
 
     database = ""
@@ -210,8 +216,14 @@ def main() -> None:
             RATE_LIMIT_LIMITS_ON if args.limits == "on" else {"GATEWAY_RATE_LIMITS": "false"}
         )
         print(f"rate limits {args.limits}")
+    env["GATEWAY_METRICS"] = "true" if args.metrics == "on" else "false"
+    env["LOG_LEVEL"] = args.log_level
+    print(f"metrics {args.metrics}, log level {args.log_level}")
+    gateway_log = Path(tempfile.mkdtemp(prefix="gateway-bench-")) / "gateway.log"
     llama_port, gateway_port = free_port(), free_port()
     llama = start_llama(llama_port, args.streams)
+    print(f"gateway log: {gateway_log}")
+    log_file = gateway_log.open("ab")
     gateway = subprocess.Popen(
         [
             sys.executable,
@@ -223,6 +235,8 @@ def main() -> None:
             database,
         ],
         env=env,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_http_ok(f"http://127.0.0.1:{llama_port}/health")
@@ -237,6 +251,7 @@ def main() -> None:
         )
     finally:
         stop_process(gateway)
+        log_file.close()
         stop_process(llama)
         if database:
             drop_database(database)

@@ -2,10 +2,12 @@
 `python bench/gateway_static.py PORT MODEL UPSTREAM_HOST UPSTREAM_PORT [DATABASE_URL]`. For
 the benchmark only (it allows anonymous access and a loopback upstream). With a database the
 rate limits run (unless GATEWAY_RATE_LIMITS=false), their counters synced through it; the
-anonymous caller gets the RATE_LIMIT_* defaults of the environment."""
+anonymous caller gets the RATE_LIMIT_* defaults of the environment. GATEWAY_METRICS and
+LOG_LEVEL (default WARNING; INFO writes the access log as the service does) apply too."""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,6 +15,7 @@ from contextlib import asynccontextmanager
 import uvicorn
 from fastapi import FastAPI
 
+from inference_common.logging import configure_logging
 from inference_gateway.app import create_app
 from inference_gateway.catalog import Endpoint, ServeInfo, SliceInfo
 from inference_gateway.settings import GatewaySettings
@@ -25,8 +28,9 @@ def main() -> None:
         dev_mode=True,
         GATEWAY_ALLOW_ANONYMOUS=True,
         database_url=database_url,
-        log_level="WARNING",
+        log_level=os.environ.get("LOG_LEVEL", "WARNING"),
     )
+    configure_logging(settings.log_level)
     app: FastAPI = create_app(settings, watch=False)
     inner = app.router.lifespan_context
 
@@ -42,7 +46,14 @@ def main() -> None:
 
     app.router.lifespan_context = lifespan
 
-    uvicorn.run(app, host="127.0.0.1", port=int(port), log_level="warning", access_log=False)
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=int(port),
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":

@@ -177,6 +177,26 @@ def test_replica_urls_follow_every_change() -> None:
     assert catalog.replica_urls("tiny") == ()
 
 
+def test_serve_at_a_replica_follows_changes_and_prefers_the_routed_serve() -> None:
+    catalog = Catalog()
+    a = ServeInfo("ns", "a", "m", server_uuid="ua")
+    b = ServeInfo("ns", "b", "m", server_uuid="ub")
+    catalog.put_serve(a)
+    catalog.put_serve(b)
+    shared = E("10.244.0.5", 8080)
+    catalog.put_slice(SliceInfo("ns", "a1", "a", frozenset({shared})))
+    assert catalog.serve_at(shared.url) == a
+    assert catalog.serve_at("http://10.244.0.9:8080") is None
+    catalog.put_slice(SliceInfo("ns", "b1", "b", frozenset({shared, E("10.244.0.6", 8080)})))
+    assert catalog.serve_at(shared.url, preferred=b) == b
+    assert catalog.serve_at(shared.url, preferred=a) == a
+    assert catalog.serve_at("http://10.244.0.6:8080", preferred=a) == b
+    catalog.delete_slice("ns", "b", "b1")
+    assert catalog.serve_at("http://10.244.0.6:8080") is None
+    catalog.delete_serve("ns", "a")
+    assert catalog.serve_at(shared.url) is None
+
+
 def test_smallest_ready_skips_unready_and_prefers_known_small_sizes() -> None:
     catalog = Catalog()
     big = ServeInfo("ns", "big", "big:7b", (), 7_000)

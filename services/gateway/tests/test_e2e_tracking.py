@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import httpx
+from prometheus_client import REGISTRY
 
 from inference_testkit.waiting import async_wait_for
 
-from .conftest import MODEL, RunningGateway
+from .conftest import MODEL, Cluster, GatewayFactory, Replica, RunningGateway
 
 
 async def test_progress_while_running_and_after(gateway: RunningGateway) -> None:
@@ -70,3 +71,27 @@ async def test_metrics_by_api_model_status(gateway: RunningGateway) -> None:
     assert "gateway_tokens_per_second_bucket" in text
     assert "gateway_upstream_latency_seconds_bucket" in text
     assert 'gateway_in_flight_requests{api="ollama",model="smollm2:135m"} 0.0' in text
+
+
+async def test_metrics_off_keeps_progress_and_serves_no_metrics(
+    gateway_factory: GatewayFactory, cluster: Cluster, replicas: list[Replica]
+) -> None:
+    cluster.serve("smol", MODEL, [replicas[0].ip])
+    gw: RunningGateway = await gateway_factory(GATEWAY_METRICS=False)
+    await gw.wait_routable(MODEL)
+
+    def served() -> float | None:
+        labels = {"api": "ollama", "model": MODEL, "status": "200"}
+        return REGISTRY.get_sample_value("gateway_requests_total", labels)
+
+    before = served()
+    answer = await gw.client.post(
+        "/api/generate",
+        headers={**gw.auth, "x-request-id": "req-no-metrics"},
+        json={"model": MODEL, "prompt": "hi", "stream": False, "options": {"num_predict": 2}},
+    )
+    assert answer.status_code == 200
+    done = (await gw.client.get("/api/progress/req-no-metrics", headers=gw.auth)).json()
+    assert done["state"] == "done"
+    assert (await gw.client.get("/metrics")).status_code == 404
+    assert served() == before  # the in-process gateways share one registry

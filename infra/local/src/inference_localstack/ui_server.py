@@ -27,6 +27,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from inference_common.errors import error_body
+from inference_common.logging import configure_logging
 
 logger = logging.getLogger(__name__)
 
@@ -218,7 +219,15 @@ def main(argv: list[str] | None = None) -> None:
         contract_url=args.contract_url,
         download_url=args.download_url,
     )
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    configure_logging("WARNING")
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Structured JSON logs, one line per record, carrying the request id when there is one."""
+"""Structured JSON logs, one line per record (`time`, `level`, `logger`, `message`, and
+`request_id` when there is one), through the one setup every service calls."""
 
 from __future__ import annotations
 
@@ -10,17 +11,30 @@ from datetime import UTC, datetime
 from typing import Any
 
 request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+request_fields_var: ContextVar[dict[str, Any] | None] = ContextVar("request_fields", default=None)
 
-_STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+# uvicorn's `color_message` repeats the message with terminal colours
+_STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {
+    "message",
+    "asctime",
+    "color_message",
+}
+
+
+def request_fields() -> dict[str, Any]:
+    """The current request's extra access-log fields (what the app learnt while serving
+    it: the model, the replica, …); a throwaway dict outside a request."""
+    fields = request_fields_var.get()
+    return {} if fields is None else fields
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
-            "msg": record.getMessage(),
+            "message": record.getMessage(),
         }
         request_id = request_id_var.get()
         if request_id:

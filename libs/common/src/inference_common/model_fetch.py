@@ -39,6 +39,7 @@ import fcntl
 import functools
 import hashlib
 import json
+import logging
 import os
 import secrets
 import sys
@@ -50,6 +51,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from inference_common.logging import configure_logging
+
+logger = logging.getLogger("model-fetch")
 
 CHUNK = 1 << 20
 STALE_PARTIAL_SECONDS = 600.0
@@ -310,33 +315,32 @@ OUTCOMES = {
 }
 
 
-def _log(level: str, msg: str, **fields: object) -> None:
-    sys.stderr.write(json.dumps({"level": level, "msg": msg, **fields}) + "\n")
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    configure_logging()
     try:
         if args.command == "url":
             url = model_url(os.environ, args.env_prefixes or [""])
             waiting = functools.partial(
-                _log, "info", "waiting for another fetch of this model", dest=str(args.dest)
+                logger.info,
+                "waiting for another fetch of this model",
+                extra={"dest": str(args.dest)},
             )
             result = fetch(http_chunks(url), args.sha256.lower(), args.dest, args.size, waiting)
-            _log(
-                "info",
-                f"model {result}: {OUTCOMES[result]}",
-                source=redacted(url),
-                dest=str(args.dest),
+            logger.info(
+                "model %s: %s",
+                result,
+                OUTCOMES[result],
+                extra={"source": redacted(url), "dest": str(args.dest)},
             )
         else:
             result = verify_local(args.path, args.sha256.lower())
-            _log("info", f"model {result}", path=str(args.path))
+            logger.info("model %s", result, extra={"path": str(args.path)})
     except FetchError as exc:
-        _log("error", str(exc))
+        logger.error("%s", exc)
         return exc.code
     except OSError as exc:
-        _log("error", f"storage error: {exc}")
+        logger.error("storage error: %s", exc)
         return EXIT_STORAGE
     return EXIT_OK
 

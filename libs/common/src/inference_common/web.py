@@ -33,13 +33,16 @@ from inference_common.errors import (
     dependency_unavailable,
     error_body,
 )
-from inference_common.logging import request_id_var
+from inference_common.logging import request_fields_var, request_id_var
 from inference_common.outages import OutageLog, outage_of
 
 logger = logging.getLogger(__name__)
+access_logger = logging.getLogger("inference.access")
 
 REQUEST_ID_HEADER = "x-request-id"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+"""Probes and scrapes: no access-log line (they would drown the requests)."""
 
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests handled", ["service", "method", "route", "status"]
@@ -167,11 +170,18 @@ def register_error_handlers(app: FastAPI) -> None:
 
 class RequestContextMiddleware:
     """Request id (taken from X-Request-ID when well-formed, else new) on the log context
-    and the response, plus request metrics by route template."""
+    and the response — an error no handler answered too (500 in the one error shape) —
+    plus request metrics by route template (unless `metrics` is off) and, with
+    `access_log`, one JSON line per request with the fields the app added through
+    `inference_common.logging.request_fields()`."""
 
-    def __init__(self, app: ASGIApp, service: str) -> None:
+    def __init__(
+        self, app: ASGIApp, service: str, metrics: bool = True, access_log: bool = False
+    ) -> None:
         self.app = app
         self.service = service
+        self.metrics = metrics
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -180,13 +190,17 @@ class RequestContextMiddleware:
         incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
+        fields: dict[str, Any] = {}
+        fields_token = request_fields_var.set(fields)
         status = 500
+        started_response = False
         started = time.perf_counter()
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, started_response
             if message["type"] == "http.response.start":
                 status = message["status"]
+                started_response = True
                 headers = list(message.get("headers", []))
                 headers.append((REQUEST_ID_HEADER.encode(), request_id.encode()))
                 message["headers"] = headers
@@ -194,14 +208,29 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception as exc:
+            if started_response:
+                raise
+            await unexpected_error_response(exc)(scope, receive, send_with_id)
         finally:
-            route = scope.get("route")
-            template = getattr(route, "path", "unmatched")
+            seconds = time.perf_counter() - started
             method = scope.get("method", "")
-            _requests_counter(self.service, method, template, str(status)).inc()
-            _latency_histogram(self.service, method, template).observe(
-                time.perf_counter() - started
-            )
+            if self.metrics:
+                template = getattr(scope.get("route"), "path", "unmatched")
+                _requests_counter(self.service, method, template, str(status)).inc()
+                _latency_histogram(self.service, method, template).observe(seconds)
+            if self.access_log and scope["path"] not in QUIET_PATHS:
+                access_logger.info(
+                    "request",
+                    extra={
+                        "method": method,
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 3),
+                        **fields,
+                    },
+                )
+            request_fields_var.reset(fields_token)
             request_id_var.reset(token)
 
 
@@ -270,14 +299,26 @@ def metrics_response() -> Response:
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
-def install_common(app: FastAPI, service: str, body_limit: BodyLimit | None = None) -> None:
-    """Error handlers, request context middleware, request body limits (when given) and
-    GET /metrics."""
+def install_common(
+    app: FastAPI,
+    service: str,
+    body_limit: BodyLimit | None = None,
+    *,
+    metrics: bool = True,
+    access_log: bool = False,
+) -> None:
+    """Error handlers, request context middleware, request body limits (when given),
+    GET /metrics (unless `metrics` is off: then no Prometheus series are kept either) and,
+    with `access_log`, one log line per request."""
     register_error_handlers(app)
     if body_limit is not None:
         app.add_middleware(BodyLimitMiddleware, limit_for=body_limit)
-    app.add_middleware(RequestContextMiddleware, service=service)
+    app.add_middleware(
+        RequestContextMiddleware, service=service, metrics=metrics, access_log=access_log
+    )
+    if not metrics:
+        return
 
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
+    @app.get("/metrics", include_in_schema=False, name="metrics")
+    async def metrics_endpoint() -> Response:
         return metrics_response()

@@ -19,6 +19,7 @@ from kubernetes import client
 from inference_common.auth import TokenSigner
 from inference_common.db import make_engine, make_sessionmaker
 from inference_common.kube import api_client
+from inference_common.logging import request_fields
 from inference_common.outages import outage_of
 from inference_common.web import (
     DEPENDENCY_ERRORS,
@@ -85,12 +86,16 @@ def _validation_message(exc: RequestValidationError) -> str:
     return f"{where}: {first.get('msg', 'invalid')}" if where else str(first.get("msg"))
 
 
-def _register_errors(app: FastAPI) -> None:
+def _register_errors(app: FastAPI, metrics: bool) -> None:
     @app.exception_handler(GatewayError)
     async def gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
         api = api_of_path(request.url.path)
+        fields = request_fields()
+        fields.setdefault("api", api.value)
+        fields.setdefault("error", exc.kind.value)
         if (
-            exc.kind
+            metrics
+            and exc.kind
             in (
                 Kind.UNAUTHENTICATED,
                 Kind.FORBIDDEN,
@@ -168,7 +173,16 @@ def build_gateway(settings: GatewaySettings, http: aiohttp.ClientSession) -> Gat
         if settings.rate_limits and sessions is not None
         else None
     )
-    gateway = Gateway(settings, catalog, balancer, upstream, auth, Tracker(), sessions, rates)
+    gateway = Gateway(
+        settings,
+        catalog,
+        balancer,
+        upstream,
+        auth,
+        Tracker(metrics=settings.metrics),
+        sessions,
+        rates,
+    )
     holder["gw"] = gateway
     return gateway
 
@@ -234,8 +248,8 @@ def create_app(
     for module in (openai, ollama, tgi, progress, authz):
         app.include_router(module.router)
     _describe(app, described_routes(posts))
-    install_common(app, SERVICE)
-    _register_errors(app)
+    install_common(app, SERVICE, metrics=settings.metrics, access_log=True)
+    _register_errors(app, settings.metrics)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, Any]:

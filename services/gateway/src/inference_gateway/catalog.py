@@ -177,6 +177,7 @@ class Catalog:
     _by_name: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     _by_server: dict[str, tuple[str, str]] = field(default_factory=dict)
     _urls: dict[tuple[tuple[str, str], ...], tuple[str, ...]] = field(default_factory=dict)
+    _serve_at: dict[str, list[tuple[str, str]]] | None = None
 
     # --- changes (event loop only) ---
     def replace_serves(self, serves: Iterable[ServeInfo]) -> None:
@@ -194,17 +195,20 @@ class Catalog:
     def replace_slices(self, slices: Iterable[SliceInfo]) -> None:
         self.slices = {}
         self._urls.clear()
+        self._serve_at = None
         for s in slices:
             self.put_slice(s)
 
     def put_slice(self, info: SliceInfo) -> None:
         self._urls.clear()
+        self._serve_at = None
         self.slices.setdefault((info.namespace, info.service), {})[info.name] = info.endpoints
 
     def delete_slice(self, namespace: str, service: str, name: str) -> None:
         by_name = self.slices.get((namespace, service))
         if by_name is not None:
             self._urls.clear()
+            self._serve_at = None
             by_name.pop(name, None)
             if not by_name:
                 del self.slices[(namespace, service)]
@@ -221,6 +225,7 @@ class Catalog:
         self._by_name = index
         self._by_server = by_server
         self._urls.clear()
+        self._serve_at = None
 
     # --- queries ---
     def find(self, model: str) -> list[ServeInfo]:
@@ -246,6 +251,22 @@ class Catalog:
                 self._urls.clear()
             self._urls[keys] = urls
         return urls
+
+    def serve_at(self, url: str, preferred: ServeInfo | None = None) -> ServeInfo | None:
+        """The serve whose endpoint `url` is: `preferred` when it is one of them (one
+        replica may serve several ModelServes). An index built once per catalog change."""
+        if self._serve_at is None:
+            index: dict[str, list[tuple[str, str]]] = {}
+            for key in sorted(self.serves):
+                for endpoint in self.endpoints_of(self.serves[key]):
+                    index.setdefault(endpoint.url, []).append(key)
+            self._serve_at = index
+        keys = self._serve_at.get(url)
+        if not keys:
+            return None
+        if preferred is not None and preferred.key in keys:
+            return preferred
+        return self.serves.get(keys[0])
 
     def endpoints_of(self, serve: ServeInfo) -> frozenset[Endpoint]:
         by_name = self.slices.get(serve.key)

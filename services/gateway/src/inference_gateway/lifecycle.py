@@ -95,6 +95,7 @@ class Exchange:
         except ValueError as exc:
             raise GatewayError(Kind.UPSTREAM, "the model server sent a malformed answer") from exc
         count_usage(doc)
+        Tracker.answer(self.progress, doc)
         return doc
 
     def close(self, error: BaseException | None) -> None:

@@ -50,8 +50,16 @@ async def open_call(
     gw: Gateway, route: Route, path: str, body: dict[str, Any], progress: Progress
 ) -> UpstreamCall:
     started = time.perf_counter()
-    call = await gw.upstream.open(route.replicas, path, dumps(body), route.model)
-    Tracker.upstream_answered(progress, time.perf_counter() - started)
+    call = await gw.upstream.open(
+        route.replicas, path, dumps(body), route.model, progress.request_id
+    )
+    serve = gw.catalog.serve_at(call.replica, route.serve)
+    Tracker.upstream_answered(
+        progress,
+        time.perf_counter() - started,
+        call.replica,
+        serve.server_uuid if serve is not None else None,
+    )
     if call.status >= 400:
         try:
             raw = await call.read()
@@ -105,6 +113,7 @@ async def chunks(
                     Tracker.tokens(progress)
                 if "usage" in chunk:
                     count_usage(chunk)
+                Tracker.answer(progress, chunk)
                 yield chunk
             return
         except (UpstreamTransportError, UpstreamStreamError) as exc:

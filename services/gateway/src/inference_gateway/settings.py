@@ -56,6 +56,12 @@ class GatewaySettings(CommonSettings, RateLimitDefaults):
         validation_alias="GATEWAY_RATE_LIMITS",
         description="Enforce the contracts' rate limits (needs DATABASE_URL).",
     )
+    metrics: bool = Field(
+        True,
+        validation_alias="GATEWAY_METRICS",
+        description="Keep Prometheus metrics and serve GET /metrics; off: neither (no "
+        "series are updated on the request path).",
+    )
     rate_sync_seconds: float = Field(
         1.0,
         gt=0,

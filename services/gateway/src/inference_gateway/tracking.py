@@ -1,4 +1,5 @@
-"""Request progress (GET /api/progress/{id}) and the gateway's Prometheus metrics."""
+"""Request progress (GET /api/progress/{id}), the gateway's Prometheus metrics (unless
+GATEWAY_METRICS is off) and the fields of each request's access-log line."""
 
 from __future__ import annotations
 
@@ -9,6 +10,9 @@ from functools import lru_cache
 from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
+
+from inference_common.logging import request_fields
+from inference_gateway.requestlog import access_fields, llama_identifiers
 
 REQUESTS = Counter(
     "gateway_requests_total",
@@ -63,6 +67,11 @@ class Progress:
     tokens: int = 0
     first_token_at: float | None = None
     finished_at: float | None = None
+    metered: bool = True
+    replica: str | None = None
+    server_uuid: str | None = None
+    upstream_seconds: float | None = None
+    llama: dict[str, Any] = field(default_factory=dict)
 
     def snapshot(self, now: float | None = None) -> dict[str, Any]:
         now = time.monotonic() if now is None else now
@@ -84,33 +93,51 @@ class Progress:
 
 
 class Tracker:
-    """Live and recently finished requests (bounded) plus their metrics."""
+    """Live and recently finished requests (bounded) plus their metrics (`metrics`: kept
+    in Prometheus series or not at all)."""
 
-    def __init__(self, keep: int = KEEP_FINISHED) -> None:
+    def __init__(self, keep: int = KEEP_FINISHED, metrics: bool = True) -> None:
         self.keep = keep
+        self.metrics = metrics
         self._items: OrderedDict[str, Progress] = OrderedDict()
 
     def start(self, request_id: str, api: str, model: str, owner: str) -> Progress:
-        progress = Progress(request_id, api, model, owner)
+        progress = Progress(request_id, api, model, owner, metered=self.metrics)
         self._items[request_id] = progress
         while len(self._items) > self.keep:
             self._items.popitem(last=False)
-        _in_flight(api, model).inc()
+        if self.metrics:
+            _in_flight(api, model).inc()
         return progress
 
     def get(self, request_id: str) -> Progress | None:
         return self._items.get(request_id)
 
     @staticmethod
-    def upstream_answered(progress: Progress, seconds: float) -> None:
+    def upstream_answered(
+        progress: Progress, seconds: float, replica: str, server_uuid: str | None
+    ) -> None:
         progress.state = "running"
-        _upstream_latency(progress.api, progress.model).observe(seconds)
+        progress.replica = replica
+        progress.server_uuid = server_uuid
+        progress.upstream_seconds = seconds
+        if progress.metered:
+            _upstream_latency(progress.api, progress.model).observe(seconds)
+
+    @staticmethod
+    def answer(progress: Progress, answer: dict[str, Any]) -> None:
+        """Notes llama.cpp's own identifiers from its answer or a chunk of it."""
+        if "timings" in answer or "llama_completion_id" not in progress.llama:
+            progress.llama.update(llama_identifiers(answer))
 
     @staticmethod
     def tokens(progress: Progress, count: int = 1) -> None:
         if progress.first_token_at is None:
             progress.first_token_at = time.monotonic()
-            _ttft(progress.api, progress.model).observe(progress.first_token_at - progress.started)
+            if progress.metered:
+                _ttft(progress.api, progress.model).observe(
+                    progress.first_token_at - progress.started
+                )
         progress.tokens += count
 
     @staticmethod
@@ -127,6 +154,24 @@ class Tracker:
         progress.state = state
         if completion_tokens is not None:
             progress.tokens = completion_tokens
+        request_fields().update(
+            access_fields(
+                progress.api,
+                progress.model,
+                progress.server_uuid,
+                progress.replica,
+                state,
+                error_kind,
+                progress.tokens,
+                progress.upstream_seconds,
+                None
+                if progress.first_token_at is None
+                else progress.first_token_at - progress.started,
+                progress.llama,
+            )
+        )
+        if not progress.metered:
+            return
         _in_flight(progress.api, progress.model).dec()
         _requests(progress.api, progress.model, str(status)).inc()
         if error_kind is not None:

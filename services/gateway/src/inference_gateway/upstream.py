@@ -25,7 +25,7 @@ _NOT_READY = frozenset({502, 503, 504})
 MAX_ATTEMPTS = 3
 MAX_LINE_BYTES = 16 * 1024 * 1024
 _TRANSPORT_ERRORS = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
-_JSON_HEADERS = {"content-type": "application/json"}
+REQUEST_ID_HEADER = "x-request-id"
 
 
 class UpstreamTransportError(Exception):
@@ -122,9 +122,11 @@ class Upstream:
         path: str,
         body: bytes,
         model: str,
+        request_id: str,
     ) -> UpstreamCall:
-        """Sends POST `path` to the best replica and returns once response headers arrived.
-        The caller must `finish` the call."""
+        """Sends POST `path` with the caller's request id to the best replica and returns
+        once response headers arrived. The caller must `finish` the call."""
+        headers = {"content-type": "application/json", REQUEST_ID_HEADER: request_id}
         tried: set[str] = set()
         for _ in range(MAX_ATTEMPTS):
             replica = self.balancer.pick(replicas, exclude=tried)
@@ -133,7 +135,7 @@ class Upstream:
             tried.add(replica)
             self.balancer.acquire(replica)
             try:
-                response = await self._send(replica + path, body)
+                response = await self._send(replica + path, body, headers)
             except _TRANSPORT_ERRORS as exc:
                 logger.warning("replica %s failed: %r", replica, exc)
                 self.balancer.release(replica)
@@ -154,13 +156,13 @@ class Upstream:
             retry_after=self.retry_after,
         )
 
-    async def _send(self, url: str, body: bytes) -> aiohttp.ClientResponse:
+    async def _send(self, url: str, body: bytes, headers: dict[str, str]) -> aiohttp.ClientResponse:
         try:
-            return await self.session.post(url, data=body, headers=_JSON_HEADERS)
+            return await self.session.post(url, data=body, headers=headers)
         except aiohttp.ServerDisconnectedError:
             # The replica closed a pooled keep-alive connection just as we reused it: it
             # never answered, so one attempt on a fresh connection is safe.
-            return await self.session.post(url, data=body, headers=_JSON_HEADERS)
+            return await self.session.post(url, data=body, headers=headers)
 
     def finish(self, call: UpstreamCall, failed: bool = False) -> None:
         """Closes the call and releases its replica; idempotent. A call whose answer was

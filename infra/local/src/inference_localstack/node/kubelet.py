@@ -381,6 +381,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     configure_logging()
+    # httpx logs every probe (each pod's readiness and liveness, twice a second) at INFO
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     config = StackConfig()
     kubelet = LocalKubelet(args.node_name, args.kubeconfig, config)
     kubelet.cleanup_orphans()
