@@ -29,8 +29,9 @@ async def build_state(settings: ContractSettings) -> AppState:
         signer=settings.token_signer(),
         contracts=Contracts(settings),
     )
-    if settings.watch_modelserves:
-        state.kube = api_client(settings.kubeconfig)
+    if settings.watch_modelserves or settings.webhook_tls_cert_file is not None:
+        state.kube = api_client(settings.kubeconfig)  # reconcile; the webhook's child lookups
+    if state.kube is not None and settings.watch_modelserves:
         state.reconciler = Reconciler(
             state.kube,
             sessions,

@@ -39,6 +39,12 @@ class NamespaceContractIn(_Body):
     allowed_images: Names | None = None
     max_context_size: Annotated[int, Field(ge=1, le=4_194_304)] | None = None
     max_parallel: Annotated[int, Field(ge=1, le=256)] | None = None
+    max_threads: Annotated[int, Field(ge=1, le=256)] | None = Field(
+        None, description="Caps --threads and --threads-batch."
+    )
+    max_batch_size: Annotated[int, Field(ge=1, le=65536)] | None = Field(
+        None, description="Caps --batch-size and --ubatch-size."
+    )
 
 
 class UserContractIn(NamespaceContractIn):
@@ -66,6 +72,8 @@ class LimitsOut(BaseModel):
     allowed_images: list[str] | None
     max_context_size: int | None
     max_parallel: int | None
+    max_threads: int | None
+    max_batch_size: int | None
     requests_per_minute: int | None
     tokens_per_minute: int | None
     concurrent_requests: int | None

@@ -22,6 +22,8 @@ from inference_contract.admission import (
     plan,
     review_response,
 )
+from inference_contract.children import check_children
+from inference_contract.contracts import Facts
 from inference_contract.deps import SessionDep, StateDep
 from inference_contract.facts import Principal
 from inference_contract.policy import Reason
@@ -51,18 +53,33 @@ async def _reserve(
         return review_response(uid, True)  # reserved by the API moments ago
     owner = held.owner if held is not None and not step.is_create else step.principal.username
     principal = Principal(owner, step.principal.is_admin)
+    facts, warnings = await _children(state, request.namespace, request.name, step.is_create)
     if dry_run:
-        decision = await state.contracts.evaluate(session, principal, request, step.model_uuid)
-        return decided(uid, decision)
+        decision = await state.contracts.evaluate(session, principal, request, facts)
+        return decided(uid, decision, warnings)
     outcome = await state.contracts.reserve(
         session,
         principal,
         request,
         server_uuid=step.server_uuid_label or (held.server_uuid if held else None),
         source="admission",
-        model_uuid=step.model_uuid,
+        facts=facts,
     )
-    return decided(uid, outcome.decision)
+    return decided(uid, outcome.decision, warnings)
+
+
+async def _children(
+    state: AppState, namespace: str, name: str, is_create: bool
+) -> tuple[Facts | None, tuple[str, ...]]:
+    """A new name's children the operator does not own (a name never changes: creates only);
+    lookups that fail leave the operator's own ChildNotOwned check, with a warning."""
+    if not is_create or state.kube is None:
+        return None, ()
+    check = await check_children(state.kube, namespace, name)
+    warnings = (
+        (f"child names not checked: {', '.join(check.unchecked)}",) if check.unchecked else ()
+    )
+    return Facts(foreign_children=check.foreign), warnings
 
 
 async def _resize(

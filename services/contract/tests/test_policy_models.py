@@ -1,0 +1,165 @@
+"""The model, alias, child-name and runtime-cap rules of the policy decision (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from inference_common.llama_flags import parse_runtime_params
+from inference_common.model_access import ModelAccess, may_serve, name_forms
+from inference_common.modelserve import ALIASES_ANNOTATION, ModelServeSpec
+from inference_contract.facts import (
+    AliasClaim,
+    ModelFacts,
+    Principal,
+    ServerRequest,
+    aliases_of,
+    server_request,
+)
+from inference_contract.limits import Limits
+from inference_contract.policy import Account, Reason, decide
+
+REQUEST = ServerRequest(namespace="team-a", name="s", model_name="m", replicas=1)
+LIMITS = Limits(max_threads=8, max_batch_size=2048)
+ALICE = Principal("alice")
+
+OWN = ModelAccess("m", "alice", "private")
+PRIVATE = ModelAccess("m", "bob", "private")
+PUBLIC = ModelAccess("m", "bob", "public")
+SHARED_A = ModelAccess("m", "bob", "shared", ("team-a",))
+SHARED_B = ModelAccess("m", "bob", "shared", ("team-b",))
+ORPHAN = ModelAccess("m", None, "private")
+
+
+def _codes(
+    request: ServerRequest = REQUEST,
+    principal: Principal = ALICE,
+    model: ModelFacts = ModelFacts(),  # noqa: B008
+) -> list[str]:
+    decision = decide(request, principal, [Account("user", "alice", LIMITS)], model)
+    return [v.code.value for v in decision.violations]
+
+
+@pytest.mark.parametrize(
+    ("model", "username", "is_admin", "namespace", "expected"),
+    [
+        (OWN, "alice", False, "team-a", True),
+        (PRIVATE, "alice", False, "team-a", False),
+        (PRIVATE, "alice", True, "team-a", True),
+        (PUBLIC, "alice", False, "anywhere", True),
+        (PUBLIC, None, False, "anywhere", True),
+        (SHARED_A, "alice", False, "team-a", True),
+        (SHARED_A, "alice", False, "team-b", False),
+        (SHARED_B, None, False, "team-b", True),
+        (ORPHAN, None, False, "team-a", False),
+        (ORPHAN, "alice", False, "team-a", False),
+    ],
+)
+def test_may_serve(
+    model: ModelAccess, username: str | None, is_admin: bool, namespace: str, expected: bool
+) -> None:
+    assert may_serve(model, username, is_admin, namespace) is expected
+
+
+@pytest.mark.parametrize(
+    ("models", "principal", "expected"),
+    [
+        ((), ALICE, []),  # not a registry model (a PVC file of its own): no rule
+        ((OWN,), ALICE, []),
+        ((PRIVATE,), ALICE, [Reason.MODEL_NOT_ALLOWED]),
+        ((PRIVATE,), Principal("alice", is_admin=True), []),
+        ((PUBLIC,), ALICE, []),
+        ((SHARED_A,), ALICE, []),
+        ((SHARED_B,), ALICE, [Reason.MODEL_NOT_ALLOWED]),
+        ((PUBLIC, PRIVATE), ALICE, [Reason.MODEL_NOT_ALLOWED]),  # uuid and name disagree
+    ],
+)
+def test_model_rule(
+    models: tuple[ModelAccess, ...], principal: Principal, expected: list[Reason]
+) -> None:
+    assert _codes(principal=principal, model=ModelFacts(models=models)) == [
+        r.value for r in expected
+    ]
+
+
+def test_model_refusal_is_403_and_names_the_model() -> None:
+    decision = decide(REQUEST, ALICE, [], ModelFacts(models=(SHARED_B,)))
+    assert decision.status_code == 403
+    assert "shared with team-b only" in decision.message
+
+
+CLAIM = AliasClaim("chat", "bob", "team-b", "bobs")
+
+
+@pytest.mark.parametrize(
+    ("aliases", "facts", "principal", "expected"),
+    [
+        ((), ModelFacts(alias_claims=(CLAIM,)), ALICE, []),
+        (("chat",), ModelFacts(), ALICE, []),
+        (("chat",), ModelFacts(alias_claims=(CLAIM,)), ALICE, [Reason.ALIAS_TAKEN]),
+        (("chat",), ModelFacts(alias_claims=(CLAIM,)), Principal("bob"), []),
+        (("m",), ModelFacts(alias_models=(PRIVATE,)), ALICE, [Reason.ALIAS_NOT_ALLOWED]),
+        (("m",), ModelFacts(alias_models=(PUBLIC,)), ALICE, []),
+        (("m",), ModelFacts(alias_models=(PRIVATE,)), Principal("x", is_admin=True), []),
+    ],
+)
+def test_alias_rules(
+    aliases: tuple[str, ...], facts: ModelFacts, principal: Principal, expected: list[Reason]
+) -> None:
+    request = replace(REQUEST, aliases=aliases)
+    assert _codes(request, principal, facts) == [r.value for r in expected]
+
+
+def test_foreign_children_are_refused_as_a_conflict() -> None:
+    facts = ModelFacts(foreign_children=("Deployment s", "Service s"))
+    decision = decide(REQUEST, ALICE, [], facts)
+    assert [v.code for v in decision.violations] == [Reason.NAME_TAKEN_BY_CHILD] * 2
+    assert decision.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ("", []),
+        ("--threads 8 --threads-batch 8", []),
+        ("--threads 9", [Reason.THREADS_LIMIT]),
+        ("-tb 16", [Reason.THREADS_LIMIT]),
+        ("--batch-size 2048 --ubatch-size 512", []),
+        ("-b 4096", [Reason.BATCH_SIZE_LIMIT]),
+        ("--ubatch-size 2049", [Reason.BATCH_SIZE_LIMIT]),
+        ("-t 9 -b 4096", [Reason.THREADS_LIMIT, Reason.BATCH_SIZE_LIMIT]),
+    ],
+)
+def test_runtime_caps(flags: str, expected: list[Reason]) -> None:
+    spec = ModelServeSpec.model_validate(
+        {
+            "model": {"name": "m", "source": {"pvc": {"claimName": "c", "path": "m.gguf"}}},
+            "runtime": parse_runtime_params(flags).to_k8s(),
+        }
+    )
+    request = server_request("team-a", "s", spec, {}, 24)
+    assert _codes(request) == [r.value for r in expected]
+
+
+@pytest.mark.parametrize(
+    ("annotations", "expected"),
+    [
+        (None, ()),
+        ({}, ()),
+        ({ALIASES_ANNOTATION: ""}, ()),
+        ({ALIASES_ANNOTATION: "chat, code:7b"}, ("chat", "chat:latest", "code:7b")),
+        ({ALIASES_ANNOTATION: "x:latest,x"}, ("x:latest", "x")),
+        ({ALIASES_ANNOTATION: 5}, ()),
+    ],
+)
+def test_aliases_of(annotations: dict[str, object] | None, expected: tuple[str, ...]) -> None:
+    assert aliases_of(annotations) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "forms"),
+    [("a", ("a", "a:latest")), ("a:latest", ("a:latest", "a")), ("a:7b", ("a:7b",))],
+)
+def test_name_forms(name: str, forms: tuple[str, ...]) -> None:
+    assert name_forms(name) == forms
