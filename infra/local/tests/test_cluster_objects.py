@@ -167,7 +167,11 @@ def test_contract_service_listens_on_loopback_with_its_webhook_cert_and_exempts_
             "apiGroups": ["inference-service.dev"],
             "resources": ["modelserves"],
             "verbs": ["get", "list", "watch"],
-        }
+        },
+        # the webhook's look-up of names a new ModelServe's children would take: get only
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"]},
+        {"apiGroups": [""], "resources": ["services"], "verbs": ["get"]},
+        {"apiGroups": ["traefik.io"], "resources": ["ingressroutes"], "verbs": ["get"]},
     ]
 
 

@@ -141,9 +141,16 @@ def rbac_objects(traefik_cluster_role: str) -> list[dict[str, Any]]:
             },
         ],
     )
-    # the contract service counts every ModelServe (list-watch) to reconcile reservations
+    # the contract service counts every ModelServe (list-watch) to reconcile reservations;
+    # its webhook reads the objects a new ModelServe's children would be named like
     contract_role = _role(
-        "local:inference-contract", [{**modelserves, "verbs": ["get", "list", "watch"]}]
+        "local:inference-contract",
+        [
+            {**modelserves, "verbs": ["get", "list", "watch"]},
+            {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"]},
+            {"apiGroups": [""], "resources": ["services"], "verbs": ["get"]},
+            {"apiGroups": ["traefik.io"], "resources": ["ingressroutes"], "verbs": ["get"]},
+        ],
     )
     prometheus_role = _role(
         "local:prometheus",
