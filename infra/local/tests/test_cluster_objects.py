@@ -168,10 +168,10 @@ def test_contract_service_listens_on_loopback_with_its_webhook_cert_and_exempts_
             "resources": ["modelserves"],
             "verbs": ["get", "list", "watch"],
         },
-        # the webhook's look-up of names a new ModelServe's children would take: get only
-        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"]},
-        {"apiGroups": [""], "resources": ["services"], "verbs": ["get"]},
-        {"apiGroups": ["traefik.io"], "resources": ["ingressroutes"], "verbs": ["get"]},
+        # the webhook watches the names a new ModelServe's children would take
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["list", "watch"]},
+        {"apiGroups": [""], "resources": ["services"], "verbs": ["list", "watch"]},
+        {"apiGroups": ["traefik.io"], "resources": ["ingressroutes"], "verbs": ["list", "watch"]},
     ]
 
 

@@ -17,6 +17,7 @@ from kubernetes import client
 
 from inference_common.modelserve import ALIASES_ANNOTATION
 from inference_contract.settings import ContractSettings
+from inference_testkit.waiting import wait_for
 
 from .conftest import Users, register_model
 from .test_kubectl import KUBECTL, Kubectl, _refused
@@ -138,6 +139,17 @@ def test_kubectl_models_aliases_and_child_names(
                 rig.namespace, {"metadata": {"name": "svc"}, "spec": {"ports": [{"port": 80}]}}
             )
             for name, kind in (("taken", "Deployment"), ("svc", "Service")):
+                # the webhook knows them from its watch: a dry run asks until it has seen them
+                wait_for(
+                    lambda name=name: (
+                        kubectl.apply(  # type: ignore[misc]
+                            rig.namespace, _named(name, f"mine-{tag}"), True
+                        ).returncode
+                        != 0
+                    ),
+                    timeout=30,
+                    what=f"the webhook seeing {kind} {name}",
+                )
                 refused = kubectl.apply(rig.namespace, _named(name, f"mine-{tag}"))
                 _refused(refused, "name_collides_with_child")
                 assert f"{kind} {name} exists" in refused.stderr, refused.stderr

@@ -9,6 +9,7 @@ import pytest
 from inference_common.llama_flags import parse_runtime_params
 from inference_common.model_access import ModelAccess, may_serve, name_forms
 from inference_common.modelserve import ALIASES_ANNOTATION, ModelServeSpec
+from inference_contract.children import ChildCheck, check
 from inference_contract.facts import (
     AliasClaim,
     ModelFacts,
@@ -163,3 +164,46 @@ def test_aliases_of(annotations: dict[str, object] | None, expected: tuple[str, 
 )
 def test_name_forms(name: str, forms: tuple[str, ...]) -> None:
     assert name_forms(name) == forms
+
+
+MS_REF = {"apiVersion": "inference-service.dev/v1alpha1", "kind": "ModelServe", "controller": True}
+
+
+def _obj(*refs: dict[str, object]) -> dict[str, object]:
+    return {"metadata": {"name": "s", "ownerReferences": list(refs)}}
+
+
+@pytest.mark.parametrize(
+    ("found", "synced", "foreign", "unchecked"),
+    [
+        ({"Deployment": None}, {"Deployment": True}, (), ()),
+        ({"Deployment": _obj()}, {"Deployment": True}, ("Deployment s",), ()),
+        ({"Deployment": _obj({**MS_REF, "name": "s"})}, {"Deployment": True}, (), ()),
+        (
+            {"Service": _obj({**MS_REF, "name": "other"})},
+            {"Service": True},
+            ("Service s",),
+            (),
+        ),
+        (
+            {"Service": _obj({**MS_REF, "name": "s", "controller": False})},
+            {"Service": True},
+            ("Service s",),
+            (),
+        ),
+        (
+            {"Service": _obj({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "s"})},
+            {"Service": True},
+            ("Service s",),
+            (),
+        ),
+        ({"IngressRoute": _obj()}, {"IngressRoute": False}, (), ("IngressRoute",)),
+    ],
+)
+def test_child_names(
+    found: dict[str, dict[str, object] | None],
+    synced: dict[str, bool],
+    foreign: tuple[str, ...],
+    unchecked: tuple[str, ...],
+) -> None:
+    assert check(found, synced, "s") == ChildCheck(foreign, unchecked)

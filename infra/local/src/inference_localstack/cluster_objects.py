@@ -142,14 +142,18 @@ def rbac_objects(traefik_cluster_role: str) -> list[dict[str, Any]]:
         ],
     )
     # the contract service counts every ModelServe (list-watch) to reconcile reservations;
-    # its webhook reads the objects a new ModelServe's children would be named like
+    # its webhook watches the objects a new ModelServe's children would be named like
     contract_role = _role(
         "local:inference-contract",
         [
             {**modelserves, "verbs": ["get", "list", "watch"]},
-            {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get"]},
-            {"apiGroups": [""], "resources": ["services"], "verbs": ["get"]},
-            {"apiGroups": ["traefik.io"], "resources": ["ingressroutes"], "verbs": ["get"]},
+            {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["list", "watch"]},
+            {"apiGroups": [""], "resources": ["services"], "verbs": ["list", "watch"]},
+            {
+                "apiGroups": ["traefik.io"],
+                "resources": ["ingressroutes"],
+                "verbs": ["list", "watch"],
+            },
         ],
     )
     prometheus_role = _role(

@@ -1,51 +1,29 @@
 """Which objects named like a new ModelServe the operator could not take as its children:
 a Deployment, Service or Traefik IngressRoute of that name in its namespace without a
 controller ownerReference to a ModelServe (the operator would refuse to write over it and
-report ChildNotOwned; the webhook refuses the ModelServe up front instead)."""
+report ChildNotOwned; the webhook refuses the ModelServe up front instead).
+
+The objects come from list-watch caches (the shared informer), so a review asks nothing of
+the apiserver: an object made in the last moments may be missed, and the operator's own
+check remains for it. Until a cache has its first list, its kind is reported unchecked."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import HTTPError
 
+from inference_common.informer import Informer, ListFn, custom_objects
 from inference_common.modelserve import GROUP, KIND
 
-LOOKUP_TIMEOUT_SECONDS = 2.0
 
-
-Reader = Callable[[client.ApiClient, str, str], Any]
-
-CHILD_KINDS: tuple[tuple[str, Reader], ...] = (
-    (
-        "Deployment",
-        lambda api, ns, name: client.AppsV1Api(api).read_namespaced_deployment(
-            name, ns, _request_timeout=LOOKUP_TIMEOUT_SECONDS
-        ),
-    ),
-    (
-        "Service",
-        lambda api, ns, name: client.CoreV1Api(api).read_namespaced_service(
-            name, ns, _request_timeout=LOOKUP_TIMEOUT_SECONDS
-        ),
-    ),
-    (
-        "IngressRoute",
-        lambda api, ns, name: client.CustomObjectsApi(api).get_namespaced_custom_object(
-            "traefik.io",
-            "v1alpha1",
-            ns,
-            "ingressroutes",
-            name,
-            _request_timeout=LOOKUP_TIMEOUT_SECONDS,
-        ),
-    ),
-)
+@dataclass(frozen=True)
+class ChildCheck:
+    foreign: tuple[str, ...] = ()
+    unchecked: tuple[str, ...] = ()  # kinds whose cache has no first list yet
 
 
 def owned_by_a_modelserve(obj: Mapping[str, Any], name: str) -> bool:
@@ -61,39 +39,49 @@ def owned_by_a_modelserve(obj: Mapping[str, Any], name: str) -> bool:
     )
 
 
-@dataclass(frozen=True)
-class ChildCheck:
-    foreign: tuple[str, ...] = ()
-    unchecked: tuple[str, ...] = ()  # lookups that failed (no right to read, apiserver error)
+def child_kinds(api: client.ApiClient) -> dict[str, ListFn]:
+    """The kinds named after their ModelServe (the operator's Deployment, Service and
+    IngressRoute), each listed in every namespace."""
+    return {
+        "Deployment": client.AppsV1Api(api).list_deployment_for_all_namespaces,
+        "Service": client.CoreV1Api(api).list_service_for_all_namespaces,
+        "IngressRoute": custom_objects(api, "traefik.io", "v1alpha1", "ingressroutes"),
+    }
 
 
-def _read(api: client.ApiClient, read: Reader, namespace: str, name: str) -> dict[str, Any] | None:
-    """The object as plain JSON (camelCase keys), None when absent."""
-    try:
-        found = read(api, namespace, name)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
-    plain: dict[str, Any] = api.sanitize_for_serialization(found)
-    return plain
-
-
-async def check_children(api: client.ApiClient, namespace: str, name: str) -> ChildCheck:
-    """Looks the names up at once (threads: the client is blocking)."""
-    results = await asyncio.gather(
-        *(asyncio.to_thread(_read, api, read, namespace, name) for _, read in CHILD_KINDS),
-        return_exceptions=True,
+def check(
+    found: Mapping[str, Mapping[str, Any] | None], synced: Mapping[str, bool], name: str
+) -> ChildCheck:
+    """`found`: per kind, the object of that name (None: none); pure."""
+    foreign = tuple(
+        f"{kind} {name}"
+        for kind, obj in found.items()
+        if synced[kind] and obj is not None and not owned_by_a_modelserve(obj, name)
     )
-    foreign: list[str] = []
-    unchecked: list[str] = []
-    for (kind, _), result in zip(CHILD_KINDS, results, strict=True):
-        label = f"{kind} {name}"
-        if isinstance(result, ApiException | HTTPError | OSError | ValueError):
-            why = getattr(result, "status", None) or type(result).__name__
-            unchecked.append(f"{label} ({why})")
-        elif isinstance(result, BaseException):
-            raise result
-        elif result is not None and not owned_by_a_modelserve(result, name):
-            foreign.append(label)
-    return ChildCheck(tuple(foreign), tuple(unchecked))
+    unchecked = tuple(kind for kind, ready in synced.items() if not ready)
+    return ChildCheck(foreign, unchecked)
+
+
+class ChildNames:
+    """One informer per child kind; `check` reads their caches (no I/O)."""
+
+    def __init__(self, kinds: Mapping[str, ListFn]) -> None:
+        self.informers = {
+            kind: Informer(list_fn, name=f"contract-{kind.lower()}s")
+            for kind, list_fn in kinds.items()
+        }
+
+    def start(self) -> None:
+        for informer in self.informers.values():
+            informer.start()
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(i.stop() for i in self.informers.values()))
+
+    def check(self, namespace: str, name: str) -> ChildCheck:
+        key = f"{namespace}/{name}"
+        return check(
+            {kind: i.cache.get(key) for kind, i in self.informers.items()},
+            {kind: i.synced.is_set() for kind, i in self.informers.items()},
+            name,
+        )

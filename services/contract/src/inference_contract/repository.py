@@ -123,6 +123,34 @@ _SNAPSHOT = (
 )
 
 
+_HELD_COLUMNS = (
+    "server_uuid",
+    "owner",
+    "model_name",
+    "replicas",
+    "gpus_per_replica",
+    "gpu_memory_gib_per_gpu",
+    "gpu_product",
+    "source",
+    "aliases",
+)
+_UPSERT = insert(Reservation).values(
+    namespace=bindparam("namespace"),
+    name=bindparam("name"),
+    **{column: bindparam(column) for column in _HELD_COLUMNS},
+)
+# built once: a reservation's upsert is compiled once per process, not per review
+_HOLD = select(Reservation).from_statement(
+    _UPSERT.on_conflict_do_update(
+        index_elements=["namespace", "name"],
+        set_={
+            **{column: _UPSERT.excluded[column] for column in _HELD_COLUMNS},
+            "updated_at": func.now(),
+        },
+    ).returning(Reservation)
+)
+
+
 def _access(row: Mapping[str, Any]) -> ModelAccess:
     return ModelAccess(
         name=str(row["name"]),
@@ -309,7 +337,9 @@ class ContractRepository:
         source: str,
     ) -> Reservation:
         """Creates or replaces the reservation of (namespace, name)."""
-        values = {
+        params = {
+            "namespace": request.namespace,
+            "name": request.name,
             "server_uuid": server_uuid,
             "owner": owner,
             "model_name": request.model_name,
@@ -320,13 +350,9 @@ class ContractRepository:
             "source": source,
             "aliases": list(request.aliases),
         }
-        statement = insert(Reservation).values(
-            namespace=request.namespace, name=request.name, **values
+        row: Reservation | None = await self.session.scalar(
+            _HOLD, params, execution_options={"populate_existing": True}
         )
-        upsert = statement.on_conflict_do_update(
-            index_elements=["namespace", "name"], set_={**values, "updated_at": func.now()}
-        ).returning(Reservation)
-        row = await self.session.scalar(upsert, execution_options={"populate_existing": True})
         assert row is not None
         return row
 

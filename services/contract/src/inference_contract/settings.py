@@ -79,6 +79,11 @@ class ContractSettings(JwtSettings, NamespaceDefaults, RateLimitDefaults):
         60.0, ge=0, description="A reservation this young survives a relist without its ModelServe."
     )
     watch_modelserves: bool = Field(True, description="Reconcile reservations from the cluster.")
+    check_child_names: bool = Field(
+        True,
+        description="With the webhook on: list-watch Deployments, Services and IngressRoutes "
+        "to refuse a ModelServe named like one the operator does not own.",
+    )
     run_migrations: bool = Field(True, description="Upgrade the schema to head at start-up.")
     health_timeout_seconds: float = Field(3.0, gt=0)
 

@@ -22,7 +22,6 @@ from inference_contract.admission import (
     plan,
     review_response,
 )
-from inference_contract.children import check_children
 from inference_contract.contracts import Facts
 from inference_contract.deps import SessionDep, StateDep
 from inference_contract.facts import Principal
@@ -53,7 +52,7 @@ async def _reserve(
         return review_response(uid, True)  # reserved by the API moments ago
     owner = held.owner if held is not None and not step.is_create else step.principal.username
     principal = Principal(owner, step.principal.is_admin)
-    facts, warnings = await _children(state, request.namespace, request.name, step.is_create)
+    facts, warnings = _children(state, request.namespace, request.name, step.is_create)
     if dry_run:
         decision = await state.contracts.evaluate(session, principal, request, facts)
         return decided(uid, decision, warnings)
@@ -68,18 +67,19 @@ async def _reserve(
     return decided(uid, outcome.decision, warnings)
 
 
-async def _children(
+def _children(
     state: AppState, namespace: str, name: str, is_create: bool
 ) -> tuple[Facts | None, tuple[str, ...]]:
-    """A new name's children the operator does not own (a name never changes: creates only);
-    lookups that fail leave the operator's own ChildNotOwned check, with a warning."""
-    if not is_create or state.kube is None:
+    """A new name's children the operator does not own (a name never changes: creates
+    only), from the informers' caches; a kind not listed yet is a warning (the operator's
+    own ChildNotOwned check remains)."""
+    if not is_create or state.child_names is None:
         return None, ()
-    check = await check_children(state.kube, namespace, name)
+    found = state.child_names.check(namespace, name)
     warnings = (
-        (f"child names not checked: {', '.join(check.unchecked)}",) if check.unchecked else ()
+        (f"child names not checked yet: {', '.join(found.unchecked)}",) if found.unchecked else ()
     )
-    return Facts(foreign_children=check.foreign), warnings
+    return Facts(foreign_children=found.foreign), warnings
 
 
 async def _resize(
