@@ -20,6 +20,7 @@ from inference_contract.facts import (
 )
 from inference_contract.limits import Limits
 from inference_contract.policy import Account, Reason, decide
+from inference_contract.repository import model_facts
 
 REQUEST = ServerRequest(namespace="team-a", name="s", model_name="m", replicas=1)
 LIMITS = Limits(max_threads=8, max_batch_size=2048)
@@ -207,3 +208,40 @@ def test_child_names(
     unchecked: tuple[str, ...],
 ) -> None:
     assert check(found, synced, "s") == ChildCheck(foreign, unchecked)
+
+
+U1 = "7f0c5a52-7a0e-4a43-9d7f-2d1c1b1f0a01"
+ROWS = [
+    {"uuid": U1, "name": "by-uuid", "sha256": "a" * 64, "context_length": 4096,
+     "owner": "bob", "visibility": "private", "shared_with": []},
+    {"uuid": "x", "name": "m", "sha256": "b" * 64, "context_length": 2048,
+     "owner": None, "visibility": "public", "shared_with": []},
+    {"uuid": "y", "name": "chat", "sha256": "c" * 64, "context_length": None,
+     "owner": "bob", "visibility": "shared", "shared_with": ["team-a"]},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("changes", "named", "context", "alias_models"),
+    [
+        ({}, ["m"], 2048, []),
+        ({"model_uuid": U1}, ["by-uuid", "m"], 4096, []),
+        ({"model_uuid": U1.upper()}, ["by-uuid", "m"], 4096, []),
+        ({"model_uuid": "not-a-uuid"}, ["m"], 2048, []),
+        ({"model_name": "other", "model_sha256": "a" * 64}, ["by-uuid"], None, []),
+        ({"aliases": ("chat", "chat:latest")}, ["m"], 2048, ["chat"]),
+    ],
+)
+def test_model_facts_from_a_snapshot(
+    changes: dict[str, object], named: list[str], context: int | None, alias_models: list[str]
+) -> None:
+    facts = model_facts(replace(REQUEST, **changes), ROWS, [])  # type: ignore[arg-type]
+    assert [m.name for m in facts.models] == named
+    assert facts.context_length == context
+    assert [m.name for m in facts.alias_models] == alias_models
+
+
+def test_claims_of_a_snapshot_keep_the_aliases_asked() -> None:
+    claims = [{"namespace": "b", "name": "srv", "owner": "bob", "names": ["x", "srv", "m"]}]
+    facts = model_facts(replace(REQUEST, aliases=("srv", "y")), [], claims)
+    assert facts.alias_claims == (AliasClaim("srv", "bob", "b", "srv"),)

@@ -7,11 +7,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import (
     ColumnElement,
     String,
     Text,
+    Uuid,
     and_,
     bindparam,
     cast,
@@ -95,7 +97,7 @@ _SNAPSHOT = (
           'context_length', m.context_length, 'owner', u.username,
           'visibility', m.visibility, 'shared_with', m.shared_with))
         FROM models m LEFT JOIN users u ON u.id = m.owner_id
-        WHERE m.name = ANY(:model_names) OR m.uuid::text = :model_uuid
+        WHERE m.name = ANY(:model_names) OR m.uuid = :model_uuid
           OR m.sha256 = :model_sha256) AS models,
       (SELECT jsonb_agg(jsonb_build_object(
           'namespace', o.namespace, 'name', o.name, 'owner', o.owner,
@@ -115,7 +117,7 @@ _SNAPSHOT = (
         bindparam("namespace", type_=String),
         bindparam("name", type_=String),
         bindparam("model_names", type_=ARRAY(Text)),
-        bindparam("model_uuid", type_=String),
+        bindparam("model_uuid", type_=Uuid),
         bindparam("model_sha256", type_=String),
         bindparam("aliases", type_=ARRAY(Text)),
     )
@@ -151,6 +153,14 @@ _HOLD = select(Reservation).from_statement(
 )
 
 
+def _uuid(value: str | None) -> UUID | None:
+    """A spec's model uuid as the column's type (anything else matches no row)."""
+    try:
+        return UUID(value) if value else None
+    except ValueError:
+        return None
+
+
 def _access(row: Mapping[str, Any]) -> ModelAccess:
     return ModelAccess(
         name=str(row["name"]),
@@ -165,14 +175,16 @@ def model_facts(
 ) -> ModelFacts:
     """The registry rows and claims of a snapshot as the policy's facts: the model the spec
     names (by uuid, else name, else checksum) gives the context length."""
+    parsed = _uuid(request.model_uuid)
+    uuid = str(parsed) if parsed is not None else None
     named = [
         m
         for m in models
-        if m["uuid"] == request.model_uuid
+        if m["uuid"] == uuid
         or m["name"] == request.model_name
         or (request.model_sha256 is not None and m["sha256"] == request.model_sha256)
     ]
-    primary = next((m for m in named if m["uuid"] == request.model_uuid), None) or next(
+    primary = next((m for m in named if m["uuid"] == uuid), None) or next(
         (m for m in named if m["name"] == request.model_name), None
     )
     aliases = set(request.aliases)
@@ -207,7 +219,7 @@ class ContractRepository:
                     "namespace": request.namespace,
                     "name": request.name,
                     "model_names": [request.model_name, *request.aliases],
-                    "model_uuid": request.model_uuid,
+                    "model_uuid": _uuid(request.model_uuid),
                     "model_sha256": request.model_sha256,
                     "aliases": list(request.aliases),
                 },
