@@ -101,6 +101,12 @@ async def test_bad_input_is_4xx_in_the_one_error_shape(
         f"/contracts/namespaces/{_ns()}", json={"allowed_namespaces": ["x"]}, headers=admin
     )
     assert response.status_code == 422  # a namespace has no namespace allow-list
+    response = await contract.put(
+        f"/contracts/namespaces/{_ns()}",
+        json={"allowed_gpu_products": ["ok", "nul\u0000"]},
+        headers=admin,
+    )
+    assert response.status_code == 422  # Postgres text holds no NUL: refused before
     response = await contract.post(
         "/evaluate", json={"namespace": "inference", "name": "x", "spec": {}}, headers=admin
     )

@@ -19,7 +19,11 @@ ServerName = Annotated[str, Field(min_length=1, max_length=253, pattern=NAME_PAT
 Username = Annotated[str, Field(min_length=1, max_length=64, pattern=USERNAME_PATTERN)]
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
 RatePerMinute = Annotated[int, Field(ge=1, le=2**31 - 1)]
-Names = Annotated[list[Annotated[str, Field(min_length=1, max_length=512)]], Field(max_length=256)]
+# no control characters: Postgres text refuses NUL, and none belongs in a product or an image
+Names = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[^\x00-\x1f\x7f]+$")]],
+    Field(max_length=256),
+]
 
 
 class _Body(BaseModel):
