@@ -92,12 +92,15 @@ class Release:
         )
         return result
 
-    def api_permissions(self) -> dict[tuple[str, str], bool]:
-        """What the API's service account may do cluster-wide, as `kubectl auth can-i` says."""
-        user = f"system:serviceaccount:{self.ns}:{self.name}-inference-service-api"
+    def permissions(
+        self, component: str, asked: dict[tuple[str, str], bool]
+    ) -> dict[tuple[str, str], bool]:
+        """What a component's service account may do cluster-wide, as `kubectl auth can-i`
+        says, for each (verb, resource) in `asked`."""
+        user = f"system:serviceaccount:{self.ns}:{self.name}-inference-service-{component}"
         return {
             (verb, resource): can_i(self.kubeconfig, user, verb, resource)
-            for verb, resource in API_PERMISSIONS
+            for verb, resource in asked
         }
 
 
@@ -112,6 +115,19 @@ API_PERMISSIONS = {
     ("get", "secrets"): False,
     ("delete", "pods"): False,
     ("create", "modelserves.inference-service.dev"): False,
+}
+
+# The contract service counts ModelServes and, for its webhook's name-collision rule, watches
+# the kinds of the operator's children; it changes none of them.
+CONTRACT_PERMISSIONS = {
+    ("watch", "modelserves.inference-service.dev"): True,
+    ("list", "deployments.apps"): True,
+    ("watch", "services"): True,
+    ("list", "ingressroutes.traefik.io"): True,
+    ("delete", "deployments.apps"): False,
+    ("create", "services"): False,
+    ("patch", "modelserves.inference-service.dev"): False,
+    ("get", "secrets"): False,
 }
 
 
@@ -206,7 +222,8 @@ def test_install_upgrade_uninstall(release: Release, tmp_path: Path) -> None:
     ca_before = tls.data["ca.crt"]
     assert base64.b64decode(hook.client_config.ca_bundle) == base64.b64decode(ca_before)
 
-    assert release.api_permissions() == API_PERMISSIONS
+    assert release.permissions("api", API_PERMISSIONS) == API_PERMISSIONS
+    assert release.permissions("contract", CONTRACT_PERMISSIONS) == CONTRACT_PERMISSIONS
 
     started = time.monotonic()
     release.helm(
@@ -249,6 +266,6 @@ def test_install_upgrade_uninstall(release: Release, tmp_path: Path) -> None:
     assert {k: [i.metadata.name for i in v.items] for k, v in leftovers.items()} == {
         "clusterroles": [], "clusterrolebindings": [], "webhooks": []
     }  # fmt: skip
-    assert release.api_permissions()[("list", "nodes")] is False  # its binding went too
+    assert release.permissions("api", {("list", "nodes"): True}) == {("list", "nodes"): False}
     print(json.dumps({"install_s": install_seconds, "upgrade_s": upgrade_seconds,
                       "uninstall_s": uninstall_seconds}))  # fmt: skip

@@ -167,7 +167,11 @@ def test_contract_service_listens_on_loopback_with_its_webhook_cert_and_exempts_
             "apiGroups": ["inference-service.dev"],
             "resources": ["modelserves"],
             "verbs": ["get", "list", "watch"],
-        }
+        },
+        # the webhook watches the names a new ModelServe's children would take
+        {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["list", "watch"]},
+        {"apiGroups": [""], "resources": ["services"], "verbs": ["list", "watch"]},
+        {"apiGroups": ["traefik.io"], "resources": ["ingressroutes"], "verbs": ["list", "watch"]},
     ]
 
 

@@ -183,6 +183,8 @@ ALICE_CONTRACT = {
     "allowed_gpu_products": [GPU],
     "max_context_size": 1024,
     "max_parallel": 8,
+    "max_threads": 4,
+    "max_batch_size": 1024,
 }
 
 
@@ -213,6 +215,18 @@ ALICE_CONTRACT = {
             422,
             {"runtime_params": "--parallel 9"},
             {"runtime_params": "--parallel 8"},
+        ),
+        (
+            "threads_exceeded",
+            422,
+            {"runtime_params": "-t 2 --threads-batch 5"},
+            {"runtime_params": "-t 4 -tb 4"},
+        ),
+        (
+            "batch_size_exceeded",
+            422,
+            {"runtime_params": "-b 1025"},
+            {"runtime_params": "-b 1024 -ub 512"},
         ),
         ("namespace_not_allowed", 403, {"namespace": "default"}, {}),
         ("admin_only_flag", 403, {"runtime_params": "--no-mmap"}, {"runtime_params": "--temp 1"}),

@@ -22,11 +22,12 @@ from uuid import uuid4
 import httpx
 import pytest
 from kubernetes import client
+from sqlalchemy import select
 from sqlalchemy.pool import NullPool
 
 from inference_common.auth import TokenSigner
 from inference_common.db import make_engine, make_sessionmaker, unit_of_work
-from inference_common.tables import User
+from inference_common.tables import Model, User
 from inference_contract.app import create_app
 from inference_contract.settings import ContractSettings
 from inference_testkit.namespaces import temporary_namespace
@@ -117,6 +118,34 @@ def contract_process(settings: ContractSettings, log: Path, **extra: str) -> Ite
         [sys.executable, "-m", "inference_contract.main"], env, f"{url}/health", log=log
     ):
         yield url
+
+
+async def register_model(
+    database_url: str, name: str, owner: str | None = None, **fields: Any
+) -> None:
+    """A registry row named `name` of `owner`'s (the platform user of that name, made when
+    missing; None: no owner), with any further columns (`visibility`, `context_length`)."""
+    engine = make_engine(database_url, poolclass=NullPool)
+    async with unit_of_work(make_sessionmaker(engine)) as session:
+        owner_id = None
+        if owner is not None:
+            owner_id = await session.scalar(select(User.id).where(User.username == owner))
+            if owner_id is None:
+                owner_id = uuid4()
+                session.add(User(id=owner_id, username=owner, password_hash="x"))
+                await session.flush()
+        session.add(
+            Model(
+                uuid=uuid4(),
+                name=name,
+                object_key=f"models/{name}.gguf",
+                size_bytes=1,
+                sha256=secrets.token_hex(32),
+                owner_id=owner_id,
+                **fields,
+            )
+        )
+    await engine.dispose()
 
 
 def modelserve_spec(replicas: int = 1, gpus: int = 0, **more: Any) -> dict[str, Any]:

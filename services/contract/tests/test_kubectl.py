@@ -39,6 +39,8 @@ CONTRACT = {
     "allowed_gpu_products": [GPU],
     "max_context_size": 4096,
     "max_parallel": 8,
+    "max_threads": 4,
+    "max_batch_size": 1024,
 }
 
 # rule -> (refused spec, allowed spec): each differs from the other in that rule only
@@ -65,6 +67,11 @@ RULES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"runtime": {"contextSize": 4096}},
     ),
     "parallel_exceeded": ({"runtime": {"parallel": 9}}, {"runtime": {"parallel": 8}}),
+    "threads_exceeded": (
+        {"runtime": {"extraArgs": ["--threads-batch", "5"]}},
+        {"runtime": {"extraArgs": ["--threads", "4"]}},
+    ),
+    "batch_size_exceeded": ({"runtime": {"ubatchSize": 2048}}, {"runtime": {"batchSize": 1024}}),
 }
 
 

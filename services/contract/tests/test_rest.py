@@ -14,10 +14,10 @@ from sqlalchemy.pool import NullPool
 
 from inference_common.db import make_engine, make_sessionmaker, unit_of_work
 from inference_common.rate_windows import window_of
-from inference_common.tables import Model, RateCounter, User
+from inference_common.tables import RateCounter, User
 from inference_contract.settings import ContractSettings
 
-from .conftest import ContractFactory, Users, modelserve_spec
+from .conftest import ContractFactory, Users, modelserve_spec, register_model
 
 
 def _ns() -> str:
@@ -101,6 +101,12 @@ async def test_bad_input_is_4xx_in_the_one_error_shape(
         f"/contracts/namespaces/{_ns()}", json={"allowed_namespaces": ["x"]}, headers=admin
     )
     assert response.status_code == 422  # a namespace has no namespace allow-list
+    response = await contract.put(
+        f"/contracts/namespaces/{_ns()}",
+        json={"allowed_gpu_products": ["ok", "nul\u0000"]},
+        headers=admin,
+    )
+    assert response.status_code == 422  # Postgres text holds no NUL: refused before
     response = await contract.post(
         "/evaluate", json={"namespace": "inference", "name": "x", "spec": {}}, headers=admin
     )
@@ -245,19 +251,10 @@ async def test_context_never_above_the_models_own(
 ) -> None:
     _, auth = await users.new()
     name = f"m-{secrets.token_hex(4)}"
-    engine = make_engine(contract_settings.database_url, poolclass=NullPool)
-    async with unit_of_work(make_sessionmaker(engine)) as session:
-        session.add(
-            Model(
-                uuid=uuid4(),
-                name=name,
-                object_key=f"{name}.gguf",
-                size_bytes=1,
-                sha256=secrets.token_hex(32),
-                context_length=2048,
-            )
-        )
-    await engine.dispose()
+    # public: any user may serve it, only the context rule applies
+    await register_model(
+        contract_settings.database_url, name, context_length=2048, visibility="public"
+    )
 
     async def decide(context: int) -> dict[str, Any]:
         spec = modelserve_spec(runtime={"contextSize": context})

@@ -117,7 +117,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List Models */
+        /**
+         * List Models
+         * @description The models the caller may serve: admins all; users their own, public ones, and
+         *     shared ones shared with a namespace they may serve in.
+         */
         get: operations["list_models"];
         put?: never;
         /**
@@ -146,7 +150,12 @@ export interface paths {
         delete: operations["delete_model"];
         options?: never;
         head?: never;
-        patch?: never;
+        /**
+         * Update Model
+         * @description Who may serve the model: `private`, `shared` with namespaces, or `public`. Servers
+         *     already running keep running; the rule applies to the next serve or scale-out.
+         */
+        patch: operations["update_model"];
         trace?: never;
     };
     "/nodes": {
@@ -626,6 +635,11 @@ export interface components {
             parameter_count: number | null;
             /** Sha256 */
             sha256: string;
+            /**
+             * Shared With
+             * @description Namespaces a `shared` model may be served in.
+             */
+            shared_with: string[];
             /** Size Bytes */
             size_bytes: number;
             /** Source */
@@ -639,6 +653,12 @@ export interface components {
              * Format: uuid
              */
             uuid: string;
+            /**
+             * Visibility
+             * @description Who may serve it: `private` (owner and admins), `shared` (also in the namespaces of `shared_with`) or `public` (anyone).
+             * @enum {string}
+             */
+            visibility: "private" | "shared" | "public";
             /** Vocab Size */
             vocab_size: number | null;
         };
@@ -663,6 +683,11 @@ export interface components {
             parameter_count: number | null;
             /** Sha256 */
             sha256: string;
+            /**
+             * Shared With
+             * @description Namespaces a `shared` model may be served in.
+             */
+            shared_with: string[];
             /** Size Bytes */
             size_bytes: number;
             /** Source */
@@ -676,8 +701,30 @@ export interface components {
              * Format: uuid
              */
             uuid: string;
+            /**
+             * Visibility
+             * @description Who may serve it: `private` (owner and admins), `shared` (also in the namespaces of `shared_with`) or `public` (anyone).
+             * @enum {string}
+             */
+            visibility: "private" | "shared" | "public";
             /** Vocab Size */
             vocab_size: number | null;
+        };
+        /**
+         * ModelUpdate
+         * @description `PATCH /models/{uuid}`: who may serve the model (owner or admin).
+         */
+        ModelUpdate: {
+            /**
+             * Shared With
+             * @description Required (non-empty) for `shared`, empty otherwise.
+             */
+            shared_with?: string[];
+            /**
+             * Visibility
+             * @enum {string}
+             */
+            visibility: "private" | "shared" | "public";
         };
         /** NodeOut */
         NodeOut: {
@@ -1211,6 +1258,8 @@ export interface operations {
             query: {
                 /** @description Registry name, e.g. smollm2:135m or org/name:q4_k_m */
                 name: string;
+                /** @description Who may serve it (share it with namespaces later: PATCH). */
+                visibility?: "private" | "public";
             };
             header?: never;
             path?: never;
@@ -1306,6 +1355,48 @@ export interface operations {
             };
             /** @description The model is being served */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_model: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                model_uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ModelUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelDetail"];
+                };
+            };
+            /** @description Not the model's owner or an admin */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

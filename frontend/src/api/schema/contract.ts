@@ -37,7 +37,10 @@ export interface paths {
          * @description Any signed-in user may read a namespace's contract.
          */
         get: operations["get_namespace_contract"];
-        /** Put Namespace Contract */
+        /**
+         * Put Namespace Contract
+         * @description Sets the fields sent (null: inherit the global default); the others stay.
+         */
         put: operations["put_namespace_contract"];
         post?: never;
         delete?: never;
@@ -308,6 +311,8 @@ export interface components {
             allowed_namespaces: string[] | null;
             /** Concurrent Requests */
             concurrent_requests: number | null;
+            /** Max Batch Size */
+            max_batch_size: number | null;
             /** Max Context Size */
             max_context_size: number | null;
             /** Max Gpu Memory Gib */
@@ -324,6 +329,8 @@ export interface components {
             max_servers: number | null;
             /** Max Storage Bytes */
             max_storage_bytes: number | null;
+            /** Max Threads */
+            max_threads: number | null;
             /** Requests Per Minute */
             requests_per_minute: number | null;
             /** Tokens Per Minute */
@@ -408,6 +415,11 @@ export interface components {
             allowed_gpu_products?: string[] | null;
             /** Allowed Images */
             allowed_images?: string[] | null;
+            /**
+             * Max Batch Size
+             * @description Caps --batch-size and --ubatch-size.
+             */
+            max_batch_size?: number | null;
             /** Max Context Size */
             max_context_size?: number | null;
             /** Max Gpu Memory Gib */
@@ -424,6 +436,11 @@ export interface components {
             max_servers?: number | null;
             /** Max Storage Bytes */
             max_storage_bytes?: number | null;
+            /**
+             * Max Threads
+             * @description Caps --threads and --threads-batch.
+             */
+            max_threads?: number | null;
         };
         /** PrincipalIn */
         PrincipalIn: {
@@ -672,6 +689,11 @@ export interface components {
              * @description Requests in flight per API key (a key may override it).
              */
             concurrent_requests?: number | null;
+            /**
+             * Max Batch Size
+             * @description Caps --batch-size and --ubatch-size.
+             */
+            max_batch_size?: number | null;
             /** Max Context Size */
             max_context_size?: number | null;
             /** Max Gpu Memory Gib */
@@ -688,6 +710,11 @@ export interface components {
             max_servers?: number | null;
             /** Max Storage Bytes */
             max_storage_bytes?: number | null;
+            /**
+             * Max Threads
+             * @description Caps --threads and --threads-batch.
+             */
+            max_threads?: number | null;
             /**
              * Requests Per Minute
              * @description Requests per minute through the gateway (all the user's keys).

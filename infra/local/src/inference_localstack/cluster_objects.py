@@ -108,8 +108,17 @@ def rbac_objects(traefik_cluster_role: str) -> list[dict[str, Any]]:
         "local:inference-gateway",
         [_rule(GROUP, ["modelserves"], read), _rule("discovery.k8s.io", ["endpointslices"], read)],
     )
-    # the contract service counts every ModelServe (list-watch) to reconcile reservations
-    contract_role = _role("local:inference-contract", [_rule(GROUP, ["modelserves"], read)])
+    # the contract service counts every ModelServe (list-watch) to reconcile reservations;
+    # its webhook watches the objects a new ModelServe's children would be named like
+    contract_role = _role(
+        "local:inference-contract",
+        [
+            _rule(GROUP, ["modelserves"], read),
+            _rule("apps", ["deployments"], ["list", "watch"]),
+            _rule("", ["services"], ["list", "watch"]),
+            _rule("traefik.io", ["ingressroutes"], ["list", "watch"]),
+        ],
+    )
     prometheus_role = _role(
         "local:prometheus",
         [

@@ -303,7 +303,8 @@ def register_embedded_model(cfg: StackConfig, creds: Secrets) -> str:
         with path.open("rb") as f:
             response = http.post(
                 "/models",
-                params={"name": embedded_model.REGISTRY_NAME},
+                # every user may serve the default model (uploads are private otherwise)
+                params={"name": embedded_model.REGISTRY_NAME, "visibility": "public"},
                 headers={
                     **headers,
                     "Content-Type": "application/octet-stream",

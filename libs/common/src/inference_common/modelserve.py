@@ -33,6 +33,10 @@ SERVER_UUID_LABEL = f"{GROUP}/server-uuid"
 MODELSERVE_LABEL = f"{GROUP}/modelserve"
 """Label on children naming the ModelServe they belong to (the ModelServe's metadata.name)."""
 
+ALIASES_ANNOTATION = f"{GROUP}/aliases"
+"""Comma-separated further model names the gateway answers to with this ModelServe (its
+metadata.name is one too); the contract webhook refuses names the principal may not claim."""
+
 LLAMA_PORT = 8080
 """llama.cpp's server listens here; the Service port named `http` forwards to it."""
 

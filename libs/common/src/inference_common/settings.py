@@ -79,6 +79,18 @@ class CommonSettings(BaseSettings):
         return self
 
 
+class NamespaceDefaults(BaseSettings):
+    """The contract service's global namespace allow-list (`ALLOWED_NAMESPACES`): where a
+    user without a contract field of their own may serve. Read alike by the services that
+    need it (the contract service decides with it; the API lists models shared with those
+    namespaces)."""
+
+    allowed_namespaces: list[str] = Field(
+        default_factory=lambda: ["default", "inference"],
+        description="ALLOWED_NAMESPACES (JSON list): a user contract's null allow-list.",
+    )
+
+
 class RateLimitDefaults(BaseSettings):
     """The global rate limits a user contract's null fields inherit: the contract service
     reports them, the gateway enforces them (both read the same variables). None = no limit."""

@@ -9,7 +9,18 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Integer, String, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.schema import UniqueConstraint
@@ -57,6 +68,9 @@ class ApiKey(Base):
 
 class Model(Base):
     __tablename__ = "models"
+    __table_args__ = (
+        CheckConstraint("visibility IN ('private', 'shared', 'public')", name="visibility"),
+    )
 
     uuid: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
     name: Mapped[str] = mapped_column(String(256), unique=True)
@@ -74,6 +88,12 @@ class Model(Base):
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True
     )
     created_at: Mapped[datetime] = _now_column()
+    visibility: Mapped[str] = mapped_column(String(16), server_default="private")
+    """Who may serve it: `private` (owner and admins), `shared` (also in the namespaces of
+    `shared_with`) or `public` (anyone); see `inference_common.model_access`."""
+    shared_with: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), default=list, server_default=text("'{}'::text[]")
+    )
 
 
 class Server(Base):
@@ -160,6 +180,8 @@ class _ContractLimits:
     allowed_images: Mapped[list[str] | None] = mapped_column(ARRAY(Text), nullable=True)
     max_context_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
     max_parallel: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_threads: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    max_batch_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()
     )
@@ -188,7 +210,10 @@ class Reservation(Base):
     """What one ModelServe holds against its owner's and its namespace's quotas."""
 
     __tablename__ = "reservations"
-    __table_args__ = (UniqueConstraint("namespace", "name"),)
+    __table_args__ = (
+        UniqueConstraint("namespace", "name"),
+        Index("ix_reservations_aliases", "aliases", postgresql_using="gin"),
+    )
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=uuid4)
     namespace: Mapped[str] = mapped_column(String(63))
@@ -201,6 +226,9 @@ class Reservation(Base):
     gpu_memory_gib_per_gpu: Mapped[int] = mapped_column(Integer, default=0)
     gpu_product: Mapped[str | None] = mapped_column(String(63), nullable=True)
     source: Mapped[str] = mapped_column(String(16))  # api | admission | cluster
+    aliases: Mapped[list[str]] = mapped_column(
+        ARRAY(Text), default=list, server_default=text("'{}'::text[]")
+    )  # the model names it claims at the gateway (the aliases annotation)
     created_at: Mapped[datetime] = _now_column()
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

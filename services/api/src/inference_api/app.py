@@ -116,6 +116,7 @@ async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) 
                 max_seconds=settings.upload_max_seconds,
                 idle_seconds=settings.upload_idle_seconds,
             ),
+            default_namespaces=tuple(settings.allowed_namespaces),
         ),
         serving=Serving(
             modelserves=modelserves,

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from urllib3.exceptions import HTTPError as TransportError
 
 from inference_api.repositories.models import ModelListing, ModelRepository
-from inference_api.schemas import ModelDetail, ModelOut
+from inference_api.schemas import ModelDetail, ModelOut, ModelUpdate
 from inference_api.upload import StoredFile, UploadAbortedError, UploadLimits, stream_gguf_to_s3
 from inference_common.db import unit_of_work
 from inference_common.errors import (
@@ -31,6 +31,7 @@ from inference_common.errors import (
     dependency_unavailable,
 )
 from inference_common.gguf import model_columns
+from inference_common.model_access import ModelVisibility
 from inference_common.outages import OBJECT_STORE
 from inference_common.tables import Model, User
 
@@ -62,6 +63,8 @@ def model_out(row: Model, tokenizer: str | None, vocab_size: int | None) -> Mode
         source=row.source,
         state=row.state,
         owner_id=row.owner_id,
+        visibility=row.visibility,
+        shared_with=list(row.shared_with or ()),
         created_at=row.created_at,
     )
 
@@ -95,6 +98,9 @@ class Registry:
     bucket: str
     sessions: async_sessionmaker[AsyncSession]
     limits: UploadLimits
+    default_namespaces: tuple[str, ...] = ()
+    """ALLOWED_NAMESPACES: where a user without a contract allow-list may serve (listing
+    `shared` models)."""
     # Uploads beyond this many wait (each holds up to `limits.buffers` part buffers).
     max_concurrent_uploads: int = 4
     _uploading: asyncio.Semaphore = field(init=False, repr=False)
@@ -109,7 +115,12 @@ class Registry:
             logger.warning("could not remove object", extra={"key": key}, exc_info=True)
 
     async def upload(
-        self, owner: User, name: str, body: AsyncIterator[bytes], declared_size: int | None
+        self,
+        owner: User,
+        name: str,
+        body: AsyncIterator[bytes],
+        declared_size: int | None,
+        visibility: str = ModelVisibility.PRIVATE,
     ) -> Model:
         if declared_size is not None and declared_size > self.limits.max_bytes:
             raise PayloadTooLargeError(
@@ -133,13 +144,19 @@ class Registry:
         except (ClientError, BotoCoreError, aiohttp.ClientError, OSError) as exc:
             raise dependency_unavailable(OBJECT_STORE) from exc
         try:
-            return await self._register(owner, name, model_uuid, key, stored)
+            return await self._register(owner, name, model_uuid, key, stored, visibility)
         except BaseException:
             await asyncio.shield(self._remove(key))
             raise
 
     async def _register(
-        self, owner: User, name: str, model_uuid: UUID, key: str, stored: StoredFile
+        self,
+        owner: User,
+        name: str,
+        model_uuid: UUID,
+        key: str,
+        stored: StoredFile,
+        visibility: str,
     ) -> Model:
         try:
             async with unit_of_work(self.sessions) as session:
@@ -159,10 +176,26 @@ class Registry:
                     source="upload",
                     state="ready",
                     owner_id=owner.id,
+                    visibility=visibility,
                     **model_columns(stored.header),
                 )
         except IntegrityError as exc:  # a concurrent upload of the same name or file
             raise ConflictError(f"model {name!r} or an identical file already exists") from exc
+
+    async def set_visibility(
+        self, session: AsyncSession, user: User, model_uuid: UUID, update: ModelUpdate
+    ) -> Model:
+        """Owner or admin; a model the caller may not see is a 404, as on GET."""
+        models = ModelRepository(session)
+        row = await models.get(model_uuid)
+        if row is None or not await models.visible(row, user, self.default_namespaces):
+            raise NotFoundError(f"model {model_uuid} does not exist")
+        if user.role != "admin" and row.owner_id != user.id:
+            raise ForbiddenError("only the model's owner or an admin may share it")
+        row.visibility = update.visibility
+        row.shared_with = list(update.shared_with)
+        await session.flush()
+        return row
 
     async def delete(self, session: AsyncSession, user: User, model_uuid: UUID) -> None:
         models = ModelRepository(session)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -28,6 +28,11 @@ class _Body(BaseModel):
 
 
 Visibility = Literal["private", "namespace", "public"]
+ModelVisibility = Literal["private", "shared", "public"]
+SharedWith = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=63, pattern=NAMESPACE_PATTERN)]],
+    Field(max_length=64),
+]
 
 
 # --- auth -----------------------------------------------------------------------------------
@@ -154,7 +159,28 @@ class ModelOut(BaseModel):
     source: str
     state: str
     owner_id: UUID | None
+    visibility: ModelVisibility = Field(
+        description="Who may serve it: `private` (owner and admins), `shared` (also in the "
+        "namespaces of `shared_with`) or `public` (anyone)."
+    )
+    shared_with: list[str] = Field(description="Namespaces a `shared` model may be served in.")
     created_at: datetime
+
+
+class ModelUpdate(_Body):
+    """`PATCH /models/{uuid}`: who may serve the model (owner or admin)."""
+
+    visibility: ModelVisibility
+    shared_with: SharedWith = Field(
+        default_factory=list, description="Required (non-empty) for `shared`, empty otherwise."
+    )
+
+    @model_validator(mode="after")
+    def _namespaces_for_shared(self) -> ModelUpdate:
+        if (self.visibility == "shared") != bool(self.shared_with):
+            raise ValueError("shared_with lists the namespaces of a `shared` model, and only then")
+        self.shared_with = sorted(set(self.shared_with))
+        return self
 
 
 class ModelDetail(ModelOut):

@@ -12,13 +12,18 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from inference_api.client_address import parse_networks
-from inference_common.settings import KNOWN_DEFAULT_SECRETS, JwtSettings, SettingsError
+from inference_common.settings import (
+    KNOWN_DEFAULT_SECRETS,
+    JwtSettings,
+    NamespaceDefaults,
+    SettingsError,
+)
 
 MIN_ADMIN_PASSWORD_LENGTH = 12
 MAX_UPLOAD_PARTS = 10_000  # S3 multipart limit
 
 
-class ApiSettings(JwtSettings):
+class ApiSettings(JwtSettings, NamespaceDefaults):
     host: str = "127.0.0.1"
     port: int = Field(8200, ge=1, le=65535)
 

@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from inference_common.modelserve import SERVER_UUID_LABEL, ModelServeSpec
-from inference_contract.facts import Principal, ServerRequest, server_request
+from inference_contract.facts import Principal, ServerRequest, aliases_of, server_request
 from inference_contract.policy import Decision, Reason
 
 ADMISSION_API_VERSION = "admission.k8s.io/v1"
@@ -48,7 +48,6 @@ class Reserve:
     request: ServerRequest
     server_uuid_label: str | None
     is_create: bool
-    model_uuid: str | None
 
 
 @dataclass(frozen=True)
@@ -110,6 +109,10 @@ def principal_of(user: Mapping[str, Any], admin_groups: Collection[str]) -> Prin
     return Principal(username, is_admin)
 
 
+def _aliases(obj: Mapping[str, Any]) -> tuple[str, ...]:
+    return aliases_of((obj.get("metadata") or {}).get("annotations"))
+
+
 def _label(obj: Mapping[str, Any]) -> str | None:
     labels = (obj.get("metadata") or {}).get("labels") or {}
     value = labels.get(SERVER_UUID_LABEL)
@@ -142,15 +145,19 @@ def plan(
     if review.operation == "UPDATE":
         if label != _label(review.old):
             return Deny(Reason.SERVER_UUID_NOT_ISSUED, f"label {SERVER_UUID_LABEL} may not change")
-        if review.obj.get("spec") == review.old.get("spec"):
-            return Allow("spec unchanged")
+        if review.obj.get("spec") == review.old.get("spec") and _aliases(review.obj) == _aliases(
+            review.old
+        ):
+            return Allow("spec and aliases unchanged")
     try:
         spec = ModelServeSpec.model_validate(review.obj.get("spec") or {})
     except ValidationError as exc:
         first = exc.errors()[0] if exc.errors() else {"msg": "invalid spec"}
         return Deny("invalid_spec", f"spec: {first['msg']}", 422)
-    request = server_request(review.namespace, review.name, spec, product_memory, default_gib)
-    return Reserve(principal, request, label, review.operation == "CREATE", spec.model.uuid)
+    request = server_request(
+        review.namespace, review.name, spec, product_memory, default_gib, _aliases(review.obj)
+    )
+    return Reserve(principal, request, label, review.operation == "CREATE")
 
 
 def _short(text: str) -> str:
@@ -195,10 +202,11 @@ def admission_status(status_code: int) -> int:
     return 403 if status_code == 409 else status_code
 
 
-def decided(uid: str, decision: Decision) -> dict[str, Any]:
-    """The answer of a policy decision (all violations in the message)."""
+def decided(uid: str, decision: Decision, warnings: Sequence[str] = ()) -> dict[str, Any]:
+    """The answer of a policy decision (all violations in the message), with any `warnings`
+    of the caller's own."""
     if decision.allowed:
-        return review_response(uid, True, warnings=decision_warnings(decision))
+        return review_response(uid, True, warnings=(*decision_warnings(decision), *warnings))
     codes = ",".join(v.code.value for v in decision.violations)
     return review_response(
         uid,
@@ -206,7 +214,7 @@ def decided(uid: str, decision: Decision) -> dict[str, Any]:
         message=f"contract: {decision.message}",
         code=admission_status(decision.status_code),
         reason=codes,
-        warnings=decision_warnings(decision),
+        warnings=(*decision_warnings(decision), *warnings),
     )
 
 

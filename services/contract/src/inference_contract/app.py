@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from inference_common.kube import api_client
 from inference_common.lifespan import open_database, services_lifespan
 from inference_common.web import install_common, operation_id
+from inference_contract.children import ChildNames, child_kinds
 from inference_contract.contracts import Contracts
 from inference_contract.metrics import QuotaGauges, RefreshQuotasOnWrite
 from inference_contract.reconcile import Reconciler
@@ -30,8 +31,12 @@ async def build_state(settings: ContractSettings) -> AppState:
         signer=settings.token_signer(),
         contracts=Contracts(settings),
     )
-    if settings.watch_modelserves:
+    webhook = settings.webhook_tls_cert_file is not None and settings.check_child_names
+    if settings.watch_modelserves or webhook:
         state.kube = api_client(settings.kubeconfig)
+    if state.kube is not None and webhook:
+        state.child_names = ChildNames(child_kinds(state.kube))
+    if state.kube is not None and settings.watch_modelserves:
         state.reconciler = Reconciler(
             state.kube,
             sessions,
@@ -45,6 +50,8 @@ async def build_state(settings: ContractSettings) -> AppState:
 async def close_state(state: AppState) -> None:
     if state.reconciler is not None:
         await state.reconciler.stop()
+    if state.child_names is not None:
+        await state.child_names.stop()
     await state.engine.dispose()
     if state.kube is not None:
         state.kube.close()
@@ -57,6 +64,8 @@ def create_app(settings: ContractSettings | None = None, *, freeze_gc: bool = Fa
     async def start(state: AppState) -> None:
         if state.reconciler is not None:
             state.reconciler.start()
+        if state.child_names is not None:
+            state.child_names.start()
         quota_gauges.start(state.sessions)
 
     async def close(state: AppState) -> None:

@@ -4,6 +4,7 @@ count in one transaction, under advisory locks of the owner and the namespace)."
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,15 +14,25 @@ from inference_common.tables import Reservation
 from inference_contract.facts import ModelFacts, Principal, ServerRequest
 from inference_contract.limits import Limits, effective, namespace_defaults, user_defaults
 from inference_contract.policy import Account, Decision, decide
-from inference_contract.repository import ContractRepository, Held, contract_values
+from inference_contract.repository import ContractRepository, Held, Snapshot, contract_values
 from inference_contract.settings import ContractSettings
 
 
-def lock_keys(owner: str | None, namespace: str) -> list[str]:
-    keys = [f"contract-namespace:{namespace}"]
+def lock_keys(owner: str | None, namespace: str, aliases: tuple[str, ...] = ()) -> list[str]:
+    """The owner's and the namespace's locks, and one per alias claimed (two owners claiming
+    the same alias at once are decided one after the other)."""
+    keys = [f"contract-namespace:{namespace}", *(f"contract-alias:{a}" for a in aliases)]
     if owner is not None:
         keys.append(f"contract-user:{owner}")
     return keys
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What only the caller knows (the webhook: children of the name it found in the cluster
+    that the operator does not own)."""
+
+    foreign_children: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -33,27 +44,33 @@ class Outcome:
 @dataclass(frozen=True)
 class Contracts:
     """The decisions, in the caller's session (one per request: its transaction is the
-    check-and-count's)."""
+    check-and-count's). A decision reads everything in one query (`Snapshot`)."""
 
     settings: ContractSettings
 
+    @cached_property
+    def user_defaults(self) -> Limits:
+        return user_defaults(self.settings)
+
+    @cached_property
+    def namespace_defaults(self) -> Limits:
+        return namespace_defaults(self.settings)
+
     async def user_limits(self, repo: ContractRepository, username: str) -> Limits:
         row = await repo.user_contract(username)
-        return effective(contract_values(row), user_defaults(self.settings))
+        return effective(contract_values(row), self.user_defaults)
 
     async def namespace_limits(self, repo: ContractRepository, namespace: str) -> Limits:
         row = await repo.namespace_contract(namespace)
-        return effective(contract_values(row), namespace_defaults(self.settings))
+        return effective(contract_values(row), self.namespace_defaults)
 
-    async def accounts(
-        self, repo: ContractRepository, owner: str | None, namespace: str, excluding: Held
-    ) -> list[Account]:
-        owned, spaced = await repo.usages(owner, namespace, excluding)
+    def accounts(self, owner: str | None, namespace: str, snapshot: Snapshot) -> list[Account]:
         accounts = []
-        if owner is not None and owned is not None:
-            accounts.append(Account("user", owner, await self.user_limits(repo, owner), owned))
-        limits = await self.namespace_limits(repo, namespace)
-        accounts.append(Account("namespace", namespace, limits, spaced))
+        if owner is not None and snapshot.owned is not None:
+            limits = effective(snapshot.user_contract, self.user_defaults)
+            accounts.append(Account("user", owner, limits, snapshot.owned))
+        limits = effective(snapshot.namespace_contract, self.namespace_defaults)
+        accounts.append(Account("namespace", namespace, limits, snapshot.spaced))
         return accounts
 
     async def _decide(
@@ -61,32 +78,27 @@ class Contracts:
         repo: ContractRepository,
         principal: Principal,
         request: ServerRequest,
-        model: ModelFacts,
+        facts: Facts | None = None,
+        *,
+        quotas_only: bool = False,
     ) -> Decision:
-        held = Held(request.namespace, request.name)
-        accounts = await self.accounts(repo, principal.username, request.namespace, held)
+        """`quotas_only`: a resize of a held server (its model and names were decided)."""
+        snapshot = await repo.snapshot(principal.username, request)
+        accounts = self.accounts(principal.username, request.namespace, snapshot)
+        model = ModelFacts() if quotas_only else snapshot.model
+        if facts is not None and facts.foreign_children:
+            model = replace(model, foreign_children=facts.foreign_children)
         return decide(request, principal, accounts, model, self.settings.near_quota_ratio)
-
-    @staticmethod
-    async def _model(
-        repo: ContractRepository, request: ServerRequest, model_uuid: str | None
-    ) -> ModelFacts:
-        """The registry is asked only when a context size needs checking."""
-        if request.context_size is None:
-            return ModelFacts()
-        return await repo.model_facts(request.model_name, model_uuid)
 
     async def evaluate(
         self,
         session: AsyncSession,
         principal: Principal,
         request: ServerRequest,
-        model_uuid: str | None = None,
+        facts: Facts | None = None,
     ) -> Decision:
         """A dry run: nothing is written."""
-        repo = ContractRepository(session)
-        model = await self._model(repo, request, model_uuid)
-        return await self._decide(repo, principal, request, model)
+        return await self._decide(ContractRepository(session), principal, request, facts)
 
     async def reserve(
         self,
@@ -96,14 +108,13 @@ class Contracts:
         *,
         server_uuid: str | None,
         source: str,
-        model_uuid: str | None = None,
+        facts: Facts | None = None,
     ) -> Outcome:
         """Holds (or replaces) the reservation of (namespace, name) when the policy allows.
         The locks last until `session`'s transaction ends: the caller commits at once."""
         repo = ContractRepository(session)
-        await repo.lock(lock_keys(principal.username, request.namespace))
-        model = await self._model(repo, request, model_uuid)
-        decision = await self._decide(repo, principal, request, model)
+        await repo.lock(lock_keys(principal.username, request.namespace, request.aliases))
+        decision = await self._decide(repo, principal, request, facts)
         if not decision.allowed:
             return Outcome(decision)
         try:
@@ -134,7 +145,7 @@ class Contracts:
         if replicas > current.replicas:
             request = replace(reserved_request(current), replicas=replicas)
             owner = replace(principal, username=current.owner)
-            decision = await self._decide(repo, owner, request, ModelFacts())
+            decision = await self._decide(repo, owner, request, quotas_only=True)
             if not decision.allowed:
                 return Outcome(decision, current)
         else:

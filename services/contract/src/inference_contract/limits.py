@@ -29,6 +29,8 @@ class Limits:
     allowed_images: tuple[str, ...] | None = None
     max_context_size: int | None = None
     max_parallel: int | None = None
+    max_threads: int | None = None
+    max_batch_size: int | None = None
     # enforced by the gateway, users only
     requests_per_minute: int | None = None
     tokens_per_minute: int | None = None
@@ -66,6 +68,8 @@ def user_defaults(settings: ContractSettings) -> Limits:
         allowed_images=tuple(settings.allowed_images),
         max_context_size=settings.max_context_size,
         max_parallel=settings.max_parallel,
+        max_threads=settings.max_threads,
+        max_batch_size=settings.max_batch_size,
         requests_per_minute=settings.rate_limit_requests_per_minute,
         tokens_per_minute=settings.rate_limit_tokens_per_minute,
         concurrent_requests=settings.rate_limit_concurrent_requests,

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from fnmatch import fnmatchcase
 
+from inference_common.model_access import ModelAccess, may_serve
 from inference_contract.facts import ModelFacts, Principal, ServerRequest
 from inference_contract.limits import Limits, Usage
 
@@ -28,7 +29,13 @@ class Reason(StrEnum):
     CONTEXT_SIZE_LIMIT = "context_size_exceeded"
     CONTEXT_ABOVE_MODEL = "context_size_above_model"
     PARALLEL_LIMIT = "parallel_exceeded"
+    THREADS_LIMIT = "threads_exceeded"
+    BATCH_SIZE_LIMIT = "batch_size_exceeded"
     ADMIN_ONLY_FLAG = "admin_only_flag"
+    MODEL_NOT_ALLOWED = "model_not_allowed"
+    ALIAS_NOT_ALLOWED = "alias_not_allowed"
+    ALIAS_TAKEN = "alias_taken"
+    NAME_TAKEN_BY_CHILD = "name_collides_with_child"
     SERVER_UUID_NOT_ISSUED = "server_uuid_not_issued"
     NEAR_QUOTA = "near_quota"
 
@@ -38,7 +45,11 @@ STATUS_CODES: dict[Reason, int] = {
     Reason.GPU_PRODUCT_NOT_ALLOWED: 403,
     Reason.IMAGE_NOT_ALLOWED: 403,
     Reason.ADMIN_ONLY_FLAG: 403,
+    Reason.MODEL_NOT_ALLOWED: 403,
+    Reason.ALIAS_NOT_ALLOWED: 403,
     Reason.SERVER_UUID_NOT_ISSUED: 403,
+    Reason.ALIAS_TAKEN: 409,
+    Reason.NAME_TAKEN_BY_CHILD: 409,
     Reason.SERVER_QUOTA: 409,
     Reason.GPU_QUOTA: 409,
     Reason.GPU_MEMORY_QUOTA: 409,
@@ -47,6 +58,8 @@ STATUS_CODES: dict[Reason, int] = {
     Reason.CONTEXT_SIZE_LIMIT: 422,
     Reason.CONTEXT_ABOVE_MODEL: 422,
     Reason.PARALLEL_LIMIT: 422,
+    Reason.THREADS_LIMIT: 422,
+    Reason.BATCH_SIZE_LIMIT: 422,
 }
 
 
@@ -201,6 +214,8 @@ def _rules(account: Account, request: ServerRequest) -> list[Finding]:
         )
     over(Reason.CONTEXT_SIZE_LIMIT, request.context_size, limits.max_context_size, "context size")
     over(Reason.PARALLEL_LIMIT, request.parallel, limits.max_parallel, "parallel slots")
+    over(Reason.THREADS_LIMIT, request.threads, limits.max_threads, "threads")
+    over(Reason.BATCH_SIZE_LIMIT, request.batch_size, limits.max_batch_size, "batch size")
     return found
 
 
@@ -225,6 +240,82 @@ def _request_rules(
             found.append(
                 Finding(Reason.ADMIN_ONLY_FLAG, f"{flag} is for admins only", "request", None, flag)
             )
+    found += _model_rules(request, principal, model)
+    found += _name_rules(request, principal, model)
+    return found
+
+
+def _refused_models(
+    models: Iterable[ModelAccess], request: ServerRequest, principal: Principal
+) -> list[ModelAccess]:
+    return [
+        m
+        for m in models
+        if not may_serve(m, principal.username, principal.is_admin, request.namespace)
+    ]
+
+
+def _model_rules(request: ServerRequest, principal: Principal, model: ModelFacts) -> list[Finding]:
+    """Which registry models the principal may serve (see `inference_common.model_access`)."""
+    found: list[Finding] = []
+    who = principal.username or "this service account"
+    for refused in _refused_models(model.models, request, principal):
+        where = (
+            f"shared with {', '.join(refused.shared_with)} only"
+            if refused.visibility == "shared"
+            else refused.visibility
+        )
+        found.append(
+            Finding(
+                Reason.MODEL_NOT_ALLOWED,
+                f"model {refused.name!r} is {where}: not for {who} in namespace "
+                f"{request.namespace!r}",
+                "request",
+                None,
+                refused.name,
+            )
+        )
+    return found
+
+
+def _name_rules(request: ServerRequest, principal: Principal, model: ModelFacts) -> list[Finding]:
+    """The names it would answer to at the gateway, and the children it would own."""
+    found = [
+        Finding(
+            Reason.ALIAS_NOT_ALLOWED,
+            f"alias {refused.name!r} names a model {principal.username or 'this service account'}"
+            " may not serve",
+            "request",
+            None,
+            refused.name,
+        )
+        for refused in _refused_models(model.alias_models, request, principal)
+    ]
+    claimed = {c.alias: c for c in model.alias_claims if c.owner != principal.username}
+    for alias in request.aliases:
+        claim = claimed.get(alias)
+        if claim is not None:
+            found.append(
+                Finding(
+                    Reason.ALIAS_TAKEN,
+                    f"alias {alias!r} is claimed by {claim.namespace}/{claim.name} of "
+                    f"{claim.owner or 'another owner'}",
+                    "request",
+                    None,
+                    alias,
+                )
+            )
+    for child in model.foreign_children:
+        found.append(
+            Finding(
+                Reason.NAME_TAKEN_BY_CHILD,
+                f"{child} exists in {request.namespace!r} and is not owned by a ModelServe: "
+                "rename the ModelServe or remove it",
+                "request",
+                None,
+                child,
+            )
+        )
     return found
 
 

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from inference_common.db import unit_of_work
 from inference_common.informer import Informer, Listed, custom_objects
 from inference_common.modelserve import GROUP, PLURAL, VERSION, ModelServeSpec
-from inference_contract.facts import ServerRequest, server_request
+from inference_contract.facts import ServerRequest, aliases_of, server_request
 from inference_contract.repository import ContractRepository, Held
 
 logger = logging.getLogger(__name__)
@@ -52,6 +52,7 @@ def observed(
         spec,
         product_memory,
         default_gib,
+        aliases_of(metadata.get("annotations")),
     )
     return request, server_uuid
 

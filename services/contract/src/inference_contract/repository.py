@@ -9,10 +9,25 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, String, and_, cast, false, func, not_, or_, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Text,
+    Uuid,
+    and_,
+    bindparam,
+    cast,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from inference_common.model_access import ModelAccess
 from inference_common.rate_windows import RATE_SUBJECT_USER
 from inference_common.tables import (
     Model,
@@ -22,7 +37,7 @@ from inference_common.tables import (
     User,
     UserContract,
 )
-from inference_contract.facts import ModelFacts, ServerRequest
+from inference_contract.facts import AliasClaim, ModelFacts, ServerRequest
 from inference_contract.limits import LIMIT_FIELDS, USER_ONLY_FIELDS, Usage
 
 NAMESPACE_FIELDS = tuple(f for f in LIMIT_FIELDS if f not in USER_ONLY_FIELDS)
@@ -41,17 +56,184 @@ class Held:
     name: str
 
 
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a decision reads, from one query: both contracts as stored (empty: none),
+    both usages (without the server decided on), and the request's registry facts."""
+
+    user_contract: dict[str, Any]
+    namespace_contract: dict[str, Any]
+    owned: Usage | None
+    spaced: Usage
+    model: ModelFacts
+
+
+_LOCK = text(
+    "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM unnest(:keys) AS k"
+).bindparams(bindparam("keys", type_=ARRAY(Text)))
+
+# One round trip for a decision: usages (reservations of the owner or the namespace, but the
+# server itself), the two contracts, the registry models the spec or its aliases name, and
+# other owners' servers answering to one of its aliases.
+_SNAPSHOT = (
+    text(
+        """
+    SELECT
+      count(*) FILTER (WHERE r.owner = :owner AND r.replicas > 0),
+      coalesce(sum(r.replicas) FILTER (WHERE r.owner = :owner), 0),
+      coalesce(sum(r.replicas * r.gpus_per_replica) FILTER (WHERE r.owner = :owner), 0),
+      coalesce(sum(r.replicas * r.gpus_per_replica * r.gpu_memory_gib_per_gpu)
+        FILTER (WHERE r.owner = :owner), 0),
+      count(*) FILTER (WHERE r.namespace = :namespace AND r.replicas > 0),
+      coalesce(sum(r.replicas) FILTER (WHERE r.namespace = :namespace), 0),
+      coalesce(sum(r.replicas * r.gpus_per_replica) FILTER (WHERE r.namespace = :namespace), 0),
+      coalesce(sum(r.replicas * r.gpus_per_replica * r.gpu_memory_gib_per_gpu)
+        FILTER (WHERE r.namespace = :namespace), 0),
+      (SELECT to_jsonb(c) FROM user_contracts c WHERE c.username = :owner) AS user_contract,
+      (SELECT to_jsonb(c) FROM namespace_contracts c WHERE c.namespace = :namespace)
+        AS namespace_contract,
+      (SELECT jsonb_agg(jsonb_build_object(
+          'uuid', m.uuid::text, 'name', m.name, 'sha256', m.sha256,
+          'context_length', m.context_length, 'owner', u.username,
+          'visibility', m.visibility, 'shared_with', m.shared_with))
+        FROM models m LEFT JOIN users u ON u.id = m.owner_id
+        WHERE m.name = ANY(:model_names) OR m.uuid = :model_uuid
+          OR m.sha256 = :model_sha256) AS models,
+      (SELECT jsonb_agg(jsonb_build_object(
+          'namespace', o.namespace, 'name', o.name, 'owner', o.owner,
+          'names', array_append(array_append(o.aliases, o.name), o.model_name)))
+        FROM reservations o
+        WHERE cardinality(:aliases) > 0
+          AND (o.aliases && :aliases OR o.name = ANY(:aliases) OR o.model_name = ANY(:aliases))
+          AND o.owner IS DISTINCT FROM :owner
+          AND NOT (o.namespace = :namespace AND o.name = :name)) AS claims
+    FROM reservations r
+    WHERE (r.owner = :owner OR r.namespace = :namespace)
+      AND NOT (r.namespace = :namespace AND r.name = :name)
+    """
+    )
+    .bindparams(
+        bindparam("owner", type_=String),
+        bindparam("namespace", type_=String),
+        bindparam("name", type_=String),
+        bindparam("model_names", type_=ARRAY(Text)),
+        bindparam("model_uuid", type_=Uuid),
+        bindparam("model_sha256", type_=String),
+        bindparam("aliases", type_=ARRAY(Text)),
+    )
+    .columns(user_contract=JSONB, namespace_contract=JSONB, models=JSONB, claims=JSONB)
+)
+
+
+_HELD_COLUMNS = (
+    "server_uuid",
+    "owner",
+    "model_name",
+    "replicas",
+    "gpus_per_replica",
+    "gpu_memory_gib_per_gpu",
+    "gpu_product",
+    "source",
+    "aliases",
+)
+_UPSERT = insert(Reservation).values(
+    namespace=bindparam("namespace"),
+    name=bindparam("name"),
+    **{column: bindparam(column) for column in _HELD_COLUMNS},
+)
+# built once: a reservation's upsert is compiled once per process, not per review
+_HOLD = select(Reservation).from_statement(
+    _UPSERT.on_conflict_do_update(
+        index_elements=["namespace", "name"],
+        set_={
+            **{column: _UPSERT.excluded[column] for column in _HELD_COLUMNS},
+            "updated_at": func.now(),
+        },
+    ).returning(Reservation)
+)
+
+
+def _uuid(value: str | None) -> UUID | None:
+    """A spec's model uuid as the column's type (anything else matches no row)."""
+    try:
+        return UUID(value) if value else None
+    except ValueError:
+        return None
+
+
+def _access(row: Mapping[str, Any]) -> ModelAccess:
+    return ModelAccess(
+        name=str(row["name"]),
+        owner=row.get("owner"),
+        visibility=str(row["visibility"]),
+        shared_with=tuple(row.get("shared_with") or ()),
+    )
+
+
+def model_facts(
+    request: ServerRequest, models: list[dict[str, Any]], claims: list[dict[str, Any]]
+) -> ModelFacts:
+    """The registry rows and claims of a snapshot as the policy's facts: the model the spec
+    names (by uuid, else name, else checksum) gives the context length."""
+    parsed = _uuid(request.model_uuid)
+    uuid = str(parsed) if parsed is not None else None
+    named = [
+        m
+        for m in models
+        if m["uuid"] == uuid
+        or m["name"] == request.model_name
+        or (request.model_sha256 is not None and m["sha256"] == request.model_sha256)
+    ]
+    primary = next((m for m in named if m["uuid"] == uuid), None) or next(
+        (m for m in named if m["name"] == request.model_name), None
+    )
+    aliases = set(request.aliases)
+    return ModelFacts(
+        context_length=primary["context_length"] if primary else None,
+        models=tuple(_access(m) for m in named),
+        alias_models=tuple(_access(m) for m in models if m["name"] in aliases),
+        alias_claims=tuple(
+            AliasClaim(alias, c.get("owner"), c["namespace"], c["name"])
+            for c in claims
+            for alias in c["names"]
+            if alias in aliases
+        ),
+    )
+
+
 class ContractRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
     async def lock(self, keys: Iterable[str]) -> None:
-        """Transaction-scoped advisory locks, taken in sorted order (no deadlock): the
-        check-and-count of one owner or namespace runs one at a time."""
-        for key in sorted(set(keys)):
+        """Transaction-scoped advisory locks, taken in sorted order (no deadlock) in one
+        statement: the check-and-count of one owner or namespace runs one at a time."""
+        await self.session.execute(_LOCK, {"keys": sorted(set(keys))})
+
+    async def snapshot(self, owner: str | None, request: ServerRequest) -> Snapshot:
+        row = (
             await self.session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key}
+                _SNAPSHOT,
+                {
+                    "owner": owner,
+                    "namespace": request.namespace,
+                    "name": request.name,
+                    "model_names": [request.model_name, *request.aliases],
+                    "model_uuid": _uuid(request.model_uuid),
+                    "model_sha256": request.model_sha256,
+                    "aliases": list(request.aliases),
+                },
             )
+        ).one()
+        sums = [int(v) for v in row[:8]]
+        user_contract, namespace_contract, models, claims = row[8:]
+        return Snapshot(
+            user_contract=user_contract or {},
+            namespace_contract=namespace_contract or {},
+            owned=Usage(*sums[:4]) if owner is not None else None,
+            spaced=Usage(*sums[4:]),
+            model=model_facts(request, models or [], claims or []),
+        )
 
     async def user_exists(self, username: str) -> bool:
         found = await self.session.scalar(select(User.id).where(User.username == username))
@@ -144,17 +326,6 @@ class ContractRepository:
         )
         return int(total or 0)
 
-    async def model_facts(self, model_name: str, model_uuid: str | None) -> ModelFacts:
-        query = select(Model.context_length)
-        if model_uuid:
-            try:
-                query = query.where(Model.uuid == UUID(model_uuid))
-            except ValueError:
-                return ModelFacts()
-        else:
-            query = query.where(Model.name == model_name)
-        return ModelFacts(context_length=await self.session.scalar(query))
-
     async def reservation(self, held: Held) -> Reservation | None:
         return await self.session.scalar(
             select(Reservation).where(
@@ -178,7 +349,9 @@ class ContractRepository:
         source: str,
     ) -> Reservation:
         """Creates or replaces the reservation of (namespace, name)."""
-        values = {
+        params = {
+            "namespace": request.namespace,
+            "name": request.name,
             "server_uuid": server_uuid,
             "owner": owner,
             "model_name": request.model_name,
@@ -187,14 +360,11 @@ class ContractRepository:
             "gpu_memory_gib_per_gpu": request.gpu_memory_gib_per_gpu,
             "gpu_product": request.gpu_product,
             "source": source,
+            "aliases": list(request.aliases),
         }
-        statement = insert(Reservation).values(
-            namespace=request.namespace, name=request.name, **values
+        row: Reservation | None = await self.session.scalar(
+            _HOLD, params, execution_options={"populate_existing": True}
         )
-        upsert = statement.on_conflict_do_update(
-            index_elements=["namespace", "name"], set_={**values, "updated_at": func.now()}
-        ).returning(Reservation)
-        row = await self.session.scalar(upsert, execution_options={"populate_existing": True})
         assert row is not None
         return row
 
@@ -219,6 +389,7 @@ class ContractRepository:
             "gpus_per_replica": request.gpus_per_replica,
             "gpu_memory_gib_per_gpu": request.gpu_memory_gib_per_gpu,
             "gpu_product": request.gpu_product,
+            "aliases": list(request.aliases),
         }
         statement = insert(Reservation).values(
             namespace=request.namespace,

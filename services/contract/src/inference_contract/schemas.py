@@ -19,7 +19,11 @@ ServerName = Annotated[str, Field(min_length=1, max_length=253, pattern=NAME_PAT
 Username = Annotated[str, Field(min_length=1, max_length=64, pattern=USERNAME_PATTERN)]
 Count = Annotated[int, Field(ge=0, le=1_000_000)]
 RatePerMinute = Annotated[int, Field(ge=1, le=2**31 - 1)]
-Names = Annotated[list[Annotated[str, Field(min_length=1, max_length=512)]], Field(max_length=256)]
+# no control characters: Postgres text refuses NUL, and none belongs in a product or an image
+Names = Annotated[
+    list[Annotated[str, Field(min_length=1, max_length=512, pattern=r"^[^\x00-\x1f\x7f]+$")]],
+    Field(max_length=256),
+]
 
 
 class _Body(BaseModel):
@@ -39,6 +43,12 @@ class NamespaceContractIn(_Body):
     allowed_images: Names | None = None
     max_context_size: Annotated[int, Field(ge=1, le=4_194_304)] | None = None
     max_parallel: Annotated[int, Field(ge=1, le=256)] | None = None
+    max_threads: Annotated[int, Field(ge=1, le=256)] | None = Field(
+        None, description="Caps --threads and --threads-batch."
+    )
+    max_batch_size: Annotated[int, Field(ge=1, le=65536)] | None = Field(
+        None, description="Caps --batch-size and --ubatch-size."
+    )
 
 
 class UserContractIn(NamespaceContractIn):
@@ -66,6 +76,8 @@ class LimitsOut(BaseModel):
     allowed_images: list[str] | None
     max_context_size: int | None
     max_parallel: int | None
+    max_threads: int | None
+    max_batch_size: int | None
     requests_per_minute: int | None
     tokens_per_minute: int | None
     concurrent_requests: int | None

@@ -10,12 +10,17 @@ from typing import Self
 
 from pydantic import Field, SecretStr, model_validator
 
-from inference_common.settings import JwtSettings, RateLimitDefaults, SettingsError
+from inference_common.settings import (
+    JwtSettings,
+    NamespaceDefaults,
+    RateLimitDefaults,
+    SettingsError,
+)
 
 OFFICIAL_LLAMA_IMAGES = ("ghcr.io/ggml-org/llama.cpp:server", "ghcr.io/ggml-org/llama.cpp:server-*")
 
 
-class ContractSettings(JwtSettings, RateLimitDefaults):
+class ContractSettings(JwtSettings, NamespaceDefaults, RateLimitDefaults):
     host: str = "127.0.0.1"
     port: int = Field(8201, ge=1, le=65535)
 
@@ -43,7 +48,6 @@ class ContractSettings(JwtSettings, RateLimitDefaults):
     max_gpus_per_replica: int | None = Field(4, ge=0)
     max_gpu_memory_gib: int | None = Field(None, ge=0)
     max_storage_bytes: int | None = Field(None, ge=0)
-    allowed_namespaces: list[str] = Field(default_factory=lambda: ["default", "inference"])
     allowed_gpu_products: list[str] | None = Field(None, description="None: any product.")
     allowed_images: list[str] = Field(
         default_factory=lambda: list(OFFICIAL_LLAMA_IMAGES),
@@ -51,6 +55,12 @@ class ContractSettings(JwtSettings, RateLimitDefaults):
     )
     max_context_size: int | None = Field(None, ge=1, description="None: the model's own.")
     max_parallel: int | None = Field(32, ge=1)
+    max_threads: int | None = Field(
+        32, ge=1, description="Caps --threads and --threads-batch (None: no cap)."
+    )
+    max_batch_size: int | None = Field(
+        8192, ge=1, description="Caps --batch-size and --ubatch-size (None: no cap)."
+    )
 
     # Global per-namespace defaults of the aggregate quotas (None = no namespace limit).
     namespace_max_servers: int | None = Field(None, ge=0)
@@ -69,6 +79,11 @@ class ContractSettings(JwtSettings, RateLimitDefaults):
         60.0, ge=0, description="A reservation this young survives a relist without its ModelServe."
     )
     watch_modelserves: bool = Field(True, description="Reconcile reservations from the cluster.")
+    check_child_names: bool = Field(
+        True,
+        description="With the webhook on: list-watch Deployments, Services and IngressRoutes "
+        "to refuse a ModelServe named like one the operator does not own.",
+    )
     run_migrations: bool = Field(True, description="Upgrade the schema to head at start-up.")
     health_timeout_seconds: float = Field(3.0, gt=0)
 

@@ -8,6 +8,7 @@ from kubernetes import client
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from inference_common.auth import TokenSigner
+from inference_contract.children import ChildNames
 from inference_contract.contracts import Contracts
 from inference_contract.reconcile import Reconciler
 from inference_contract.settings import ContractSettings
@@ -22,3 +23,4 @@ class AppState:
     contracts: Contracts
     kube: client.ApiClient | None = None
     reconciler: Reconciler | None = None
+    child_names: ChildNames | None = None

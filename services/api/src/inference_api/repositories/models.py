@@ -2,15 +2,30 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Integer, exists, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    Text,
+    and_,
+    cast,
+    exists,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import defer
 
-from inference_common.tables import Model, Server
+from inference_common.model_access import ModelVisibility
+from inference_common.tables import Model, Server, User, UserContract
 
 
 @dataclass(frozen=True)
@@ -25,6 +40,28 @@ class ModelListing:
 
 _TOKENIZER = Model.gguf_metadata[("kv", "tokenizer.ggml.model")].astext
 _VOCAB_LENGTH = Model.gguf_metadata[("kv", "tokenizer.ggml.tokens", "length")].astext
+
+
+def servable_by(user: User, default_namespaces: Sequence[str]) -> ColumnElement[bool]:
+    """The models `user` may see: every one for admins; else their own, public ones and
+    shared ones shared with a namespace they may serve in (their contract's
+    `allowed_namespaces`, else the global default) — `inference_common.model_access` in SQL."""
+    if user.role == "admin":
+        return true()
+    namespaces = func.coalesce(
+        select(UserContract.allowed_namespaces)
+        .where(UserContract.username == user.username)
+        .scalar_subquery(),
+        cast(list(default_namespaces), ARRAY(Text)),
+    )
+    return or_(
+        Model.owner_id == user.id,
+        Model.visibility == ModelVisibility.PUBLIC.value,
+        and_(
+            Model.visibility == ModelVisibility.SHARED.value,
+            Model.shared_with.overlap(namespaces),
+        ),
+    )
 
 
 class ModelRepository:
@@ -42,11 +79,23 @@ class ModelRepository:
         result = await self.session.execute(select(Model).where(Model.sha256 == sha256))
         return result.scalar_one_or_none()
 
-    async def list(self, limit: int, offset: int) -> list[ModelListing]:
-        """One query; the metadata column (up to ~1 MiB a model) stays in the database."""
+    async def visible(self, row: Model, user: User, default_namespaces: Sequence[str]) -> bool:
+        if user.role == "admin" or row.owner_id == user.id:
+            return True
+        found = await self.session.scalar(
+            select(Model.uuid).where(Model.uuid == row.uuid, servable_by(user, default_namespaces))
+        )
+        return found is not None
+
+    async def list(
+        self, limit: int, offset: int, viewer: ColumnElement[bool] | None = None
+    ) -> list[ModelListing]:
+        """One query; the metadata column (up to ~1 MiB a model) stays in the database.
+        `viewer`: which rows (`servable_by`), all when None."""
         vocab = _VOCAB_LENGTH.cast(Integer)
         result = await self.session.execute(
             select(Model, _TOKENIZER, vocab)
+            .where(viewer if viewer is not None else true())
             .options(defer(Model.gguf_metadata, raiseload=True))
             .order_by(Model.created_at, Model.name)
             .limit(limit)

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from inference_common.errors import ForbiddenError
 from inference_common.rate_windows import scaled, window_of
+from inference_common.tables import NamespaceContract, UserContract
+from inference_contract.contracts import Contracts
 from inference_contract.deps import AdminDep, CallerDep, SessionDep, StateDep
+from inference_contract.limits import Limits, effective
 from inference_contract.repository import ContractRepository, contract_values
 from inference_contract.schemas import (
     NAMESPACE_PATTERN,
@@ -22,11 +28,64 @@ from inference_contract.schemas import (
     UsedOut,
     UserContractIn,
 )
+from inference_contract.state import AppState
 
 router = APIRouter(tags=["contracts"])
 
 UsernamePath = Annotated[str, Path(max_length=64, pattern=USERNAME_PATTERN)]
 NamespacePath = Annotated[str, Path(max_length=63, pattern=NAMESPACE_PATTERN)]
+
+
+@dataclass(frozen=True)
+class _Subjects:
+    """User or namespace contracts: how one is read and written, and what it inherits."""
+
+    read: Callable[[ContractRepository, str], Awaitable[UserContract | NamespaceContract | None]]
+    write: Callable[
+        [ContractRepository, str, Mapping[str, Any]],
+        Awaitable[UserContract | NamespaceContract],
+    ]
+    defaults: Callable[[Contracts], Limits]
+
+
+USERS = _Subjects(
+    ContractRepository.user_contract,
+    ContractRepository.put_user_contract,
+    lambda contracts: contracts.user_defaults,
+)
+NAMESPACES = _Subjects(
+    ContractRepository.namespace_contract,
+    ContractRepository.put_namespace_contract,
+    lambda contracts: contracts.namespace_defaults,
+)
+
+
+def _contract_out(
+    subjects: _Subjects, subject: str, row: UserContract | NamespaceContract | None, state: AppState
+) -> ContractOut:
+    stored = contract_values(row)
+    limits = effective(stored, subjects.defaults(state.contracts))
+    return ContractOut(subject=subject, contract=stored, effective=LimitsOut.of(limits))
+
+
+async def _read(
+    subjects: _Subjects, subject: str, state: AppState, session: AsyncSession
+) -> ContractOut:
+    row = await subjects.read(ContractRepository(session), subject)
+    return _contract_out(subjects, subject, row, state)
+
+
+async def _write(
+    subjects: _Subjects,
+    subject: str,
+    body: NamespaceContractIn,
+    state: AppState,
+    session: AsyncSession,
+) -> ContractOut:
+    """Sets the fields sent (null: inherit the global default); the others stay."""
+    values = body.model_dump(exclude_unset=True)
+    row = await subjects.write(ContractRepository(session), subject, values)
+    return _contract_out(subjects, subject, row, state)
 
 
 @router.get("/contracts/users/{username}", response_model=ContractOut)
@@ -35,12 +94,7 @@ async def get_user_contract(
 ) -> ContractOut:
     """Admins read any user's contract, users their own."""
     caller.require_self_or_admin(username)
-    repo = ContractRepository(session)
-    row = await repo.user_contract(username)
-    limits = await state.contracts.user_limits(repo, username)
-    return ContractOut(
-        subject=username, contract=contract_values(row), effective=LimitsOut.of(limits)
-    )
+    return await _read(USERS, username, state, session)
 
 
 @router.put("/contracts/users/{username}", response_model=ContractOut)
@@ -48,12 +102,7 @@ async def put_user_contract(
     username: UsernamePath, body: UserContractIn, _: AdminDep, state: StateDep, session: SessionDep
 ) -> ContractOut:
     """Sets the fields sent (null: inherit the global default); the others stay."""
-    repo = ContractRepository(session)
-    row = await repo.put_user_contract(username, body.model_dump(exclude_unset=True))
-    limits = await state.contracts.user_limits(repo, username)
-    return ContractOut(
-        subject=username, contract=contract_values(row), effective=LimitsOut.of(limits)
-    )
+    return await _write(USERS, username, body, state, session)
 
 
 @router.get("/contracts/namespaces/{namespace}", response_model=ContractOut)
@@ -61,12 +110,7 @@ async def get_namespace_contract(
     namespace: NamespacePath, _: CallerDep, state: StateDep, session: SessionDep
 ) -> ContractOut:
     """Any signed-in user may read a namespace's contract."""
-    repo = ContractRepository(session)
-    row = await repo.namespace_contract(namespace)
-    limits = await state.contracts.namespace_limits(repo, namespace)
-    return ContractOut(
-        subject=namespace, contract=contract_values(row), effective=LimitsOut.of(limits)
-    )
+    return await _read(NAMESPACES, namespace, state, session)
 
 
 @router.put("/contracts/namespaces/{namespace}", response_model=ContractOut)
@@ -77,12 +121,8 @@ async def put_namespace_contract(
     state: StateDep,
     session: SessionDep,
 ) -> ContractOut:
-    repo = ContractRepository(session)
-    row = await repo.put_namespace_contract(namespace, body.model_dump(exclude_unset=True))
-    limits = await state.contracts.namespace_limits(repo, namespace)
-    return ContractOut(
-        subject=namespace, contract=contract_values(row), effective=LimitsOut.of(limits)
-    )
+    """Sets the fields sent (null: inherit the global default); the others stay."""
+    return await _write(NAMESPACES, namespace, body, state, session)
 
 
 @router.get("/usage/users/{username}", response_model=UsageOut)

@@ -73,9 +73,7 @@ async def evaluate(
 ) -> DecisionOut:
     """Would this ModelServe be admitted for this principal? Never reserves."""
     request = request_of(body, state)
-    decision = await state.contracts.evaluate(
-        session, principal_of(body, caller), request, body.spec.model.uuid
-    )
+    decision = await state.contracts.evaluate(session, principal_of(body, caller), request)
     return DecisionOut.of(decision)
 
 
@@ -96,7 +94,6 @@ async def reserve(
         request,
         server_uuid=body.server_uuid,
         source="api",
-        model_uuid=body.spec.model.uuid,
     )
     if outcome.reservation is None:
         raise refusal(outcome.decision)

@@ -25,6 +25,7 @@ from inference_contract.admission import (
     plan,
     review_response,
 )
+from inference_contract.contracts import Facts
 from inference_contract.deps import SessionDep, StateDep
 from inference_contract.facts import Principal
 from inference_contract.policy import Reason
@@ -54,18 +55,34 @@ async def _reserve(
         return review_response(uid, True)  # reserved by the API moments ago
     owner = held.owner if held is not None and not step.is_create else step.principal.username
     principal = Principal(owner, step.principal.is_admin)
+    facts, warnings = _children(state, request.namespace, request.name, step.is_create)
     if dry_run:
-        decision = await state.contracts.evaluate(session, principal, request, step.model_uuid)
-        return decided(uid, decision)
+        decision = await state.contracts.evaluate(session, principal, request, facts)
+        return decided(uid, decision, warnings)
     outcome = await state.contracts.reserve(
         session,
         principal,
         request,
         server_uuid=step.server_uuid_label or (held.server_uuid if held else None),
         source="admission",
-        model_uuid=step.model_uuid,
+        facts=facts,
     )
-    return decided(uid, outcome.decision)
+    return decided(uid, outcome.decision, warnings)
+
+
+def _children(
+    state: AppState, namespace: str, name: str, is_create: bool
+) -> tuple[Facts | None, tuple[str, ...]]:
+    """A new name's children the operator does not own (a name never changes: creates
+    only), from the informers' caches; a kind not listed yet is a warning (the operator's
+    own ChildNotOwned check remains)."""
+    if not is_create or state.child_names is None:
+        return None, ()
+    found = state.child_names.check(namespace, name)
+    warnings = (
+        (f"child names not checked yet: {', '.join(found.unchecked)}",) if found.unchecked else ()
+    )
+    return Facts(foreign_children=found.foreign), warnings
 
 
 async def _resize(
