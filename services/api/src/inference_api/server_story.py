@@ -118,6 +118,22 @@ def pod_summary(pod: Any) -> dict[str, Any]:
     }
 
 
+def pod_out(pod: Any) -> dict[str, Any]:
+    """What a log chooser shows of a pod: its phase, node and containers (init ones first,
+    as their logs come first)."""
+    spec, status = pod.spec, pod.status
+    init = [c.name for c in (spec.init_containers or [])] if spec else []
+    main = [c.name for c in (spec.containers or [])] if spec else []
+    created = pod.metadata.creation_timestamp
+    return {
+        "name": pod.metadata.name,
+        "phase": (status.phase if status else None) or "Unknown",
+        "node": (spec.node_name if spec else None) or None,
+        "created": created.isoformat() if created else None,
+        "containers": [*init, *main],
+    }
+
+
 def _unavailable(what: str, exc: ApiException) -> UnavailableError:
     return UnavailableError(
         f"Kubernetes could not {what} ({exc.status} {exc.reason}): {_body_message(exc)}",
@@ -146,6 +162,18 @@ class ServerStory:
         return server_events(listed.items, name)
 
     def pods_sync(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        return [pod_summary(p) for p in self._pods(namespace, name)]
+
+    def pods_out_sync(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        """The server's pods, newest first."""
+        pods = sorted(
+            self._pods(namespace, name),
+            key=lambda p: p.metadata.creation_timestamp or _EPOCH,
+            reverse=True,
+        )
+        return [pod_out(p) for p in pods]
+
+    def _pods(self, namespace: str, name: str) -> list[Any]:
         try:
             listed = self.core.list_namespaced_pod(
                 namespace,
@@ -156,7 +184,7 @@ class ServerStory:
             raise _unavailable("list pods", exc) from exc
         except TransportError as exc:
             raise UnavailableError("Kubernetes API unreachable") from exc
-        return [pod_summary(p) for p in listed.items if p.metadata is not None]
+        return [p for p in listed.items if p.metadata is not None]
 
     def open_log_sync(
         self, namespace: str, pod: str, container: str, tail: int | None, follow: bool
@@ -185,6 +213,9 @@ class ServerStory:
 
     async def events(self, namespace: str, name: str) -> list[ServerEvent]:
         return await asyncio.to_thread(self.events_sync, namespace, name)
+
+    async def pods(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self.pods_out_sync, namespace, name)
 
     async def open_log(
         self,

@@ -60,6 +60,11 @@ class ApiSettings(JwtSettings):
     max_gguf_header_bytes: int = Field(256 * 1024**2, ge=1024)
 
     servers_namespace: str = Field("inference", description="Namespace of new ModelServes.")
+    allowed_namespaces: list[str] = Field(
+        default_factory=lambda: ["default", "inference"],
+        description="The contract service's global default allow-list (JSON list), for users "
+        "without a list in their contract: who sees servers shared with a namespace.",
+    )
     contract_url: str = Field(
         "http://127.0.0.1:8201",
         description="The contract service, which decides and counts every serve and scale.",
