@@ -5,8 +5,10 @@ of the official client; the async wrappers run them in a worker thread."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
+import socket
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -239,17 +241,43 @@ class ServerStory:
 
 
 async def stream(response: Any) -> AsyncIterator[bytes]:
-    """The log response's bytes as they come; the connection is released at the end, also
-    when the client goes away (the generator is closed)."""
+    """The log response's bytes as they come. Read to its end, its connection goes back to
+    the client's pool; left early (the caller went away: the generator is closed while a
+    read waits in its thread), the connection is abandoned instead (see `abandon`)."""
+    finished = False
     try:
         while True:
             try:
                 chunk = await asyncio.to_thread(response.read1, CHUNK)
             except TransportError:
-                return  # idle past FOLLOW_IDLE_SECONDS, or the apiserver closed the stream
+                finished = True  # idle past FOLLOW_IDLE_SECONDS, or the apiserver closed it
+                return
             if not chunk:
+                finished = True
                 return
             yield chunk
     finally:
-        response.release_conn()
+        if finished:
+            response.release_conn()
+            response.close()
+        else:
+            abandon(response)
+
+
+def abandon(response: Any) -> None:
+    """Ends a log stream nobody reads any more without blocking the event loop: closing the
+    response would wait for the read blocked in a worker thread (the file object's lock)
+    until the next log line or the idle timeout, and a half-read connection must never go
+    back to the pool (the next request on it would read the log's chunks). The socket is
+    shut down, so the blocked read returns at once; the response is closed in a thread."""
+    connection = getattr(response, "connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    asyncio.get_running_loop().run_in_executor(None, _close_quietly, response)
+
+
+def _close_quietly(response: Any) -> None:
+    with contextlib.suppress(Exception):
         response.close()
