@@ -166,12 +166,12 @@ export function ServersTable({
           cell: (s) => {
             const badge = ORIGIN_BADGE[originOf(s, userId, role)]
             return (
-              <>
+              <div>
                 <strong>{s.name}</strong>
-                {badge ? <span className="badge origin"> {badge}</span> : null}
+                {badge ? <span className="badge origin">{badge}</span> : null}
                 <br />
                 <small className="mono">{s.endpoint}</small>
-              </>
+              </div>
             )
           },
         },
