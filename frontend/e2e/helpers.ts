@@ -1,5 +1,5 @@
 import { AxeBuilder } from '@axe-core/playwright'
-import { expect, type Page, type TestInfo } from '@playwright/test'
+import { expect, type Locator, type Page, type TestInfo } from '@playwright/test'
 
 export const ADMIN = { username: process.env.ADMIN_USERNAME ?? 'admin', password: process.env.ADMIN_PASSWORD ?? '' }
 
@@ -18,14 +18,16 @@ export async function expectAccessible(page: Page, name: string) {
   expect(bad.map((v) => `${name}: ${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([])
 }
 
-/** A full-page screenshot at laptop and phone size, under the test output's screenshots/. */
-export async function screenshots(page: Page, testInfo: TestInfo, name: string) {
+/** A screenshot of the viewport at laptop and phone size, under the test output's screenshots/;
+ * `top`: scrolled so that this element starts the view. */
+export async function screenshots(page: Page, testInfo: TestInfo, name: string, top?: Locator) {
   const dir = `${testInfo.project.outputDir}/screenshots`
   for (const [label, size] of [
     ['1280', { width: 1280, height: 800 }],
     ['390', { width: 390, height: 844 }],
   ] as const) {
     await page.setViewportSize(size)
+    await top?.evaluate((element) => element.scrollIntoView({ block: 'start' }))
     await page.screenshot({ path: `${dir}/${name}-${label}.png` })
   }
   await page.setViewportSize({ width: 1280, height: 800 })

@@ -1,4 +1,4 @@
-import type { ReactNode } from 'react'
+import { Fragment, type ReactNode } from 'react'
 import { errorMessage } from '../lib/errors'
 
 export function PageHeader({ title, children }: { title: string; children?: ReactNode }) {
@@ -79,6 +79,7 @@ export function DataTable<Row>({
   actions,
   empty,
   rowProps,
+  expanded,
 }: {
   caption: string
   rows: Row[] | undefined
@@ -87,6 +88,8 @@ export function DataTable<Row>({
   actions?: (row: Row) => ReactNode
   empty: ReactNode
   rowProps?: (row: Row) => Record<string, string>
+  /** Content shown under a row across the whole table (a detail view), or null. */
+  expanded?: (row: Row) => ReactNode
 }) {
   if (!rows) return null
   if (rows.length === 0) return <Empty>{empty}</Empty>
@@ -109,16 +112,26 @@ export function DataTable<Row>({
           </tr>
         </thead>
         <tbody>
-          {rows.map((row) => (
-            <tr key={rowKey(row)} {...rowProps?.(row)}>
-              {columns.map((c) => (
-                <td key={c.label} data-label={c.label} className={c.className}>
-                  {c.cell(row)}
-                </td>
-              ))}
-              {actions ? <td className="actions-cell">{actions(row)}</td> : null}
-            </tr>
-          ))}
+          {rows.map((row) => {
+            const detail = expanded?.(row)
+            return (
+              <Fragment key={rowKey(row)}>
+                <tr {...rowProps?.(row)} className={detail ? 'open' : undefined}>
+                  {columns.map((c) => (
+                    <td key={c.label} data-label={c.label} className={c.className}>
+                      {c.cell(row)}
+                    </td>
+                  ))}
+                  {actions ? <td className="actions-cell">{actions(row)}</td> : null}
+                </tr>
+                {detail ? (
+                  <tr className="detail-row">
+                    <td colSpan={columns.length + (actions ? 1 : 0)}>{detail}</td>
+                  </tr>
+                ) : null}
+              </Fragment>
+            )
+          })}
         </tbody>
       </table>
     </div>

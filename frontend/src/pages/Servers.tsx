@@ -5,8 +5,11 @@ import { api, unwrap, type Server } from '../api/client'
 import { DangerButton, DataTable, ErrorNote, Field, FormCard, PageHeader, PhaseBadge, StatusNote } from '../components/ui'
 import { fieldErrors } from '../lib/errors'
 import { serveRequest, validateServeForm, type ServeForm } from '../lib/validate'
+import { canManage, originOf } from '../lib/serverDetail'
+import { useAuth } from '../auth'
 import { useModels } from './Models'
 import { useNodes, gpuProducts } from './Gpus'
+import { ServerDetail } from './ServerDetail'
 
 const SERVE_FIELDS = ['model_name', 'replicas', 'gpu.count', 'gpu.product', 'runtime_params'] as const
 const EMPTY: ServeForm = { model: '', replicas: '1', gpuCount: '0', gpuProduct: '', runtimeParams: '' }
@@ -16,6 +19,15 @@ export function useServers() {
     queryKey: ['servers'],
     queryFn: async () => unwrap(await api.GET('/status', { params: { query: { limit: 1000 } } })),
     refetchInterval: 2_000,
+  })
+}
+
+/** The signed-in user (their id says which servers are theirs). */
+export function useMe() {
+  return useQuery({
+    queryKey: ['me'],
+    queryFn: async () => unwrap(await api.GET('/users/me')),
+    staleTime: Infinity,
   })
 }
 
@@ -121,7 +133,25 @@ function gpuText(server: Server): string {
   return `${count}× ${typeof server.gpu?.product === 'string' ? server.gpu.product : 'GPU'}`
 }
 
-export function ServersTable({ servers, onStop, stopping }: { servers: Server[]; onStop: (uuid: string) => void; stopping: boolean }) {
+const ORIGIN_BADGE = { kubectl: 'kubectl', shared: 'shared', mine: null, other: null } as const
+
+export function ServersTable({
+  servers,
+  onStop,
+  stopping,
+  userId,
+  role,
+  open,
+  onToggle,
+}: {
+  servers: Server[]
+  onStop: (uuid: string) => void
+  stopping: boolean
+  userId: string | undefined
+  role: string | undefined
+  open: string | null
+  onToggle: (uuid: string) => void
+}) {
   return (
     <DataTable
       caption="Servers"
@@ -129,16 +159,21 @@ export function ServersTable({ servers, onStop, stopping }: { servers: Server[];
       rowKey={(s) => s.server_uuid}
       rowProps={(s) => ({ 'data-server': s.server_uuid })}
       empty="No servers running."
+      expanded={(s) => (s.server_uuid === open ? <ServerDetail server={s} userId={userId} role={role} /> : null)}
       columns={[
         {
           label: 'Server',
-          cell: (s) => (
-            <>
-              <strong>{s.name}</strong>
-              <br />
-              <small className="mono">{s.endpoint}</small>
-            </>
-          ),
+          cell: (s) => {
+            const badge = ORIGIN_BADGE[originOf(s, userId, role)]
+            return (
+              <div>
+                <strong>{s.name}</strong>
+                {badge ? <span className="badge origin">{badge}</span> : null}
+                <br />
+                <small className="mono">{s.endpoint}</small>
+              </div>
+            )
+          },
         },
         { label: 'Model', cell: (s) => s.model_name },
         { label: 'Phase', cell: (s) => <PhaseBadge phase={s.phase} /> },
@@ -146,13 +181,43 @@ export function ServersTable({ servers, onStop, stopping }: { servers: Server[];
         { label: 'GPUs', cell: gpuText },
         { label: 'Reasons', className: 'reasons', cell: (s) => <Reasons reasons={s.reasons} /> },
       ]}
-      actions={(s) => <DangerButton label="Stop" subject={s.name} disabled={stopping} onClick={() => onStop(s.server_uuid)} />}
+      actions={(s) => (
+        <>
+          <button
+            type="button"
+            className="secondary"
+            aria-expanded={s.server_uuid === open}
+            aria-label={`Details of ${s.name}`}
+            onClick={() => onToggle(s.server_uuid)}
+          >
+            {s.server_uuid === open ? 'Hide' : 'Details'}
+          </button>{' '}
+          {canManage(s, userId, role) ? <DangerButton label="Stop" subject={s.name} disabled={stopping} onClick={() => onStop(s.server_uuid)} /> : null}
+        </>
+      )}
     />
   )
 }
 
+const OPEN_KEY = 'inference.servers.open'
+
+/** The open detail outlives a visit to another page (sessionStorage: this tab only). */
+function useOpenServer(): [string | null, (uuid: string) => void] {
+  const [open, setOpen] = useState<string | null>(() => sessionStorage.getItem(OPEN_KEY))
+  const toggle = (uuid: string) => {
+    const next = open === uuid ? null : uuid
+    if (next) sessionStorage.setItem(OPEN_KEY, next)
+    else sessionStorage.removeItem(OPEN_KEY)
+    setOpen(next)
+  }
+  return [open, toggle]
+}
+
 export function ServersPage() {
   const servers = useServers()
+  const me = useMe()
+  const { session } = useAuth()
+  const [open, toggle] = useOpenServer()
   const queryClient = useQueryClient()
   const stop = useMutation({
     mutationFn: async (uuid: string) => unwrap(await api.DELETE('/stop/{server_uuid}', { params: { path: { server_uuid: uuid } } })),
@@ -164,7 +229,17 @@ export function ServersPage() {
       <ServeFormCard />
       <ErrorNote error={stop.error} />
       <ErrorNote error={servers.error} />
-      {servers.data ? <ServersTable servers={servers.data} onStop={(uuid) => stop.mutate(uuid)} stopping={stop.isPending} /> : null}
+      {servers.data ? (
+        <ServersTable
+          servers={servers.data}
+          onStop={(uuid) => stop.mutate(uuid)}
+          stopping={stop.isPending}
+          userId={me.data?.id}
+          role={session?.role}
+          open={open}
+          onToggle={toggle}
+        />
+      ) : null}
     </section>
   )
 }

@@ -13,8 +13,8 @@ from kubernetes import client
 
 from .conftest import Api
 from .gguf_files import gguf_bytes
-from .routes.test_servers import OCTET, upload
-from .test_contract_serving import _modelserves, _username
+from .routes.test_servers import OCTET, modelserves, upload
+from .test_contract_serving import _username
 
 
 async def _listed(api: Api, headers: dict[str, str]) -> set[str]:
@@ -107,7 +107,7 @@ async def test_serving_another_users_model_follows_its_visibility(
     assert error["message"].startswith("model_not_allowed: ")
     by_name = await api.client.post("/serve", json={"model_name": model["name"]}, headers=bob)
     assert by_name.status_code == 403, by_name.text
-    assert await asyncio.to_thread(_modelserves, kube_api, namespace) == []
+    assert await asyncio.to_thread(modelserves, kube_api, namespace) == []
 
     elsewhere = await _share(api, model, alice, visibility="shared", shared_with=["team-x"])
     assert elsewhere.status_code == 200, elsewhere.text

@@ -217,8 +217,9 @@ export interface paths {
          * Update Server
          * @description Scales a server (more replicas are checked against the contract's quotas: 403 / 409 /
          *     422 naming the rule; fewer always pass) and/or changes who may use it through the
-         *     gateway and Traefik: `private` (its owner and admins) or `public` (every authenticated
-         *     caller; owner or admin only).
+         *     gateway and Traefik: `private` (its owner and admins), `namespace` or `public` (every
+         *     authenticated caller). Owner or admin only: 403 for a user who only sees it through its
+         *     namespace.
          */
         patch: operations["update_server"];
         trace?: never;
@@ -266,6 +267,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/servers/{server_uuid}/pods": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Server Pods
+         * @description The server's pods (newest first) with their containers, for choosing whose log to
+         *     read.
+         */
+        get: operations["server_pods"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/status": {
         parameters: {
             query?: never;
@@ -275,7 +297,8 @@ export interface paths {
         };
         /**
          * List Servers
-         * @description Servers with their live phase, ready replicas and reasons (yours; admins: all).
+         * @description Servers with their live phase, ready replicas and reasons: yours and those shared
+         *     with a namespace you are allowed in (read-only to you); admins: all.
          *
          *     Rendered by Postgres (see ServerRepository.list_json); the shape is `ServerOut`.
          */
@@ -910,6 +933,24 @@ export interface components {
              * @enum {string}
              */
             visibility: "private" | "namespace" | "public";
+        };
+        /** ServerPodOut */
+        ServerPodOut: {
+            /** Containers */
+            containers: string[];
+            /** Created */
+            created: string | null;
+            /** Name */
+            name: string;
+            /** Node */
+            node: string | null;
+            /** Phase */
+            phase: string;
+        };
+        /** ServerPodsOut */
+        ServerPodsOut: {
+            /** Pods */
+            pods: components["schemas"]["ServerPodOut"][];
         };
         /** ServerScoreOut */
         ServerScoreOut: {
@@ -1586,6 +1627,37 @@ export interface operations {
                 };
                 content: {
                     "text/plain": unknown;
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    server_pods: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                server_uuid: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServerPodsOut"];
                 };
             };
             /** @description Validation Error */

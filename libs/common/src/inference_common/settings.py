@@ -82,8 +82,8 @@ class CommonSettings(BaseSettings):
 class NamespaceDefaults(BaseSettings):
     """The contract service's global namespace allow-list (`ALLOWED_NAMESPACES`): where a
     user without a contract field of their own may serve. Read alike by the services that
-    need it (the contract service decides with it; the API lists models shared with those
-    namespaces)."""
+    need it (the contract service decides with it; the API lists the models and servers shared
+    with those namespaces)."""
 
     allowed_namespaces: list[str] = Field(
         default_factory=lambda: ["default", "inference"],

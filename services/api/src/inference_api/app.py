@@ -126,6 +126,7 @@ async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) 
             default_namespace=settings.servers_namespace,
             placement=placement(settings),
             server_uuid_key=settings.server_uuid_key.get_secret_value(),
+            allowed_namespaces=tuple(settings.allowed_namespaces),
         ),
         alerts=AlertLog(settings.recent_alerts),
         prometheus=httpx.AsyncClient(timeout=settings.prometheus_timeout_seconds),

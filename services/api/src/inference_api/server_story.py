@@ -5,8 +5,10 @@ of the official client; the async wrappers run them in a worker thread."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import re
+import socket
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -118,6 +120,22 @@ def pod_summary(pod: Any) -> dict[str, Any]:
     }
 
 
+def pod_out(pod: Any) -> dict[str, Any]:
+    """What a log chooser shows of a pod: its phase, node and containers (init ones first,
+    as their logs come first)."""
+    spec, status = pod.spec, pod.status
+    init = [c.name for c in (spec.init_containers or [])] if spec else []
+    main = [c.name for c in (spec.containers or [])] if spec else []
+    created = pod.metadata.creation_timestamp
+    return {
+        "name": pod.metadata.name,
+        "phase": (status.phase if status else None) or "Unknown",
+        "node": (spec.node_name if spec else None) or None,
+        "created": created.isoformat() if created else None,
+        "containers": [*init, *main],
+    }
+
+
 def _unavailable(what: str, exc: ApiException) -> UnavailableError:
     return UnavailableError(
         f"Kubernetes could not {what} ({exc.status} {exc.reason}): {_body_message(exc)}",
@@ -146,6 +164,18 @@ class ServerStory:
         return server_events(listed.items, name)
 
     def pods_sync(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        return [pod_summary(p) for p in self._pods(namespace, name)]
+
+    def pods_out_sync(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        """The server's pods, newest first."""
+        pods = sorted(
+            self._pods(namespace, name),
+            key=lambda p: p.metadata.creation_timestamp or _EPOCH,
+            reverse=True,
+        )
+        return [pod_out(p) for p in pods]
+
+    def _pods(self, namespace: str, name: str) -> list[Any]:
         try:
             listed = self.core.list_namespaced_pod(
                 namespace,
@@ -156,7 +186,7 @@ class ServerStory:
             raise _unavailable("list pods", exc) from exc
         except TransportError as exc:
             raise UnavailableError("Kubernetes API unreachable") from exc
-        return [pod_summary(p) for p in listed.items if p.metadata is not None]
+        return [p for p in listed.items if p.metadata is not None]
 
     def open_log_sync(
         self, namespace: str, pod: str, container: str, tail: int | None, follow: bool
@@ -186,6 +216,9 @@ class ServerStory:
     async def events(self, namespace: str, name: str) -> list[ServerEvent]:
         return await asyncio.to_thread(self.events_sync, namespace, name)
 
+    async def pods(self, namespace: str, name: str) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self.pods_out_sync, namespace, name)
+
     async def open_log(
         self,
         namespace: str,
@@ -208,17 +241,43 @@ class ServerStory:
 
 
 async def stream(response: Any) -> AsyncIterator[bytes]:
-    """The log response's bytes as they come; the connection is released at the end, also
-    when the client goes away (the generator is closed)."""
+    """The log response's bytes as they come. Read to its end, its connection goes back to
+    the client's pool; left early (the caller went away: the generator is closed while a
+    read waits in its thread), the connection is abandoned instead (see `abandon`)."""
+    finished = False
     try:
         while True:
             try:
                 chunk = await asyncio.to_thread(response.read1, CHUNK)
             except TransportError:
-                return  # idle past FOLLOW_IDLE_SECONDS, or the apiserver closed the stream
+                finished = True  # idle past FOLLOW_IDLE_SECONDS, or the apiserver closed it
+                return
             if not chunk:
+                finished = True
                 return
             yield chunk
     finally:
-        response.release_conn()
+        if finished:
+            response.release_conn()
+            response.close()
+        else:
+            abandon(response)
+
+
+def abandon(response: Any) -> None:
+    """Ends a log stream nobody reads any more without blocking the event loop: closing the
+    response would wait for the read blocked in a worker thread (the file object's lock)
+    until the next log line or the idle timeout, and a half-read connection must never go
+    back to the pool (the next request on it would read the log's chunks). The socket is
+    shut down, so the blocked read returns at once; the response is closed in a thread."""
+    connection = getattr(response, "connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+    asyncio.get_running_loop().run_in_executor(None, _close_quietly, response)
+
+
+def _close_quietly(response: Any) -> None:
+    with contextlib.suppress(Exception):
         response.close()

@@ -18,7 +18,14 @@ from inference_api.policy import Principal, ServePolicy
 from inference_api.repositories.models import ModelRepository
 from inference_api.repositories.servers import ServerRepository
 from inference_api.schemas import GpuRequest, ServeRequest, ServeResponse
-from inference_common.errors import AppError, ConflictError, NotFoundError, UnprocessableError
+from inference_api.server_access import may_manage, shared_with, user_namespaces
+from inference_common.errors import (
+    AppError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    UnprocessableError,
+)
 from inference_common.llama_flags import RuntimeFlagError, parse_runtime_params
 from inference_common.modelserve import (
     GpuSpec,
@@ -85,10 +92,6 @@ def _gpu_spec(gpu: GpuRequest) -> GpuSpec:
     return GpuSpec(count=gpu.count, product=gpu.product, min_memory_gib=gpu.min_memory_gib)
 
 
-def _visible(row: Server, user: User) -> bool:
-    return user.role == "admin" or (row.owner_id is not None and row.owner_id == user.id)
-
-
 @dataclass(frozen=True)
 class Serving:
     modelserves: ModelServeClient
@@ -99,6 +102,8 @@ class Serving:
     placement: Placement = field(default_factory=Placement)
     server_uuid_key: str = field(default="", repr=False)
     """Signs the server uuids this API issues, so the operator routes at them."""
+    allowed_namespaces: tuple[str, ...] = ("default", "inference")
+    """The global default of who is in which namespace (`ALLOWED_NAMESPACES`)."""
 
     async def _model(self, session: AsyncSession, request: ServeRequest) -> Model:
         models = ModelRepository(session)
@@ -219,7 +224,7 @@ class Serving:
         """Changes who may use a server (its owner or an admin); returns it as JSON. The
         record and the signed annotations of its ModelServe change together: if patching
         the ModelServe fails, the request's unit of work rolls the record back."""
-        row = await self.get(session, user, server_uuid)
+        row = await self.managed(session, user, server_uuid)
         if row.stopped_at is not None:
             raise ConflictError(f"server {server_uuid} is stopped")
         if row.owner_id is None or not self.server_uuid_key:
@@ -239,10 +244,28 @@ class Serving:
         return await self.get_json(session, user, server_uuid)
 
     async def get(self, session: AsyncSession, user: User, server_uuid: UUID) -> Server:
+        """A server the user may see (its owner, admins, and for a `namespace`-visible one
+        the users allowed in its namespace); 404 for any other."""
         row = await ServerRepository(session).get(server_uuid)
-        if row is None or not _visible(row, user):
-            raise NotFoundError(f"server {server_uuid} does not exist")
+        if row is not None and (may_manage(row, user) or await self._shared(session, row, user)):
+            return row
+        raise NotFoundError(f"server {server_uuid} does not exist")
+
+    async def managed(self, session: AsyncSession, user: User, server_uuid: UUID) -> Server:
+        """A server the user may change: 403 for one only shared with their namespace."""
+        row = await self.get(session, user, server_uuid)
+        if not may_manage(row, user):
+            raise ForbiddenError(
+                f"server {server_uuid} is shared with namespace {row.namespace!r}: only its "
+                "owner or an admin may stop, scale or change it"
+            )
         return row
+
+    async def _shared(self, session: AsyncSession, row: Server, user: User) -> bool:
+        if not shared_with(row, [row.namespace]):
+            return False  # not namespace-visible: no need to look up the user's namespaces
+        namespaces = await user_namespaces(session, user.username, self.allowed_namespaces)
+        return shared_with(row, namespaces)
 
     async def get_json(self, session: AsyncSession, user: User, server_uuid: UUID) -> str:
         row = await self.get(session, user, server_uuid)
@@ -253,13 +276,16 @@ class Serving:
     async def list_json(
         self, session: AsyncSession, user: User, include_stopped: bool, limit: int, offset: int
     ) -> str:
-        """Servers visible to the user (admins: all) as a JSON array."""
-        owner = None if user.role == "admin" else user.id
-        return await ServerRepository(session).list_json(owner, include_stopped, limit, offset)
+        """Servers the user may see (admins: all) as a JSON array."""
+        servers = ServerRepository(session)
+        if user.role == "admin":
+            return await servers.list_json(None, frozenset(), include_stopped, limit, offset)
+        namespaces = await user_namespaces(session, user.username, self.allowed_namespaces)
+        return await servers.list_json(user.id, namespaces, include_stopped, limit, offset)
 
     async def stop(self, session: AsyncSession, user: User, server_uuid: UUID) -> str:
         """Deletes the ModelServe, marks the record stopped; returns it as JSON."""
-        row = await self.get(session, user, server_uuid)
+        row = await self.managed(session, user, server_uuid)
         await self.modelserves.delete(row.namespace, row.name)
         servers = ServerRepository(session)
         await servers.mark_stopped(row, datetime.now(UTC))
@@ -274,7 +300,7 @@ class Serving:
     ) -> str:
         """New replicas: the reservation is resized first (more replicas are checked against
         the quotas), then the ModelServe; a failed patch puts the reservation back."""
-        row = await self.get(session, user, server_uuid)
+        row = await self.managed(session, user, server_uuid)
         if row.stopped_at is not None:
             raise ConflictError(f"server {server_uuid} is stopped")
         principal = principal_of(user)

@@ -102,6 +102,11 @@ async def test_logs_without_a_serving_kubelet_end_with_a_clear_error(
         return await asyncio.to_thread(has_pod)
 
     await async_wait_for(probe, timeout=60)
+    pods = await api.client.get(f"/servers/{served['server_uuid']}/pods", headers=alice)
+    assert pods.status_code == 200, pods.text
+    [pod] = pods.json()["pods"]
+    assert pod["name"].startswith(f"{served['name']}-")
+    assert pod["containers"] == ["model-fetch", "llama-server"]
     for params in ({"tail": 5}, {"tail": 5, "follow": "true"}):
         began = time.monotonic()
         reply = await api.client.get(

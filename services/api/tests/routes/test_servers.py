@@ -22,7 +22,7 @@ from inference_common.modelserve import GROUP, PLURAL, SERVER_UUID_LABEL, VERSIO
 from inference_common.server_identity import ServerAccess, issued_server_uuid, trusted_access
 from inference_testkit.waiting import async_wait_for
 
-from ..conftest import Api
+from ..conftest import Api, ApiFactory
 from ..gguf_files import gguf_bytes
 
 OCTET = {"content-type": "application/octet-stream"}
@@ -200,6 +200,84 @@ async def test_visibility_is_signed_on_the_modelserve_and_changed_by_owner_or_ad
     assert (await api.client.delete(f"/stop/{server_uuid}", headers=alice)).status_code == 200
     stopped = await api.client.patch(path, json={"visibility": "public"}, headers=alice)
     assert stopped.status_code == 409
+
+
+async def test_a_namespace_visible_server_is_seen_read_only_by_its_namespace_only(
+    api: Api, namespace: str, tmp_path: Path
+) -> None:
+    """Bob's contract allows the server's namespace: he sees it, its events and pods, and
+    may change nothing (403). Carol (no contract: the global default, which does not hold
+    this test's namespace) and Dave (a contract for another namespace) do not see it."""
+    _, alice = await api.new_user()
+    admin = await api.admin()
+    people: dict[str, dict[str, str]] = {}
+    for who, allowed in (("bob", [namespace]), ("carol", None), ("dave", ["elsewhere"])):
+        _, headers = await api.new_user()
+        people[who] = headers
+        if allowed is not None:
+            username = (await api.client.get("/users/me", headers=headers)).json()["username"]
+            put = await api.contract.put(
+                f"/contracts/users/{username}", json={"allowed_namespaces": allowed}, headers=admin
+            )
+            assert put.status_code == 200, put.text
+    model = await upload(api, alice, tmp_path)
+    served = await api.client.post(
+        "/serve", json={"model_uuid": model["uuid"], "visibility": "namespace"}, headers=alice
+    )
+    assert served.status_code == 201, served.text
+    server_uuid = served.json()["server_uuid"]
+    path = f"/servers/{server_uuid}"
+
+    async def listed(headers: dict[str, str]) -> bool:
+        response = await api.client.get("/status", headers=headers)
+        assert response.status_code == 200, response.text
+        return server_uuid in {s["server_uuid"] for s in response.json()}
+
+    bob = people["bob"]
+    assert await listed(bob)
+    assert (await api.client.get(path, headers=bob)).json()["visibility"] == "namespace"
+    assert (await api.client.get(f"{path}/events", headers=bob)).status_code == 200
+    assert (await api.client.get(f"{path}/pods", headers=bob)).status_code == 200
+    changes = [
+        api.client.patch(path, json={"replicas": 2}, headers=bob),
+        api.client.patch(path, json={"visibility": "public"}, headers=bob),
+        api.client.delete(f"/stop/{server_uuid}", headers=bob),
+    ]
+    for change in changes:
+        refused = await change
+        assert refused.status_code == 403, refused.text
+        assert "only its owner or an admin" in refused.json()["error"]["message"]
+    for outsider in (people["carol"], people["dave"]):
+        assert not await listed(outsider)
+        assert (await api.client.get(path, headers=outsider)).status_code == 404
+        assert (await api.client.get(f"{path}/events", headers=outsider)).status_code == 404
+        foreign = await api.client.patch(path, json={"replicas": 2}, headers=outsider)
+        assert foreign.status_code == 404
+
+    private = await api.client.patch(path, json={"visibility": "private"}, headers=alice)
+    assert private.status_code == 200, private.text
+    assert not await listed(bob)
+    assert (await api.client.get(path, headers=bob)).status_code == 404
+    assert (await api.client.delete(f"/stop/{server_uuid}", headers=alice)).status_code == 200
+
+
+async def test_without_a_contract_the_global_default_says_who_sees_a_shared_server(
+    api_factory: ApiFactory, namespace: str, tmp_path: Path
+) -> None:
+    async with api_factory(allowed_namespaces=[namespace]) as api:
+        _, alice = await api.new_user()
+        _, bob = await api.new_user()
+        model = await upload(api, alice, tmp_path)
+        served = await api.client.post(
+            "/serve", json={"model_uuid": model["uuid"], "visibility": "namespace"}, headers=alice
+        )
+        assert served.status_code == 201, served.text
+        server_uuid = served.json()["server_uuid"]
+        listed = (await api.client.get("/status", headers=bob)).json()
+        assert [s["server_uuid"] for s in listed] == [server_uuid]
+        stop = await api.client.delete(f"/stop/{server_uuid}", headers=bob)
+        assert stop.status_code == 403
+        assert (await api.client.delete(f"/stop/{server_uuid}", headers=alice)).status_code == 200
 
 
 @pytest.mark.parametrize(

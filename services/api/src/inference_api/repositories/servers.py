@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from inference_api.mirror import MirroredServer
 from inference_common.modelserve import Phase
+from inference_common.server_identity import NAMESPACE
 from inference_common.tables import Model, Server
 
 # The API's view of a server (the shape of `ServerOut`), rendered as JSON text by Postgres:
@@ -89,14 +90,23 @@ class ServerRepository:
         return await self.session.get(Server, server_uuid)
 
     async def list_json(
-        self, owner_id: UUID | None, include_stopped: bool, limit: int, offset: int
+        self,
+        owner_id: UUID | None,
+        namespaces: Collection[str],
+        include_stopped: bool,
+        limit: int,
+        offset: int,
     ) -> str:
-        """The page of servers as a JSON array (newest first)."""
+        """The page of servers as a JSON array (newest first): all of them, or with
+        `owner_id` that owner's and those shared with one of `namespaces`."""
         where = ["TRUE"]
         params: dict[str, Any] = {"limit": limit, "offset": offset}
         if owner_id is not None:
-            where.append("s.owner_id = :owner_id")
-            params["owner_id"] = owner_id
+            where.append(
+                "(s.owner_id = :owner_id OR (s.visibility = :shared "
+                "AND s.namespace = ANY(CAST(:namespaces AS text[]))))"
+            )
+            params |= {"owner_id": owner_id, "shared": NAMESPACE, "namespaces": list(namespaces)}
         if not include_stopped:
             where.append("s.stopped_at IS NULL")
         statement = text(

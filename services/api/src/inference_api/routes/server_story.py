@@ -1,4 +1,5 @@
-"""A server's story: its Kubernetes Events and its pods' logs (owner or admin)."""
+"""A server's story: its Kubernetes Events, its pods and their logs (whoever may see the
+server: its owner, admins, and for a namespace-visible one its namespace's users)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,28 @@ class ServerEventOut(BaseModel):
 
 class ServerEventsOut(BaseModel):
     events: list[ServerEventOut]
+
+
+class ServerPodOut(BaseModel):
+    name: str
+    phase: str
+    node: str | None
+    created: str | None
+    containers: list[str]
+
+
+class ServerPodsOut(BaseModel):
+    pods: list[ServerPodOut]
+
+
+@router.get("/servers/{server_uuid}/pods", response_model=ServerPodsOut)
+async def server_pods(
+    server_uuid: UUID, user: CurrentUser, session: SessionDep, state: StateDep
+) -> dict[str, Any]:
+    """The server's pods (newest first) with their containers, for choosing whose log to
+    read."""
+    row = await state.serving.get(session, user, server_uuid)
+    return {"pods": await ServerStory(state.kube).pods(row.namespace, row.name)}
 
 
 @router.get("/servers/{server_uuid}/events", response_model=ServerEventsOut)

@@ -32,7 +32,8 @@ async def list_servers(
     limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
-    """Servers with their live phase, ready replicas and reasons (yours; admins: all).
+    """Servers with their live phase, ready replicas and reasons: yours and those shared
+    with a namespace you are allowed in (read-only to you); admins: all.
 
     Rendered by Postgres (see ServerRepository.list_json); the shape is `ServerOut`."""
     rendered = await state.serving.list_json(session, user, include_stopped, limit, offset)
@@ -52,8 +53,9 @@ async def update_server(
 ) -> Response:
     """Scales a server (more replicas are checked against the contract's quotas: 403 / 409 /
     422 naming the rule; fewer always pass) and/or changes who may use it through the
-    gateway and Traefik: `private` (its owner and admins) or `public` (every authenticated
-    caller; owner or admin only)."""
+    gateway and Traefik: `private` (its owner and admins), `namespace` or `public` (every
+    authenticated caller). Owner or admin only: 403 for a user who only sees it through its
+    namespace."""
     rendered = None
     if body.replicas is not None:
         rendered = await state.serving.scale(session, user, server_uuid, body.replicas)
