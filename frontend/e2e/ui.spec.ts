@@ -160,7 +160,7 @@ test('an expired session signs out with a message; the token is never in localSt
     sessionStorage.setItem('inference.session', JSON.stringify({ ...session, expiresAt: Date.now() + 7_000 }))
   })
   await page.reload()
-  await expect(page.getByRole('heading', { name: 'Models', level: 1 })).toBeVisible()
+  await expect(page.getByRole('heading', { name: 'Dashboard', level: 1 })).toBeVisible()
   await expect(page.getByRole('status').filter({ hasText: 'Your session expired' })).toBeVisible({ timeout: 15_000 })
   await expect(page).toHaveURL(/\/login/)
   expect(await page.evaluate(() => sessionStorage.getItem('inference.session'))).toBeNull()
