@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ApiError } from './errors'
-import { cardView, compact, formatValue, metricsState, notReportedText, scoreTone, sparklinePath } from './metrics'
+import { cardView, compact, formatValue, lowestFirst, metricsState, notReportedText, scoreTone, sparklinePath } from './metrics'
 
 describe('scoreTone', () => {
   it.each([
@@ -52,11 +52,12 @@ describe('sparklinePath', () => {
     [[], undefined, ''],
     [[null, null], undefined, ''],
     [[0, 1, 2], undefined, 'M0 20 L50 10 L100 0'],
-    [[1, null, 1], undefined, 'M0 0 M100 0'],
+    [[1, null, 1], undefined, 'M0 0 h0 M100 0 h0'],
+    [[null, 2, 4, null, 4], undefined, 'M25 10 L50 0 M100 0 h0'],
     [[0, 0], undefined, 'M0 20 L100 20'],
     [[50, 200], 100, 'M0 10 L100 0'],
     [[-3, 5], 10, 'M0 20 L100 10'],
-    [[7], undefined, 'M0 0'],
+    [[7], undefined, 'M0 0 h0'],
   ] as const)('%j (max %s) → %s', (values, max, expected) => {
     expect(sparklinePath(values, 100, 20, max)).toBe(expected)
   })
@@ -119,5 +120,19 @@ describe('notReportedText', () => {
     [false, 'ok', 'not reported (no per-card GPU series from this node)'],
   ] as const)('simulated %s, %s', (simulated, state, text) => {
     expect(notReportedText(simulated, state)).toBe(text)
+  })
+})
+
+describe('lowestFirst', () => {
+  it('orders by score, then model, then uuid, without touching its input', () => {
+    const servers = [
+      { score: 100, model: 'a', server_uuid: '1' },
+      { score: 40, model: 'b', server_uuid: '3' },
+      { score: 40, model: 'b', server_uuid: '2' },
+      { score: 40, model: 'a', server_uuid: '9' },
+      { score: 85, model: 'z', server_uuid: '0' },
+    ]
+    expect(lowestFirst(servers).map((s) => s.server_uuid)).toEqual(['9', '2', '3', '0', '1'])
+    expect(servers[0].server_uuid).toBe('1')
   })
 })

@@ -45,26 +45,27 @@ export function formatValue(value: number | null | undefined, unit: string): str
 }
 
 /** An SVG path through `values` scaled into width x height (0 at the bottom, the largest
- * value or `max` at the top); a null starts a new segment. Empty when nothing is drawn. */
+ * value or `max` at the top); a null starts a new segment, and a point alone in its segment
+ * is a zero-length stroke (a dot with round caps). Empty when nothing is drawn. */
 export function sparklinePath(values: readonly (number | null)[], width: number, height: number, max?: number): string {
   const finite = values.filter((v): v is number => v !== null && Number.isFinite(v))
   if (!finite.length) return ''
   const top = max ?? Math.max(...finite)
   const scale = top > 0 ? top : 1
   const dx = values.length > 1 ? width / (values.length - 1) : 0
-  const parts: string[] = []
-  let pen = false
+  const segments: string[][] = [[]]
   values.forEach((v, i) => {
     if (v === null || !Number.isFinite(v)) {
-      pen = false
+      segments.push([])
       return
     }
-    const x = trimmed(i * dx, 1)
-    const y = trimmed(height - (Math.min(Math.max(v, 0), scale) / scale) * height, 1)
-    parts.push(`${pen ? 'L' : 'M'}${x} ${y}`)
-    pen = true
+    const y = height - (Math.min(Math.max(v, 0), scale) / scale) * height
+    segments[segments.length - 1].push(`${trimmed(i * dx, 1)} ${trimmed(y, 1)}`)
   })
-  return parts.join(' ')
+  return segments
+    .filter((points) => points.length)
+    .map((points) => (points.length === 1 ? `M${points[0]} h0` : `M${points.join(' L')}`))
+    .join(' ')
 }
 
 export type MetricsState = 'ok' | 'not-configured' | 'unavailable' | 'forbidden' | 'error'
@@ -128,4 +129,9 @@ export function notReportedText(simulated: boolean, state: MetricsState): string
   if (state === 'not-configured') return 'not reported (metrics not configured)'
   if (state === 'unavailable') return 'not reported (Prometheus unavailable)'
   return 'not reported (no per-card GPU series from this node)'
+}
+
+/** Scored servers, lowest score first, then by model and uuid (a stable order to scan). */
+export function lowestFirst<T extends { score: number; model: string; server_uuid: string }>(servers: readonly T[]): T[] {
+  return [...servers].sort((a, b) => a.score - b.score || a.model.localeCompare(b.model) || a.server_uuid.localeCompare(b.server_uuid))
 }

@@ -4,7 +4,7 @@ import { api, unwrap, type HealthScore, type MetricsPanel } from '../api/client'
 import { useAuth } from '../auth'
 import { DataTable, Empty, ErrorNote, PageHeader } from '../components/ui'
 import { Sparkline } from '../components/Sparkline'
-import { formatValue, metricsState, scoreTone, type MetricsState } from '../lib/metrics'
+import { formatValue, lowestFirst, metricsState, scoreTone, type MetricsState } from '../lib/metrics'
 import { gpuProducts, useNodes } from './Gpus'
 
 const WINDOWS = ['5m', '15m', '1h', '6h'] as const
@@ -32,6 +32,7 @@ function MetricsNote({ state, error }: { state: MetricsState; error: unknown }) 
 
 function Health({ health }: { health: HealthScore }) {
   const tone = scoreTone(health.score)
+  const count = health.servers.length
   return (
     <section className="card" aria-labelledby="health-title">
       <h2 id="health-title">Platform health</h2>
@@ -40,23 +41,41 @@ function Health({ health }: { health: HealthScore }) {
           <span className="score-value">{health.score}</span>
           <span className="score-of"> / 100</span>
         </p>
-        {health.reasons.length ? (
-          <ul className="score-reasons" aria-label="What lowered the platform score">
-            {health.reasons.slice(0, 5).map((r) => (
-              <li key={r.message}>{r.message}</li>
-            ))}
-          </ul>
-        ) : (
-          <p className="muted">{health.servers.length ? 'Nothing lowers it.' : 'No server is running.'}</p>
-        )}
+        <div className="score-detail">
+          <p className="muted" data-testid="server-count">
+            {count ? `${count} server${count === 1 ? '' : 's'} scored` : 'No server is running.'}
+          </p>
+          {health.reasons.length ? (
+            <ul className="score-reasons" aria-label="What lowered the platform score">
+              {health.reasons.slice(0, 3).map((r) => (
+                <li key={r.message}>{r.message}</li>
+              ))}
+              {health.reasons.length > 3 ? <li>and {health.reasons.length - 3} more below</li> : null}
+            </ul>
+          ) : count ? (
+            <p className="muted">Nothing lowers it.</p>
+          ) : null}
+        </div>
       </div>
-      {health.servers.length ? (
+    </section>
+  )
+}
+
+/** The servers that lost points, worst first; the others are only counted. */
+function ServerScores({ health }: { health: HealthScore }) {
+  const lowered = lowestFirst(health.servers.filter((s) => s.score < 100))
+  const perfect = health.servers.length - lowered.length
+  if (!health.servers.length) return null
+  return (
+    <section className="card" aria-labelledby="server-scores-title">
+      <h2 id="server-scores-title">Servers below 100</h2>
+      {lowered.length ? (
         <DataTable
-          caption="Health score per server"
-          rows={health.servers}
+          caption="Servers whose health score is below 100"
+          rows={lowered}
           rowKey={(s) => s.server_uuid}
           rowProps={(s) => ({ 'data-server': s.server_uuid })}
-          empty="No server is running."
+          empty="None."
           columns={[
             {
               label: 'Server',
@@ -68,14 +87,11 @@ function Health({ health }: { health: HealthScore }) {
               ),
             },
             { label: 'Score', cell: (s) => <span className={`badge tone-${scoreTone(s.score)}`}>{s.score}</span> },
-            {
-              label: 'Lowered by',
-              className: 'reasons',
-              cell: (s) => (s.reasons.length ? s.reasons.map((r) => r.message).join('; ') : '—'),
-            },
+            { label: 'Lowered by', className: 'reasons', cell: (s) => s.reasons.map((r) => r.message).join('; ') },
           ]}
         />
       ) : null}
+      <p className="muted">{lowered.length ? `${perfect} more at 100.` : `All ${perfect} score 100.`}</p>
     </section>
   )
 }
@@ -90,7 +106,7 @@ function Panel({ panel, range }: { panel: MetricsPanel; range: Window }) {
         <ul className="series">
           {panel.series.map((s) => (
             <li key={s.label}>
-              <span className="series-label mono" title={s.label}>
+              <span className="series-label mono" title={s.label === '-' ? 'refused before a model was chosen (unknown model, bad key…)' : s.label}>
                 {s.label === '-' ? 'unrouted' : s.label}
               </span>
               <Sparkline values={s.values} max={max} />
@@ -152,16 +168,16 @@ export function DashboardPage() {
     <section>
       <PageHeader title="Dashboard">
         {admin ? (
-          <label className="inline-field">
-            Window
-            <select value={range} onChange={(e) => setRange(e.target.value as Window)}>
+          <div className="inline-field">
+            <label htmlFor="dashboard-window">Window</label>
+            <select id="dashboard-window" value={range} onChange={(e) => setRange(e.target.value as Window)}>
               {WINDOWS.map((w) => (
                 <option key={w} value={w}>
                   last {WINDOW_NAMES[w]}
                 </option>
               ))}
             </select>
-          </label>
+          </div>
         ) : null}
       </PageHeader>
       {admin ? (
@@ -178,6 +194,7 @@ export function DashboardPage() {
               </div>
             </section>
           ) : null}
+          {health.data ? <ServerScores health={health.data} /> : null}
         </>
       ) : (
         <p className="note">The platform's health score and traffic panels are shown to admins.</p>
