@@ -51,6 +51,7 @@ test('upload a GGUF with progress, then delete it', async ({ page }) => {
   test.skip(!GGUF_PATH, 'E2E_GGUF_PATH not set')
   const name = `e2e-${Date.now()}`
   await login(page, ADMIN.username, ADMIN.password)
+  await page.goto('/models')
   await page.getByLabel('File', { exact: true }).setInputFiles({ name: 'tiny.gguf', mimeType: 'application/octet-stream', buffer: readFileSync(GGUF_PATH) })
   await page.getByLabel('Name', { exact: true }).fill(name)
   await page.getByRole('button', { name: 'Upload', exact: true }).click()
