@@ -51,6 +51,7 @@ test('upload a GGUF with progress, then delete it', async ({ page }) => {
   test.skip(!GGUF_PATH, 'E2E_GGUF_PATH not set')
   const name = `e2e-${Date.now()}`
   await login(page, ADMIN.username, ADMIN.password)
+  await page.goto('/models')
   await page.getByLabel('File', { exact: true }).setInputFiles({ name: 'tiny.gguf', mimeType: 'application/octet-stream', buffer: readFileSync(GGUF_PATH) })
   await page.getByLabel('Name', { exact: true }).fill(name)
   await page.getByRole('button', { name: 'Upload', exact: true }).click()
@@ -160,7 +161,7 @@ test('an expired session signs out with a message; the token is never in localSt
     sessionStorage.setItem('inference.session', JSON.stringify({ ...session, expiresAt: Date.now() + 7_000 }))
   })
   await page.reload()
-  await expect(page.getByRole('heading', { name: 'Models', level: 1 })).toBeVisible()
+  await expect(page.getByRole('heading', { name: 'Dashboard', level: 1 })).toBeVisible()
   await expect(page.getByRole('status').filter({ hasText: 'Your session expired' })).toBeVisible({ timeout: 15_000 })
   await expect(page).toHaveURL(/\/login/)
   expect(await page.evaluate(() => sessionStorage.getItem('inference.session'))).toBeNull()

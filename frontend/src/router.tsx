@@ -13,6 +13,7 @@ import { useAuth } from './auth'
 import { loadSession } from './lib/session'
 import { useFeatureConfig, useFeatures, type Features } from './features'
 import { LoginPage } from './pages/Login'
+import { DashboardPage } from './pages/Dashboard'
 import { ModelsPage } from './pages/Models'
 import { ServersPage } from './pages/Servers'
 import { PlaygroundPage } from './pages/Playground'
@@ -31,6 +32,7 @@ interface NavItem {
 }
 
 export const NAV: NavItem[] = [
+  { to: '/dashboard', label: 'Dashboard' },
   { to: '/models', label: 'Models' },
   { to: '/imports', label: 'Imports', feature: 'imports' },
   { to: '/servers', label: 'Servers' },
@@ -121,13 +123,14 @@ const indexRoute = createRoute({
   getParentRoute: () => rootRoute,
   path: '/',
   beforeLoad: () => {
-    throw redirect({ to: loadSession() ? '/models' : '/login' })
+    throw redirect({ to: loadSession() ? '/dashboard' : '/login' })
   },
 })
 
 const routeTree = rootRoute.addChildren([
   indexRoute,
   loginRoute,
+  page('/dashboard', DashboardPage),
   page('/models', ModelsPage),
   page('/imports', () => <FeaturePage feature="imports" title="Imports" service="download service" page={ImportsPage} />),
   page('/servers', ServersPage),

@@ -66,3 +66,9 @@ export function unwrap<T>(result: { data?: T; error?: unknown; response: Respons
   if (result.error !== undefined || !result.response.ok) throw toApiError(result.response.status, result.error)
   return result.data as T
 }
+
+export type HealthScore = Schemas['HealthScoreOut']
+export type MetricsOverview = Schemas['OverviewOut']
+export type MetricsPanel = Schemas['PanelOut']
+export type NodeGpuMetrics = Schemas['NodeGpuMetricsOut']
+export type CardMetrics = Schemas['CardMetrics']

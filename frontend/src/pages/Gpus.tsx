@@ -1,6 +1,7 @@
 import { useQuery } from '@tanstack/react-query'
-import { api, unwrap, type NodeInfo } from '../api/client'
+import { api, unwrap, type NodeGpuMetrics, type NodeInfo } from '../api/client'
 import { Empty, ErrorNote, PageHeader } from '../components/ui'
+import { cardView, metricsState, notReportedText, type MetricsState } from '../lib/metrics'
 
 export function useNodes() {
   return useQuery({ queryKey: ['nodes'], queryFn: async () => unwrap(await api.GET('/nodes')), refetchInterval: 5_000 })
@@ -19,7 +20,51 @@ export function gpuProducts(nodes: NodeInfo[]): { product: string; total: number
   return [...byProduct.values()].sort((a, b) => a.product.localeCompare(b.product))
 }
 
-function NodeCard({ node }: { node: NodeInfo }) {
+/** Per-card live figures from the DCGM series (`GET /metrics/gpus`): 404 when the API has no
+ * Prometheus, which the page shows as "not reported (metrics not configured)". */
+export function useGpuMetrics() {
+  return useQuery({ queryKey: ['gpu-metrics'], queryFn: async () => unwrap(await api.GET('/metrics/gpus')), refetchInterval: 10_000 })
+}
+
+function LiveCards({ node, live }: { node: NodeInfo; live: NodeGpuMetrics }) {
+  return (
+    <div className="table-wrap cards">
+      <table>
+        <caption className="sr-only">Live figures of the cards of {node.name}</caption>
+        <thead>
+          <tr>
+            {['Card', 'Utilisation', 'Memory used', 'Temperature', 'Power', 'Held by'].map((h) => (
+              <th key={h} scope="col">
+                {h}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {live.cards.map((card) => {
+            const view = cardView(card, node.gpu_memory_mib)
+            return (
+              <tr key={card.index} data-card={card.index}>
+                <td data-label="Card" className="mono">
+                  {view.label}
+                </td>
+                <td data-label="Utilisation">{view.utilization}</td>
+                <td data-label="Memory used">{view.memory}</td>
+                <td data-label="Temperature">{view.temperature}</td>
+                <td data-label="Power">{view.power}</td>
+                <td data-label="Held by" className="mono">
+                  {view.holder}
+                </td>
+              </tr>
+            )
+          })}
+        </tbody>
+      </table>
+    </div>
+  )
+}
+
+function NodeCard({ node, live, state }: { node: NodeInfo; live?: NodeGpuMetrics; state: MetricsState }) {
   const used = node.gpu_allocated
   const total = node.gpu_allocatable
   return (
@@ -39,9 +84,10 @@ function NodeCard({ node }: { node: NodeInfo }) {
         <dd>
           {used} of {total} {total ? <meter min={0} max={total} value={used} aria-label={`${node.name} GPUs allocated`} /> : null}
         </dd>
-        <dt>Metrics</dt>
-        <dd>{node.metrics ? `${node.metrics.utilization_percent ?? '—'}% · ${node.metrics.memory_used_mib ?? '—'} MiB` : `${node.metrics_status}${node.simulated ? ' (simulated node)' : ''}`}</dd>
+        <dt>Live metrics</dt>
+        <dd data-testid={`live-${node.name}`}>{live?.cards.length ? `reported for ${live.cards.length} card${live.cards.length === 1 ? '' : 's'}` : notReportedText(node.simulated, state)}</dd>
       </dl>
+      {live?.cards.length ? <LiveCards node={node} live={live} /> : null}
       {node.holders.length ? (
         <ul className="holders">
           {node.holders.map((h) => (
@@ -57,12 +103,20 @@ function NodeCard({ node }: { node: NodeInfo }) {
 
 export function GpusPage() {
   const nodes = useNodes()
+  const metrics = useGpuMetrics()
+  const state = metricsState(metrics.error)
+  const live = new Map((metrics.data ?? []).map((m) => [m.node, m]))
   return (
     <section>
       <PageHeader title="GPUs and nodes" />
       <ErrorNote error={nodes.error} />
+      {state === 'error' ? <ErrorNote error={metrics.error} /> : null}
       {nodes.data && nodes.data.length === 0 ? <Empty>No nodes.</Empty> : null}
-      <div className="grid">{nodes.data?.map((n) => <NodeCard key={n.name} node={n} />)}</div>
+      <div className="grid">
+        {nodes.data?.map((n) => (
+          <NodeCard key={n.name} node={n} live={live.get(n.name)} state={state} />
+        ))}
+      </div>
     </section>
   )
 }

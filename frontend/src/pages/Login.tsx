@@ -18,7 +18,7 @@ export function LoginPage() {
     setError(null)
     try {
       await signIn(username, password)
-      await navigate({ to: next ?? '/models' })
+      await navigate({ to: next ?? '/dashboard' })
     } catch (e) {
       setError(e)
     } finally {

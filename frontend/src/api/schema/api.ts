@@ -110,6 +110,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/metrics/gpus": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Gpu Metrics */
+        get: operations["gpu_metrics"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/metrics/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Overview */
+        get: operations["overview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/models": {
         parameters: {
             query?: never;
@@ -554,6 +588,34 @@ export interface components {
             /** Tokens Per Minute */
             tokens_per_minute?: number | null;
         };
+        /** CardHolder */
+        CardHolder: {
+            /** Namespace */
+            namespace: string;
+            /** Pod */
+            pod: string;
+            /** Server Uuid */
+            server_uuid: string | null;
+        };
+        /** CardMetrics */
+        CardMetrics: {
+            /** @description The pod (server) holding the card. */
+            holder?: components["schemas"]["CardHolder"] | null;
+            /** Index */
+            index: number;
+            /** Memory Free Mib */
+            memory_free_mib?: number | null;
+            /** Memory Used Mib */
+            memory_used_mib?: number | null;
+            /** Power W */
+            power_w?: number | null;
+            /** Temperature C */
+            temperature_c?: number | null;
+            /** Utilization Percent */
+            utilization_percent?: number | null;
+            /** Uuid */
+            uuid: string | null;
+        };
         /** EventObject */
         EventObject: {
             /** Kind */
@@ -749,6 +811,23 @@ export interface components {
              */
             visibility: "private" | "shared" | "public";
         };
+        /** NodeGpuMetricsOut */
+        NodeGpuMetricsOut: {
+            /**
+             * Cards
+             * @description Cards with series, by index; empty when not reported.
+             */
+            cards: components["schemas"]["CardMetrics"][];
+            /**
+             * Metrics Status
+             * @description "reported" or "not reported".
+             */
+            metrics_status: string;
+            /** Node */
+            node: string;
+            /** Simulated */
+            simulated: boolean;
+        };
         /** NodeOut */
         NodeOut: {
             /** Gpu Allocatable */
@@ -788,6 +867,34 @@ export interface components {
              */
             simulated: boolean;
         };
+        /** OverviewOut */
+        OverviewOut: {
+            /** Panels */
+            panels: components["schemas"]["PanelOut"][];
+            /**
+             * Start
+             * @description Unix time of the first value.
+             */
+            start: number;
+            /** Step Seconds */
+            step_seconds: number;
+            /** Window */
+            window: string;
+        };
+        /** PanelOut */
+        PanelOut: {
+            /** Key */
+            key: string;
+            /**
+             * Series
+             * @description At most 12, highest latest first.
+             */
+            series: components["schemas"]["SeriesOut"][];
+            /** Title */
+            title: string;
+            /** Unit */
+            unit: string;
+        };
         /** PasswordChange */
         PasswordChange: {
             /** Current Password */
@@ -808,6 +915,24 @@ export interface components {
             penalty: number;
             /** Signal */
             signal: string;
+        };
+        /** SeriesOut */
+        SeriesOut: {
+            /**
+             * Label
+             * @description The model, or "node/card" for GPU panels.
+             */
+            label: string;
+            /**
+             * Latest
+             * @description The last value with data.
+             */
+            latest: number | null;
+            /**
+             * Values
+             * @description One per step from `start`; null: no data.
+             */
+            values: (number | null)[];
         };
         /** ServeRequest */
         ServeRequest: {
@@ -1258,6 +1383,58 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HealthScoreOut"];
+                };
+            };
+        };
+    };
+    gpu_metrics: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NodeGpuMetricsOut"][];
+                };
+            };
+        };
+    };
+    overview: {
+        parameters: {
+            query?: {
+                /** @description How far back the panels reach. */
+                window?: "5m" | "15m" | "1h" | "6h";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OverviewOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

@@ -1,7 +1,7 @@
 """The UI of this checkout on the stack, for the Playwright tests: the UI server (this
 checkout's code and build) and, behind it, an API process of this checkout on a free port
 (the stack's own API may run older code), against the stack's Postgres, MinIO, apiserver,
-contract service and gateway."""
+contract service, gateway and Prometheus."""
 
 from __future__ import annotations
 
@@ -50,6 +50,7 @@ def ui_url(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
         "ADMIN_PASSWORD": stack_env["ADMIN_PASSWORD"],
         "SERVERS_NAMESPACE": platform_services.SERVERS_NAMESPACE,
         "CONTRACT_URL": stack_env["CONTRACT_URL"],
+        "PROMETHEUS_URL": stack_env["PROMETHEUS_URL"],
         "HOST": "127.0.0.1",
         "PORT": str(api_port),
         "RUN_MIGRATIONS": "false",  # the stack's API migrated the database

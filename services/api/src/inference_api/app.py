@@ -23,6 +23,7 @@ from inference_api.routes import (
     api_keys,
     auth,
     health,
+    metrics,
     models,
     nodes,
     observability,
@@ -187,6 +188,7 @@ def create_app(
         server_story.router,
         nodes.router,
         observability.router,
+        metrics.router,
     ):
         app.include_router(router)
     return app

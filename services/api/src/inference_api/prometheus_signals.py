@@ -5,15 +5,19 @@ Prometheus unreachable, timing out or answering an error is `PrometheusUnavailab
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Mapping
-from typing import Any
 
 import httpx
 
 from inference_api.health_score import ServerSignals
+from inference_api.prometheus_http import (
+    PrometheusUnavailableError,
+    Sample,
+    instant_query,
+    parse_vector,
+)
 
-Sample = tuple[dict[str, str], float]
+__all__ = ["PrometheusUnavailableError", "Sample", "assemble", "parse_vector", "read_signals"]
 
 QUERIES: dict[str, str] = {
     "discovered": 'count by (server_uuid, model) (up{job="llama-cpp"})',
@@ -32,22 +36,6 @@ QUERIES: dict[str, str] = {
         "max by (server_uuid) (DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE))"
     ),
 }
-
-
-class PrometheusUnavailableError(Exception):
-    pass
-
-
-def parse_vector(body: Mapping[str, Any]) -> list[Sample]:
-    """The samples of an instant-query answer; NaN (no traffic) is left out."""
-    if body.get("status") != "success":
-        raise PrometheusUnavailableError(f"query failed: {body.get('error', 'unknown error')}")
-    samples: list[Sample] = []
-    for item in body["data"]["result"]:
-        value = float(item["value"][1])
-        if not math.isnan(value):
-            samples.append((dict(item["metric"]), value))
-    return samples
 
 
 def _by(results: Mapping[str, list[Sample]], key: str, label: str) -> dict[str, float]:
@@ -82,20 +70,7 @@ def assemble(results: Mapping[str, list[Sample]]) -> list[ServerSignals]:
     return sorted(servers, key=lambda s: s.server_uuid)
 
 
-async def _query(client: httpx.AsyncClient, base_url: str, promql: str) -> list[Sample]:
-    try:
-        response = await client.get(f"{base_url}/api/v1/query", params={"query": promql})
-    except httpx.HTTPError as exc:
-        raise PrometheusUnavailableError(type(exc).__name__) from exc
-    if response.status_code >= 500:
-        raise PrometheusUnavailableError(f"HTTP {response.status_code}")
-    try:
-        return parse_vector(response.json())
-    except (ValueError, KeyError, TypeError) as exc:
-        raise PrometheusUnavailableError("unreadable answer") from exc
-
-
 async def read_signals(client: httpx.AsyncClient, base_url: str) -> list[ServerSignals]:
     names = list(QUERIES)
-    answers = await asyncio.gather(*(_query(client, base_url, QUERIES[n]) for n in names))
+    answers = await asyncio.gather(*(instant_query(client, base_url, QUERIES[n]) for n in names))
     return assemble(dict(zip(names, answers, strict=True)))
