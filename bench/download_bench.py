@@ -8,6 +8,9 @@ runs before and after the import, its mean is used), the service's peak RSS duri
 import (VmHWM of its process; goal < 150 MB and flat across sizes), and the cost of a resume:
 the service is killed (SIGKILL) once half the file is stored, restarted, and the bytes it
 sends again, the time it then needs and the bytes it re-reads from the source are printed.
+The import's end is seen on the job's event stream (not by polling, whose interval would
+count as import time). The CPU seconds of both copies and the load average are printed too:
+on a shared machine the ratio follows whichever copy got the CPU.
 Needs the stack with its second MinIO (`make up`): throwaway database and buckets on both.
 """
 
@@ -15,6 +18,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import os
+import resource
 import secrets
 import signal
 import sys
@@ -33,6 +39,7 @@ from sqlalchemy import delete
 sys.path.insert(0, str(Path(__file__).parent))
 
 from api_common import (
+    cpu_seconds,
     current_rss_mib,
     peak_rss_mib,
     reset_peak_rss,
@@ -58,6 +65,11 @@ def quant_minio(env: dict[str, str]) -> Minio:
     if "QUANT_S3_ENDPOINT" not in env:
         raise SystemExit("the stack has no quantization cluster MinIO (QUANT_S3_*): make up")
     return minio_from_env(env, "QUANT_S3")
+
+
+def own_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def plain_copy(source: Minio, src_bucket: str, key: str, target: Minio, dst_bucket: str) -> float:
@@ -150,22 +162,24 @@ def status(url: str, headers: dict[str, str], model_uuid: UUID) -> dict[str, Any
     return body
 
 
-def wait(
-    url: str,
-    headers: dict[str, str],
-    model_uuid: UUID,
-    until: Any,
-    limit: float,
-    every: float = 0.25,
+def follow(
+    url: str, headers: dict[str, str], model_uuid: UUID, until: Any, limit: float
 ) -> dict[str, Any]:
+    """The first snapshot of the job's event stream that satisfies `until`."""
     deadline = time.monotonic() + limit
-    while True:
-        body = status(url, headers, model_uuid)
-        if until(body):
-            return body
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out: {body}")
-        time.sleep(every)
+    timeout = httpx.Timeout(10, read=60)
+    with httpx.stream(
+        "GET", f"{url}/status/{model_uuid}/events", headers=headers, timeout=timeout
+    ) as response:
+        response.raise_for_status()
+        for line in response.iter_lines():
+            if line.startswith("data: "):
+                body: dict[str, Any] = json.loads(line.removeprefix("data: "))
+                if until(body) or body["phase"] in FINAL:
+                    return body
+            if time.monotonic() > deadline:
+                break
+    raise SystemExit(f"timed out or the stream ended early: {status(url, headers, model_uuid)}")
 
 
 def main() -> None:
@@ -209,20 +223,28 @@ def main() -> None:
             RUN_MIGRATIONS="false",
         )
         key = f"{first}/{path.name}"
+        load_before = os.getloadavg()
+        cpu_started = own_cpu_seconds()
         plain_before = plain_copy(quant, source, key, ours, target)
+        plain_cpu = own_cpu_seconds() - cpu_started
         with service(download_env, Path(tmp) / "service.log") as running:
             pid = running.process.pid
             rss_idle = current_rss_mib(pid)
             reset_peak_rss(pid)
+            service_cpu = cpu_seconds(pid)
             started = time.perf_counter()
             httpx.post(
                 f"{running.url}/download/{first}", headers=headers, timeout=30
             ).raise_for_status()
-            done = wait(running.url, headers, first, lambda b: b["phase"] in FINAL, 3600)
+            done = follow(running.url, headers, first, lambda b: b["phase"] in FINAL, 3600)
             imported = time.perf_counter() - started
+            service_cpu = cpu_seconds(pid) - service_cpu
             rss_peak = peak_rss_mib(pid)
             assert done["phase"] == "Done", done
+        cpu_started = own_cpu_seconds()
         plain_after = plain_copy(quant, source, key, ours, target)
+        plain_cpu = (plain_cpu + own_cpu_seconds() - cpu_started) / 2
+        load_after = os.getloadavg()
         plain = (plain_before + plain_after) / 2
 
         # the same bytes again under a second uuid: the first registration is forgotten
@@ -232,19 +254,14 @@ def main() -> None:
             httpx.post(
                 f"{running.url}/download/{second}", headers=headers, timeout=30
             ).raise_for_status()
-            half = wait(
-                running.url,
-                headers,
-                second,
-                lambda b: b["bytes_done"] >= size // 2 or b["phase"] in FINAL,
-                3600,
-                every=0.02,
+            half = follow(
+                running.url, headers, second, lambda b: b["bytes_done"] >= size // 2, 3600
             )
             running.kill()
             killed_at = half["bytes_done"]
             running.start()
             restarted = time.perf_counter()
-            resumed = wait(running.url, headers, second, lambda b: b["phase"] in FINAL, 3600)
+            resumed = follow(running.url, headers, second, lambda b: b["phase"] in FINAL, 3600)
             after_restart = time.perf_counter() - restarted
         assert resumed["phase"] == "Done", resumed
 
@@ -254,6 +271,11 @@ def main() -> None:
         f"({plain_before:.2f} s, {plain_after:.2f} s), download service {mib / imported:.0f} MiB/s "
         f"({imported:.2f} s), ratio {plain / imported:.2f} (goal >= 0.9: "
         f"{'met' if plain / imported >= 0.9 else 'NOT met'})"
+    )
+    print(
+        f"CPU: plain copy {plain_cpu:.2f} s (mean), service {service_cpu:.2f} s for the import "
+        f"(POST to Done, its event stream included); load average "
+        f"{load_before[0]:.1f} before, {load_after[0]:.1f} after the copies (1 min)"
     )
     print(
         f"service peak RSS during the import {rss_peak:.0f} MiB "

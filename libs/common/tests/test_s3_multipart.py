@@ -1,11 +1,12 @@
 """The shared multipart path against the stack's MinIO: content and hash, the last short
-part, and a resume that sends only the parts not stored yet."""
+part, a resume that sends only the parts not stored yet, and the memory a copy holds."""
 
 from __future__ import annotations
 
 import hashlib
 import os
 import secrets
+import tracemalloc
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -119,3 +120,29 @@ async def test_abort_removes_the_upload_and_tolerates_a_second_abort(
         await abort_upload(client, bucket, "k", upload_id)
         await abort_upload(client, bucket, "k", upload_id)
         assert await pending_uploads(client, bucket, "k") == []
+
+
+async def test_memory_is_bounded_by_the_parts_in_flight(where: S3Location, bucket: str) -> None:
+    """At most `in_flight + 1` parts are held (the one filling and those checked or sent):
+    a part's bytes are not copied again on their way to the socket."""
+    data = os.urandom(16 * PART)
+    in_flight = 4
+
+    async def upload(key: str, content: bytes) -> MultipartWriter:
+        upload_id = await start_upload(client, bucket, key)
+        writer = MultipartWriter(client, bucket, key, upload_id, PART, in_flight=in_flight)
+        await writer.write_all(chunks(content))
+        await writer.complete(await writer.flush())
+        return writer
+
+    async with s3_client(where) as client:
+        await upload("warm-up", data[:PART])  # botocore builds its request machinery once
+        tracemalloc.start()
+        try:
+            before, _ = tracemalloc.get_traced_memory()
+            writer = await upload("k", data)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+    assert writer.sha256.hexdigest() == hashlib.sha256(data).hexdigest()
+    assert peak - before < (in_flight + 1) * PART + 2 * MIB, f"{(peak - before) / MIB:.1f} MiB"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import hashlib
+import io
 import math
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
@@ -170,8 +171,14 @@ class MultipartWriter:
     next one fills: `inspect(part)` (a caller's check, such as a GGUF header parser; what it
     raises fails the upload before that part is sent) and then the SHA-256 (hashlib releases
     the GIL for large buffers; on the event loop it would cost about 1.5 ms per MiB).
-    `sha256` covers the whole stream once `flush()` has returned. Memory: the part filling,
-    the part being checked and `in_flight` parts being sent.
+    `sha256` covers the whole stream once `flush()` has returned.
+
+    Memory: at most `in_flight + 1` part buffers (the part filling and the parts being
+    checked or sent), allocated once per writer and reused. Chunks are copied into the
+    filling buffer, the one copy of the bytes: a part goes out as that `BytesIO`, which
+    aiohttp reads in small pieces without copying it whole (a `bytes` body would be wrapped
+    in a `BytesIO` sharing it, which aiohttp copies whole to read; a `bytearray` it joins
+    with the request's headers into one more copy).
     """
 
     def __init__(
@@ -201,8 +208,9 @@ class MultipartWriter:
         self._inspect = inspect
         self._slots = asyncio.Semaphore(in_flight)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._pending: list[bytes | memoryview] = []  # the part filling, as received
+        self._filling: io.BytesIO | None = None
         self._filled = 0
+        self._spare: list[io.BytesIO] = []  # full-size buffers nobody reads any more
         self._next_number = 1
         self._report_lock = asyncio.Lock()
         self._checking: asyncio.Future[None] | None = None
@@ -211,55 +219,79 @@ class MultipartWriter:
         async for chunk in chunks:
             await self.write(chunk)
 
-    async def write(self, chunk: bytes | bytearray) -> None:
-        self.size += len(chunk)
-        view = memoryview(chunk)
+    async def write(self, chunk: bytes | bytearray | memoryview) -> None:
+        view = memoryview(chunk).cast("B")
+        self.size += len(view)
         while view:
+            if self._filling is None:
+                self._filling = self._spare.pop() if self._spare else self._new_buffer()
+                self._filling.seek(0)
             taken = min(len(view), self.part_bytes - self._filled)
-            self._pending.append(view[:taken])
+            self._filling.write(view[:taken])
             self._filled += taken
             view = view[taken:]
             if self._filled == self.part_bytes:
                 await self._emit()
 
+    def _new_buffer(self) -> io.BytesIO:
+        """A buffer of exactly one part, allocated at once (growing it chunk by chunk would
+        reallocate it and leave up to an eighth more)."""
+        buffer = io.BytesIO()
+        buffer.seek(self.part_bytes - 1)
+        buffer.write(b"\0")
+        return buffer
+
     async def _emit(self) -> None:
-        """Joins the chunks of the part into one `bytes` (the one copy of the bytes on the
-        event loop: aiohttp sends a `bytes` body without copying it again, a bytearray it
-        would slice) and hands it to an upload."""
-        body = b"".join(self._pending)
-        self._pending = []
-        self._filled = 0
-        checked = await self._check(body)
+        """Hands the filled buffer to a check and an upload (the last part's is cut to its
+        length)."""
+        body, size = self._filling or io.BytesIO(), self._filled
+        self._filling, self._filled = None, 0
+        if size < self.part_bytes:
+            body.truncate(size)
+        checked = await self._check(body, size)
         number = self._next_number
         self._next_number += 1
         earlier = self._done.get(number)
-        if earlier is not None and earlier.size == len(body):
+        if earlier is not None and earlier.size == size:
             self._parts[number] = earlier
+            checked.add_done_callback(lambda _: self._recycle(body, size))
             await self._report(earlier, sent=False)
             return
         await self._raise_failed()
         await self._slots.acquire()
-        task = asyncio.create_task(self._send(number, body, checked))
+        task = asyncio.create_task(self._send(number, body, size, checked))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _inspect_and_hash(self, body: bytes) -> None:
-        if self._inspect is not None:
-            self._inspect(memoryview(body))
-        self.sha256.update(body)
+    def _recycle(self, body: io.BytesIO, size: int) -> None:
+        """Keeps a full-size buffer that is neither checked nor sent any more for the next
+        part (a failed upload's buffer is dropped instead: its connection may hold it)."""
+        if size == self.part_bytes:
+            self._spare.append(body)
 
-    async def _check(self, body: bytes) -> asyncio.Future[None]:
+    def _inspect_and_hash(self, body: io.BytesIO, size: int) -> None:
+        with body.getbuffer() as whole, whole[:size] as part:
+            if self._inspect is not None:
+                self._inspect(part)
+            self.sha256.update(part)
+
+    async def _check(self, body: io.BytesIO, size: int) -> asyncio.Future[None]:
         """Waits for the previous part's check (file order; its failure is raised here),
         then starts this one's."""
         if self._checking is not None:
             await self._checking
-        self._checking = asyncio.ensure_future(asyncio.to_thread(self._inspect_and_hash, body))
+        self._checking = asyncio.ensure_future(
+            asyncio.to_thread(self._inspect_and_hash, body, size)
+        )
         return self._checking
 
-    async def _send(self, number: int, body: bytes, checked: asyncio.Future[None]) -> None:
+    async def _send(
+        self, number: int, body: io.BytesIO, size: int, checked: asyncio.Future[None]
+    ) -> None:
         try:
             if self._inspect is not None:
                 await asyncio.shield(checked)  # an inspected part is sent only once it passed
+            body.seek(0)
             response = await self.client.upload_part(
                 Bucket=self.bucket,
                 Key=self.key,
@@ -267,9 +299,11 @@ class MultipartWriter:
                 PartNumber=number,
                 Body=body,
             )
-            part = CompletedPart(number, str(response["ETag"]).strip('"'), len(body))
-            self.bytes_sent += len(body)
+            part = CompletedPart(number, str(response["ETag"]).strip('"'), size)
+            self.bytes_sent += size
             self._parts[number] = part
+            await asyncio.shield(checked)  # before the slot is free: the next part reuses it
+            self._recycle(body, size)
             await self._report(part, sent=True)
         finally:
             self._slots.release()
