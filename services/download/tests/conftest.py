@@ -127,24 +127,23 @@ def service_env(
     port: int,
     **extra: str,
 ) -> dict[str, str]:
-    return service_process_env(
-        database_url,
-        S3_ENDPOINT=stack_env["S3_ENDPOINT"],
-        S3_ACCESS_KEY=stack_env["S3_ACCESS_KEY"],
-        S3_SECRET_KEY=stack_env["S3_SECRET_KEY"],
-        MODELS_BUCKET=target,
-        QUANT_S3_ENDPOINT=stack_env["S3_ENDPOINT"],
-        QUANT_S3_ACCESS_KEY=stack_env["S3_ACCESS_KEY"],
-        QUANT_S3_SECRET_KEY=stack_env["S3_SECRET_KEY"],
-        QUANT_BUCKET=source,
-        JWT_SECRET=users.jwt_secret,
-        RUN_MIGRATIONS="false",
-        PART_BYTES=str(5 * 1024**2),
-        PARALLEL_PARTS="2",
-        PORT=str(port),
-        LOG_LEVEL="INFO",
-        **extra,
-    )
+    settings = {
+        "S3_ENDPOINT": stack_env["S3_ENDPOINT"],
+        "S3_ACCESS_KEY": stack_env["S3_ACCESS_KEY"],
+        "S3_SECRET_KEY": stack_env["S3_SECRET_KEY"],
+        "MODELS_BUCKET": target,
+        "QUANT_S3_ENDPOINT": stack_env["S3_ENDPOINT"],
+        "QUANT_S3_ACCESS_KEY": stack_env["S3_ACCESS_KEY"],
+        "QUANT_S3_SECRET_KEY": stack_env["S3_SECRET_KEY"],
+        "QUANT_BUCKET": source,
+        "JWT_SECRET": users.jwt_secret,
+        "RUN_MIGRATIONS": "false",
+        "PART_BYTES": str(5 * 1024**2),
+        "PARALLEL_PARTS": "2",
+        "PORT": str(port),
+        "LOG_LEVEL": "INFO",
+    }
+    return service_process_env(database_url, **(settings | extra))
 
 
 @dataclass(frozen=True)
