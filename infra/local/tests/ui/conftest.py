@@ -9,6 +9,8 @@ import json
 import os
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -27,9 +29,18 @@ def server_uuid_key(cfg: StackConfig) -> str:
     return key
 
 
-@pytest.fixture(scope="module")
-def ui_url(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    logs = tmp_path_factory.mktemp("ui-e2e")
+@dataclass(frozen=True)
+class CheckoutUi:
+    ui_url: str
+    api_url: str
+
+
+@contextmanager
+def checkout_ui(
+    stack_env: dict[str, str], logs: Path, contract_url: str | None = None
+) -> Iterator[CheckoutUi]:
+    """An API process and a UI server of this checkout on the stack (the UI server also
+    routes `/_/contract/` when `contract_url` is given)."""
     cfg = StackConfig()
     api_port = free_port()
     api_env = {
@@ -59,9 +70,16 @@ def ui_url(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) 
     api_argv = [str(Path(sys.executable).parent / "inference-api")]
     api_url = f"http://127.0.0.1:{api_port}"
     with http_process(api_argv, api_env, f"{api_url}/health", logs / "api.log"):
-        dist = ensure_built()
         ui_port = free_port()
         ui_url = f"http://127.0.0.1:{ui_port}"
-        argv = ui_argv(ui_port, dist, api_url, stack_env["GATEWAY_URL"])
+        argv = ui_argv(
+            ui_port, ensure_built(), api_url, stack_env["GATEWAY_URL"], contract_url=contract_url
+        )
         with http_process(argv, dict(os.environ), f"{ui_url}/", logs / "ui.log"):
-            yield ui_url
+            yield CheckoutUi(ui_url, api_url)
+
+
+@pytest.fixture(scope="module")
+def ui_url(stack_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with checkout_ui(stack_env, tmp_path_factory.mktemp("ui-e2e")) as ui:
+        yield ui.ui_url
