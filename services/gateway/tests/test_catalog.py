@@ -5,12 +5,12 @@ from typing import Any
 
 import pytest
 
+from inference_common.model_access import name_forms
 from inference_gateway.catalog import (
     Catalog,
     Endpoint,
     ServeInfo,
     SliceInfo,
-    name_forms,
     serve_from_object,
     slice_from_object,
     smallest_ready,

@@ -6,9 +6,10 @@ from __future__ import annotations
 import posixpath
 from collections.abc import Sequence
 
+from inference_common.model_access import name_forms
 from inference_common.server_identity import NAMESPACE, PUBLIC
 from inference_gateway.auth import Principal
-from inference_gateway.catalog import ServeInfo, name_forms
+from inference_gateway.catalog import ServeInfo
 
 INFERENCE_PATHS = frozenset(
     {

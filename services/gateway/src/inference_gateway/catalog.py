@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from inference_common.model_access import name_forms
+from inference_common.modelserve import ALIASES_ANNOTATION
 from inference_common.server_identity import UNOWNED, issued_server_uuid, trusted_access
 
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
-ALIASES_ANNOTATION = "inference-service.dev/aliases"
 PORT_NAME = "http"
 
 
@@ -54,15 +55,6 @@ class Endpoint:
     def url(self) -> str:
         host = f"[{self.address}]" if ":" in self.address else self.address
         return f"http://{host}:{self.port}"
-
-
-def name_forms(name: str) -> tuple[str, ...]:
-    """Ollama-style equivalence: `smollm2` and `smollm2:latest` are the same name."""
-    if name.endswith(":latest"):
-        return (name, name[: -len(":latest")])
-    if ":" not in name:
-        return (name, f"{name}:latest")
-    return (name,)
 
 
 def _timestamp(value: Any) -> int:

@@ -8,12 +8,12 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
-from inference_common.settings import CommonSettings, RateLimitDefaults
+from inference_common.settings import CommonSettings, NamespaceDefaults, RateLimitDefaults
 
 ReasoningMode = Literal["separate", "inline"]
 
 
-class GatewaySettings(CommonSettings, RateLimitDefaults):
+class GatewaySettings(CommonSettings, NamespaceDefaults, RateLimitDefaults):
     jwt_secret: SecretStr = SecretStr("")
     host: str = Field("127.0.0.1", validation_alias="GATEWAY_HOST")
     port: int = Field(8203, validation_alias="GATEWAY_PORT")
@@ -43,12 +43,6 @@ class GatewaySettings(CommonSettings, RateLimitDefaults):
     connect_timeout: float = Field(5.0, validation_alias="GATEWAY_CONNECT_TIMEOUT")
     read_timeout: float = Field(600.0, validation_alias="GATEWAY_READ_TIMEOUT")
     max_connections: int = Field(1024, validation_alias="GATEWAY_MAX_CONNECTIONS")
-    allowed_namespaces: list[str] = Field(
-        default_factory=lambda: ["default", "inference"],
-        validation_alias="ALLOWED_NAMESPACES",
-        description="The contract service's global default allow-list (JSON list), for users "
-        "without a contract of their own: who may use servers shared with a namespace.",
-    )
     auth_cache_seconds: float = Field(10.0, validation_alias="GATEWAY_AUTH_CACHE_SECONDS")
     max_body_bytes: int = Field(16 * 1024 * 1024, validation_alias="GATEWAY_MAX_BODY_BYTES")
     rate_limits: bool = Field(

@@ -52,18 +52,20 @@ def test_stops_validation() -> None:
 
 def test_generate_response_with_details_and_full_text() -> None:
     params: dict[str, Any] = {"details": True, "return_full_text": True, "seed": 1}
-    out = api.generate_response(" upon", params, "Once", "length", Usage(1, 2), 2)
+    out = api.generate_response(api.Generation(" upon", params, "Once", "length", Usage(1, 2), 2))
     assert out["generated_text"] == "Once upon"
     assert out["details"]["finish_reason"] == "length"
     assert out["details"]["generated_tokens"] == 2
-    assert api.generate_response("x", {}, "p", "eos_token", None, 1) == {"generated_text": "x"}
+    assert api.generate_response(api.Generation("x", {}, "p", "eos_token", None, 1)) == {
+        "generated_text": "x"
+    }
 
 
 def test_stream_events() -> None:
     token = api.stream_token(1, "a")
     assert token["token"]["text"] == "a"
     assert token["generated_text"] is None
-    final = api.stream_final(2, "ab", {}, "p", "length", None, 2)
+    final = api.stream_final(2, api.Generation("ab", {}, "p", "length", None, 2))
     assert final["generated_text"] == "ab"
     assert final["details"]["finish_reason"] == "length"
     assert final["token"]["special"] is True

@@ -4,6 +4,7 @@ matched by the gateway so the finish reason can say `stop_sequence`. Pure."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from inference_gateway.errors import GatewayError, Kind
@@ -68,36 +69,38 @@ def finish_reason(upstream_finish: str | None, stop_sequence: str | None) -> str
     return "eos_token"
 
 
-def _stream_details(
-    reason: str, usage: Usage | None, tokens: int, seed: int | None
-) -> dict[str, Any]:
-    return {
-        "finish_reason": reason,
-        "generated_tokens": (usage.completion_tokens if usage else 0) or tokens,
-        "seed": seed,
-    }
+@dataclass(frozen=True)
+class Generation:
+    """A finished generation, as /generate answers it and /generate_stream's last event
+    carries it."""
+
+    text: str
+    params: dict[str, Any]
+    prompt: str
+    reason: str
+    usage: Usage | None
+    tokens: int
+
+    @property
+    def generated_text(self) -> str:
+        return (self.prompt + self.text) if self.params.get("return_full_text") else self.text
+
+    def stream_details(self) -> dict[str, Any]:
+        return {
+            "finish_reason": self.reason,
+            "generated_tokens": (self.usage.completion_tokens if self.usage else 0) or self.tokens,
+            "seed": self.params.get("seed"),
+        }
+
+    def details(self) -> dict[str, Any]:
+        """The non-streamed `details`: the streamed ones plus the (empty) token lists."""
+        return {**self.stream_details(), "prefill": [], "tokens": []}
 
 
-def details(reason: str, usage: Usage | None, tokens: int, seed: int | None) -> dict[str, Any]:
-    """The non-streamed `details`: the streamed ones plus the (empty) token lists."""
-    return {**_stream_details(reason, usage, tokens, seed), "prefill": [], "tokens": []}
-
-
-def _generated_text(text: str, params: dict[str, Any], prompt: str) -> str:
-    return (prompt + text) if params.get("return_full_text") else text
-
-
-def generate_response(
-    text: str,
-    params: dict[str, Any],
-    prompt: str,
-    reason: str,
-    usage: Usage | None,
-    tokens: int,
-) -> dict[str, Any]:
-    out: dict[str, Any] = {"generated_text": _generated_text(text, params, prompt)}
-    if params.get("details"):
-        out["details"] = details(reason, usage, tokens, params.get("seed"))
+def generate_response(generation: Generation) -> dict[str, Any]:
+    out: dict[str, Any] = {"generated_text": generation.generated_text}
+    if generation.params.get("details"):
+        out["details"] = generation.details()
     return out
 
 
@@ -111,20 +114,12 @@ def stream_token(index: int, text: str) -> dict[str, Any]:
     }
 
 
-def stream_final(
-    index: int,
-    text: str,
-    params: dict[str, Any],
-    prompt: str,
-    reason: str,
-    usage: Usage | None,
-    tokens: int,
-) -> dict[str, Any]:
+def stream_final(index: int, generation: Generation) -> dict[str, Any]:
     return {
         "index": index,
         "token": {"id": 0, "text": "", "logprob": 0.0, "special": True},
-        "generated_text": _generated_text(text, params, prompt),
-        "details": _stream_details(reason, usage, tokens, params.get("seed")),
+        "generated_text": generation.generated_text,
+        "details": generation.stream_details(),
         "top_tokens": None,
     }
 

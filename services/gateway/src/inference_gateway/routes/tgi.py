@@ -52,12 +52,15 @@ async def _run(
         if stream:
             yield api.stream_token(index, piece)
     exchange.tokens = usage.completion_tokens if usage else index
-    reason = api.finish_reason(finish, pipeline.stop_sequence)
-    whole = "".join(text)
-    if stream:
-        yield api.stream_final(index + 1, whole, params, prompt, reason, usage, index)
-    else:
-        yield api.generate_response(whole, params, prompt, reason, usage, index)
+    generation = api.Generation(
+        text="".join(text),
+        params=params,
+        prompt=prompt,
+        reason=api.finish_reason(finish, pipeline.stop_sequence),
+        usage=usage,
+        tokens=index,
+    )
+    yield api.stream_final(index + 1, generation) if stream else api.generate_response(generation)
 
 
 def _event(obj: dict[str, Any]) -> bytes:
