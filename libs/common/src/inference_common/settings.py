@@ -83,7 +83,7 @@ class NamespaceDefaults(BaseSettings):
     """The contract service's global namespace allow-list (`ALLOWED_NAMESPACES`): where a
     user without a contract field of their own may serve. Read alike by the services that
     need it (the contract service decides with it; the API lists the models and servers shared
-    with those namespaces)."""
+    with those namespaces; the gateway lets team members use namespace-visible servers)."""
 
     allowed_namespaces: list[str] = Field(
         default_factory=lambda: ["default", "inference"],
