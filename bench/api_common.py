@@ -61,16 +61,15 @@ def service_env(
     env: dict[str, str], database_url: str, bucket: str, port: int, **extra: str
 ) -> dict[str, str]:
     """What every platform service run by a benchmark gets: the stack's object store, a
-    throwaway database and bucket, production mode, quiet logs."""
-    return service_process_env(
-        database_url,
-        S3_ENDPOINT=env["S3_ENDPOINT"],
-        S3_ACCESS_KEY=env["S3_ACCESS_KEY"],
-        S3_SECRET_KEY=env["S3_SECRET_KEY"],
-        MODELS_BUCKET=bucket,
-        PORT=str(port),
-        **extra,
-    )
+    throwaway database and bucket, production mode, quiet logs; `extra` adds or overrides."""
+    settings = {
+        "S3_ENDPOINT": env["S3_ENDPOINT"],
+        "S3_ACCESS_KEY": env["S3_ACCESS_KEY"],
+        "S3_SECRET_KEY": env["S3_SECRET_KEY"],
+        "MODELS_BUCKET": bucket,
+        "PORT": str(port),
+    }
+    return service_process_env(database_url, **(settings | extra))
 
 
 @contextmanager
@@ -79,18 +78,14 @@ def api_process(
 ) -> Iterator[tuple[str, int]]:
     """Runs `python -m inference_api.main`; yields (base URL, pid) once /health is 200."""
     port = free_port()
-    process_env = service_env(
-        env,
-        database_url,
-        bucket,
-        port,
-        KUBECONFIG=env["KUBECONFIG"],
-        JWT_SECRET=secrets.token_urlsafe(48),
-        SERVER_UUID_KEY=secrets.token_urlsafe(48),
-        ADMIN_USERNAME=ADMIN,
-        ADMIN_PASSWORD=admin_password,
-        **extra,
-    )
+    settings = {
+        "KUBECONFIG": env["KUBECONFIG"],
+        "JWT_SECRET": secrets.token_urlsafe(48),
+        "SERVER_UUID_KEY": secrets.token_urlsafe(48),
+        "ADMIN_USERNAME": ADMIN,
+        "ADMIN_PASSWORD": admin_password,
+    }
+    process_env = service_env(env, database_url, bucket, port, **(settings | extra))
     url = f"http://127.0.0.1:{port}"
     with http_process(
         [sys.executable, "-m", "inference_api.main"], process_env, f"{url}/health"

@@ -38,6 +38,7 @@ from inference_common.modelserve import GROUP, PLURAL, VERSION
 from inference_localstack import stack
 from inference_localstack.config import StackConfig
 from inference_testkit.manifests import ON_SIMULATED_NODES, modelserve_manifest, s3_model
+from inference_testkit.namespaces import CONTRACT_WEBHOOK_OFF
 from modelserve_operator.kinds import CHILD_KINDS
 
 
@@ -112,8 +113,10 @@ def watch_children(
 
     typed: dict[str, Callable[..., Any]] = {
         "Secret": core.list_namespaced_secret,
+        "ConfigMap": core.list_namespaced_config_map,
         "Service": core.list_namespaced_service,
         "Deployment": apps.list_namespaced_deployment,
+        "NetworkPolicy": client.NetworkingV1Api(api).list_namespaced_network_policy,
     }
     targets: list[tuple[Callable[..., None], tuple[Any, ...], dict[str, Any]]] = [
         (run, (k.kind, typed[k.kind]), {})
@@ -186,7 +189,10 @@ def main() -> None:
     core = client.CoreV1Api(api)
     custom = client.CustomObjectsApi(api)
     ns = f"opt-bench-{secrets.token_hex(3)}"  # opt-*: the stack's operator skips it
-    core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=ns)))
+    # the stack's contract webhook leaves it alone too: the bench measures the operator
+    core.create_namespace(
+        client.V1Namespace(metadata=client.V1ObjectMeta(name=ns, labels=CONTRACT_WEBHOOK_OFF))
+    )
     proc, port = start_operator(env, ns, args.log)
     stop = threading.Event()
     try:
@@ -235,6 +241,7 @@ def main() -> None:
             t.join(timeout=10)
     finally:
         stop.set()
+        remove_modelserves(custom, ns, proc, args.timeout)
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=30)
@@ -242,6 +249,20 @@ def main() -> None:
             proc.kill()
         core.delete_namespace(ns, propagation_policy="Background")
         api.close()
+
+
+def remove_modelserves(
+    custom: client.CustomObjectsApi, ns: str, proc: subprocess.Popen[bytes], timeout: float
+) -> None:
+    """Deletes the bench's ModelServes while its operator still runs, so their finalizers go
+    and the namespace can go too (without an operator they would keep it Terminating)."""
+    custom.delete_collection_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and time.monotonic() < deadline:
+        if not custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)["items"]:
+            return
+        time.sleep(0.5)
+    print(f"warning: ModelServes left in {ns} (operator gone or --timeout)", file=sys.stderr)
 
 
 if __name__ == "__main__":
