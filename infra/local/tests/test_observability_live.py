@@ -54,6 +54,7 @@ from inference_localstack.config import REPO_ROOT, StackConfig
 from inference_localstack.embedded_model import REGISTRY_NAME, embedded_model_path
 from inference_localstack.stack import toolchain_bin_dir
 from inference_testkit.namespaces import temporary_namespace
+from inference_testkit.object_store import download_store_settings
 from inference_testkit.servers import free_port, http_process, stop_process, wait_http_ok
 from inference_testkit.tls import serving_cert
 from inference_testkit.waiting import wait_for
@@ -324,14 +325,7 @@ def platform_services(
         download_env = {
             **base,
             "PORT": str(download_port),
-            "S3_ENDPOINT": stack_env["S3_ENDPOINT"],
-            "S3_ACCESS_KEY": stack_env["S3_ACCESS_KEY"],
-            "S3_SECRET_KEY": stack_env["S3_SECRET_KEY"],
-            "MODELS_BUCKET": target,
-            "QUANT_S3_ENDPOINT": stack_env["S3_ENDPOINT"],
-            "QUANT_S3_ACCESS_KEY": stack_env["S3_ACCESS_KEY"],
-            "QUANT_S3_SECRET_KEY": stack_env["S3_SECRET_KEY"],
-            "QUANT_BUCKET": source,
+            **download_store_settings(stack_env, source, target),
             "PART_BYTES": str(5 * 1024**2),
         }
         contract = f"http://127.0.0.1:{contract_port}"

@@ -22,6 +22,7 @@ from inference_common.auth import TokenSigner, hash_password
 from inference_common.db import make_engine, make_sessionmaker, unit_of_work
 from inference_common.s3_multipart import S3Location, abort_upload, pending_uploads, s3_client
 from inference_common.tables import User
+from inference_testkit.object_store import download_store_settings
 from inference_testkit.servers import free_port, http_process, service_process_env
 
 
@@ -128,14 +129,7 @@ def service_env(
     **extra: str,
 ) -> dict[str, str]:
     settings = {
-        "S3_ENDPOINT": stack_env["S3_ENDPOINT"],
-        "S3_ACCESS_KEY": stack_env["S3_ACCESS_KEY"],
-        "S3_SECRET_KEY": stack_env["S3_SECRET_KEY"],
-        "MODELS_BUCKET": target,
-        "QUANT_S3_ENDPOINT": stack_env["S3_ENDPOINT"],
-        "QUANT_S3_ACCESS_KEY": stack_env["S3_ACCESS_KEY"],
-        "QUANT_S3_SECRET_KEY": stack_env["S3_SECRET_KEY"],
-        "QUANT_BUCKET": source,
+        **download_store_settings(stack_env, source, target),
         "JWT_SECRET": users.jwt_secret,
         "RUN_MIGRATIONS": "false",
         "PART_BYTES": str(5 * 1024**2),

@@ -21,6 +21,12 @@ _STANDARD_ATTRS = frozenset(logging.makeLogRecord({}).__dict__) | {
 }
 
 
+def collecting_request_fields() -> bool:
+    """True while serving a request whose access-log line will be written: the work of
+    finding its fields can be skipped otherwise."""
+    return request_fields_var.get() is not None
+
+
 def request_fields() -> dict[str, Any]:
     """The current request's extra access-log fields (what the app learnt while serving
     it: the model, the replica, …); a throwaway dict outside a request."""

@@ -190,7 +190,13 @@ class RequestContextMiddleware:
         incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER.encode(), b"").decode("latin-1")
         request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         token = request_id_var.set(request_id)
-        fields: dict[str, Any] = {}
+        # collected only when a line is written: outside it `request_fields()` is a throwaway
+        logged = (
+            self.access_log
+            and scope["path"] not in QUIET_PATHS
+            and access_logger.isEnabledFor(logging.INFO)
+        )
+        fields: dict[str, Any] | None = {} if logged else None
         fields_token = request_fields_var.set(fields)
         status = 500
         started_response = False
@@ -219,7 +225,7 @@ class RequestContextMiddleware:
                 template = getattr(scope.get("route"), "path", "unmatched")
                 _requests_counter(self.service, method, template, str(status)).inc()
                 _latency_histogram(self.service, method, template).observe(seconds)
-            if self.access_log and scope["path"] not in QUIET_PATHS:
+            if fields is not None:
                 access_logger.info(
                     "request",
                     extra={

@@ -15,3 +15,15 @@ def minio_from_env(env: Mapping[str, str], prefix: str = "S3") -> Minio:
         secret_key=env[f"{prefix}_SECRET_KEY"],
         secure=False,
     )
+
+
+def download_store_settings(env: Mapping[str, str], source: str, target: str) -> dict[str, str]:
+    """A download service's two object stores, both on the stack's MinIO: bucket `target` is
+    ours, bucket `source` stands for the quantization cluster's."""
+    store = {name: env[f"S3_{name}"] for name in ("ENDPOINT", "ACCESS_KEY", "SECRET_KEY")}
+    return {
+        **{f"S3_{name}": value for name, value in store.items()},
+        **{f"QUANT_S3_{name}": value for name, value in store.items()},
+        "MODELS_BUCKET": target,
+        "QUANT_BUCKET": source,
+    }

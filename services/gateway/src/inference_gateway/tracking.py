@@ -11,7 +11,7 @@ from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
-from inference_common.logging import request_fields
+from inference_common.logging import collecting_request_fields, request_fields
 from inference_gateway.requestlog import access_fields, llama_identifiers
 
 REQUESTS = Counter(
@@ -127,6 +127,8 @@ class Tracker:
     @staticmethod
     def answer(progress: Progress, answer: dict[str, Any]) -> None:
         """Notes llama.cpp's own identifiers from its answer or a chunk of it."""
+        if not collecting_request_fields():
+            return
         if "timings" in answer or "llama_completion_id" not in progress.llama:
             progress.llama.update(llama_identifiers(answer))
 
@@ -154,22 +156,23 @@ class Tracker:
         progress.state = state
         if completion_tokens is not None:
             progress.tokens = completion_tokens
-        request_fields().update(
-            access_fields(
-                progress.api,
-                progress.model,
-                progress.server_uuid,
-                progress.replica,
-                state,
-                error_kind,
-                progress.tokens,
-                progress.upstream_seconds,
-                None
-                if progress.first_token_at is None
-                else progress.first_token_at - progress.started,
-                progress.llama,
+        if collecting_request_fields():
+            request_fields().update(
+                access_fields(
+                    progress.api,
+                    progress.model,
+                    progress.server_uuid,
+                    progress.replica,
+                    state,
+                    error_kind,
+                    progress.tokens,
+                    progress.upstream_seconds,
+                    None
+                    if progress.first_token_at is None
+                    else progress.first_token_at - progress.started,
+                    progress.llama,
+                )
             )
-        )
         if not progress.metered:
             return
         _in_flight(progress.api, progress.model).dec()
