@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { ApiError, fieldErrors, toApiError } from './errors'
+import { ApiError, errorFromText, fieldErrors, toApiError } from './errors'
 
 const FIELDS = ['model_name', 'replicas', 'gpu.count', 'runtime_params']
 
@@ -32,4 +32,17 @@ describe('fieldErrors', () => {
     ['not about a field', new ApiError(409, 'conflict', 'model is served'), {}],
     ['not an API error', new Error('network'), {}],
   ])('%s', (_name, error, expected) => expect(fieldErrors(error, FIELDS)).toEqual(expected))
+})
+
+describe('errorFromText', () => {
+  it.each([
+    ['{"error":{"type":"forbidden","message":"not yours"}}', 'forbidden', 'not yours'],
+    ['pod not started yet', 'http_error', 'pod not started yet'],
+    ['', 'http_error', 'log failed (HTTP 503)'],
+  ])('%s', (text, type, message) => {
+    const error = errorFromText(503, text, 'log failed')
+    expect(error.status).toBe(503)
+    expect(error.type).toBe(type)
+    expect(error.message).toBe(message)
+  })
 })

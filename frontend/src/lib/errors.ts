@@ -29,6 +29,22 @@ export function toApiError(status: number, body: unknown, fallback = 'request fa
   return new ApiError(status, 'http_error', `${fallback} (HTTP ${status})`)
 }
 
+/** The ApiError of a failed response's text: the one error shape when it is JSON, else the text. */
+export function errorFromText(status: number, text: string, fallback = 'request failed'): ApiError {
+  let body: unknown = text
+  try {
+    body = JSON.parse(text)
+  } catch {
+    /* not JSON: the text is the message */
+  }
+  return toApiError(status, body, fallback)
+}
+
+/** The ApiError of a failed fetch response (its body read as text). */
+export async function errorFromResponse(response: Response, fallback = 'request failed'): Promise<ApiError> {
+  return errorFromText(response.status, await response.text().catch(() => ''), fallback)
+}
+
 export function errorMessage(error: unknown): string {
   if (error instanceof Error) return error.message
   return String(error)

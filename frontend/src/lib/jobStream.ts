@@ -4,7 +4,7 @@
 
 import type { JobSnapshot } from '../api/client'
 import { DOWNLOAD_BASE, notifyUnauthorized } from '../api/client'
-import { toApiError } from './errors'
+import { errorFromResponse } from './errors'
 import { isFinal } from './progress'
 import { loadSession } from './session'
 import { SseParser } from './sse'
@@ -35,14 +35,7 @@ export async function readJobStream(modelUuid: string, onSnapshot: (job: JobSnap
   })
   if (response.status === 401) notifyUnauthorized()
   if (!response.ok || !response.body) {
-    const text = await response.text().catch(() => '')
-    let body: unknown = text
-    try {
-      body = JSON.parse(text)
-    } catch {
-      /* not JSON: the text is the message */
-    }
-    throw toApiError(response.status, body)
+    throw await errorFromResponse(response)
   }
   const parser = new SseParser()
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader()

@@ -4,7 +4,7 @@
  * fetch, not EventSource: the request needs the token. */
 
 import { API_BASE, notifyUnauthorized } from '../api/client'
-import { toApiError } from './errors'
+import { errorFromResponse } from './errors'
 import { reconnectDelay, MAX_RECONNECTS } from './jobStream'
 import { DEFAULT_TAIL, EMPTY_BUFFER, appendChunk, joinTail, nextTail, type LogBuffer } from './logs'
 import { loadSession } from './session'
@@ -39,14 +39,7 @@ async function openLog(target: LogTarget, tail: number, follow: boolean, signal:
   })
   if (response.status === 401) notifyUnauthorized()
   if (!response.ok || !response.body) {
-    const text = await response.text().catch(() => '')
-    let body: unknown = text
-    try {
-      body = JSON.parse(text)
-    } catch {
-      /* not JSON: the text is the message */
-    }
-    throw toApiError(response.status, body)
+    throw await errorFromResponse(response)
   }
   return response
 }

@@ -1,6 +1,6 @@
 /** Model upload with XMLHttpRequest: fetch() reports no upload progress, XHR does. */
 
-import { toApiError } from './errors'
+import { errorFromText } from './errors'
 
 export interface UploadProgress {
   loaded: number
@@ -32,14 +32,15 @@ export function uploadFile<T>(
     xhr.responseType = 'text'
     xhr.upload.onprogress = (e) => onProgress({ loaded: e.loaded, total: e.lengthComputable ? e.total : file.size })
     xhr.onload = () => {
-      let body: unknown = xhr.responseText
-      try {
-        body = JSON.parse(xhr.responseText)
-      } catch {
-        /* not JSON: keep the text */
+      if (xhr.status < 200 || xhr.status >= 300) {
+        reject(errorFromText(xhr.status, xhr.responseText, 'upload failed'))
+        return
       }
-      if (xhr.status >= 200 && xhr.status < 300) resolve(body as T)
-      else reject(toApiError(xhr.status, body, 'upload failed'))
+      try {
+        resolve(JSON.parse(xhr.responseText) as T)
+      } catch {
+        resolve(xhr.responseText as T)
+      }
     }
     xhr.onerror = () => reject(new Error('network error during upload'))
     xhr.onabort = () => reject(new UploadCancelled())

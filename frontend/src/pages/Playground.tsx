@@ -5,7 +5,7 @@ import { useAuth } from '../auth'
 import { CopyButton, Empty, ErrorNote, Field, PageHeader } from '../components/ui'
 import { readChatStream, splitThinking, streamStats, type StreamStats } from '../lib/chat'
 import { renderCurl, type ChatSettings, type Flavour } from '../lib/curl'
-import { toApiError } from '../lib/errors'
+import { errorFromResponse } from '../lib/errors'
 
 interface Turn {
   role: 'user' | 'assistant'
@@ -89,14 +89,7 @@ export function PlaygroundPage() {
       })
       if (!response.ok || !response.body) {
         if (response.status === 401) notifyUnauthorized()
-        const text = await response.text()
-        let parsed: unknown = text
-        try {
-          parsed = JSON.parse(text)
-        } catch {
-          /* plain text */
-        }
-        throw toApiError(response.status, parsed, 'chat failed')
+        throw await errorFromResponse(response, 'chat failed')
       }
       const result = await readChatStream(response.body, {
         onDelta: (delta) => {
