@@ -109,7 +109,14 @@ def test_serve_through_the_api_and_traefik(
     wait_for(
         lambda: not pods_of(kube_api, SERVERS_NAMESPACE, server_uuid), timeout=60, what="pod gone"
     )
-    assert httpx.get(f"{stack_env['TRAEFIK_URL']}{endpoint}health", timeout=10).status_code == 404
+    # Traefik drops the route once it sees the IngressRoute gone (its watch, not our call)
+    wait_for(
+        lambda: (
+            httpx.get(f"{stack_env['TRAEFIK_URL']}{endpoint}health", timeout=10).status_code == 404
+        ),
+        timeout=30,
+        what="route removed from Traefik",
+    )
 
 
 def test_serve_with_kubectl_apply_of_the_example(

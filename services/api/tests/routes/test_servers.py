@@ -20,10 +20,10 @@ from inference_api.schemas import ServerOut
 from inference_common.db import unit_of_work
 from inference_common.modelserve import GROUP, PLURAL, SERVER_UUID_LABEL, VERSION
 from inference_common.server_identity import ServerAccess, issued_server_uuid, trusted_access
+from inference_testkit.gguf_files import write_gguf
 from inference_testkit.waiting import async_wait_for
 
 from ..conftest import Api, ApiFactory
-from ..gguf_files import gguf_bytes
 
 OCTET = {"content-type": "application/octet-stream"}
 
@@ -63,7 +63,8 @@ def modelserves(kube_api: client.ApiClient, namespace: str) -> list[dict[str, An
 
 
 async def upload(api: Api, headers: dict[str, str], tmp_path: Path) -> dict[str, Any]:
-    data = gguf_bytes(tmp_path, tokens=secrets.randbelow(10_000) + 20)
+    # unique per call (a random metadata value): a random token count alone collided
+    data = write_gguf(tmp_path / "t.gguf", context_length=4096, tokens=100).read_bytes()
     response = await api.post_model(headers, f"m-{secrets.token_hex(4)}:1b", data)
     assert response.status_code == 201, response.text
     model: dict[str, Any] = response.json()
