@@ -2,6 +2,7 @@
 MinIO into ours, against a plain minio-py GET → put_object copy between the same two MinIOs.
 
     uv run --no-sync python bench/download_bench.py [--size-mb 200]   # --size-mb 2048 for 2 GB
+    ... --set PARALLEL_PARTS=4 --set PART_BYTES=16777216   # a service setting for the run
 
 Reports the import's throughput as a ratio to the plain copy's (goal >= 0.9; the plain copy
 runs before and after the import, its mean is used), the service's peak RSS during the
@@ -185,6 +186,13 @@ def follow(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--size-mb", type=int, default=200)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SETTING=VALUE",
+        help="a download service setting for this run, e.g. PARALLEL_PARTS=2 (repeatable)",
+    )
     args = parser.parse_args()
     env = stack_env()
     ours, quant = minio_from_env(env), quant_minio(env)
@@ -221,6 +229,7 @@ def main() -> None:
             QUANT_BUCKET=source,
             JWT_SECRET=jwt_secret,
             RUN_MIGRATIONS="false",
+            **dict(item.split("=", 1) for item in args.set),
         )
         key = f"{first}/{path.name}"
         load_before = os.getloadavg()
@@ -240,6 +249,7 @@ def main() -> None:
             imported = time.perf_counter() - started
             service_cpu = cpu_seconds(pid) - service_cpu
             rss_peak = peak_rss_mib(pid)
+            rss_after = current_rss_mib(pid)
             assert done["phase"] == "Done", done
         cpu_started = own_cpu_seconds()
         plain_after = plain_copy(quant, source, key, ours, target)
@@ -279,7 +289,7 @@ def main() -> None:
     )
     print(
         f"service peak RSS during the import {rss_peak:.0f} MiB "
-        f"(idle before it {rss_idle:.0f} MiB; "
+        f"(idle before it {rss_idle:.0f} MiB, after it {rss_after:.0f} MiB; "
         f"goal < 150 MB: {'met' if rss_peak * 1.048576 < 150 else 'NOT met'})"
     )
     print(

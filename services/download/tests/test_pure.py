@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -12,7 +14,7 @@ from botocore.exceptions import ClientError, EndpointConnectionError
 from inference_common.s3_multipart import MAX_PARTS, MIN_PART_BYTES, part_size_for
 from inference_download.failures import JobError, backoff_seconds, classify
 from inference_download.manifest import ManifestError, parse_manifest, source_key, target_keys
-from inference_download.progress import rate_and_eta
+from inference_download.progress import ChangeBoard, rate_and_eta
 
 MIB = 1024**2
 TIB = 1024**4
@@ -148,3 +150,38 @@ def _client_error(code: str) -> ClientError:
 def test_classify(exc: BaseException, error_class: str, permanent: bool) -> None:
     error = classify(exc, "what")
     assert (error.error_class, error.permanent) == (error_class, permanent)
+
+
+async def _woken(board: ChangeBoard, model_uuid: UUID, action: object) -> float:
+    """Seconds from `action` (a call on the board) until a waiting stream wakes."""
+    waiting = asyncio.create_task(board.wait(model_uuid, within=5))
+    await asyncio.sleep(0)  # the stream is waiting
+    started = time.monotonic()
+    assert callable(action)
+    action()
+    await waiting
+    return time.monotonic() - started
+
+
+async def test_progress_wakes_streams_at_most_once_per_interval() -> None:
+    board = ChangeBoard(progress_interval=0.2)
+    job = UUID(int=1)
+    assert await _woken(board, job, lambda: board.progressed(job)) < 0.1  # first: at once
+
+    def burst() -> None:
+        for _ in range(50):
+            board.progressed(job)
+
+    assert 0.1 < await _woken(board, job, burst) < 1.0  # the rest: one wake, deferred
+
+
+async def test_a_phase_change_wakes_streams_at_once_and_takes_pending_progress_along() -> None:
+    board = ChangeBoard(progress_interval=10)
+    job = UUID(int=2)
+    await _woken(board, job, lambda: board.progressed(job))
+
+    def progress_then_phase() -> None:
+        board.progressed(job)  # deferred by the interval
+        board.changed(job)
+
+    assert await _woken(board, job, progress_then_phase) < 0.1

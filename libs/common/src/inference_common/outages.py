@@ -11,13 +11,12 @@ frames of their traceback do (asyncpg/sqlalchemy, minio, kubernetes).
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import asyncpg  # type: ignore[import-untyped]
-from kubernetes.client.exceptions import ApiException
-from minio.error import InvalidResponseError, ServerError
 from sqlalchemy import exc as sa_exc
 from urllib3.exceptions import HTTPError as TransportError
 
@@ -27,7 +26,7 @@ KUBERNETES = "Kubernetes API"
 
 _MAX_CHAIN = 16
 
-_DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+_DATABASE_ERRORS: tuple[type[Exception], ...] = (
     sa_exc.OperationalError,
     sa_exc.InterfaceError,
     sa_exc.TimeoutError,  # the connection pool's
@@ -42,6 +41,28 @@ _LIBRARY_DEPENDENCY = {
     "minio": OBJECT_STORE,
     "kubernetes": KUBERNETES,
 }
+
+
+def _loaded(module: str, *names: str) -> tuple[type[Exception], ...]:
+    """Exception classes of a client library the process has imported, none of one it has
+    not: an exception of a library nobody imported cannot occur, and importing the
+    Kubernetes client or minio only to compare against their classes would cost a service
+    that uses neither (the download service) about 20 MiB of memory."""
+    found = sys.modules.get(module)
+    return tuple(getattr(found, name) for name in names) if found is not None else ()
+
+
+def kubernetes_errors() -> tuple[type[Exception], ...]:
+    return _loaded("kubernetes.client.exceptions", "ApiException")
+
+
+def minio_errors() -> tuple[type[Exception], ...]:
+    """minio's base exception (where the answer is handled) when minio is in use."""
+    return _loaded("minio.error", "MinioException")
+
+
+def _minio_server_errors() -> tuple[type[Exception], ...]:
+    return _loaded("minio.error", "ServerError", "InvalidResponseError")
 
 
 def exception_chain(exc: BaseException) -> Iterator[BaseException]:
@@ -61,9 +82,10 @@ def _is_database_failure(exc: BaseException) -> bool:
 
 
 def _is_transport_failure(exc: BaseException) -> bool:
-    if isinstance(exc, ApiException):
-        return exc.status is None or exc.status == 0 or exc.status >= 500
-    return isinstance(exc, OSError | TransportError | ServerError | InvalidResponseError)
+    if isinstance(exc, kubernetes_errors()):
+        status = getattr(exc, "status", None)
+        return status is None or status == 0 or status >= 500
+    return isinstance(exc, (OSError, TransportError, *_minio_server_errors()))
 
 
 def _libraries(exc: BaseException) -> Iterator[str]:
@@ -82,9 +104,9 @@ def outage_of(exc: BaseException) -> str | None:
     if any(_is_database_failure(e) for e in chain):
         return DATABASE
     for failure in (e for e in chain if _is_transport_failure(e)):
-        if isinstance(failure, ServerError | InvalidResponseError):
+        if isinstance(failure, _minio_server_errors()):
             return OBJECT_STORE
-        if isinstance(failure, ApiException):
+        if isinstance(failure, kubernetes_errors()):
             return KUBERNETES
         for candidate in chain:
             for library in _libraries(candidate):

@@ -17,8 +17,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from kubernetes.client.exceptions import ApiException
-from minio.error import MinioException
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -34,7 +32,7 @@ from inference_common.errors import (
     error_body,
 )
 from inference_common.logging import request_fields_var, request_id_var
-from inference_common.outages import OutageLog, outage_of
+from inference_common.outages import OutageLog, kubernetes_errors, minio_errors, outage_of
 
 logger = logging.getLogger(__name__)
 access_logger = logging.getLogger("inference.access")
@@ -51,17 +49,22 @@ HTTP_LATENCY = Histogram(
     "http_request_duration_seconds", "HTTP request latency", ["service", "method", "route"]
 )
 
-# Exceptions that may mean a dependency is down: each is looked at by `outage_of`, and
-# answered 503 when it is an outage, 500 otherwise. Handled where the app's own errors are
-# (not in the server-error middleware, which re-raises and so prints a traceback).
-DEPENDENCY_ERRORS: tuple[type[Exception], ...] = (
-    OSError,
-    SQLAlchemyError,
-    asyncpg.PostgresError,
-    TransportError,
-    MinioException,
-    ApiException,
-)
+
+def dependency_errors() -> tuple[type[Exception], ...]:
+    """Exceptions that may mean a dependency is down: each is looked at by `outage_of`, and
+    answered 503 when it is an outage, 500 otherwise. Handled where the app's own errors
+    are (not in the server-error middleware, which re-raises and so prints a traceback).
+    The minio and Kubernetes clients' errors are among them when the service uses those
+    clients: a service imports them before it builds its app."""
+    return (
+        OSError,
+        SQLAlchemyError,
+        asyncpg.PostgresError,
+        TransportError,
+        *minio_errors(),
+        *kubernetes_errors(),
+    )
+
 
 outage_log = OutageLog(logger)
 
@@ -141,7 +144,7 @@ def register_error_handlers(app: FastAPI) -> None:
     async def dependency_error(_: Request, exc: Exception) -> JSONResponse:
         return unexpected_error_response(exc)
 
-    for error in DEPENDENCY_ERRORS:
+    for error in dependency_errors():
         app.add_exception_handler(error, dependency_error)
 
     @app.exception_handler(RequestValidationError)

@@ -52,6 +52,7 @@ class CopyContext:
     parallel_parts: int
     cluster_name: str
     on_change: Callable[[UUID], None]
+    on_progress: Callable[[UUID], None]  # bytes moved: live streams hear of it throttled
     touch: Callable[[UUID], None]  # the stall watchdog's heartbeat
 
 
@@ -69,9 +70,9 @@ class JobCopy:
         self.bytes_sent = job.bytes_sent
         self.bytes_resumed = job.bytes_resumed
 
-    async def _save(self, **values: Any) -> None:
+    async def _save(self, *, progress: bool = False, **values: Any) -> None:
         await self.ctx.jobs.set(self.uuid, files=self.files, **values)
-        self.ctx.on_change(self.uuid)
+        (self.ctx.on_progress if progress else self.ctx.on_change)(self.uuid)
 
     def _done_bytes(self) -> int:
         return sum(int(f["bytes_done"]) for f in self.files)
@@ -139,6 +140,7 @@ class JobCopy:
             entry["bytes_done"] = int(entry["bytes_done"]) + part.size
             self.ctx.touch(self.uuid)
             await self._save(
+                progress=True,
                 bytes_done=self._done_bytes(),
                 bytes_sent=self.bytes_sent,
                 bytes_resumed=self.bytes_resumed,

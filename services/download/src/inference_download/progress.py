@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -98,15 +99,42 @@ def snapshot(job: DownloadJob) -> JobSnapshot:
 
 
 class ChangeBoard:
-    """Wakes the live streams of a job when it changed (within this process)."""
+    """Wakes the live streams of a job when it changed (within this process).
 
-    def __init__(self) -> None:
+    A phase or error change wakes them at once; progress of the bytes at most every
+    `progress_interval` seconds: a copy stores dozens of parts a second, and every wake is a
+    database read and a snapshot per stream, CPU that the copy itself would otherwise get.
+    """
+
+    def __init__(self, progress_interval: float = 0.25) -> None:
+        self.progress_interval = progress_interval
         self._events: dict[UUID, asyncio.Event] = {}
+        self._last_woken: dict[UUID, float] = {}
+        self._pending: dict[UUID, asyncio.TimerHandle] = {}
 
     def changed(self, model_uuid: UUID) -> None:
+        pending = self._pending.pop(model_uuid, None)
+        if pending is not None:
+            pending.cancel()
         event = self._events.pop(model_uuid, None)
         if event is not None:
+            self._last_woken[model_uuid] = time.monotonic()
             event.set()
+        else:
+            self._last_woken.pop(model_uuid, None)
+
+    def progressed(self, model_uuid: UUID) -> None:
+        """Bytes moved: the streams hear of it now, or once the interval since their last
+        wake has passed (one wake for all the progress in between)."""
+        if model_uuid in self._pending:
+            return
+        last = self._last_woken.get(model_uuid)
+        due = 0.0 if last is None else last + self.progress_interval - time.monotonic()
+        if due <= 0:
+            self.changed(model_uuid)
+        else:
+            loop = asyncio.get_running_loop()
+            self._pending[model_uuid] = loop.call_later(due, self.changed, model_uuid)
 
     async def wait(self, model_uuid: UUID, within: float) -> None:
         event = self._events.setdefault(model_uuid, asyncio.Event())

@@ -72,6 +72,7 @@ class Runner:
             parallel_parts=self.settings.parallel_parts,
             cluster_name=self.settings.quant_cluster_name,
             on_change=self.board.changed,
+            on_progress=self.board.progressed,
             touch=self._touch,
         )
 

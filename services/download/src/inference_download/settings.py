@@ -25,7 +25,7 @@ class DownloadSettings(JwtSettings):
         8 * 1024**2, ge=MIN_PART_BYTES, le=MAX_PART_BYTES, description="Smallest part size."
     )
     parallel_parts: int = Field(
-        4, ge=1, le=8, description="Parts of one file sent at once (memory: +1 part each)."
+        2, ge=1, le=8, description="Parts of one file sent at once (memory: +1 part each)."
     )
     max_concurrent_jobs: int = Field(2, ge=1, le=16)
     max_attempts: int = Field(5, ge=1, description="Tries of a job on transient errors.")

@@ -22,7 +22,7 @@ from inference_common.kube import api_client
 from inference_common.logging import request_fields
 from inference_common.outages import outage_of
 from inference_common.web import (
-    DEPENDENCY_ERRORS,
+    dependency_errors,
     install_common,
     operation_id,
     outage_log,
@@ -130,7 +130,7 @@ def _register_errors(app: FastAPI, metrics: bool) -> None:
         outage_log.report(dependency, exc)
         return _render(api_of_path(request.url.path), dependency_outage(dependency))
 
-    for error in DEPENDENCY_ERRORS:
+    for error in dependency_errors():
         app.add_exception_handler(error, dependency_error)
 
     @app.exception_handler(ClientGoneError)
