@@ -2,7 +2,12 @@
 kubectl-equivalent API calls: p50 / p99 with and without the webhook, interleaved in the
 same run. Goal: p99 added < 10 ms.
 
-    uv run python bench/contract_admission_bench.py [--creates 200]
+    uv run python bench/contract_admission_bench.py [--creates 200] [--pace-ms 0]
+
+`--pace-ms 50` starts a pair of creates every 50 ms (kubectl users, not a create storm;
+back to back by default, where the stack's own watchers of every create share the two
+cores with the creates). The run ends once its namespaces are deleted, so a second run
+does not measure the first one's clean-up.
 
 Runs against the local stack (make up): a throwaway database, the contract service as a
 real process with a throwaway TLS certificate, and a webhook registered for one labelled
@@ -31,7 +36,7 @@ from api_common import cpu_seconds, percentile, stack_env, throwaway_database
 from inference_common.kube import api_client
 from inference_common.modelserve import GROUP, PLURAL, VERSION
 from inference_testkit.manifests import modelserve_manifest
-from inference_testkit.namespaces import temporary_namespace
+from inference_testkit.namespaces import temporary_namespace, wait_namespaces_gone
 from inference_testkit.servers import free_port, http_process
 from inference_testkit.tls import serving_cert
 from inference_testkit.webhooks import label_namespace, scoped_validating_webhook
@@ -67,6 +72,12 @@ def summary(label: str, values: list[float]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--creates", type=int, default=200, help="per namespace")
+    parser.add_argument(
+        "--pace-ms",
+        type=float,
+        default=0.0,
+        help="start a pair of creates every this many ms (0: back to back)",
+    )
     args = parser.parse_args()
     env = stack_env()
     kube = api_client(env["KUBECONFIG"])
@@ -119,11 +130,15 @@ def main() -> None:
             with_webhook: list[float] = []
             without: list[float] = []
             cpu_before = cpu_seconds(process.pid)
+            next_pair = time.perf_counter()
             for i in range(args.creates):
                 with_webhook.append(timed_create(custom, checked, f"s-{i}"))
                 without.append(timed_create(custom, baseline, f"s-{i}"))
+                next_pair += args.pace_ms / 1000
+                time.sleep(max(0.0, next_pair - time.perf_counter()))
             cpu_ms = (cpu_seconds(process.pid) - cpu_before) * 1000 / args.creates
             served = server_mean_ms(f"http://127.0.0.1:{port}/metrics")
+    cleaned = wait_namespaces_gone(kube, [checked, baseline], timeout=600)
     kube.close()
     print(summary("create with the webhook   ", with_webhook))
     print(summary("create without the webhook", without))
@@ -132,6 +147,8 @@ def main() -> None:
     print(f"added: p50 {added_p50:.1f} ms, p99 {added_p99:.1f} ms")
     print(f"the webhook's own time per review (mean, its metrics): {served:.1f} ms")
     print(f"the webhook's CPU per review: {cpu_ms:.1f} ms (load-independent; see `uptime`)")
+    if not cleaned:
+        print("the namespaces were still being deleted after 600 s: wait before the next run")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -28,3 +29,23 @@ def temporary_namespace(kube_api: client.ApiClient, prefix: str = "t") -> Iterat
         yield name
     finally:
         core.delete_namespace(name, propagation_policy="Background")
+
+
+def wait_namespaces_gone(kube_api: client.ApiClient, names: list[str], timeout: float) -> bool:
+    """Waits (bounded) until the namespaces and everything in them are deleted: a
+    benchmark that ends only then leaves the next run a cluster that is not still deleting
+    its objects. False when the time ran out."""
+    core = client.CoreV1Api(kube_api)
+    deadline = time.monotonic() + timeout
+    for name in names:
+        while time.monotonic() < deadline:
+            try:
+                core.read_namespace(name)
+            except client.ApiException as exc:
+                if exc.status == 404:
+                    break
+                raise
+            time.sleep(0.5)
+        else:
+            return False
+    return True
