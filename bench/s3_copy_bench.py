@@ -1,5 +1,5 @@
 """Bucket-to-bucket copy on the stack's MinIO: the shared multipart path
-(`inference_common.s3_multipart`, aiobotocore) against a plain minio-py GET → put_object.
+(`inference_common.s3_multipart`, botocore in worker threads) against a plain minio-py copy.
 
     uv run --no-sync python bench/s3_copy_bench.py [--mib 300] [--part-mib 16] [--in-flight 2]
 

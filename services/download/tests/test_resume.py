@@ -96,7 +96,7 @@ def test_kill_9_mid_copy_then_resume(rig: Rig, tmp_path: Path) -> None:
 
 
 def test_a_source_changed_while_down_restarts_cleanly(rig: Rig, tmp_path: Path) -> None:
-    first = write_gguf(tmp_path / "m.gguf", padding_bytes=60 * MIB)
+    first = write_gguf(tmp_path / "m.gguf", padding_bytes=200 * MIB)  # still copying at the kill
     model_uuid = publish(rig.s3, rig.source, [first])
     env = rig.env()
     headers = rig.users.headers()

@@ -73,7 +73,7 @@ async def build_state(settings: ApiSettings, policy: ServePolicy | None = None) 
     )
     s3 = minio_client(settings)
     resources = AsyncExitStack()
-    # uploads stream through the platform's one multipart path (aiobotocore)
+    # uploads stream through the platform's one multipart path (botocore in worker threads)
     uploads = await resources.enter_async_context(
         s3_client(S3Location.of(settings), max_connections=4 * settings.upload_parallel_parts)
     )

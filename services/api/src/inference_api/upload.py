@@ -1,5 +1,5 @@
 """Streams a request body into the object store with bounded memory, on the platform's one
-streaming multipart path (`inference_common.s3_multipart`, aiobotocore's public API).
+streaming multipart path (`inference_common.s3_multipart`, botocore's public API).
 
 The body's chunks fill the first part's buffer; a file that ends within it is stored with a
 single PUT. Otherwise a multipart upload starts and a `MultipartWriter` takes over: each full

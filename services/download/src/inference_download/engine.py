@@ -25,6 +25,7 @@ from inference_common.gguf import GGUFError, GGUFHeader, GGUFStreamParser, model
 from inference_common.s3_multipart import (
     CompletedPart,
     MultipartWriter,
+    S3Client,
     abort_upload,
     part_size_for,
     read_object,
@@ -43,8 +44,8 @@ HEADER_LIMIT = 256 * 1024**2
 
 @dataclass
 class CopyContext:
-    source: Any  # aiobotocore clients
-    target: Any
+    source: S3Client
+    target: S3Client
     source_bucket: str
     target_bucket: str
     jobs: Jobs

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 from uuid import UUID
 
 from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from inference_common.errors import NotFoundError, UnavailableError, UnprocessableError
+from inference_common.s3_multipart import S3Client
 from inference_download.manifest import MANIFEST_NAME, Manifest, ManifestError, parse_manifest
 
 MAX_MANIFEST_BYTES = 1024**2
@@ -22,13 +22,11 @@ class QuantModel(BaseModel):
     error: str | None = None
 
 
-async def read_manifest(client: Any, bucket: str, model_uuid: UUID) -> Manifest:
+async def read_manifest(client: S3Client, bucket: str, model_uuid: UUID) -> Manifest:
     """The model's manifest; 404 when missing, 422 when malformed, 503 when unreachable."""
     key = f"{model_uuid}/{MANIFEST_NAME}"
     try:
-        response = await client.get_object(Bucket=bucket, Key=key)
-        async with response["Body"] as body:
-            raw = await body.read(MAX_MANIFEST_BYTES + 1)
+        raw = await client.read(bucket, key, MAX_MANIFEST_BYTES + 1)
     except ClientError as exc:
         code = str(exc.response.get("Error", {}).get("Code", ""))
         if code in ("NoSuchKey", "404"):
@@ -44,12 +42,11 @@ async def read_manifest(client: Any, bucket: str, model_uuid: UUID) -> Manifest:
         raise UnprocessableError(f"model {model_uuid}: {exc}") from exc
 
 
-async def list_models(client: Any, bucket: str) -> list[QuantModel]:
+async def list_models(client: S3Client, bucket: str) -> list[QuantModel]:
     """Every `<uuid>/` prefix of the source with its manifest (or why it is unusable)."""
     uuids: list[UUID] = []
     try:
-        paginator = client.get_paginator("list_objects_v2")
-        async for page in paginator.paginate(Bucket=bucket, Delimiter="/"):
+        async for page in client.pages("list_objects_v2", Bucket=bucket, Delimiter="/"):
             for prefix in page.get("CommonPrefixes", []):
                 try:
                     uuids.append(UUID(prefix["Prefix"].rstrip("/")))
