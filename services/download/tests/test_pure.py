@@ -154,7 +154,7 @@ def test_classify(exc: BaseException, error_class: str, permanent: bool) -> None
 
 async def _woken(board: ChangeBoard, model_uuid: UUID, action: object) -> float:
     """Seconds from `action` (a call on the board) until a waiting stream wakes."""
-    waiting = asyncio.create_task(board.wait(model_uuid, within=5))
+    waiting = asyncio.create_task(board.wait(model_uuid, board.version(model_uuid), within=5))
     await asyncio.sleep(0)  # the stream is waiting
     started = time.monotonic()
     assert callable(action)
@@ -185,3 +185,13 @@ async def test_a_phase_change_wakes_streams_at_once_and_takes_pending_progress_a
         board.changed(job)
 
     assert await _woken(board, job, progress_then_phase) < 0.1
+
+
+async def test_a_change_between_a_streams_read_and_its_wait_is_not_missed() -> None:
+    board = ChangeBoard()
+    job = UUID(int=3)
+    seen = board.version(job)  # the stream reads the job at this version ...
+    board.changed(job)  # ... the job changes before the stream waits ...
+    started = time.monotonic()
+    await board.wait(job, seen, within=5)  # ... and the wait returns at once
+    assert time.monotonic() - started < 0.1

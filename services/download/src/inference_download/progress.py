@@ -104,18 +104,25 @@ class ChangeBoard:
     A phase or error change wakes them at once; progress of the bytes at most every
     `progress_interval` seconds: a copy stores dozens of parts a second, and every wake is a
     database read and a snapshot per stream, CPU that the copy itself would otherwise get.
+    Every change counts a job's version: a stream passes the version it read at, so a change
+    between its read and its wait is not missed (it would wait for the keep-alive instead).
     """
 
     def __init__(self, progress_interval: float = 0.25) -> None:
         self.progress_interval = progress_interval
+        self._versions: dict[UUID, int] = {}
         self._events: dict[UUID, asyncio.Event] = {}
         self._last_woken: dict[UUID, float] = {}
         self._pending: dict[UUID, asyncio.TimerHandle] = {}
+
+    def version(self, model_uuid: UUID) -> int:
+        return self._versions.get(model_uuid, 0)
 
     def changed(self, model_uuid: UUID) -> None:
         pending = self._pending.pop(model_uuid, None)
         if pending is not None:
             pending.cancel()
+        self._versions[model_uuid] = self.version(model_uuid) + 1
         event = self._events.pop(model_uuid, None)
         if event is not None:
             self._last_woken[model_uuid] = time.monotonic()
@@ -136,7 +143,10 @@ class ChangeBoard:
             loop = asyncio.get_running_loop()
             self._pending[model_uuid] = loop.call_later(due, self.changed, model_uuid)
 
-    async def wait(self, model_uuid: UUID, within: float) -> None:
+    async def wait(self, model_uuid: UUID, seen: int, within: float) -> None:
+        """Returns once the job changed after version `seen`, or after `within` seconds."""
+        if self.version(model_uuid) != seen:
+            return
         event = self._events.setdefault(model_uuid, asyncio.Event())
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(event.wait(), within)

@@ -91,6 +91,7 @@ async def download_events(
 
     async def events() -> AsyncIterator[str]:
         while True:
+            seen = state.board.version(model_uuid)
             job = await state.jobs.get(model_uuid)
             if job is None:
                 return
@@ -98,7 +99,7 @@ async def download_events(
             yield f"event: progress\ndata: {data}\n\n"
             if job.phase in TERMINAL or await request.is_disconnected():
                 return
-            await state.board.wait(model_uuid, state.settings.sse_keepalive_seconds)
+            await state.board.wait(model_uuid, seen, state.settings.sse_keepalive_seconds)
 
     return StreamingResponse(
         events(), media_type="text/event-stream", headers={"cache-control": "no-store"}
