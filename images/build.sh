@@ -93,8 +93,15 @@ build_one() {
   log "building $ref"
   # RUN steps see this machine's CA bundle (a proxy's CA included); the image does not keep it.
   [[ -f $CA_BUNDLE ]] && args+=(--volume "$CA_BUNDLE:/etc/ssl/certs/ca-certificates.crt:ro")
+  local previous
+  previous=$("${BUILDAH[@]}" images --quiet --no-trunc "$ref" 2>/dev/null || true)
   "${BUILDAH[@]}" bud --quiet --isolation chroot --build-arg "VERSION=$version" \
     "${args[@]}" -t "$ref" . >/dev/null
+  # the image this ref named before is ours and now untagged: remove it (the vfs storage
+  # keeps every layer whole, a few GB per rebuilt image), unless something still uses it
+  if [[ -n $previous && $previous != $("${BUILDAH[@]}" images --quiet --no-trunc "$ref") ]]; then
+    "${BUILDAH[@]}" rmi "$previous" >/dev/null 2>&1 || true
+  fi
   rm -f "$archive"
   "${BUILDAH[@]}" push --quiet "$ref" "oci-archive:$archive:$ref"
   echo "$key" >"$archive.key"
