@@ -35,7 +35,6 @@ from uuid import UUID, uuid4
 
 import httpx
 from minio import Minio
-from sqlalchemy import delete
 
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -53,8 +52,9 @@ from api_upload_bench import write_gguf
 
 from inference_common.auth import TokenSigner, hash_password
 from inference_common.db import make_engine, make_sessionmaker, unit_of_work
-from inference_common.tables import Model, User
+from inference_common.tables import User
 from inference_download import publish
+from inference_testkit.database import forget_model
 from inference_testkit.object_store import minio_from_env
 from inference_testkit.servers import free_port, wait_http_ok
 
@@ -102,15 +102,6 @@ async def _add_user(database_url: str) -> UUID:
     finally:
         await engine.dispose()
     return user_id
-
-
-async def _forget_model(database_url: str, model_uuid: UUID) -> None:
-    engine = make_engine(database_url)
-    try:
-        async with unit_of_work(make_sessionmaker(engine)) as session:
-            await session.execute(delete(Model).where(Model.uuid == model_uuid))
-    finally:
-        await engine.dispose()
 
 
 class Service:
@@ -258,7 +249,7 @@ def main() -> None:
         plain = (plain_before + plain_after) / 2
 
         # the same bytes again under a second uuid: the first registration is forgotten
-        asyncio.run(_forget_model(database_url, first))
+        forget_model(database_url, first)
         ours.remove_object(target, f"models/{first}.gguf")
         with service(download_env, Path(tmp) / "service.log") as running:
             httpx.post(

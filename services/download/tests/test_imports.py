@@ -13,11 +13,12 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 from minio import Minio
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from inference_common.db import make_engine, make_sessionmaker, unit_of_work
 from inference_common.tables import Model
 from inference_localstack.embedded_model import embedded_model_path
+from inference_testkit.database import forget_model
 from inference_testkit.waiting import wait_for
 
 from .conftest import Service, incomplete_uploads, location
@@ -37,15 +38,6 @@ async def _model_rows(database_url: str, model_uuid: UUID) -> list[Model]:
 
 def model_rows(database_url: str, model_uuid: UUID) -> list[Model]:
     return asyncio.run(_model_rows(database_url, model_uuid))
-
-
-async def _forget_model(database_url: str, model_uuid: UUID) -> None:
-    engine = make_engine(database_url)
-    try:
-        async with unit_of_work(make_sessionmaker(engine)) as session:
-            await session.execute(delete(Model).where(Model.uuid == model_uuid))
-    finally:
-        await engine.dispose()
 
 
 def status(client: httpx.Client, model_uuid: UUID) -> dict[str, Any]:
@@ -114,7 +106,7 @@ def test_full_import_of_the_embedded_model_registers_last(
     assert s3.stat_object(service.target, row.object_key).size == row.size_bytes
     assert incomplete_uploads(location(stack_env), service.target, f"models/{model_uuid}") == []
     # the embedded model's bytes are registered once per database: other suites upload them
-    asyncio.run(_forget_model(database_url, model_uuid))
+    forget_model(database_url, model_uuid)
 
 
 def test_split_gguf_import(service: Service, s3: Minio, database_url: str, tmp_path: Path) -> None:

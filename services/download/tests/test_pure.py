@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError
+from urllib3.exceptions import ProtocolError
 
 from inference_common.s3_multipart import MAX_PARTS, MIN_PART_BYTES, part_size_for
 from inference_download.failures import JobError, backoff_seconds, classify
@@ -143,6 +145,7 @@ def _client_error(code: str) -> ClientError:
         (EndpointConnectionError(endpoint_url="http://127.0.0.1:1"), "unavailable", False),
         (ConnectionResetError(), "unavailable", False),
         (TimeoutError(), "unavailable", False),
+        (ProtocolError("Connection broken"), "unavailable", False),  # urllib3's, unwrapped
         (JobError("checksum_mismatch", "x"), "checksum_mismatch", True),
         (RuntimeError("bug"), "internal", True),
     ],
@@ -152,12 +155,11 @@ def test_classify(exc: BaseException, error_class: str, permanent: bool) -> None
     assert (error.error_class, error.permanent) == (error_class, permanent)
 
 
-async def _woken(board: ChangeBoard, model_uuid: UUID, action: object) -> float:
+async def _woken(board: ChangeBoard, model_uuid: UUID, action: Callable[[], object]) -> float:
     """Seconds from `action` (a call on the board) until a waiting stream wakes."""
     waiting = asyncio.create_task(board.wait(model_uuid, board.version(model_uuid), within=5))
-    await asyncio.sleep(0)  # the stream is waiting
+    await asyncio.sleep(0)  # one loop turn: the task runs up to its wait on the event
     started = time.monotonic()
-    assert callable(action)
     action()
     await waiting
     return time.monotonic() - started

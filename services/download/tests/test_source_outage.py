@@ -28,12 +28,13 @@ Copying = Callable[..., AbstractContextManager[tuple[httpx.Client, UUID]]]
 
 @pytest.fixture
 def copying(rig: Rig, proxy: Proxy, tmp_path: Path) -> Copying:
-    """`copying(**settings)`: the service, reading the source through the proxy, copying an
-    80 MiB model (some bytes already copied); yields a client and the model's uuid."""
+    """`copying(**settings)`: the service, reading the source through the proxy, copying a
+    240 MiB model (some bytes already copied, most still to come when the test cuts the
+    proxy); yields a client and the model's uuid."""
 
     @contextmanager
     def start(**extra: str) -> Iterator[tuple[httpx.Client, UUID]]:
-        path = write_gguf(tmp_path / "m.gguf", padding_bytes=80 * MIB)
+        path = write_gguf(tmp_path / "m.gguf", padding_bytes=240 * MIB)
         model_uuid = publish(rig.s3, rig.source, [path])
         env = rig.env(**extra)
         env["QUANT_S3_ENDPOINT"] = proxy.endpoint

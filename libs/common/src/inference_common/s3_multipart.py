@@ -135,11 +135,13 @@ class S3Client:
         def fetch() -> bytes:
             body = self.sync.get_object(Bucket=bucket, Key=key)["Body"]
             try:
-                return bytes(body.read(limit))
+                data: bytes = body.read(limit)
+                return data
             finally:
                 body.close()
 
-        return bytes(await self.run(fetch))
+        data: bytes = await self.run(fetch)
+        return data
 
     def release(self, body: Any) -> None:
         """Closes a response body in a worker thread, not awaited: a read blocked on a

@@ -6,13 +6,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from typing import TypeVar
+from uuid import UUID
 
-from sqlalchemy import inspect
+from sqlalchemy import delete, inspect
 from sqlalchemy.engine import Inspector, make_url
 from sqlalchemy.pool import NullPool
 
 from inference_common import migrate
 from inference_common.db import make_engine
+from inference_common.tables import Model
 
 T = TypeVar("T")
 
@@ -74,3 +76,18 @@ async def column_names(url: str, table: str) -> set[str]:
     return await _inspected(
         url, lambda inspector: {c["name"] for c in inspector.get_columns(table)}
     )
+
+
+async def forget_model_async(url: str, model_uuid: UUID) -> None:
+    """Deletes a model's registry row (not its object): the same bytes can then be
+    registered again by a later test or benchmark round in the same database."""
+    engine = make_engine(url, poolclass=NullPool)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(delete(Model).where(Model.uuid == model_uuid))
+    finally:
+        await engine.dispose()
+
+
+def forget_model(url: str, model_uuid: UUID) -> None:
+    asyncio.run(forget_model_async(url, model_uuid))

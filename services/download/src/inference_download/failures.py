@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from botocore.exceptions import BotoCoreError, ClientError
+from urllib3.exceptions import HTTPError as TransportError
 
 PERMANENT_S3_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "404", "AccessDenied", "403"})
 
@@ -29,7 +30,7 @@ def classify(exc: BaseException, what: str) -> JobError:
         if code in PERMANENT_S3_CODES:
             return JobError("not_found", f"{what}: {code}")
         return JobError("unavailable", f"{what}: {code or 'S3 error'}", permanent=False)
-    if isinstance(exc, BotoCoreError | asyncio.TimeoutError | OSError):
+    if isinstance(exc, BotoCoreError | TransportError | asyncio.TimeoutError | OSError):
         return JobError("unavailable", f"{what}: {type(exc).__name__}", permanent=False)
     return JobError("internal", f"{what}: {type(exc).__name__}: {exc}", permanent=True)
 
