@@ -33,6 +33,19 @@ async def _job(database_url: str, model_uuid: UUID) -> DownloadJob:
         await engine.dispose()
 
 
+async def _forget_recorded_parts(database_url: str, model_uuid: UUID) -> None:
+    """The job's row as if the service died before recording any part it stored (rows are
+    written at most every PROGRESS_SAVE_SECONDS; this is that lag taken to the extreme)."""
+    engine = make_engine(database_url)
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as session:
+            job = await session.get(DownloadJob, model_uuid)
+            assert job is not None
+            job.files = [{**f, "parts": [], "bytes_done": 0} for f in job.files]
+    finally:
+        await engine.dispose()
+
+
 async def _server_side(
     stack_env: dict[str, str], bucket: str, key: str, upload_id: str
 ) -> tuple[int, str]:
@@ -81,12 +94,15 @@ def test_kill_9_mid_copy_then_resume(rig: Rig, tmp_path: Path) -> None:
         _server_side(rig.stack_env, rig.target, entry["target_key"], entry["upload_id"])
     )
     assert held >= before.bytes_done
+    asyncio.run(_forget_recorded_parts(rig.database_url, model_uuid))
 
     body = _restarted_until_final(env, tmp_path / "second.log", headers, model_uuid, timeout=600)
 
     assert body["phase"] == "Done", body
-    resent = held - body["bytes_resumed"]
-    assert 0 <= resent <= 2 * PART, (held, body["bytes_resumed"])
+    # nothing our bucket held at the kill is sent again (the progress row may lag the bucket
+    # by a save interval: the parts are taken from the bucket); what is sent twice is at most
+    # the parts that were in flight, and those may have landed after `held` was read
+    assert held <= body["bytes_resumed"] <= held + IN_FLIGHT * PART, (held, body["bytes_resumed"])
     assert body["bytes_sent"] - before.bytes_sent == size - body["bytes_resumed"]
     [row] = model_rows(rig.database_url, model_uuid)
     assert row.sha256 == sha256_of(path)

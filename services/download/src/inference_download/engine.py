@@ -37,6 +37,7 @@ from inference_download import metrics
 from inference_download.failures import JobError, classify
 from inference_download.jobs import Jobs, initial_files, now
 from inference_download.manifest import source_key
+from inference_download.recorder import ThrottledSave
 from inference_download.source import read_manifest
 
 HEADER_LIMIT = 256 * 1024**2
@@ -54,6 +55,7 @@ class CopyContext:
     cluster_name: str
     on_change: Callable[[UUID], None]
     on_progress: Callable[[UUID], None]  # bytes moved: live streams hear of it throttled
+    progress_save_seconds: float  # progress rows at most this often per job
     touch: Callable[[UUID], None]  # the stall watchdog's heartbeat
 
 
@@ -124,14 +126,25 @@ class JobCopy:
                 "size_mismatch",
                 f"{key}: {size} bytes in the source, manifest says {entry['size_bytes']}",
             )
-        done = await self._prepare_upload(entry, etag)
-        if not done or not entry.get("part_bytes"):
-            # a resumed upload keeps its part size (a changed setting would shift the parts)
-            entry["part_bytes"] = part_size_for(size, self.ctx.part_bytes)
+        done = await self._prepare_upload(entry, etag, size)
         part_bytes = int(entry["part_bytes"])
         parser = GGUFStreamParser(HEADER_LIMIT)
 
+        last_progress_at = now()
+
+        async def save_progress() -> None:
+            await self._save(
+                progress=True,
+                bytes_done=self._done_bytes(),
+                bytes_sent=self.bytes_sent,
+                bytes_resumed=self.bytes_resumed,
+                last_progress_at=last_progress_at,
+            )
+
+        recorder = ThrottledSave(save_progress, self.ctx.progress_save_seconds)
+
         async def on_part(part: CompletedPart, sent: bool) -> None:
+            nonlocal last_progress_at
             if sent:
                 entry["parts"] = [*entry["parts"], part.as_list()]
                 self.bytes_sent += part.size
@@ -139,14 +152,9 @@ class JobCopy:
             else:
                 self.bytes_resumed += part.size
             entry["bytes_done"] = int(entry["bytes_done"]) + part.size
+            last_progress_at = now()
             self.ctx.touch(self.uuid)
-            await self._save(
-                progress=True,
-                bytes_done=self._done_bytes(),
-                bytes_sent=self.bytes_sent,
-                bytes_resumed=self.bytes_resumed,
-                last_progress_at=now(),
-            )
+            recorder.mark()
 
         writer = MultipartWriter(
             self.ctx.target,
@@ -170,11 +178,14 @@ class JobCopy:
                         raise JobError("not_gguf", f"{key}: {exc}") from exc
                     await writer.write(chunk)
             parts = await writer.flush()
+            await recorder.flush()
         except (JobError, asyncio.CancelledError):
             await writer.cancel()
+            await recorder.cancel()
             raise
         except Exception as exc:
             await writer.cancel()
+            await recorder.cancel()
             raise classify(exc, f"copy of {key}") from exc
         return await self._verify(entry, key, writer, parser, parts)
 
@@ -221,7 +232,9 @@ class JobCopy:
         raise JobError("not_gguf", f"{target_key}: no GGUF header")
 
     async def _still_stored(self, entry: dict[str, Any]) -> list[CompletedPart] | None:
-        """The recorded parts our bucket still holds; None when the upload is gone."""
+        """The parts our bucket holds for the recorded upload; None when the upload is gone.
+        Parts stored after the last progress row count too: the upload is ours and the
+        source unchanged, so part N holds the same bytes the stream's part N would."""
         try:
             stored = await stored_parts(
                 self.ctx.target, self.ctx.target_bucket, entry["target_key"], entry["upload_id"]
@@ -232,12 +245,17 @@ class JobCopy:
             raise classify(exc, "our object store") from exc
         except Exception as exc:
             raise classify(exc, "our object store") from exc
-        recorded = {CompletedPart.from_list(p) for p in entry["parts"]}
-        return sorted(recorded & set(stored), key=lambda p: p.number)
+        kept = sorted(stored, key=lambda p: p.number)
+        entry["parts"] = [p.as_list() for p in kept]
+        return kept
 
-    async def _prepare_upload(self, entry: dict[str, Any], etag: str) -> list[CompletedPart]:
-        """The parts to keep: those of the recorded upload when the source is unchanged."""
-        if entry["upload_id"] and entry["source_etag"] == etag:
+    async def _prepare_upload(
+        self, entry: dict[str, Any], etag: str, size: int
+    ) -> list[CompletedPart]:
+        """The parts to keep: those of the recorded upload when the source is unchanged. A
+        resumed upload keeps its part size (a changed setting would shift the parts); a new
+        one records its part size with its upload id, before any part is stored."""
+        if entry["upload_id"] and entry["source_etag"] == etag and entry.get("part_bytes"):
             kept = await self._still_stored(entry)
             if kept is not None:
                 return kept
@@ -251,8 +269,14 @@ class JobCopy:
             )
         except Exception as exc:
             raise classify(exc, "our object store") from exc
-        entry.update(upload_id=upload_id, source_etag=etag, parts=[], bytes_done=0)
-        entry["state"] = "copying"
+        entry.update(
+            upload_id=upload_id,
+            source_etag=etag,
+            part_bytes=part_size_for(size, self.ctx.part_bytes),
+            parts=[],
+            bytes_done=0,
+            state="copying",
+        )
         await self._save()
         return []
 

@@ -104,6 +104,11 @@ def publish(
             content_type="application/octet-stream",
             part_size=PART_BYTES,
         )
+    write_manifest(client, bucket, model_uuid, manifest)
+
+
+def write_manifest(client: Minio, bucket: str, model_uuid: UUID, manifest: Manifest) -> None:
+    """The manifest of files stored already: it makes the model visible to imports."""
     body = json.dumps(manifest.model_dump(), indent=2).encode()
     client.put_object(
         bucket,

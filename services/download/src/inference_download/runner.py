@@ -73,6 +73,7 @@ class Runner:
             cluster_name=self.settings.quant_cluster_name,
             on_change=self.board.changed,
             on_progress=self.board.progressed,
+            progress_save_seconds=self.settings.progress_save_seconds,
             touch=self._touch,
         )
 

@@ -31,6 +31,9 @@ class DownloadSettings(JwtSettings):
     max_attempts: int = Field(5, ge=1, description="Tries of a job on transient errors.")
     retry_base_seconds: float = Field(1.0, gt=0)
     retry_max_seconds: float = Field(30.0, gt=0)
+    progress_save_seconds: float = Field(
+        0.25, ge=0, le=10, description="A job's progress row is written at most this often."
+    )
     stall_seconds: float = Field(120.0, gt=0, description="No progress for this long: Failed.")
     sse_keepalive_seconds: float = Field(15.0, gt=0)
     run_migrations: bool = Field(True, description="Upgrade the schema to head at start-up.")
