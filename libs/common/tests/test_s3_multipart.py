@@ -13,6 +13,7 @@ import pytest
 from minio import Minio
 
 from inference_common.s3_multipart import (
+    BufferPool,
     CompletedPart,
     MultipartWriter,
     S3Location,
@@ -146,3 +147,46 @@ async def test_memory_is_bounded_by_the_parts_in_flight(where: S3Location, bucke
             tracemalloc.stop()
     assert writer.sha256.hexdigest() == hashlib.sha256(data).hexdigest()
     assert peak - before < (in_flight + 1) * PART + 2 * MIB, f"{(peak - before) / MIB:.1f} MiB"
+
+
+async def test_a_second_file_reuses_the_first_ones_part_buffers(
+    where: S3Location, bucket: str
+) -> None:
+    """The pool gives the next writer the buffers the last one gave back (new ones, after
+    the first file's were freed, came from the heap and stayed resident)."""
+    data = os.urandom(6 * PART + 123)
+    pool = BufferPool(limit_bytes=4 * PART)
+
+    async def upload(key: str) -> MultipartWriter:
+        upload_id = await start_upload(client, bucket, key)
+        writer = MultipartWriter(client, bucket, key, upload_id, PART, in_flight=2, buffers=pool)
+        await writer.write_all(chunks(data))
+        await writer.complete(await writer.flush())
+        return writer
+
+    async with s3_client(where) as client:
+        await upload("first")
+        assert pool.free(PART) == 3  # in_flight + 1, within the pool's limit
+        tracemalloc.start()
+        try:
+            before, _ = tracemalloc.get_traced_memory()
+            second = await upload("second")
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert pool.free(PART) == 3
+    assert second.sha256.hexdigest() == hashlib.sha256(data).hexdigest()
+    assert peak - before < PART, f"{(peak - before) / MIB:.1f} MiB allocated"
+
+
+def test_the_pool_keeps_no_more_than_its_limit() -> None:
+    pool = BufferPool(limit_bytes=10)
+    given = [bytearray(4) for _ in range(3)]
+    pool.give(given)
+    assert pool.free(4) == 2  # the third would pass the limit
+    assert pool.take(4) is given[1]
+    assert pool.take(4) is given[0]
+    assert all(pool.take(4) is not b for b in given)  # a new one
+    assert len(pool.take(5)) == 5
+    pool.give([bytearray(4), bytearray(4), bytearray(4)])
+    assert pool.free(4) == 2

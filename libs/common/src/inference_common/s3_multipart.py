@@ -231,6 +231,38 @@ async def stored_parts(
     return parts
 
 
+class BufferPool:
+    """Part buffers kept from one writer to the next (per size, at most `limit_bytes` in
+    all). A writer that allocated its own buffers for every file made the process grow: once
+    glibc had unmapped the first file's buffers it raised its mmap threshold past their size
+    (its dynamic threshold), so the next file's buffers came from the heap, whose freed
+    pages stay resident; the download service's peak grew by about a part per import."""
+
+    def __init__(self, limit_bytes: int) -> None:
+        self.limit_bytes = limit_bytes
+        self._free: dict[int, list[bytearray]] = {}
+        self._held = 0
+
+    def take(self, size: int) -> bytearray:
+        free = self._free.get(size)
+        if free:
+            self._held -= size
+            return free.pop()
+        return bytearray(size)
+
+    def free(self, size: int) -> int:
+        """How many buffers of `size` wait to be taken."""
+        return len(self._free.get(size, ()))
+
+    def give(self, buffers: Iterable[bytearray]) -> None:
+        for buffer in buffers:
+            if self._held + len(buffer) <= self.limit_bytes:
+                self._free.setdefault(len(buffer), []).append(buffer)
+                self._held += len(buffer)
+
+
+PART_BUFFERS = BufferPool(64 * 1024**2)
+
 PartCallback = Callable[[CompletedPart, bool], Awaitable[None]]
 Inspector = Callable[[memoryview], None]
 
@@ -249,11 +281,12 @@ class MultipartWriter:
     `sha256` covers the whole stream once `flush()` has returned.
 
     Memory: at most `in_flight + 1` part buffers (the part filling and the parts being
-    checked or sent), allocated once per writer and reused. Chunks are copied into the
-    filling buffer, the one copy of the bytes: a full part goes out as that `bytearray`,
-    which the HTTP connection sends in one `sendall` from the client's worker thread (botocore
-    turns a `bytes` body into a `BytesIO`, which http.client sends 16 KiB at a time: 512
-    system calls per 8 MiB part). The last, shorter part is sent as a copy of its bytes.
+    checked or sent), taken from `buffers` (shared by the process's writers) and given back
+    by `flush()` and `cancel()`. Chunks are copied into the filling buffer, the one copy of
+    the bytes: a full part goes out as that `bytearray`, which the HTTP connection sends in
+    one `sendall` from the client's worker thread (botocore turns a `bytes` body into a
+    `BytesIO`, which http.client sends 16 KiB at a time: 512 system calls per 8 MiB part).
+    The last, shorter part is sent as a copy of its bytes.
     """
 
     def __init__(
@@ -268,6 +301,7 @@ class MultipartWriter:
         done: Iterable[CompletedPart] = (),
         on_part: PartCallback | None = None,
         inspect: Inspector | None = None,
+        buffers: BufferPool = PART_BUFFERS,
     ) -> None:
         self.client = client
         self.bucket = bucket
@@ -285,6 +319,7 @@ class MultipartWriter:
         self._tasks: set[asyncio.Task[None]] = set()
         self._filling: bytearray | None = None
         self._filled = 0
+        self._buffers = buffers
         self._spare: list[bytearray] = []  # full-size buffers nobody reads any more
         self._next_number = 1
         self._report_lock = asyncio.Lock()
@@ -299,7 +334,9 @@ class MultipartWriter:
         self.size += len(view)
         while view:
             if self._filling is None:
-                self._filling = self._spare.pop() if self._spare else bytearray(self.part_bytes)
+                self._filling = (
+                    self._spare.pop() if self._spare else self._buffers.take(self.part_bytes)
+                )
             taken = min(len(view), self.part_bytes - self._filled)
             self._filling[self._filled : self._filled + taken] = view[:taken]
             self._filled += taken
@@ -308,32 +345,35 @@ class MultipartWriter:
                 await self._emit()
 
     async def _emit(self) -> None:
-        """Hands the filled buffer to a check and an upload (the last part's is cut to its
-        length)."""
+        """Hands the filled buffer to a check and an upload (the last part's bytes are sent
+        as a copy cut to their length; the buffer goes back once checked)."""
         body, size = self._filling or bytearray(), self._filled
         self._filling, self._filled = None, 0
-        if size < self.part_bytes:
-            del body[size:]
+        payload = body if size == len(body) else bytearray(memoryview(body)[:size])
         checked = await self._check(body, size)
         number = self._next_number
         self._next_number += 1
         earlier = self._done.get(number)
         if earlier is not None and earlier.size == size:
             self._parts[number] = earlier
-            checked.add_done_callback(lambda _: self._recycle(body, size))
+            checked.add_done_callback(lambda _: self._recycle(body))
             await self._report(earlier, sent=False)
             return
         await self._raise_failed()
         await self._slots.acquire()
-        task = asyncio.create_task(self._send(number, body, size, checked))
+        task = asyncio.create_task(self._send(number, payload, body, size, checked))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _recycle(self, body: bytearray, size: int) -> None:
+    def _recycle(self, body: bytearray) -> None:
         """Keeps a full-size buffer that is neither checked nor sent any more for the next
         part (a failed upload's buffer is dropped instead: its connection may hold it)."""
-        if size == self.part_bytes:
+        if len(body) == self.part_bytes:
             self._spare.append(body)
+
+    def _give_back(self) -> None:
+        self._buffers.give(self._spare)
+        self._spare = []
 
     def _inspect_and_hash(self, body: bytearray, size: int) -> None:
         with memoryview(body) as whole, whole[:size] as part:
@@ -352,7 +392,12 @@ class MultipartWriter:
         return self._checking
 
     async def _send(
-        self, number: int, body: bytearray, size: int, checked: asyncio.Future[None]
+        self,
+        number: int,
+        payload: bytearray,
+        body: bytearray,
+        size: int,
+        checked: asyncio.Future[None],
     ) -> None:
         try:
             if self._inspect is not None:
@@ -362,13 +407,13 @@ class MultipartWriter:
                 Key=self.key,
                 UploadId=self.upload_id,
                 PartNumber=number,
-                Body=body,
+                Body=payload,
             )
             part = CompletedPart(number, str(response["ETag"]).strip('"'), size)
             self.bytes_sent += size
             self._parts[number] = part
             await asyncio.shield(checked)  # before the slot is free: the next part reuses it
-            self._recycle(body, size)
+            self._recycle(body)
             await self._report(part, sent=True)
         finally:
             self._slots.release()
@@ -396,18 +441,24 @@ class MultipartWriter:
             await self._checking
         tasks = list(self._tasks)
         results = await asyncio.gather(*tasks, return_exceptions=True)
+        self._give_back()
         for result in results:
             if isinstance(result, BaseException):
                 raise result
         return [self._parts[n] for n in sorted(self._parts)]
 
     async def cancel(self) -> None:
-        """Stops the parts in flight (their slots are released)."""
+        """Stops the parts in flight (their slots are released; their buffers are dropped,
+        the idle ones given back)."""
         for task in list(self._tasks):
             task.cancel()
         await self._drain()
         if self._checking is not None:
             await asyncio.gather(self._checking, return_exceptions=True)
+        if self._filling is not None:
+            self._recycle(self._filling)
+            self._filling, self._filled = None, 0
+        self._give_back()
 
     async def complete(self, parts: list[CompletedPart]) -> None:
         await self.client.complete_multipart_upload(
