@@ -286,7 +286,8 @@ class MultipartWriter:
     the bytes: a full part goes out as that `bytearray`, which the HTTP connection sends in
     one `sendall` from the client's worker thread (botocore turns a `bytes` body into a
     `BytesIO`, which http.client sends 16 KiB at a time: 512 system calls per 8 MiB part).
-    The last, shorter part is sent as a copy of its bytes.
+    The last, shorter part's buffer is cut to its length and sent as it is (a copy would
+    raise the peak by a part); it is not reused.
     """
 
     def __init__(
@@ -345,11 +346,13 @@ class MultipartWriter:
                 await self._emit()
 
     async def _emit(self) -> None:
-        """Hands the filled buffer to a check and an upload (the last part's bytes are sent
-        as a copy cut to their length; the buffer goes back once checked)."""
+        """Hands the filled buffer to a check and an upload (the last part's is cut to its
+        length: no copy, and the buffer is not reused)."""
         body, size = self._filling or bytearray(), self._filled
         self._filling, self._filled = None, 0
-        payload = body if size == len(body) else bytearray(memoryview(body)[:size])
+        if size < len(body):
+            del body[size:]
+        payload = body
         checked = await self._check(body, size)
         number = self._next_number
         self._next_number += 1
