@@ -338,6 +338,8 @@ class GGUFStreamParser:
             return
         self._buffer += data
         self._advance()
+        if self.header is not None:
+            self._buffer = bytearray()  # what followed the header in the last piece fed
 
     def _advance(self) -> None:
         view_start = 0

@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import functools
 import hashlib
+import io
 import math
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -263,6 +264,42 @@ class BufferPool:
 
 PART_BUFFERS = BufferPool(64 * 1024**2)
 
+
+class PartReader(io.RawIOBase):
+    """The first `size` bytes of a buffer as a seekable file, without a copy (botocore takes
+    bytes, a bytearray or a file as a body; a memoryview it refuses)."""
+
+    def __init__(self, buffer: bytearray, size: int) -> None:
+        super().__init__()
+        self._buffer = buffer
+        self._size = size
+        self._at = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        count = min(len(target), self._size - self._at)
+        with memoryview(self._buffer) as whole:
+            target[:count] = whole[self._at : self._at + count]
+        self._at += count
+        return count
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._at, io.SEEK_END: self._size}[whence]
+        self._at = min(max(0, base + offset), self._size)
+        return self._at
+
+    def tell(self) -> int:
+        return self._at
+
+
 PartCallback = Callable[[CompletedPart, bool], Awaitable[None]]
 Inspector = Callable[[memoryview], None]
 
@@ -286,8 +323,9 @@ class MultipartWriter:
     the bytes: a full part goes out as that `bytearray`, which the HTTP connection sends in
     one `sendall` from the client's worker thread (botocore turns a `bytes` body into a
     `BytesIO`, which http.client sends 16 KiB at a time: 512 system calls per 8 MiB part).
-    The last, shorter part's buffer is cut to its length and sent as it is (a copy would
-    raise the peak by a part); it is not reused.
+    The last, shorter part is read from its buffer as a file (sent 16 KiB at a time): a copy
+    would raise the peak by a part, and a buffer cut to its length would be freed, which
+    moves glibc's threshold and puts the next file's new buffer on the heap.
     """
 
     def __init__(
@@ -330,6 +368,38 @@ class MultipartWriter:
         async for chunk in chunks:
             await self.write(chunk)
 
+    async def fill_from(
+        self,
+        reader: S3Client,
+        body: Any,
+        seen: Callable[[memoryview], None] | None = None,
+        heartbeat: Callable[[], None] | None = None,
+    ) -> None:
+        """Reads a blocking response body (botocore's, of a GET) straight into the part
+        buffers until it ends, up to a part per call in `reader`'s worker threads: the event
+        loop does no work per chunk and the bytes are not copied again. `seen(view)` gets the
+        bytes of each call in stream order, on the event loop (a header parser);
+        `heartbeat()` runs in the worker after every MiB read (a stall watchdog's)."""
+        while True:
+            if self._filling is None:
+                self._filling = (
+                    self._spare.pop() if self._spare else self._buffers.take(self.part_bytes)
+                )
+            start = self._filled
+            wanted = self.part_bytes - start
+            read = await reader.run(
+                read_into, body, memoryview(self._filling)[start:], heartbeat=heartbeat
+            )
+            self._filled += read
+            self.size += read
+            if seen is not None and read:
+                with memoryview(self._filling) as whole, whole[start : start + read] as fresh:
+                    seen(fresh)
+            if self._filled == self.part_bytes:
+                await self._emit()
+            if read < wanted:
+                return
+
     async def write(self, chunk: bytes | bytearray | memoryview) -> None:
         view = memoryview(chunk).cast("B")
         self.size += len(view)
@@ -346,13 +416,11 @@ class MultipartWriter:
                 await self._emit()
 
     async def _emit(self) -> None:
-        """Hands the filled buffer to a check and an upload (the last part's is cut to its
-        length: no copy, and the buffer is not reused)."""
+        """Hands the filled buffer to a check and an upload (the last, shorter part is read
+        from its buffer through a `PartReader`: no copy, and the buffer keeps its size)."""
         body, size = self._filling or bytearray(), self._filled
         self._filling, self._filled = None, 0
-        if size < len(body):
-            del body[size:]
-        payload = body
+        payload: bytearray | PartReader = body if size == len(body) else PartReader(body, size)
         checked = await self._check(body, size)
         number = self._next_number
         self._next_number += 1
@@ -397,7 +465,7 @@ class MultipartWriter:
     async def _send(
         self,
         number: int,
-        payload: bytearray,
+        payload: bytearray | PartReader,
         body: bytearray,
         size: int,
         checked: asyncio.Future[None],
@@ -470,6 +538,27 @@ class MultipartWriter:
             UploadId=self.upload_id,
             MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]},
         )
+
+
+def read_into(
+    body: Any,
+    view: memoryview,
+    piece: int = 1024**2,
+    heartbeat: Callable[[], None] | None = None,
+) -> int:
+    """Fills `view` from a blocking body, `piece` bytes at a time (urllib3 reads into a
+    temporary of the asked size); returns the bytes read, fewer only at the body's end."""
+    filled = 0
+    with view:
+        while filled < len(view):
+            with view[filled : filled + piece] as target:
+                count = int(body.readinto(target))
+            if not count:
+                break
+            filled += count
+            if heartbeat is not None:
+                heartbeat()
+    return filled
 
 
 async def read_object(

@@ -41,6 +41,7 @@ from inference_download.recorder import ThrottledSave
 from inference_download.source import read_manifest
 
 HEADER_LIMIT = 256 * 1024**2
+PARSER_PIECE = 1024**2
 
 
 @dataclass
@@ -56,7 +57,7 @@ class CopyContext:
     on_change: Callable[[UUID], None]
     on_progress: Callable[[UUID], None]  # bytes moved: live streams hear of it throttled
     progress_save_seconds: float  # progress rows at most this often per job
-    touch: Callable[[UUID], None]  # the stall watchdog's heartbeat
+    touch: Callable[[UUID], None]  # the stall watchdog's heartbeat (from worker threads too)
 
 
 def origin(cluster_name: str, model_uuid: UUID) -> str:
@@ -167,16 +168,27 @@ class JobCopy:
             on_part=on_part,
         )
         entry["bytes_done"] = 0
+
+        def inspect(fresh: memoryview) -> None:
+            """Feeds the parser a MiB at a time: it buffers what it is fed until the header
+            is whole, and a part at once would be a part's copy."""
+            try:
+                for start in range(0, len(fresh), PARSER_PIECE):
+                    parser.feed(fresh[start : start + PARSER_PIECE])
+            except GGUFError as exc:
+                raise JobError("not_gguf", f"{key}: {exc}") from exc
+
         try:
-            chunks = read_object(self.ctx.source, self.ctx.source_bucket, key)
-            async with contextlib.aclosing(chunks):
-                async for chunk in chunks:
-                    self.ctx.touch(self.uuid)
-                    try:
-                        parser.feed(chunk)
-                    except GGUFError as exc:
-                        raise JobError("not_gguf", f"{key}: {exc}") from exc
-                    await writer.write(chunk)
+            response = await self.ctx.source.get_object(Bucket=self.ctx.source_bucket, Key=key)
+            try:
+                await writer.fill_from(
+                    self.ctx.source,
+                    response["Body"],
+                    seen=inspect,
+                    heartbeat=lambda: self.ctx.touch(self.uuid),
+                )
+            finally:
+                self.ctx.source.release(response["Body"])
             parts = await writer.flush()
             await recorder.flush()
         except (JobError, asyncio.CancelledError):
