@@ -208,3 +208,36 @@ def test_a_part_reader_gives_the_first_bytes_of_its_buffer(size: int, reads: lis
     assert reader.read() == bytes(buffer[:size])
     assert reader.seek(-2, io.SEEK_END) == max(0, size - 2)
     assert reader.tell() == max(0, size - 2)
+
+
+async def test_a_get_body_is_read_into_the_parts_and_every_buffer_goes_back(
+    where: S3Location, bucket: str, s3: Minio
+) -> None:
+    """`fill_from`: a body that ends on a part boundary (the last buffer taken gets no byte)
+    is stored whole, hashed, seen in order, and all `in_flight + 1` buffers are given back."""
+    data = os.urandom(4 * PART)
+    s3.put_object(bucket, "source", io.BytesIO(data), len(data))
+    pool = BufferPool(limit_bytes=8 * PART)
+    seen = bytearray()
+    beats = 0
+
+    def heartbeat() -> None:
+        nonlocal beats
+        beats += 1
+
+    async with s3_client(where) as client:
+        upload_id = await start_upload(client, bucket, "copy")
+        writer = MultipartWriter(client, bucket, "copy", upload_id, PART, in_flight=2, buffers=pool)
+        body = (await client.get_object(Bucket=bucket, Key="source"))["Body"]
+        try:
+            await writer.fill_from(client, body, seen=seen.extend, heartbeat=heartbeat)
+        finally:
+            client.release(body)
+        parts = await writer.flush()
+        await writer.complete(parts)
+    assert [p.size for p in parts] == [PART] * 4
+    assert bytes(seen) == data
+    assert beats >= 4 * PART // MIB  # at least one a MiB
+    assert writer.sha256.hexdigest() == hashlib.sha256(data).hexdigest()
+    assert _stored(s3, bucket, "copy") == data
+    assert pool.free(PART) == 3

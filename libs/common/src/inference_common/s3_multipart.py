@@ -391,9 +391,13 @@ class MultipartWriter:
                 )
             start = self._filled
             wanted = self.part_bytes - start
-            read = await reader.run(
-                read_into, body, memoryview(self._filling)[start:], heartbeat=heartbeat
-            )
+            try:
+                read = await reader.run(
+                    read_into, body, memoryview(self._filling)[start:], heartbeat=heartbeat
+                )
+            except BaseException:
+                self._filling, self._filled = None, 0  # a worker may still write into it
+                raise
             self._filled += read
             self.size += read
             if seen is not None and read:
@@ -516,6 +520,9 @@ class MultipartWriter:
             await self._checking
         tasks = list(self._tasks)
         results = await asyncio.gather(*tasks, return_exceptions=True)
+        if self._filling is not None:  # taken for bytes that never came: a stream that
+            self._recycle(self._filling)  # ended on a part boundary
+            self._filling = None
         self._give_back()
         for result in results:
             if isinstance(result, BaseException):
