@@ -386,9 +386,7 @@ class MultipartWriter:
         `heartbeat()` runs in the worker after every MiB read (a stall watchdog's)."""
         while True:
             if self._filling is None:
-                self._filling = (
-                    self._spare.pop() if self._spare else self._buffers.take(self.part_bytes)
-                )
+                self._filling = self._take_buffer()
             start = self._filled
             wanted = self.part_bytes - start
             try:
@@ -413,9 +411,7 @@ class MultipartWriter:
         self.size += len(view)
         while view:
             if self._filling is None:
-                self._filling = (
-                    self._spare.pop() if self._spare else self._buffers.take(self.part_bytes)
-                )
+                self._filling = self._take_buffer()
             taken = min(len(view), self.part_bytes - self._filled)
             self._filling[self._filled : self._filled + taken] = view[:taken]
             self._filled += taken
@@ -443,6 +439,9 @@ class MultipartWriter:
         task = asyncio.create_task(self._send(number, payload, body, size, checked))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+    def _take_buffer(self) -> bytearray:
+        return self._spare.pop() if self._spare else self._buffers.take(self.part_bytes)
 
     def _recycle(self, body: bytearray) -> None:
         """Keeps a full-size buffer that is neither checked nor sent any more for the next
