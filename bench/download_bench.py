@@ -34,7 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,7 +205,9 @@ def republish(
     )
 
 
-def import_round(running: Service, headers: dict[str, str], model_uuid: UUID, plain: Any) -> Round:
+def import_round(
+    running: Service, headers: dict[str, str], model_uuid: UUID, plain: Callable[[], float]
+) -> Round:
     """A plain copy, then an import of `model_uuid` (seen on its event stream)."""
     cpu_started = own_cpu_seconds()
     plain_seconds = plain()

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import struct
+import tracemalloc
 from pathlib import Path
 
 import gguf
@@ -50,6 +51,22 @@ def test_parses_a_file_written_by_the_reference_writer(tmp_path: Path) -> None:
 def test_result_does_not_depend_on_chunking(tmp_path: Path, chunk: int) -> None:
     data = gguf_bytes(tmp_path)
     assert parse_gguf(data, chunk_size=chunk) == parse_gguf(data)
+
+
+def test_a_large_piece_fed_at_once_is_not_copied_whole(tmp_path: Path) -> None:
+    """A writer feeds whole parts (8 MiB): the parser copies only what it parses."""
+    header = gguf_bytes(tmp_path)
+    piece = header + bytes(8 * 1024**2)
+    parser = GGUFStreamParser()
+    tracemalloc.start()
+    try:
+        parser.feed(piece)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert parser.header == parse_gguf(header)
+    assert parser.total_bytes == len(piece)
+    assert peak < 2 * 1024**2, f"{peak / 1024**2:.1f} MiB"
 
 
 def test_big_arrays_are_summarised_not_stored(tmp_path: Path) -> None:

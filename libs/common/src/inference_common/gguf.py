@@ -313,6 +313,9 @@ _GGML_TYPE_NAMES: dict[int, str] = {
 }
 
 
+FEED_PIECE = 1024**2
+
+
 class GGUFStreamParser:
     """Push parser: `feed()` chunks in file order, `finish()` at end of file.
 
@@ -333,13 +336,18 @@ class GGUFStreamParser:
         return next(self._gen)
 
     def feed(self, data: bytes | bytearray | memoryview) -> None:
+        """Until the header is whole, `data` is taken `FEED_PIECE` bytes at a time: the parser
+        keeps what it has not parsed yet, and a part fed at once would be copied whole."""
         self.total_bytes += len(data)
         if self.header is not None:
             return
-        self._buffer += data
-        self._advance()
-        if self.header is not None:
-            self._buffer = bytearray()  # what followed the header in the last piece fed
+        with memoryview(data) as view:
+            for start in range(0, len(view), FEED_PIECE):
+                self._buffer += view[start : start + FEED_PIECE]
+                self._advance()
+                if self.header is not None:
+                    self._buffer = bytearray()  # what followed the header: tensor data
+                    return
 
     def _advance(self) -> None:
         view_start = 0

@@ -450,6 +450,11 @@ class MultipartWriter:
             self._spare.append(body)
 
     def _give_back(self) -> None:
+        """The idle buffers to the pool: the spares and the one filling, if any (`fill_from`
+        drops one a worker may still write into)."""
+        if self._filling is not None:
+            self._recycle(self._filling)
+            self._filling, self._filled = None, 0
         self._buffers.give(self._spare)
         self._spare = []
 
@@ -519,10 +524,8 @@ class MultipartWriter:
             await self._checking
         tasks = list(self._tasks)
         results = await asyncio.gather(*tasks, return_exceptions=True)
-        if self._filling is not None:  # taken for bytes that never came: a stream that
-            self._recycle(self._filling)  # ended on a part boundary
-            self._filling = None
-        self._give_back()
+        self._give_back()  # with the buffer taken for bytes that never came (the stream
+        # ended on a part boundary)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
@@ -536,9 +539,6 @@ class MultipartWriter:
         await self._drain()
         if self._checking is not None:
             await asyncio.gather(self._checking, return_exceptions=True)
-        if self._filling is not None:
-            self._recycle(self._filling)
-            self._filling, self._filled = None, 0
         self._give_back()
 
     async def complete(self, parts: list[CompletedPart]) -> None:

@@ -31,8 +31,6 @@ from inference_common.s3_multipart import CONTENT_TYPE, MultipartWriter, abort_u
 
 logger = logging.getLogger(__name__)
 
-HEADER_FEED_BYTES = 1024 * 1024  # the parser copies what it is fed until the header is read
-
 
 @dataclass(frozen=True)
 class UploadLimits:
@@ -68,14 +66,6 @@ class _HeaderCheck:
         self._parser = GGUFStreamParser(max_header_bytes)
 
     def __call__(self, data: memoryview) -> None:
-        offset = 0
-        while self._parser.header is None and offset < len(data):
-            self._feed(data[offset : offset + HEADER_FEED_BYTES])
-            offset += HEADER_FEED_BYTES
-        if offset < len(data):
-            self._feed(data[offset:])  # O(1) once the header is parsed
-
-    def _feed(self, data: memoryview) -> None:
         try:
             self._parser.feed(data)
         except GGUFError as exc:

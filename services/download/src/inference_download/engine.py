@@ -41,7 +41,6 @@ from inference_download.recorder import ThrottledSave
 from inference_download.source import read_manifest
 
 HEADER_LIMIT = 256 * 1024**2
-PARSER_PIECE = 1024**2
 
 
 @dataclass
@@ -169,12 +168,9 @@ class JobCopy:
         )
         entry["bytes_done"] = 0
 
-        def inspect(fresh: memoryview) -> None:
-            """Feeds the parser a MiB at a time: it buffers what it is fed until the header
-            is whole, and a part at once would be a part's copy."""
+        def parse_header(fresh: memoryview) -> None:
             try:
-                for start in range(0, len(fresh), PARSER_PIECE):
-                    parser.feed(fresh[start : start + PARSER_PIECE])
+                parser.feed(fresh)
             except GGUFError as exc:
                 raise JobError("not_gguf", f"{key}: {exc}") from exc
 
@@ -184,7 +180,7 @@ class JobCopy:
                 await writer.fill_from(
                     self.ctx.source,
                     response["Body"],
-                    seen=inspect,
+                    seen=parse_header,
                     heartbeat=lambda: self.ctx.touch(self.uuid),
                 )
             finally:
@@ -257,9 +253,7 @@ class JobCopy:
             raise classify(exc, "our object store") from exc
         except Exception as exc:
             raise classify(exc, "our object store") from exc
-        kept = sorted(stored, key=lambda p: p.number)
-        entry["parts"] = [p.as_list() for p in kept]
-        return kept
+        return sorted(stored, key=lambda p: p.number)
 
     async def _prepare_upload(
         self, entry: dict[str, Any], etag: str, size: int
@@ -270,6 +264,7 @@ class JobCopy:
         if entry["upload_id"] and entry["source_etag"] == etag and entry.get("part_bytes"):
             kept = await self._still_stored(entry)
             if kept is not None:
+                entry["parts"] = [p.as_list() for p in kept]
                 return kept
         elif entry["upload_id"]:  # the source changed: start over
             await abort_upload(
