@@ -7,7 +7,6 @@ least a minute (four scrapes at the stack's 15 s) so a short window still has tw
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -134,10 +133,13 @@ def rate_range(window: str) -> str:
 
 
 def plan(window: str, now: float) -> Plan:
-    """The range and the panels' PromQL for `window` ending at `now` (aligned to the step,
-    so answers of the same step agree)."""
+    """The range and the panels' PromQL for `window`, its last point at `now`.
+
+    Not aligned down to the step: a 6h window (12 min steps) would then hide up to the last
+    12 minutes of traffic, and a panel opened right after a burst would show none of it.
+    """
     step = step_seconds(window)
-    end = math.floor(now / step) * step
+    end = now
     start = end - step * (POINTS - 1)
     r = rate_range(window)
     return Plan(start, end, step, {p.key: p.template.format(r=r) for p in PANELS})

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+import time
 from typing import Any
 
 import httpx
@@ -93,6 +94,19 @@ async def test_overview_and_gpus_from_the_stacks_prometheus_after_gateway_traffi
         )
         assert next(len(s["values"]) for s in panels["requests"]["series"]) == POINTS
         assert {"ttft_p50", "ttft_p95", "tokens", "deferred", "gpu_utilization"} <= set(panels)
+
+        # every window's last point is the time of the question, so traffic seen in the
+        # 5 min view is in the wider ones at once (a 6h view aligned down to its 12 min
+        # steps would hide it)
+        for window in ("15m", "1h", "6h"):
+            asked_at = time.time()
+            response = await api.client.get(f"/metrics/overview?window={window}", headers=admin)
+            assert response.status_code == 200, response.text
+            body = response.json()
+            assert body["start"] + body["step_seconds"] * (POINTS - 1) >= asked_at - 1
+            requests = next(p for p in body["panels"] if p["key"] == "requests")
+            unrouted = next(s for s in requests["series"] if s["label"] == UNROUTED)
+            assert (unrouted["values"][-1] or 0) > 0, (window, unrouted)
 
         _, user = await api.new_user()
         gpus = await api.client.get("/metrics/gpus", headers=user)
