@@ -18,11 +18,16 @@ Every test whose fixtures reach `stack_env` or a throwaway server is marked `sta
 collection; tests that need root or real server processes without those fixtures carry
 `@pytest.mark.stack` themselves. `pytest -m "not stack"` (`make test-unit`) is then the
 pure-function loop: no stack, no root.
+
+Every test also gets the root logger back as it found it: a test that runs a CLI's `main`
+in-process (which installs the platform's JSON handler on the stderr of that moment, pytest's
+capture) would otherwise leave later tests logging into a closed file.
 """
 
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import secrets
 import socket
@@ -107,6 +112,15 @@ def port_in_use(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(0.5)
         return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture(autouse=True)
+def root_logging_restored() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
