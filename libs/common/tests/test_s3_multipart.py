@@ -20,6 +20,8 @@ from inference_common.s3_multipart import (
     PartReader,
     S3Location,
     abort_upload,
+    complete_upload,
+    multipart_etag,
     pending_uploads,
     s3_client,
     start_upload,
@@ -241,3 +243,36 @@ async def test_a_get_body_is_read_into_the_parts_and_every_buffer_goes_back(
     assert writer.sha256.hexdigest() == hashlib.sha256(data).hexdigest()
     assert _stored(s3, bucket, "copy") == data
     assert pool.free(PART) == 3
+
+
+@pytest.mark.parametrize(
+    ("etags", "expected"),
+    [
+        (["d41d8cd98f00b204e9800998ecf8427e"], "59adb24ef3cdbe0297f05b395827453f-1"),
+        (['"d41d8cd98f00b204e9800998ecf8427e"'], "59adb24ef3cdbe0297f05b395827453f-1"),
+        (
+            ["0cc175b9c0f1b6a831c399e269772661", "92eb5ffee6ae2fec3ad71c777531578f"],
+            "96e024ba2074fe77e8e965ba43a704be-2",
+        ),
+    ],
+    ids=["one part", "quoted as S3 sends it", "two parts"],
+)
+def test_multipart_etag_of_parts(etags: list[str], expected: str) -> None:
+    parts = [CompletedPart(i, etag, 1) for i, etag in enumerate(etags, 1)]
+    assert multipart_etag(parts) == expected
+
+
+async def test_the_completed_objects_etag_is_the_one_its_parts_make(
+    where: S3Location, bucket: str
+) -> None:
+    data = os.urandom(2 * PART + 123)
+    async with s3_client(where) as client:
+        upload_id = await start_upload(client, bucket, "e")
+        writer = MultipartWriter(client, bucket, "e", upload_id, PART, in_flight=2)
+        await writer.write_all(chunks(data))
+        parts = await writer.flush()
+        await complete_upload(client, bucket, "e", upload_id, parts)
+        head = await client.head_object(Bucket=bucket, Key="e")
+    assert len(parts) == 3
+    assert str(head["ETag"]).strip('"') == multipart_etag(parts)
+    assert multipart_etag(parts[:2]) != multipart_etag(parts)

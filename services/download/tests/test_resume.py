@@ -1,22 +1,28 @@
 """`kill -9` of the service mid-copy, then a restart: the copy resumes from the parts already
-stored (re-sending at most the parts that were in flight) and orphaned uploads are aborted."""
+stored (re-sending at most the parts that were in flight) and orphaned uploads are aborted; a
+crash between completing a file's upload and recording it costs no second copy."""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import httpx
+from sqlalchemy import text
 
 from inference_common.db import make_engine, make_sessionmaker, unit_of_work
 from inference_common.s3_multipart import s3_client, start_upload, stored_parts
 from inference_common.tables import DownloadJob
+from inference_testkit.waiting import wait_for
 
 from .conftest import Rig, download_service, incomplete_uploads, location
 from .sources import MIB, publish, sha256_of, write_gguf
-from .test_imports import model_rows, start_copying, wait_final
+from .test_imports import model_rows, start_copying, status, wait_final
 
 PART = 5 * MIB
 IN_FLIGHT = 2
@@ -131,4 +137,147 @@ def test_a_source_changed_while_down_restarts_cleanly(rig: Rig, tmp_path: Path) 
     [row] = model_rows(rig.database_url, model_uuid)
     assert row.sha256 == sha256_of(second)
     assert rig.s3.stat_object(rig.target, row.object_key).size == second.stat().st_size
+    assert incomplete_uploads(location(rig.stack_env), rig.target, row.object_key) == []
+
+
+async def _sql(database_url: str, *statements: str) -> None:
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            for statement in statements:
+                await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+async def _sequence_value(database_url: str, name: str) -> int:
+    engine = make_engine(database_url)
+    try:
+        async with engine.begin() as connection:
+            query = text("SELECT last_value FROM pg_sequences WHERE sequencename = :name")
+            value = (await connection.execute(query, {"name": name})).scalar_one()
+            return int(value)
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def _first_write_fails(database_url: str, model_uuid: UUID, file_state: str) -> Iterator[str]:
+    """Postgres refuses, once, the first write that gives a file of this job `file_state`:
+    the row stays as a `kill -9` just before that write left it. Yields the sequence whose
+    value counts such writes (the refused one included)."""
+    name = f"fault_{secrets.token_hex(4)}"
+    asyncio.run(
+        _sql(
+            database_url,
+            f"CREATE SEQUENCE {name}",
+            f"""CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+              IF nextval('{name}') = 1 THEN
+                RAISE EXCEPTION 'injected: a write of state {file_state} refused';
+              END IF;
+              RETURN NEW;
+            END $$""",
+            f"""CREATE TRIGGER {name} BEFORE UPDATE ON download_jobs FOR EACH ROW
+            WHEN (NEW.model_uuid = '{model_uuid}'
+                  AND jsonb_path_exists(NEW.files, '$[*] ? (@.state == "{file_state}")'))
+            EXECUTE FUNCTION {name}()""",
+        )
+    )
+    try:
+        yield name
+    finally:
+        asyncio.run(
+            _sql(
+                database_url,
+                f"DROP TRIGGER {name} ON download_jobs",
+                f"DROP FUNCTION {name}()",
+                f"DROP SEQUENCE {name}",
+            )
+        )
+
+
+def test_a_crash_after_completing_the_upload_copies_nothing_again(rig: Rig, tmp_path: Path) -> None:
+    path = write_gguf(tmp_path / "m.gguf", padding_bytes=30 * MIB)
+    size = path.stat().st_size
+    model_uuid = publish(rig.s3, rig.source, [path])
+    env = rig.env(PART_BYTES=str(PART), RETRY_BASE_SECONDS="0.2")
+    headers = rig.users.headers()
+    with (
+        _first_write_fails(rig.database_url, model_uuid, "stored") as fault,
+        download_service(env, tmp_path / "service.log") as (url, _),
+        httpx.Client(base_url=url, headers=headers, timeout=30) as client,
+    ):
+        assert client.post(f"/download/{model_uuid}").status_code == 202
+        body = wait_final(client, model_uuid, timeout=120)
+        writes = asyncio.run(_sequence_value(rig.database_url, fault))
+
+    assert body["phase"] == "Done", body
+    assert writes >= 2, "the first write that marks the file stored was refused, later ones not"
+    assert body["attempts"] == 1, body
+    # the first attempt sent every byte and completed the upload; the retry found the object
+    # its recorded parts make and kept it
+    assert body["bytes_sent"] == size, body
+    assert body["bytes_resumed"] == size, body
+    [row] = model_rows(rig.database_url, model_uuid)
+    assert row.sha256 == sha256_of(path)
+    stored = rig.s3.stat_object(rig.target, row.object_key)
+    assert stored.size == size
+    assert incomplete_uploads(location(rig.stack_env), rig.target, row.object_key) == []
+
+
+async def _mark_completing(database_url: str, model_uuid: UUID) -> dict[str, Any]:
+    """The write the fault refused, done: the file verified, every part recorded."""
+    engine = make_engine(database_url)
+    try:
+        async with unit_of_work(make_sessionmaker(engine)) as session:
+            job = await session.get(DownloadJob, model_uuid)
+            assert job is not None
+            job.files = [{**f, "state": "completing"} for f in job.files]
+            return dict(job.files[0])
+    finally:
+        await engine.dispose()
+
+
+def test_a_crash_before_completing_the_upload_completes_it_on_restart(
+    rig: Rig, tmp_path: Path
+) -> None:
+    path = write_gguf(tmp_path / "m.gguf", padding_bytes=30 * MIB)
+    size = path.stat().st_size
+    model_uuid = publish(rig.s3, rig.source, [path])
+    env = rig.env(PART_BYTES=str(PART), RETRY_BASE_SECONDS="600")
+    headers = rig.users.headers()
+    with (
+        _first_write_fails(rig.database_url, model_uuid, "completing"),
+        download_service(env, tmp_path / "first.log") as (url, process),
+        httpx.Client(base_url=url, headers=headers, timeout=30) as client,
+    ):
+        assert client.post(f"/download/{model_uuid}").status_code == 202
+        wait_for(
+            lambda: (
+                "retrying" in ((status(client, model_uuid).get("error") or {}).get("message") or "")
+            ),
+            timeout=120,
+            what="the refused write to make the job wait for a retry",
+        )
+        process.kill()  # type: ignore[attr-defined]
+        process.wait()  # type: ignore[attr-defined]
+
+    entry = asyncio.run(_mark_completing(rig.database_url, model_uuid))
+    assert sum(part[2] for part in entry["parts"]) == size
+    assert incomplete_uploads(location(rig.stack_env), rig.target, entry["target_key"]) == [
+        entry["target_key"]
+    ]
+
+    # the restart completes the verified upload: it needs no byte of the source again
+    rig.s3.remove_object(rig.source, f"{model_uuid}/{path.name}")
+
+    body = _restarted_until_final(env, tmp_path / "second.log", headers, model_uuid, timeout=120)
+
+    assert body["phase"] == "Done", body
+    assert body["bytes_sent"] == size, body
+    assert body["bytes_resumed"] == size, body
+    [row] = model_rows(rig.database_url, model_uuid)
+    assert row.sha256 == sha256_of(path)
+    assert rig.s3.stat_object(rig.target, row.object_key).size == size
     assert incomplete_uploads(location(rig.stack_env), rig.target, row.object_key) == []

@@ -215,6 +215,25 @@ async def abort_upload(client: S3Client, bucket: str, key: str, upload_id: str) 
         return
 
 
+async def complete_upload(
+    client: S3Client, bucket: str, key: str, upload_id: str, parts: list[CompletedPart]
+) -> None:
+    await client.complete_multipart_upload(
+        Bucket=bucket,
+        Key=key,
+        UploadId=upload_id,
+        MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]},
+    )
+
+
+def multipart_etag(parts: Iterable[CompletedPart]) -> str:
+    """The ETag S3 (and MinIO) give the object these parts complete: the MD5 of the parts'
+    binary MD5s, then the part count. Tells whether an object is the one an upload made."""
+    digests = [bytes.fromhex(p.etag.strip('"')) for p in parts]
+    md5 = hashlib.md5(b"".join(digests), usedforsecurity=False)
+    return f"{md5.hexdigest()}-{len(digests)}"
+
+
 async def pending_uploads(client: S3Client, bucket: str, prefix: str) -> list[tuple[str, str]]:
     """(key, upload id) of the incomplete multipart uploads under `prefix`."""
     found: list[tuple[str, str]] = []
@@ -542,12 +561,7 @@ class MultipartWriter:
         self._give_back()
 
     async def complete(self, parts: list[CompletedPart]) -> None:
-        await self.client.complete_multipart_upload(
-            Bucket=self.bucket,
-            Key=self.key,
-            UploadId=self.upload_id,
-            MultipartUpload={"Parts": [{"PartNumber": p.number, "ETag": p.etag} for p in parts]},
-        )
+        await complete_upload(self.client, self.bucket, self.key, self.upload_id, parts)
 
 
 def read_into(

@@ -133,7 +133,8 @@ class DownloadJob(Base):
     """An import of one model from the quantization cluster (the download service's rows).
 
     `files`: per file of the manifest, in order: key, size_bytes, sha256, target_key,
-    source_etag, upload_id, parts ([number, etag, size] stored), bytes_done, state.
+    source_etag, upload_id, parts ([number, etag, size] stored; all of them once `state` is
+    `completing`), bytes_done, state (pending, copying, completing, stored, removed).
     """
 
     __tablename__ = "download_jobs"

@@ -3,7 +3,9 @@
 Every stored part is recorded before the next progress step, so a restart resumes from the
 parts already in our bucket (when the source's ETag and size are unchanged). A file is read
 from its first byte on every attempt (the SHA-256 and the GGUF header need every byte); parts
-already stored are not sent again.
+already stored are not sent again. A verified file records all its parts (`completing`)
+before its upload is completed, so a restart in between completes it or recognises the object
+(`_finish_completion`) instead of copying the file again.
 """
 
 from __future__ import annotations
@@ -27,6 +29,8 @@ from inference_common.s3_multipart import (
     MultipartWriter,
     S3Client,
     abort_upload,
+    complete_upload,
+    multipart_etag,
     part_size_for,
     read_object,
     start_upload,
@@ -86,6 +90,8 @@ class JobCopy:
         await self._refuse_duplicate()
         headers: list[GGUFHeader] = []
         for index, entry in enumerate(self.files):
+            if entry["state"] == "completing":
+                await self._finish_completion(entry)
             if entry["state"] == "stored":  # verified and completed before a restart
                 headers.append(await self._stored_header(entry["target_key"]))
             else:
@@ -216,7 +222,7 @@ class JobCopy:
                 await abort_upload(
                     self.ctx.target, self.ctx.target_bucket, entry["target_key"], entry["upload_id"]
                 )
-            if entry.get("state") == "stored":
+            if entry.get("state") in ("completing", "stored"):
                 await self.ctx.target.delete_object(
                     Bucket=self.ctx.target_bucket, Key=entry["target_key"]
                 )
@@ -307,13 +313,66 @@ class JobCopy:
             header = parser.finish()
         except GGUFError as exc:
             raise JobError("not_gguf", f"{key}: {exc}") from exc
+        # every part, before the upload is completed: a restart that finds the upload gone
+        # knows the object these parts make (its ETag) and does not copy the file again
+        entry.update(state="completing", parts=[p.as_list() for p in parts])
+        await self._save()
         try:
             await writer.complete(parts)
         except Exception as exc:
             raise classify(exc, "completing the upload") from exc
-        entry.update(state="stored", upload_id=None, parts=[], bytes_done=entry["size_bytes"])
-        await self._save(phase="Copying", bytes_done=self._done_bytes(), last_progress_at=now())
+        await self._mark_stored(entry)
         return header
+
+    async def _mark_stored(self, entry: dict[str, Any]) -> None:
+        entry.update(state="stored", upload_id=None, parts=[], bytes_done=entry["size_bytes"])
+        await self._save(
+            phase="Copying",
+            bytes_done=self._done_bytes(),
+            bytes_resumed=self.bytes_resumed,
+            last_progress_at=now(),
+        )
+
+    async def _finish_completion(self, entry: dict[str, Any]) -> None:
+        """A file verified before a restart, its upload completed or not: stored once the
+        upload is completed now or the object in our bucket is the one its parts make.
+        Anything else leaves it to be copied again (resuming from the parts still held)."""
+        parts = sorted((CompletedPart.from_list(p) for p in entry["parts"]), key=lambda p: p.number)
+        stored = False
+        if sum(p.size for p in parts) == entry["size_bytes"]:
+            held = await self._still_stored(entry)
+            if held is None:
+                stored = await self._holds(entry["target_key"], entry["size_bytes"], parts)
+            elif [(p.number, p.etag) for p in held] == [(p.number, p.etag) for p in parts]:
+                try:
+                    await complete_upload(
+                        self.ctx.target,
+                        self.ctx.target_bucket,
+                        entry["target_key"],
+                        entry["upload_id"],
+                        parts,
+                    )
+                except Exception as exc:
+                    raise classify(exc, "completing the upload") from exc
+                stored = True
+        if not stored:
+            entry["state"] = "copying"
+            return
+        self.bytes_resumed += int(entry["size_bytes"])
+        await self._mark_stored(entry)
+
+    async def _holds(self, key: str, size: int, parts: list[CompletedPart]) -> bool:
+        try:
+            head = await self.ctx.target.head_object(Bucket=self.ctx.target_bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey"}:
+                return False
+            raise classify(exc, "our object store") from exc
+        except Exception as exc:
+            raise classify(exc, "our object store") from exc
+        return int(head["ContentLength"]) == size and (
+            str(head["ETag"]).strip('"') == multipart_etag(parts)
+        )
 
     async def _register(self, header: GGUFHeader) -> None:
         """Publish last: the row appears only once every file is stored and verified, in
