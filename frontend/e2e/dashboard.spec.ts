@@ -73,6 +73,9 @@ test('the dashboard shows the platform score, and request panels after a chat th
     await expect(page.getByTestId('panel-requests')).toContainText(/\d req\/s/)
     await expect(page.getByTestId('panel-gpu_utilization')).toContainText('Not reported')
     await expect(page.getByTestId('server-count')).toHaveText(/^\d+ servers? scored$/)
+    // styled at laptop width too, not only on a phone
+    await expect(page.getByTestId('panel-requests').locator('ul.series')).toHaveCSS('list-style-type', 'none')
+    await expect(page.getByTestId('platform-score').locator('.score-value')).toHaveCSS('font-weight', '700')
 
     await expectAccessible(page, 'dashboard')
     await screenshots(page, testInfo, 'dashboard')
