@@ -14,10 +14,12 @@ import pytest
 from minio import Minio
 
 from inference_common.s3_multipart import (
+    PART_BUFFERS,
     BufferPool,
     CompletedPart,
     MultipartWriter,
     PartReader,
+    S3Client,
     S3Location,
     abort_upload,
     complete_upload,
@@ -63,14 +65,30 @@ def _stored(s3: Minio, bucket: str, key: str) -> bytes:
         response.release_conn()
 
 
+async def _uploaded(
+    client: S3Client,
+    bucket: str,
+    key: str,
+    data: bytes,
+    *,
+    in_flight: int = 2,
+    buffers: BufferPool = PART_BUFFERS,
+) -> tuple[MultipartWriter, list[CompletedPart]]:
+    """`data` streamed into a completed multipart upload of `key` in PART-sized parts."""
+    upload_id = await start_upload(client, bucket, key)
+    writer = MultipartWriter(
+        client, bucket, key, upload_id, PART, in_flight=in_flight, buffers=buffers
+    )
+    await writer.write_all(chunks(data))
+    parts = await writer.flush()
+    await complete_upload(client, bucket, key, upload_id, parts)
+    return writer, parts
+
+
 async def test_stream_is_stored_whole_and_hashed(where: S3Location, bucket: str, s3: Minio) -> None:
     data = os.urandom(23 * MIB + 17)
     async with s3_client(where) as client:
-        upload_id = await start_upload(client, bucket, "k")
-        writer = MultipartWriter(client, bucket, "k", upload_id, PART, in_flight=2)
-        await writer.write_all(chunks(data))
-        parts = await writer.flush()
-        await writer.complete(parts)
+        writer, parts = await _uploaded(client, bucket, "k", data)
     assert [p.size for p in parts] == [PART] * 4 + [3 * MIB + 17]
     assert writer.sha256.hexdigest() == hashlib.sha256(data).hexdigest()
     assert writer.bytes_sent == len(data)
@@ -133,19 +151,13 @@ async def test_memory_is_bounded_by_the_parts_in_flight(where: S3Location, bucke
     data = os.urandom(16 * PART)
     in_flight = 4
 
-    async def upload(key: str, content: bytes) -> MultipartWriter:
-        upload_id = await start_upload(client, bucket, key)
-        writer = MultipartWriter(client, bucket, key, upload_id, PART, in_flight=in_flight)
-        await writer.write_all(chunks(content))
-        await writer.complete(await writer.flush())
-        return writer
-
     async with s3_client(where) as client:
-        await upload("warm-up", data[:PART])  # botocore builds its request machinery once
+        # botocore builds its request machinery once
+        await _uploaded(client, bucket, "warm-up", data[:PART], in_flight=in_flight)
         tracemalloc.start()
         try:
             before, _ = tracemalloc.get_traced_memory()
-            writer = await upload("k", data)
+            writer, _ = await _uploaded(client, bucket, "k", data, in_flight=in_flight)
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
@@ -162,20 +174,13 @@ async def test_a_second_file_reuses_the_first_ones_part_buffers(
     data = os.urandom(6 * PART + 123)
     pool = BufferPool(limit_bytes=4 * PART)
 
-    async def upload(key: str) -> MultipartWriter:
-        upload_id = await start_upload(client, bucket, key)
-        writer = MultipartWriter(client, bucket, key, upload_id, PART, in_flight=2, buffers=pool)
-        await writer.write_all(chunks(data))
-        await writer.complete(await writer.flush())
-        return writer
-
     async with s3_client(where) as client:
-        await upload("first")
+        await _uploaded(client, bucket, "first", data, buffers=pool)
         assert pool.free(PART) == 3  # in_flight + 1
         tracemalloc.start()
         try:
             before, _ = tracemalloc.get_traced_memory()
-            second = await upload("second")
+            second, _ = await _uploaded(client, bucket, "second", data, buffers=pool)
             _, peak = tracemalloc.get_traced_memory()
         finally:
             tracemalloc.stop()
@@ -267,11 +272,7 @@ async def test_the_completed_objects_etag_is_the_one_its_parts_make(
 ) -> None:
     data = os.urandom(2 * PART + 123)
     async with s3_client(where) as client:
-        upload_id = await start_upload(client, bucket, "e")
-        writer = MultipartWriter(client, bucket, "e", upload_id, PART, in_flight=2)
-        await writer.write_all(chunks(data))
-        parts = await writer.flush()
-        await complete_upload(client, bucket, "e", upload_id, parts)
+        _, parts = await _uploaded(client, bucket, "e", data)
         head = await client.head_object(Bucket=bucket, Key="e")
     assert len(parts) == 3
     assert str(head["ETag"]).strip('"') == multipart_etag(parts)

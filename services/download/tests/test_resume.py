@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import httpx
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from inference_common.db import make_engine, make_sessionmaker, unit_of_work
 from inference_common.s3_multipart import s3_client, start_upload, stored_parts
@@ -28,28 +29,41 @@ PART = 5 * MIB
 IN_FLIGHT = 2
 
 
-async def _job(database_url: str, model_uuid: UUID) -> DownloadJob:
+@asynccontextmanager
+async def _engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     engine = make_engine(database_url)
     try:
-        async with unit_of_work(make_sessionmaker(engine)) as session:
-            job = await session.get(DownloadJob, model_uuid)
-            assert job is not None
-            return job
+        yield engine
     finally:
         await engine.dispose()
 
 
-async def _forget_recorded_parts(database_url: str, model_uuid: UUID) -> None:
-    """The job's row as if the service died before recording any part it stored (rows are
-    written at most every PROGRESS_SAVE_SECONDS; this is that lag taken to the extreme)."""
-    engine = make_engine(database_url)
-    try:
-        async with unit_of_work(make_sessionmaker(engine)) as session:
-            job = await session.get(DownloadJob, model_uuid)
-            assert job is not None
-            job.files = [{**f, "parts": [], "bytes_done": 0} for f in job.files]
-    finally:
-        await engine.dispose()
+async def _job(
+    database_url: str, model_uuid: UUID, edit: Callable[[DownloadJob], None] | None = None
+) -> DownloadJob:
+    """The job's row, changed by `edit` first (committed) when given."""
+    async with _engine(database_url) as engine, unit_of_work(make_sessionmaker(engine)) as session:
+        job = await session.get(DownloadJob, model_uuid)
+        assert job is not None
+        if edit is not None:
+            edit(job)
+        return job
+
+
+def _forget_recorded_parts(job: DownloadJob) -> None:
+    """The row as if the service died before recording any part it stored (rows are written
+    at most every PROGRESS_SAVE_SECONDS; this is that lag taken to the extreme)."""
+    job.files = [{**f, "parts": [], "bytes_done": 0} for f in job.files]
+
+
+def _mark_completing(job: DownloadJob) -> None:
+    """The write the fault refused, done: the file verified, every part recorded."""
+    job.files = [{**f, "state": "completing"} for f in job.files]
+
+
+def _published(rig: Rig, path: Path, padding_bytes: int) -> UUID:
+    write_gguf(path, padding_bytes=padding_bytes)
+    return publish(rig.s3, rig.source, [path])
 
 
 async def _server_side(
@@ -85,9 +99,9 @@ def _restarted_until_final(
 
 
 def test_kill_9_mid_copy_then_resume(rig: Rig, tmp_path: Path) -> None:
-    path = write_gguf(tmp_path / "big.gguf", padding_bytes=300 * MIB)
+    path = tmp_path / "big.gguf"
+    model_uuid = _published(rig, path, padding_bytes=300 * MIB)
     size = path.stat().st_size
-    model_uuid = publish(rig.s3, rig.source, [path])
     env = rig.env(PART_BYTES=str(PART), PARALLEL_PARTS=str(IN_FLIGHT))
     headers = rig.users.headers()
     _killed_mid_copy(env, tmp_path / "first.log", headers, model_uuid, at_least=100 * MIB)
@@ -100,7 +114,7 @@ def test_kill_9_mid_copy_then_resume(rig: Rig, tmp_path: Path) -> None:
         _server_side(rig.stack_env, rig.target, entry["target_key"], entry["upload_id"])
     )
     assert held >= before.bytes_done
-    asyncio.run(_forget_recorded_parts(rig.database_url, model_uuid))
+    asyncio.run(_job(rig.database_url, model_uuid, _forget_recorded_parts))
 
     body = _restarted_until_final(env, tmp_path / "second.log", headers, model_uuid, timeout=600)
 
@@ -118,8 +132,8 @@ def test_kill_9_mid_copy_then_resume(rig: Rig, tmp_path: Path) -> None:
 
 
 def test_a_source_changed_while_down_restarts_cleanly(rig: Rig, tmp_path: Path) -> None:
-    first = write_gguf(tmp_path / "m.gguf", padding_bytes=200 * MIB)  # still copying at the kill
-    model_uuid = publish(rig.s3, rig.source, [first])
+    # still copying at the kill
+    model_uuid = _published(rig, tmp_path / "m.gguf", padding_bytes=200 * MIB)
     env = rig.env()
     headers = rig.users.headers()
     _killed_mid_copy(env, tmp_path / "first.log", headers, model_uuid, at_least=10 * MIB)
@@ -141,24 +155,15 @@ def test_a_source_changed_while_down_restarts_cleanly(rig: Rig, tmp_path: Path) 
 
 
 async def _sql(database_url: str, *statements: str) -> None:
-    engine = make_engine(database_url)
-    try:
-        async with engine.begin() as connection:
-            for statement in statements:
-                await connection.execute(text(statement))
-    finally:
-        await engine.dispose()
+    async with _engine(database_url) as engine, engine.begin() as connection:
+        for statement in statements:
+            await connection.execute(text(statement))
 
 
 async def _sequence_value(database_url: str, name: str) -> int:
-    engine = make_engine(database_url)
-    try:
-        async with engine.begin() as connection:
-            query = text("SELECT last_value FROM pg_sequences WHERE sequencename = :name")
-            value = (await connection.execute(query, {"name": name})).scalar_one()
-            return int(value)
-    finally:
-        await engine.dispose()
+    query = text("SELECT last_value FROM pg_sequences WHERE sequencename = :name")
+    async with _engine(database_url) as engine, engine.begin() as connection:
+        return int((await connection.execute(query, {"name": name})).scalar_one())
 
 
 @contextmanager
@@ -198,9 +203,9 @@ def _first_write_fails(database_url: str, model_uuid: UUID, file_state: str) -> 
 
 
 def test_a_crash_after_completing_the_upload_copies_nothing_again(rig: Rig, tmp_path: Path) -> None:
-    path = write_gguf(tmp_path / "m.gguf", padding_bytes=30 * MIB)
+    path = tmp_path / "m.gguf"
+    model_uuid = _published(rig, path, padding_bytes=30 * MIB)
     size = path.stat().st_size
-    model_uuid = publish(rig.s3, rig.source, [path])
     env = rig.env(PART_BYTES=str(PART), RETRY_BASE_SECONDS="0.2")
     headers = rig.users.headers()
     with (
@@ -226,25 +231,12 @@ def test_a_crash_after_completing_the_upload_copies_nothing_again(rig: Rig, tmp_
     assert incomplete_uploads(location(rig.stack_env), rig.target, row.object_key) == []
 
 
-async def _mark_completing(database_url: str, model_uuid: UUID) -> dict[str, Any]:
-    """The write the fault refused, done: the file verified, every part recorded."""
-    engine = make_engine(database_url)
-    try:
-        async with unit_of_work(make_sessionmaker(engine)) as session:
-            job = await session.get(DownloadJob, model_uuid)
-            assert job is not None
-            job.files = [{**f, "state": "completing"} for f in job.files]
-            return dict(job.files[0])
-    finally:
-        await engine.dispose()
-
-
 def test_a_crash_before_completing_the_upload_completes_it_on_restart(
     rig: Rig, tmp_path: Path
 ) -> None:
-    path = write_gguf(tmp_path / "m.gguf", padding_bytes=30 * MIB)
+    path = tmp_path / "m.gguf"
+    model_uuid = _published(rig, path, padding_bytes=30 * MIB)
     size = path.stat().st_size
-    model_uuid = publish(rig.s3, rig.source, [path])
     env = rig.env(PART_BYTES=str(PART), RETRY_BASE_SECONDS="600")
     headers = rig.users.headers()
     with (
@@ -263,7 +255,7 @@ def test_a_crash_before_completing_the_upload_completes_it_on_restart(
         process.kill()  # type: ignore[attr-defined]
         process.wait()  # type: ignore[attr-defined]
 
-    entry = asyncio.run(_mark_completing(rig.database_url, model_uuid))
+    entry = asyncio.run(_job(rig.database_url, model_uuid, _mark_completing)).files[0]
     assert sum(part[2] for part in entry["parts"]) == size
     assert incomplete_uploads(location(rig.stack_env), rig.target, entry["target_key"]) == [
         entry["target_key"]

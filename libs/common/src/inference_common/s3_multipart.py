@@ -38,6 +38,7 @@ from typing import Any
 
 import botocore.session
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from inference_common.settings import CommonSettings
 
@@ -198,6 +199,15 @@ async def s3_client(location: S3Location, max_connections: int = 10) -> AsyncIte
         yield client
     finally:
         client.close()
+
+
+MISSING_OBJECT_CODES = frozenset({"NoSuchKey", "404"})
+"""What S3 answers for an absent object (a HEAD has no body: only the status)."""
+
+
+def s3_error_code(exc: ClientError) -> str:
+    """The S3 error code of a botocore `ClientError` ("" when it has none)."""
+    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 async def start_upload(client: S3Client, bucket: str, key: str) -> str:

@@ -25,6 +25,7 @@ from inference_common.db import unit_of_work
 from inference_common.errors import NotFoundError, UnavailableError, UnprocessableError
 from inference_common.gguf import GGUFError, GGUFHeader, GGUFStreamParser, model_columns
 from inference_common.s3_multipart import (
+    MISSING_OBJECT_CODES,
     CompletedPart,
     MultipartWriter,
     S3Client,
@@ -33,6 +34,7 @@ from inference_common.s3_multipart import (
     multipart_etag,
     part_size_for,
     read_object,
+    s3_error_code,
     start_upload,
     stored_parts,
 )
@@ -254,7 +256,7 @@ class JobCopy:
                 self.ctx.target, self.ctx.target_bucket, entry["target_key"], entry["upload_id"]
             )
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+            if s3_error_code(exc) == "NoSuchUpload":
                 return None
             raise classify(exc, "our object store") from exc
         except Exception as exc:
@@ -338,34 +340,37 @@ class JobCopy:
         upload is completed now or the object in our bucket is the one its parts make.
         Anything else leaves it to be copied again (resuming from the parts still held)."""
         parts = sorted((CompletedPart.from_list(p) for p in entry["parts"]), key=lambda p: p.number)
-        stored = False
-        if sum(p.size for p in parts) == entry["size_bytes"]:
-            held = await self._still_stored(entry)
-            if held is None:
-                stored = await self._holds(entry["target_key"], entry["size_bytes"], parts)
-            elif [(p.number, p.etag) for p in held] == [(p.number, p.etag) for p in parts]:
-                try:
-                    await complete_upload(
-                        self.ctx.target,
-                        self.ctx.target_bucket,
-                        entry["target_key"],
-                        entry["upload_id"],
-                        parts,
-                    )
-                except Exception as exc:
-                    raise classify(exc, "completing the upload") from exc
-                stored = True
-        if not stored:
+        if not await self._completed(entry, parts):
             entry["state"] = "copying"
             return
         self.bytes_resumed += int(entry["size_bytes"])
         await self._mark_stored(entry)
 
+    async def _completed(self, entry: dict[str, Any], parts: list[CompletedPart]) -> bool:
+        if sum(p.size for p in parts) != entry["size_bytes"]:
+            return False
+        held = await self._still_stored(entry)
+        if held is None:  # completed before the restart, or gone
+            return await self._holds(entry["target_key"], entry["size_bytes"], parts)
+        if [(p.number, p.etag) for p in held] != [(p.number, p.etag) for p in parts]:
+            return False
+        try:
+            await complete_upload(
+                self.ctx.target,
+                self.ctx.target_bucket,
+                entry["target_key"],
+                entry["upload_id"],
+                parts,
+            )
+        except Exception as exc:
+            raise classify(exc, "completing the upload") from exc
+        return True
+
     async def _holds(self, key: str, size: int, parts: list[CompletedPart]) -> bool:
         try:
             head = await self.ctx.target.head_object(Bucket=self.ctx.target_bucket, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey"}:
+            if s3_error_code(exc) in MISSING_OBJECT_CODES:
                 return False
             raise classify(exc, "our object store") from exc
         except Exception as exc:

@@ -7,6 +7,8 @@ import asyncio
 from botocore.exceptions import BotoCoreError, ClientError
 from urllib3.exceptions import HTTPError as TransportError
 
+from inference_common.s3_multipart import s3_error_code
+
 PERMANENT_S3_CODES = frozenset({"NoSuchKey", "NoSuchBucket", "404", "AccessDenied", "403"})
 
 
@@ -26,7 +28,7 @@ def classify(exc: BaseException, what: str) -> JobError:
     if isinstance(exc, JobError):
         return exc
     if isinstance(exc, ClientError):
-        code = str(exc.response.get("Error", {}).get("Code", ""))
+        code = s3_error_code(exc)
         if code in PERMANENT_S3_CODES:
             return JobError("not_found", f"{what}: {code}")
         return JobError("unavailable", f"{what}: {code or 'S3 error'}", permanent=False)

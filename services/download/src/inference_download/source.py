@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel
 
 from inference_common.errors import NotFoundError, UnavailableError, UnprocessableError
-from inference_common.s3_multipart import S3Client
+from inference_common.s3_multipart import MISSING_OBJECT_CODES, S3Client, s3_error_code
 from inference_download.manifest import MANIFEST_NAME, Manifest, ManifestError, parse_manifest
 
 MAX_MANIFEST_BYTES = 1024**2
@@ -28,8 +28,8 @@ async def read_manifest(client: S3Client, bucket: str, model_uuid: UUID) -> Mani
     try:
         raw = await client.read(bucket, key, MAX_MANIFEST_BYTES + 1)
     except ClientError as exc:
-        code = str(exc.response.get("Error", {}).get("Code", ""))
-        if code in ("NoSuchKey", "404"):
+        code = s3_error_code(exc)
+        if code in MISSING_OBJECT_CODES:
             raise NotFoundError(f"model {model_uuid} has no {MANIFEST_NAME} in the source") from exc
         raise UnavailableError(f"quantization cluster's store: {code or 'error'}") from exc
     except Exception as exc:
